@@ -1,0 +1,122 @@
+package node
+
+import "time"
+
+// The JSON shapes of the HTTP API (SPEC §5). The client in client.go and the
+// server in http.go both use them, so the two cannot drift apart.
+
+// StatusResponse is the body of GET /v1/status.
+type StatusResponse struct {
+	PeerID        string            `json:"peer_id"`
+	Network       string            `json:"network"`
+	Version       string            `json:"version"`
+	Addrs         []string          `json:"addrs"`
+	UptimeSeconds float64           `json:"uptime_seconds"`
+	Ready         bool              `json:"ready"`
+	Connections   int               `json:"connections"`
+	RoutingTable  RoutingTableState `json:"routing_table"`
+	Records       RecordsState      `json:"records"`
+	Replication   ReplicationState  `json:"replication"`
+}
+
+// RoutingTableState summarises the routing table.
+type RoutingTableState struct {
+	Size    int           `json:"size"`
+	Buckets []BucketState `json:"buckets"`
+	// Probes, Evictions and Rebootstraps count routing-table repair work since start.
+	Probes       uint64 `json:"probes"`
+	Evictions    uint64 `json:"evictions"`
+	Rebootstraps uint64 `json:"rebootstraps"`
+}
+
+// BucketState is one k-bucket: its index (common prefix length) and peer count.
+type BucketState struct {
+	Index int `json:"index"`
+	Peers int `json:"peers"`
+}
+
+// RecordsState summarises the records this node stores.
+type RecordsState struct {
+	Count           int   `json:"count"`
+	Bytes           int64 `json:"bytes"`
+	UnderReplicated int   `json:"under_replicated"`
+}
+
+// ReplicationState reports replication settings and repair progress.
+type ReplicationState struct {
+	Factor       int        `json:"factor"`
+	WriteQuorum  string     `json:"write_quorum"`
+	ReadQuorum   string     `json:"read_quorum"`
+	RepairsTotal uint64     `json:"repairs_total"`
+	LastSweep    *time.Time `json:"last_sweep"`
+}
+
+// PeerResponse is one element of GET /v1/peers.
+type PeerResponse struct {
+	PeerID    string     `json:"peer_id"`
+	Addrs     []string   `json:"addrs"`
+	Bucket    int        `json:"bucket"`
+	Connected bool       `json:"connected"`
+	LastSeen  *time.Time `json:"last_seen"`
+	RTTMillis float64    `json:"rtt_ms"`
+}
+
+// PutResponse is the body of a successful PUT /v1/values/{key}.
+type PutResponse struct {
+	Key      string `json:"key"`
+	Version  uint64 `json:"version"`
+	Acks     int    `json:"acks"`
+	Replicas int    `json:"replicas"`
+}
+
+// DeleteResponse is the body of a successful DELETE /v1/values/{key}.
+type DeleteResponse struct {
+	Key     string `json:"key"`
+	Version uint64 `json:"version"`
+	Acks    int    `json:"acks"`
+}
+
+// ReplicasResponse is the body of GET /v1/replicas/{key}.
+type ReplicasResponse struct {
+	Key     string          `json:"key"`
+	Version uint64          `json:"version"`
+	Holders []HolderReplica `json:"holders"`
+}
+
+// HolderReplica is what one of a key's holders stores now.
+type HolderReplica struct {
+	PeerID  string `json:"peer_id"`
+	Version uint64 `json:"version"`
+	Has     bool   `json:"has"`
+	Self    bool   `json:"self,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// ErrorResponse is the body of every error reply. Acks and Needed are set
+// when a write did not reach its quorum.
+type ErrorResponse struct {
+	Error  string `json:"error"`
+	Code   string `json:"code"`
+	Acks   *int   `json:"acks,omitempty"`
+	Needed *int   `json:"needed,omitempty"`
+}
+
+// Error codes carried in ErrorResponse.Code.
+const (
+	CodeBadRequest           = "bad_request"
+	CodeUnauthorized         = "unauthorized"
+	CodeNotFound             = "not_found"
+	CodeConflict             = "version_conflict"
+	CodeTooLarge             = "too_large"
+	CodeInsufficientReplicas = "insufficient_replicas"
+	CodeShuttingDown         = "shutting_down"
+	CodeTimeout              = "timeout"
+	CodeInternal             = "internal"
+	CodeMethodNotAllowed     = "method_not_allowed"
+)
+
+// Response headers of GET /v1/values/{key}.
+const (
+	HeaderVersion   = "X-Dhtnode-Version"
+	HeaderWrittenAt = "X-Dhtnode-Written-At"
+)
