@@ -1,0 +1,153 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	dht "github.com/libp2p/go-libp2p-kad-dht"
+	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Defaults for the Config fields that have no key in the config file.
+const (
+	// DefaultTombstoneTTL is how long a delete's tombstone is kept: a holder
+	// that was down for less than this still learns of the delete.
+	DefaultTombstoneTTL = 24 * time.Hour
+	// DefaultRPCTimeout bounds one request to one holder.
+	DefaultRPCTimeout = 5 * time.Second
+	// repairWorkers bounds the keys audited or handed off at once.
+	repairWorkers = 8
+	// kickDelay gathers a burst of routing events into one repair pass.
+	kickDelay = 250 * time.Millisecond
+)
+
+// Config sets the replication policy of a Manager.
+type Config struct {
+	Factor         int           // k: holders per key
+	WriteQuorum    int           // W; 0 = a majority of the holders found
+	ReadQuorum     int           // R; 0 = a majority of the holders found
+	RepairInterval time.Duration // period of the anti-entropy sweep
+	BucketSize     int           // kad-dht bucket size
+	TombstoneTTL   time.Duration // 0 = DefaultTombstoneTTL
+	RPCTimeout     time.Duration // 0 = DefaultRPCTimeout
+}
+
+// Manager keeps k up-to-date copies of every record on the k live peers
+// closest to its key: quorum reads and writes, read repair, event-driven and
+// periodic re-replication, hand-off and graceful leave.
+type Manager struct {
+	cfg    Config
+	self   peer.ID
+	priv   crypto.PrivKey
+	store  *Store
+	valid  Validator
+	router *router
+	tr     *transport
+	logger *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	lifeMu sync.RWMutex // guards closed against wg.Add after Close
+	closed bool
+	kick   chan struct{}
+
+	repairs atomic.Uint64
+	sweeps  sweepState
+}
+
+// New returns a manager for the records in store, routing through d. live may
+// be nil. It starts nothing until Start.
+func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg Config, logger *slog.Logger) (*Manager, error) {
+	if cfg.Factor < 1 {
+		return nil, fmt.Errorf("replication: factor %d < 1", cfg.Factor)
+	}
+	if cfg.TombstoneTTL == 0 {
+		cfg.TombstoneTTL = DefaultTombstoneTTL
+	}
+	if cfg.RPCTimeout == 0 {
+		cfg.RPCTimeout = DefaultRPCTimeout
+	}
+	pm, err := pb.NewProtocolMessenger(d.MessageSender())
+	if err != nil {
+		return nil, fmt.Errorf("replication: %w", err)
+	}
+	self := d.PeerID()
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Manager{
+		cfg:    cfg,
+		self:   self,
+		priv:   priv,
+		store:  store,
+		valid:  store.valid,
+		router: &router{self: self, d: d, pm: pm, live: live, bucketSize: cfg.BucketSize},
+		tr:     &transport{self: self, store: store, pm: pm},
+		logger: logger.With("component", "replication"),
+		ctx:    ctx,
+		cancel: cancel,
+		kick:   make(chan struct{}, 1),
+		sweeps: sweepState{marks: make(map[string]auditMark), incomplete: make(map[string]bool)},
+	}, nil
+}
+
+// Start runs the repair loop: a sweep every RepairInterval and a pass soon
+// after every PeerChanged.
+func (m *Manager) Start() { m.goTracked(m.run) }
+
+// Close stops the repair loop and every background push, and waits for them.
+// Safe to call more than once.
+func (m *Manager) Close() error {
+	m.lifeMu.Lock()
+	m.closed = true
+	m.lifeMu.Unlock()
+	m.cancel()
+	m.wg.Wait()
+	return nil
+}
+
+// PeerChanged tells the manager that a peer joined or left the routing table;
+// the keys whose holders changed are repaired soon. It never blocks.
+func (m *Manager) PeerChanged(peer.ID) {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// goTracked runs f in a goroutine that Close waits for. It reports false,
+// running nothing, once Close has begun.
+func (m *Manager) goTracked(f func()) bool {
+	m.lifeMu.RLock()
+	defer m.lifeMu.RUnlock()
+	if m.closed {
+		return false
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		f()
+	}()
+	return true
+}
+
+var errClosed = errors.New("replication manager closed")
+
+// quorum is the number of holder answers an operation needs: the fixed count
+// when one is set, else a majority of the holders it found.
+func quorum(fixed, found int) int {
+	if fixed > 0 {
+		return fixed
+	}
+	return found/2 + 1
+}
+
+func (m *Manager) rpcContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(m.ctx, m.cfg.RPCTimeout)
+}

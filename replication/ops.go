@@ -1,0 +1,274 @@
+package replication
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// WriteOptions are the per-request settings of a write.
+type WriteOptions struct {
+	TTL       time.Duration // 0 = never expires
+	W         int           // write quorum; 0 = the configured one
+	R         int           // read quorum of the version read; 0 = the configured one
+	IfVersion *uint64       // compare-and-set: the version the key must have now
+}
+
+// WriteResult reports a write: the version written, how many holders
+// acknowledged it when the call returned, how many it needed and how many
+// holders it was sent to.
+type WriteResult struct {
+	Version  uint64
+	Acks     int
+	Needed   int
+	Replicas int
+}
+
+// Put writes value under key at the highest version seen plus one and waits
+// for W holder acknowledgements. It returns ErrInsufficientReplicas (with the
+// result) when fewer acknowledged, ErrVersionConflict on an IfVersion mismatch.
+func (m *Manager) Put(ctx context.Context, key string, value []byte, o WriteOptions) (WriteResult, error) {
+	return m.write(ctx, &Record{Key: key, Value: value}, o)
+}
+
+// Delete writes a tombstone for key, with the same rules as Put.
+func (m *Manager) Delete(ctx context.Context, key string, o WriteOptions) (WriteResult, error) {
+	return m.write(ctx, &Record{Key: key, Deleted: true}, o)
+}
+
+func (m *Manager) write(ctx context.Context, rec *Record, o WriteOptions) (WriteResult, error) {
+	if err := ValidateKey(rec.Key); err != nil {
+		return WriteResult{}, err
+	}
+	if len(rec.Value) > m.valid.MaxValueSize {
+		return WriteResult{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(rec.Value), m.valid.MaxValueSize)
+	}
+	holders := m.router.closest(ctx, DHTKey(rec.Key), m.cfg.Factor)
+	cur, err := m.read(ctx, rec.Key, holders, quorum(pick(o.R, m.cfg.ReadQuorum), len(holders)))
+	if err != nil {
+		return WriteResult{}, err
+	}
+	now := time.Now()
+	if o.IfVersion != nil && !versionMatches(cur, *o.IfVersion, now.UnixNano()) {
+		have := uint64(0)
+		if cur != nil {
+			have = cur.Version
+		}
+		return WriteResult{Version: have}, fmt.Errorf("%w: the key is at version %d, not %d", ErrVersionConflict, have, *o.IfVersion)
+	}
+	if cur != nil {
+		rec.Version = cur.Version
+	}
+	rec.Version++
+	rec.WrittenAt = now.UnixNano()
+	if o.TTL > 0 {
+		rec.ExpiresAt = now.Add(o.TTL).UnixNano()
+	}
+	if err := rec.Sign(m.priv); err != nil {
+		return WriteResult{}, err
+	}
+	res := WriteResult{Version: rec.Version, Needed: quorum(pick(o.W, m.cfg.WriteQuorum), len(holders)), Replicas: len(holders)}
+	res.Acks = m.replicate(ctx, rec, holders, res.Needed)
+	if res.Acks < res.Needed {
+		return res, fmt.Errorf("%w: %d of %d holders acknowledged, %d needed", ErrInsufficientReplicas, res.Acks, len(holders), res.Needed)
+	}
+	return res, nil
+}
+
+// versionMatches reports whether the current record satisfies a
+// compare-and-set on want. Version 0 matches a key that has no live value.
+func versionMatches(cur *Record, want uint64, now int64) bool {
+	if cur == nil || !cur.Live(now) {
+		return want == 0 || (cur != nil && cur.Version == want)
+	}
+	return cur.Version == want
+}
+
+func pick(request, configured int) int {
+	if request > 0 {
+		return request
+	}
+	return configured
+}
+
+// replicate pushes rec to every holder and returns once need of them
+// acknowledged or all answered. Pushes still in flight go on in the background.
+func (m *Manager) replicate(ctx context.Context, rec *Record, holders []peer.ID, need int) int {
+	results := make(chan error, len(holders))
+	for _, p := range holders {
+		if !m.goTracked(func() {
+			c, cancel := m.rpcContext()
+			defer cancel()
+			results <- m.tr.push(c, p, rec)
+		}) {
+			results <- errClosed
+		}
+	}
+	acks := 0
+	for answered := 0; answered < len(holders) && acks < need; answered++ {
+		select {
+		case err := <-results:
+			if err == nil {
+				acks++
+			} else {
+				m.logger.Debug("push failed", "key", rec.Key, "error", err)
+			}
+		case <-ctx.Done():
+			return acks
+		}
+	}
+	return acks
+}
+
+// Get returns the winning live record of key among R holder answers. It
+// returns ErrNotFound when the winner is absent, deleted or expired.
+func (m *Manager) Get(ctx context.Context, key string, r int) (*Record, error) {
+	if err := ValidateKey(key); err != nil {
+		return nil, err
+	}
+	holders := m.router.closest(ctx, DHTKey(key), m.cfg.Factor)
+	rec, err := m.read(ctx, key, holders, quorum(pick(r, m.cfg.ReadQuorum), len(holders)))
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil || !rec.Live(time.Now().UnixNano()) {
+		return nil, ErrNotFound
+	}
+	return rec, nil
+}
+
+// answer is one holder's reply to a fetch.
+type answer struct {
+	peer peer.ID
+	rec  *Record
+	err  error
+}
+
+// read asks every holder for its copy, returns the verified winner once need
+// of them answered (nil when none has the key), and repairs the holders that
+// answered with an older copy or none in the background.
+func (m *Manager) read(ctx context.Context, key string, holders []peer.ID, need int) (*Record, error) {
+	answers := make(chan answer, len(holders))
+	for _, p := range holders {
+		if !m.goTracked(func() {
+			c, cancel := m.rpcContext()
+			defer cancel()
+			r, err := m.tr.fetch(c, p, key)
+			answers <- answer{p, r, err}
+		}) {
+			answers <- answer{peer: p, err: errClosed}
+		}
+	}
+	var got []answer
+	ok := 0
+	for len(got) < len(holders) && ok < need {
+		select {
+		case a := <-answers:
+			got = append(got, a)
+			if a.err == nil {
+				ok++
+			}
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %d of %d holders answered before %v", ErrInsufficientReplicas, ok, need, ctx.Err())
+		}
+	}
+	if ok < need {
+		return nil, fmt.Errorf("%w: %d of %d holders answered, %d needed", ErrInsufficientReplicas, ok, len(holders), need)
+	}
+	winner := m.winner(got)
+	pending := len(holders) - len(got)
+	m.goTracked(func() { m.readRepair(got, answers, pending) })
+	return winner, nil
+}
+
+// winner returns the best record among the answers whose signature verifies.
+func (m *Manager) winner(got []answer) *Record {
+	for {
+		var best *Record
+		for _, a := range got {
+			if a.rec != nil && (best == nil || a.rec.Compare(best) > 0) {
+				best = a.rec
+			}
+		}
+		if best == nil || m.valid.check(best) == nil || best.Expired(time.Now().UnixNano()) {
+			return best
+		}
+		for i := range got { // forged or oversized: drop every copy of it
+			if got[i].rec != nil && got[i].rec.Compare(best) == 0 {
+				got[i].rec = nil
+			}
+		}
+	}
+}
+
+// readRepair waits for the answers still pending, then pushes the winner to
+// every holder that answered with an older copy or none.
+func (m *Manager) readRepair(got []answer, more <-chan answer, pending int) {
+	timeout := time.NewTimer(m.cfg.RPCTimeout)
+	defer timeout.Stop()
+wait:
+	for ; pending > 0; pending-- {
+		select {
+		case a := <-more:
+			got = append(got, a)
+		case <-timeout.C:
+			break wait
+		case <-m.ctx.Done():
+			return
+		}
+	}
+	best := m.winner(got)
+	if best == nil || best.Expired(time.Now().UnixNano()) {
+		return
+	}
+	for _, a := range got {
+		if a.err == nil && (a.rec == nil || a.rec.Compare(best) < 0) {
+			c, cancel := m.rpcContext()
+			if m.tr.push(c, a.peer, best) == nil {
+				m.repairs.Add(1)
+			}
+			cancel()
+		}
+	}
+}
+
+// HolderState is what one holder of a key stores now.
+type HolderState struct {
+	Peer    peer.ID
+	Version uint64 // 0 when it holds nothing
+	Err     error  // set when the holder could not be asked
+}
+
+// Replicas asks each of the key's k closest live peers what it holds now and
+// returns their answers, nearest first, and the winning version among them.
+func (m *Manager) Replicas(ctx context.Context, key string) ([]HolderState, uint64, error) {
+	if err := ValidateKey(key); err != nil {
+		return nil, 0, err
+	}
+	holders := m.router.closest(ctx, DHTKey(key), m.cfg.Factor)
+	states := make([]HolderState, len(holders))
+	done := make(chan struct{}, len(holders))
+	for i, p := range holders {
+		states[i].Peer = p
+		go func() {
+			defer func() { done <- struct{}{} }()
+			c, cancel := context.WithTimeout(ctx, m.cfg.RPCTimeout)
+			defer cancel()
+			r, err := m.tr.fetch(c, p, key)
+			states[i].Err = err
+			if r != nil {
+				states[i].Version = r.Version
+			}
+		}()
+	}
+	var best uint64
+	for range holders {
+		<-done
+	}
+	for _, s := range states {
+		best = max(best, s.Version)
+	}
+	return states, best, nil
+}

@@ -1,0 +1,327 @@
+package replication
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Who repairs a key (so that a failure does not cause k-fold traffic): the
+// two holders nearest to the key among those this node last saw holding it
+// audit it — fetch every holder's copy and push the winner to those behind.
+// A join does not shift that duty to the newcomers, who do not have the key
+// yet, because ranks are taken among the last audited holders. Every other
+// holder audits a key only as a slow backstop (backstopSweeps), and a node
+// that is no longer among a key's holders hands its copy off and drops it.
+const (
+	responsibleRanks = 2
+	// fullAuditSweeps: a responsible holder re-audits an unchanged key every this many sweeps.
+	fullAuditSweeps = 6
+	// backstopSweeps: any holder audits a key it has not audited for this many sweeps.
+	backstopSweeps = 30
+)
+
+// auditMark remembers the last complete audit of a key by this node.
+type auditMark struct {
+	holders []peer.ID
+	version uint64
+	at      time.Time
+}
+
+// sweepState is what repair passes learned, for status and for skipping work.
+type sweepState struct {
+	mu         sync.Mutex
+	marks      map[string]auditMark
+	incomplete map[string]bool // keys whose last audit or hand-off left copies missing
+	last       time.Time
+	count      int
+	bytes      int64
+}
+
+// Stats summarises the records and repair work of this node.
+type Stats struct {
+	Records         int
+	Bytes           int64
+	UnderReplicated int
+	RepairsTotal    uint64
+	LastSweep       time.Time // zero before the first sweep
+}
+
+// Stats returns the record counts as of the last pass and the repair totals.
+func (m *Manager) Stats() Stats {
+	s := &m.sweeps
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{Records: s.count, Bytes: s.bytes, UnderReplicated: len(s.incomplete),
+		RepairsTotal: m.repairs.Load(), LastSweep: s.last}
+}
+
+func (m *Manager) run() {
+	m.pass(m.ctx, true)
+	ticker := time.NewTicker(m.cfg.RepairInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-ticker.C:
+			m.pass(m.ctx, true)
+		case <-m.kick:
+			select { // gather the rest of a burst of routing events
+			case <-time.After(kickDelay):
+			case <-m.ctx.Done():
+				return
+			}
+			m.pass(m.ctx, false)
+		}
+	}
+}
+
+// pass goes over every local record once: it drops expired records and old
+// tombstones, hands off records this node no longer holds, and audits the
+// keys it is responsible for whose holders changed (and, in a sweep, those
+// due for a periodic audit).
+func (m *Manager) pass(ctx context.Context, sweep bool) {
+	var recs []*Record
+	var bytes int64
+	err := m.store.Each(ctx, func(r *Record, size int) error {
+		recs = append(recs, r)
+		bytes += int64(size)
+		return nil
+	})
+	if err != nil {
+		m.logger.Warn("repair pass: reading the store", "error", err)
+		return
+	}
+	work := make(chan *Record)
+	var wg sync.WaitGroup
+	for range repairWorkers {
+		wg.Go(func() {
+			for r := range work {
+				m.repairKey(ctx, r, sweep)
+			}
+		})
+	}
+	for _, r := range recs {
+		select {
+		case work <- r:
+		case <-ctx.Done():
+		}
+	}
+	close(work)
+	wg.Wait()
+
+	s := &m.sweeps
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.count, s.bytes = len(recs), bytes
+	if sweep {
+		s.last = time.Now()
+	}
+	live := make(map[string]bool, len(recs))
+	for _, r := range recs {
+		live[r.Key] = true
+	}
+	for k := range s.incomplete {
+		if !live[k] {
+			delete(s.incomplete, k)
+		}
+	}
+	for k := range s.marks {
+		if !live[k] {
+			delete(s.marks, k)
+		}
+	}
+}
+
+func (m *Manager) repairKey(ctx context.Context, r *Record, sweep bool) {
+	if ctx.Err() != nil {
+		return
+	}
+	now := time.Now()
+	if (r.Expired(now.UnixNano()) && !r.Deleted) || (r.Deleted && now.Sub(time.Unix(0, r.WrittenAt)) > m.cfg.TombstoneTTL) {
+		if err := m.store.Remove(ctx, r); err != nil {
+			m.logger.Warn("dropping an expired record", "key", r.Key, "error", err)
+		}
+		m.forget(r.Key)
+		return
+	}
+	holders := m.router.closest(ctx, DHTKey(r.Key), m.cfg.Factor)
+	if rank(holders, m.self) < 0 {
+		m.handOff(ctx, r, holders)
+		return
+	}
+	if m.auditDue(r, holders, now, sweep) {
+		complete := m.audit(ctx, r, holders)
+		m.record(r, holders, complete, now)
+	}
+}
+
+// auditDue decides whether this node audits a key in this pass.
+func (m *Manager) auditDue(r *Record, holders []peer.ID, now time.Time, sweep bool) bool {
+	m.sweeps.mu.Lock()
+	mark, audited := m.sweeps.marks[r.Key]
+	incomplete := m.sweeps.incomplete[r.Key]
+	m.sweeps.mu.Unlock()
+	changed := !audited || mark.version != r.Version || !slices.Equal(mark.holders, holders)
+	age := now.Sub(mark.at)
+	responsible := rankAmong(holders, mark.holders, m.self) < responsibleRanks
+	switch {
+	case incomplete:
+		return true
+	case responsible && changed:
+		return true
+	case sweep && responsible && age >= fullAuditSweeps*m.cfg.RepairInterval:
+		return true
+	default:
+		return sweep && age >= backstopSweeps*m.cfg.RepairInterval
+	}
+}
+
+// rankAmong is self's rank among the holders that were holders at the last
+// audit (all of them when there was none): newcomers do not take the duty.
+func rankAmong(holders, before []peer.ID, self peer.ID) int {
+	n := 0
+	for _, p := range holders {
+		if p == self {
+			return n
+		}
+		if len(before) == 0 || slices.Contains(before, p) {
+			n++
+		}
+	}
+	return -1
+}
+
+func (m *Manager) record(r *Record, holders []peer.ID, complete bool, now time.Time) {
+	s := &m.sweeps
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if complete {
+		s.marks[r.Key] = auditMark{holders: holders, version: r.Version, at: now}
+		delete(s.incomplete, r.Key)
+	} else {
+		s.incomplete[r.Key] = true
+	}
+}
+
+func (m *Manager) forget(key string) {
+	s := &m.sweeps
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.marks, key)
+	delete(s.incomplete, key)
+}
+
+// audit fetches every holder's copy, adopts a newer verified copy if a holder
+// has one, and pushes the winner to every holder behind. It reports whether
+// every holder ends up with the winner.
+func (m *Manager) audit(ctx context.Context, r *Record, holders []peer.ID) bool {
+	got := m.fetchAll(ctx, r.Key, holders)
+	got = append(got, answer{peer: m.self, rec: r})
+	best := m.winner(got)
+	complete := true
+	for _, a := range got {
+		if a.err != nil {
+			complete = false
+			continue
+		}
+		if a.rec != nil && a.rec.Compare(best) >= 0 {
+			continue
+		}
+		c, cancel := m.rpcContext()
+		err := m.tr.push(c, a.peer, best)
+		cancel()
+		if err != nil {
+			complete = false
+			m.logger.Debug("repair push failed", "key", r.Key, "peer", a.peer, "error", err)
+			continue
+		}
+		if a.peer != m.self {
+			m.repairs.Add(1)
+		}
+	}
+	return complete
+}
+
+// handOff gives a record this node no longer holds to its holders and drops
+// the local copy once every holder has it or something newer.
+func (m *Manager) handOff(ctx context.Context, r *Record, holders []peer.ID) {
+	if m.audit(ctx, r, holders) {
+		if err := m.store.Remove(ctx, r); err != nil {
+			m.logger.Warn("dropping a handed-off record", "key", r.Key, "error", err)
+		}
+		m.forget(r.Key)
+		return
+	}
+	m.sweeps.mu.Lock()
+	m.sweeps.incomplete[r.Key] = true
+	m.sweeps.mu.Unlock()
+}
+
+// fetchAll asks the given peers (this node excluded) for their copy of key.
+func (m *Manager) fetchAll(ctx context.Context, key string, peers []peer.ID) []answer {
+	out := make(chan answer, len(peers))
+	n := 0
+	for _, p := range peers {
+		if p == m.self {
+			continue
+		}
+		n++
+		go func() {
+			c, cancel := context.WithTimeout(ctx, m.cfg.RPCTimeout)
+			defer cancel()
+			rec, err := m.tr.fetch(c, p, key)
+			out <- answer{p, rec, err}
+		}()
+	}
+	got := make([]answer, 0, n+1)
+	for range n {
+		got = append(got, <-out)
+	}
+	return got
+}
+
+// Leave hands every local record to the peers that hold it once this node is
+// gone (its k closest other peers), until done or ctx ends. It reports how
+// many records could not be handed to all of them.
+func (m *Manager) Leave(ctx context.Context) (incomplete int) {
+	var recs []*Record
+	_ = m.store.Each(ctx, func(r *Record, _ int) error {
+		if r.Live(time.Now().UnixNano()) || r.Deleted {
+			recs = append(recs, r)
+		}
+		return nil
+	})
+	var mu sync.Mutex
+	work := make(chan *Record)
+	var wg sync.WaitGroup
+	for range repairWorkers {
+		wg.Go(func() {
+			for r := range work {
+				others := m.router.closest(ctx, DHTKey(r.Key), m.cfg.Factor+1)
+				others = slices.DeleteFunc(others, func(p peer.ID) bool { return p == m.self })
+				if len(others) > m.cfg.Factor {
+					others = others[:m.cfg.Factor]
+				}
+				if !m.audit(ctx, r, others) {
+					mu.Lock()
+					incomplete++
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, r := range recs {
+		select {
+		case work <- r:
+		case <-ctx.Done():
+		}
+	}
+	close(work)
+	wg.Wait()
+	return incomplete
+}

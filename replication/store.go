@@ -1,0 +1,104 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	ds "github.com/ipfs/go-datastore"
+	dsq "github.com/ipfs/go-datastore/query"
+	"github.com/libp2p/go-libp2p-kad-dht/records"
+	recpb "github.com/libp2p/go-libp2p-record/pb"
+	"github.com/multiformats/go-base32"
+	"google.golang.org/protobuf/proto"
+)
+
+// Store is this node's local copy of the records it holds. It shares kad-dht's
+// value-record layout in the datastore, so records written here are served to
+// peers by kad-dht's GET_VALUE handler, and records that peers PUT through
+// kad-dht are visible here.
+type Store struct {
+	dstore ds.Batching
+	values *records.ValueStore
+	valid  Validator
+}
+
+// NewStore returns a store over dstore. Records never age out by receive time:
+// expiry is the record's own ExpiresAt.
+func NewStore(dstore ds.Batching, valid Validator) *Store {
+	return &Store{dstore: dstore, values: records.NewValueStore(dstore, valid, 0), valid: valid}
+}
+
+// Get returns the stored record of a user key, or nil if there is none.
+func (s *Store) Get(ctx context.Context, key string) (*Record, error) {
+	rec, err := s.values.Get(ctx, DHTKey(key))
+	if err != nil || rec == nil {
+		return nil, err
+	}
+	return Unmarshal(key, rec.GetValue())
+}
+
+// Put stores r unless the stored record is at least as new (Record.Compare).
+// It reports whether r was stored.
+func (s *Store) Put(ctx context.Context, r *Record) (bool, error) {
+	err := s.values.Put(ctx, DHTKey(r.Key), r.toPB())
+	if errors.Is(err, records.ErrOldRecord) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store %q: %w", r.Key, err)
+	}
+	return true, nil
+}
+
+// Remove deletes the stored copy of a key if it is still exactly version r:
+// a newer record that arrived in the meantime is kept.
+func (s *Store) Remove(ctx context.Context, r *Record) error {
+	cur, err := s.Get(ctx, r.Key)
+	if err != nil || cur == nil || cur.Compare(r) != 0 {
+		return err
+	}
+	return s.dstore.Delete(ctx, valueDsKey(DHTKey(r.Key)))
+}
+
+// Each calls fn for every stored record, with its stored size in bytes.
+// Entries that do not decode are skipped.
+func (s *Store) Each(ctx context.Context, fn func(r *Record, size int) error) error {
+	res, err := s.dstore.Query(ctx, dsq.Query{Prefix: "/" + Namespace + "/"})
+	if err != nil {
+		return err
+	}
+	defer res.Close()
+	for e := range res.Next() {
+		if e.Error != nil {
+			return e.Error
+		}
+		pbrec := new(recpb.Record)
+		if proto.Unmarshal(e.Value, pbrec) != nil {
+			continue
+		}
+		key, err := UserKey(string(pbrec.GetKey()))
+		if err != nil {
+			continue
+		}
+		r, err := Unmarshal(key, pbrec.GetValue())
+		if err != nil {
+			continue
+		}
+		if err := fn(r, len(e.Value)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// toPB wraps the record in kad-dht's wire and storage type.
+func (r *Record) toPB() *recpb.Record {
+	return &recpb.Record{Key: []byte(DHTKey(r.Key)), Value: r.Marshal()}
+}
+
+// valueDsKey is kad-dht's datastore key of a value record (records/value_store.go):
+// "/<namespace>/<base32 of the DHT key>".
+func valueDsKey(dhtKey string) ds.Key {
+	return ds.NewKey("/" + Namespace + "/" + base32.RawStdEncoding.EncodeToString([]byte(dhtKey)))
+}
