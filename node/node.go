@@ -4,37 +4,305 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	ds "github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
+	pebbleds "github.com/ipfs/go-ds-pebble"
+	"github.com/libp2p/go-libp2p"
+	dht "github.com/libp2p/go-libp2p-kad-dht"
+	record "github.com/libp2p/go-libp2p-record"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/pnet"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	tls "github.com/libp2p/go-libp2p/p2p/security/tls"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/dhtnode/dhtnode/config"
+	"github.com/dhtnode/dhtnode/replication"
+	"github.com/dhtnode/dhtnode/routing"
+)
+
+// Version is the dhtnode release, reported by /v1/status.
+const Version = "0.1.0"
+
+// Files kept in the data directory.
+const (
+	IdentityFile  = "identity.key"
+	datastoreDir  = "datastore"
+	peersFile     = "peers.json"
+	peersSaveTick = 30 * time.Second
+)
+
+// Connection manager watermarks: trimming starts above high and stops at low.
+const (
+	connLow  = 160
+	connHigh = 192
 )
 
 // Node is one running dhtnode peer.
 type Node struct {
-	cfg    config.Config
-	logger *slog.Logger
+	cfg     config.Config
+	logger  *slog.Logger
+	started time.Time
+
+	dstore  ds.Batching
+	host    host.Host
+	dht     *dht.IpfsDHT
+	routing *routing.Manager
+	repl    *replication.Manager
+
+	apiListener net.Listener
+	api         *http.Server
+	stopEvents  func()
+	wg          sync.WaitGroup
+	closeOnce   sync.Once
+	closeErr    error
 }
 
-// New builds a node from a validated configuration. It opens the datastore and
-// identity but listens on nothing until Start.
-func New(cfg config.Config, logger *slog.Logger) (*Node, error) {
-	return nil, errors.New("not implemented yet")
+// New builds a node from a validated configuration: it opens the datastore,
+// loads the identity, listens for libp2p connections and joins the DHT, and
+// binds the HTTP API port. Serving requests and background repair begin
+// with Start. On error, everything already built is closed again.
+func New(cfg config.Config, logger *slog.Logger) (n *Node, err error) {
+	n = &Node{cfg: cfg, logger: logger, started: time.Now()}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, n.Close())
+			n = nil
+		}
+	}()
+	priv, err := n.identity()
+	if err != nil {
+		return nil, err
+	}
+	if n.dstore, err = openDatastore(cfg); err != nil {
+		return nil, err
+	}
+	if n.host, err = newHost(cfg, priv); err != nil {
+		return nil, err
+	}
+	valid := replication.Validator{MaxValueSize: cfg.Replication.MaxValueSize}
+	n.dht, err = dht.New(n.host,
+		dht.Mode(dht.ModeServer), // ModeAuto stays a client on a LAN (notes §0.6)
+		dht.ProtocolPrefix(protocolPrefix(cfg.Network)),
+		dht.BucketSize(cfg.Routing.BucketSize),
+		dht.Datastore(n.dstore),
+		dht.Validator(record.NamespacedValidator{replication.Namespace: valid}),
+		dht.MaxRecordAge(0), // records expire by their own expires_at
+		dht.DisableProviders(),
+		dht.BootstrapPeers(cfg.Bootstrap...),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("start DHT: %w", err)
+	}
+	n.routing, err = routing.New(n.host, n.dht, routing.Config{
+		ProbeInterval: cfg.Routing.ProbeInterval,
+		ProbeFailures: cfg.Routing.ProbeFailures,
+		MinPeers:      cfg.Routing.MinPeers,
+		Bootstrap:     cfg.Bootstrap,
+		PeersFile:     n.dataFile(peersFile),
+		SaveInterval:  peersSaveTick,
+	}, logger)
+	if err != nil {
+		return nil, err
+	}
+	n.repl, err = replication.New(n.dht, replication.NewStore(n.dstore, valid), priv, n.routing, replication.Config{
+		Factor:         cfg.Replication.Factor,
+		WriteQuorum:    int(cfg.Replication.WriteQuorum),
+		ReadQuorum:     int(cfg.Replication.ReadQuorum),
+		RepairInterval: cfg.Replication.RepairInterval,
+		BucketSize:     cfg.Routing.BucketSize,
+	}, logger)
+	if err != nil {
+		return nil, err
+	}
+	if n.apiListener, err = net.Listen("tcp", cfg.API.Listen); err != nil {
+		return nil, fmt.Errorf("api.listen %s: %w", cfg.API.Listen, err)
+	}
+	n.api = &http.Server{Handler: n.handler(), ReadHeaderTimeout: 10 * time.Second}
+	return n, nil
 }
 
-// Start opens the listeners (libp2p and HTTP) and starts background work.
-// It returns once the node accepts connections and requests.
-func (n *Node) Start(ctx context.Context) error { return errors.New("not implemented yet") }
+// protocolPrefix keeps each network on its own DHT protocol (SPEC §1).
+func protocolPrefix(network string) protocol.ID { return protocol.ID("/dhtnode/" + network) }
 
-// Close leaves the network gracefully (bounded by shutdown_timeout) and
-// releases everything New and Start acquired. Safe to call more than once.
-func (n *Node) Close() error { return nil }
+// Start serves the HTTP API and starts routing repair and replication.
+func (n *Node) Start(ctx context.Context) error {
+	events, stop := n.routing.Subscribe(256)
+	n.stopEvents = stop
+	n.wg.Go(func() {
+		for ev := range events {
+			n.repl.PeerChanged(ev.Peer)
+		}
+	})
+	n.routing.Start()
+	n.repl.Start()
+	n.wg.Go(func() {
+		if err := n.api.Serve(n.apiListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.logger.Error("HTTP API stopped", "error", err)
+		}
+	})
+	n.logger.Info("dhtnode ready", "peer_id", n.host.ID().String(), "listen", n.ListenAddrs(), "api", n.APIURL(), "network", n.cfg.Network)
+	return nil
+}
+
+// Close leaves the network gracefully (records are handed to the remaining
+// holders, bounded by shutdown_timeout), then closes the API, replication,
+// routing, DHT, host and datastore in that order. Safe to call more than once.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() { n.closeErr = n.close() })
+	return n.closeErr
+}
+
+func (n *Node) close() error {
+	var errs []error
+	timeout := n.cfg.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if n.api != nil {
+		errs = append(errs, n.api.Shutdown(ctx))
+	} else if n.apiListener != nil {
+		errs = append(errs, n.apiListener.Close())
+	}
+	if n.repl != nil {
+		if n.dht != nil && n.dht.RoutingTable().Size() > 0 {
+			if left := n.repl.Leave(ctx); left > 0 {
+				n.logger.Warn("graceful leave: some records not handed to every holder", "records", left)
+			}
+		}
+		errs = append(errs, n.repl.Close())
+	}
+	if n.stopEvents != nil {
+		n.stopEvents()
+	}
+	if n.routing != nil {
+		errs = append(errs, n.routing.Close())
+	}
+	if n.dht != nil {
+		errs = append(errs, n.dht.Close())
+	}
+	if n.host != nil {
+		errs = append(errs, n.host.Close()) // before the datastore (kad-dht Close doc)
+	}
+	n.wg.Wait()
+	if n.dstore != nil {
+		errs = append(errs, n.dstore.Close())
+	}
+	return errors.Join(errs...)
+}
 
 // APIURL is the base URL of the HTTP API, e.g. http://127.0.0.1:5001.
-func (n *Node) APIURL() string { return "" }
+func (n *Node) APIURL() string { return "http://" + n.apiListener.Addr().String() }
 
 // PeerID is the node's libp2p peer ID.
-func (n *Node) PeerID() string { return "" }
+func (n *Node) PeerID() peer.ID { return n.host.ID() }
 
 // ListenAddrs are the libp2p addresses the node listens on, with /p2p/<id>.
-func (n *Node) ListenAddrs() []string { return nil }
+func (n *Node) ListenAddrs() []string {
+	p2p := ma.StringCast("/p2p/" + n.host.ID().String())
+	var out []string
+	for _, a := range n.host.Network().ListenAddresses() {
+		out = append(out, a.Encapsulate(p2p).String())
+	}
+	return out
+}
+
+func (n *Node) dataFile(name string) string {
+	if n.cfg.Ephemeral {
+		return ""
+	}
+	return filepath.Join(n.cfg.DataDir, name)
+}
+
+// identity loads the node's key from the data dir, creating it on first
+// start; an ephemeral node gets a fresh key.
+func (n *Node) identity() (crypto.PrivKey, error) {
+	if n.cfg.Ephemeral {
+		priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
+		return priv, err
+	}
+	if err := os.MkdirAll(n.cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data_dir: %w", err)
+	}
+	return LoadOrCreateIdentity(n.dataFile(IdentityFile))
+}
+
+func openDatastore(cfg config.Config) (ds.Batching, error) {
+	if cfg.Ephemeral || cfg.Storage.Engine == config.EngineMemory {
+		return dssync.MutexWrap(ds.NewMapDatastore()), nil
+	}
+	write := pebble.NoSync // survives a process crash (the WAL is written before the ack)
+	if cfg.Storage.Sync {
+		write = pebble.Sync // survives power loss
+	}
+	path := filepath.Join(cfg.DataDir, datastoreDir)
+	d, err := pebbleds.NewDatastore(path, pebbleds.WithPebbleWriteOptions(write), pebbleds.WithCacheSize(8<<20))
+	if err != nil {
+		return nil, fmt.Errorf("open datastore %s: %w", path, err)
+	}
+	return d, nil
+}
+
+func newHost(cfg config.Config, priv crypto.PrivKey) (host.Host, error) {
+	cm, err := connmgr.NewConnManager(connLow, connHigh)
+	if err != nil {
+		return nil, err
+	}
+	opts := []libp2p.Option{
+		libp2p.Identity(priv),
+		libp2p.ListenAddrs(cfg.Listen...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Security(tls.ID, tls.New),
+		libp2p.DisableRelay(),
+		libp2p.ConnectionManager(cm),
+		libp2p.DisableMetrics(),
+	}
+	if cfg.Security.PSKFile != "" {
+		psk, err := readPSK(cfg.Security.PSKFile)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, libp2p.PrivateNetwork(psk))
+	} else {
+		opts = append(opts, libp2p.Transport(quic.NewTransport))
+	}
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("listen %v: %w", cfg.Listen, err)
+	}
+	return h, nil
+}
+
+func readPSK(path string) (pnet.PSK, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("security.psk_file: %w", err)
+	}
+	defer f.Close()
+	psk, err := pnet.DecodeV1PSK(f)
+	if err != nil {
+		return nil, fmt.Errorf("security.psk_file %s: %w", path, err)
+	}
+	return psk, nil
+}

@@ -1,0 +1,370 @@
+package node
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	kb "github.com/libp2p/go-libp2p-kbucket"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/dhtnode/dhtnode/config"
+	"github.com/dhtnode/dhtnode/replication"
+)
+
+// requestTimeout bounds one value operation of the API.
+const requestTimeout = 10 * time.Second
+
+// Route prefixes of the HTTP API (SPEC §5).
+const (
+	valuesPrefix   = "/v1/values/"
+	replicasPrefix = "/v1/replicas/"
+)
+
+// handler routes the API. Keys are taken from the escaped path by hand so
+// that keys with "/", "//" or ".." reach the handlers unchanged.
+func (n *Node) handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path := r.URL.EscapedPath()
+		switch path {
+		case "/healthz":
+			n.only(w, r, http.MethodGet, func() { writeJSON(w, http.StatusOK, map[string]string{"status": "ok"}) })
+			return
+		case "/readyz":
+			n.only(w, r, http.MethodGet, func() { n.handleReady(w) })
+			return
+		}
+		if !n.authorized(r) {
+			writeError(w, http.StatusUnauthorized, "missing or wrong API token", CodeUnauthorized)
+			return
+		}
+		switch {
+		case path == "/v1/status":
+			n.only(w, r, http.MethodGet, func() { writeJSON(w, http.StatusOK, n.status()) })
+		case path == "/v1/peers":
+			n.only(w, r, http.MethodGet, func() { writeJSON(w, http.StatusOK, n.peers()) })
+		case strings.HasPrefix(path, valuesPrefix):
+			n.handleValue(w, r, strings.TrimPrefix(path, valuesPrefix))
+		case strings.HasPrefix(path, replicasPrefix):
+			n.only(w, r, http.MethodGet, func() { n.handleReplicas(w, r, strings.TrimPrefix(path, replicasPrefix)) })
+		default:
+			writeError(w, http.StatusNotFound, "no such route: "+r.URL.Path, CodeNotFound)
+		}
+	})
+}
+
+func (n *Node) only(w http.ResponseWriter, r *http.Request, method string, serve func()) {
+	if r.Method != method {
+		w.Header().Set("Allow", method)
+		writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here", CodeMethodNotAllowed)
+		return
+	}
+	serve()
+}
+
+func (n *Node) authorized(r *http.Request) bool {
+	if n.cfg.API.Token == "" {
+		return true
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(n.cfg.API.Token)) == 1
+}
+
+// Ready reports whether the node can serve: storage is open (it is from New
+// on) and the routing table is not empty.
+func (n *Node) Ready() bool { return n.dht.RoutingTable().Size() > 0 }
+
+func (n *Node) handleReady(w http.ResponseWriter) {
+	if !n.Ready() {
+		writeJSON(w, http.StatusServiceUnavailable, ErrorResponse{Error: "routing table is empty", Code: "not_ready"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (n *Node) handleValue(w http.ResponseWriter, r *http.Request, escapedKey string) {
+	key, err := url.PathUnescape(escapedKey)
+	if err == nil {
+		err = replication.ValidateKey(key)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad key: "+err.Error(), CodeBadRequest)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	switch r.Method {
+	case http.MethodGet:
+		n.handleGet(ctx, w, r, key)
+	case http.MethodPut:
+		n.handlePut(ctx, w, r, key)
+	case http.MethodDelete:
+		opts, err := writeOptions(r.URL.Query())
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error(), CodeBadRequest)
+			return
+		}
+		res, err := n.repl.Delete(ctx, key, opts)
+		if err != nil {
+			writeOpError(w, err, &res)
+			return
+		}
+		writeJSON(w, http.StatusOK, DeleteResponse{Key: key, Version: res.Version, Acks: res.Acks})
+	default:
+		w.Header().Set("Allow", "GET, PUT, DELETE")
+		writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here", CodeMethodNotAllowed)
+	}
+}
+
+func (n *Node) handleGet(ctx context.Context, w http.ResponseWriter, r *http.Request, key string) {
+	q := r.URL.Query()
+	reads, err := quorumParam(q, "r", n.cfg.Replication.Factor)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error(), CodeBadRequest)
+		return
+	}
+	rec, err := n.repl.Get(ctx, key, reads)
+	if err != nil {
+		writeOpError(w, err, nil)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set(HeaderVersion, strconv.FormatUint(rec.Version, 10))
+	h.Set(HeaderWrittenAt, time.Unix(0, rec.WrittenAt).UTC().Format(time.RFC3339Nano))
+	h.Set("Content-Length", strconv.Itoa(len(rec.Value)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(rec.Value)
+}
+
+func (n *Node) handlePut(ctx context.Context, w http.ResponseWriter, r *http.Request, key string) {
+	opts, err := writeOptions(r.URL.Query())
+	if err == nil && opts.W > n.cfg.Replication.Factor {
+		err = errors.New("w must be between 1 and the replication factor")
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error(), CodeBadRequest)
+		return
+	}
+	limit := int64(n.cfg.Replication.MaxValueSize)
+	if r.ContentLength > limit {
+		writeError(w, http.StatusRequestEntityTooLarge, tooLarge(limit), CodeTooLarge)
+		return
+	}
+	value, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		if errors.As(err, new(*http.MaxBytesError)) {
+			writeError(w, http.StatusRequestEntityTooLarge, tooLarge(limit), CodeTooLarge)
+			return
+		}
+		writeError(w, http.StatusBadRequest, "reading the body: "+err.Error(), CodeBadRequest)
+		return
+	}
+	res, err := n.repl.Put(ctx, key, value, opts)
+	if err != nil {
+		writeOpError(w, err, &res)
+		return
+	}
+	writeJSON(w, http.StatusOK, PutResponse{Key: key, Version: res.Version, Acks: res.Acks, Replicas: res.Replicas})
+}
+
+func tooLarge(limit int64) string {
+	return "value larger than max_value_size (" + strconv.FormatInt(limit, 10) + " bytes)"
+}
+
+// writeOptions parses the query parameters of a write: ttl, w, if_version.
+func writeOptions(q url.Values) (replication.WriteOptions, error) {
+	var o replication.WriteOptions
+	if s := q.Get("ttl"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return o, errors.New("ttl must be a positive Go duration such as 90s or 24h")
+		}
+		o.TTL = d
+	}
+	w, err := quorumParam(q, "w", 0)
+	if err != nil {
+		return o, err
+	}
+	o.W = w
+	if s := q.Get("if_version"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return o, errors.New("if_version must be a non-negative integer")
+		}
+		o.IfVersion = &v
+	}
+	return o, nil
+}
+
+// quorumParam parses an optional quorum parameter: 0 when absent, else an
+// integer from 1 to limit (no upper limit when limit is 0).
+func quorumParam(q url.Values, name string, limit int) (int, error) {
+	s := q.Get(name)
+	if s == "" {
+		return 0, nil
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 1 || (limit > 0 && v > limit) {
+		return 0, errors.New(name + " must be an integer from 1 to the replication factor")
+	}
+	return v, nil
+}
+
+func (n *Node) handleReplicas(w http.ResponseWriter, r *http.Request, escapedKey string) {
+	key, err := url.PathUnescape(escapedKey)
+	if err == nil {
+		err = replication.ValidateKey(key)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad key: "+err.Error(), CodeBadRequest)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	states, best, err := n.repl.Replicas(ctx, key)
+	if err != nil {
+		writeOpError(w, err, nil)
+		return
+	}
+	resp := ReplicasResponse{Key: key, Version: best, Holders: make([]HolderReplica, 0, len(states))}
+	for _, s := range states {
+		h := HolderReplica{PeerID: s.Peer.String(), Version: s.Version, Has: best > 0 && s.Version == best, Self: s.Peer == n.host.ID()}
+		if s.Err != nil {
+			h.Error = s.Err.Error()
+		}
+		resp.Holders = append(resp.Holders, h)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (n *Node) status() StatusResponse {
+	rs := n.routing.Stats()
+	st := n.repl.Stats()
+	resp := StatusResponse{
+		PeerID:        n.host.ID().String(),
+		Network:       n.cfg.Network,
+		Version:       Version,
+		Addrs:         n.ListenAddrs(),
+		UptimeSeconds: time.Since(n.started).Seconds(),
+		Ready:         n.Ready(),
+		Connections:   len(n.host.Network().Conns()),
+		RoutingTable: RoutingTableState{
+			Size: n.dht.RoutingTable().Size(), Buckets: n.buckets(),
+			Probes: rs.Probes, Evictions: rs.Evictions, Rebootstraps: rs.Rebootstraps,
+		},
+		Records: RecordsState{Count: st.Records, Bytes: st.Bytes, UnderReplicated: st.UnderReplicated},
+		Replication: ReplicationState{
+			Factor:       n.cfg.Replication.Factor,
+			WriteQuorum:  quorumString(n.cfg.Replication.WriteQuorum),
+			ReadQuorum:   quorumString(n.cfg.Replication.ReadQuorum),
+			RepairsTotal: st.RepairsTotal,
+		},
+	}
+	if !st.LastSweep.IsZero() {
+		resp.Replication.LastSweep = &st.LastSweep
+	}
+	return resp
+}
+
+func quorumString(q config.Quorum) string {
+	if q == config.Majority {
+		return "majority"
+	}
+	return strconv.Itoa(int(q))
+}
+
+// bucketOf is the k-bucket index of a peer: its common prefix length with us.
+func (n *Node) bucketOf(p peer.ID) int {
+	return kb.CommonPrefixLen(kb.ConvertPeerID(n.host.ID()), kb.ConvertPeerID(p))
+}
+
+func (n *Node) buckets() []BucketState {
+	counts := map[int]int{}
+	maxIdx := -1
+	for _, p := range n.dht.RoutingTable().ListPeers() {
+		b := n.bucketOf(p)
+		counts[b]++
+		maxIdx = max(maxIdx, b)
+	}
+	out := make([]BucketState, 0, maxIdx+1)
+	for i := 0; i <= maxIdx; i++ {
+		out = append(out, BucketState{Index: i, Peers: counts[i]})
+	}
+	return out
+}
+
+func (n *Node) peers() []PeerResponse {
+	infos := n.dht.RoutingTable().GetPeerInfos()
+	out := make([]PeerResponse, 0, len(infos))
+	ps := n.host.Peerstore()
+	for _, info := range infos {
+		pr := PeerResponse{
+			PeerID:    info.Id.String(),
+			Addrs:     []string{},
+			Bucket:    n.bucketOf(info.Id),
+			Connected: n.host.Network().Connectedness(info.Id) == network.Connected,
+			RTTMillis: float64(ps.LatencyEWMA(info.Id)) / float64(time.Millisecond),
+		}
+		for _, a := range ps.Addrs(info.Id) {
+			pr.Addrs = append(pr.Addrs, a.String())
+		}
+		seen := info.LastSuccessfulOutboundQueryAt
+		if h, ok := n.routing.PeerHealth(info.Id); ok {
+			if h.LastSeen.After(seen) {
+				seen = h.LastSeen
+			}
+			if h.RTT > 0 {
+				pr.RTTMillis = float64(h.RTT) / float64(time.Millisecond)
+			}
+		}
+		if !seen.IsZero() {
+			pr.LastSeen = &seen
+		}
+		out = append(out, pr)
+	}
+	return out
+}
+
+// writeOpError maps a replication error to its status (the one mapping of
+// errors to HTTP statuses); res carries the acks of a write that fell short.
+func writeOpError(w http.ResponseWriter, err error, res *replication.WriteResult) {
+	switch {
+	case errors.Is(err, replication.ErrInvalidKey):
+		writeError(w, http.StatusBadRequest, err.Error(), CodeBadRequest)
+	case errors.Is(err, replication.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not found", CodeNotFound)
+	case errors.Is(err, replication.ErrVersionConflict):
+		writeError(w, http.StatusConflict, err.Error(), CodeConflict)
+	case errors.Is(err, replication.ErrTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, err.Error(), CodeTooLarge)
+	case errors.Is(err, replication.ErrInsufficientReplicas):
+		body := ErrorResponse{Error: err.Error(), Code: CodeInsufficientReplicas}
+		if res != nil && res.Needed > 0 {
+			body.Acks, body.Needed = &res.Acks, &res.Needed
+		}
+		writeJSON(w, http.StatusServiceUnavailable, body)
+	case errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusGatewayTimeout, "timed out", CodeTimeout)
+	default:
+		writeError(w, http.StatusInternalServerError, "internal error: "+err.Error(), CodeInternal)
+	}
+}
+
+func writeError(w http.ResponseWriter, status int, msg, code string) {
+	writeJSON(w, status, ErrorResponse{Error: msg, Code: code})
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
