@@ -167,11 +167,17 @@ func (n *Node) Start(ctx context.Context) error {
 // holders, bounded by shutdown_timeout), then closes the API, replication,
 // routing, DHT, host and datastore in that order. Safe to call more than once.
 func (n *Node) Close() error {
-	n.closeOnce.Do(func() { n.closeErr = n.close() })
+	n.closeOnce.Do(func() { n.closeErr = n.close(true) })
 	return n.closeErr
 }
 
-func (n *Node) close() error {
+// Kill stops the node at once, as a crash would: records are not handed off
+// and peers are not told. For tests and chaos tools.
+func (n *Node) Kill() {
+	n.closeOnce.Do(func() { n.closeErr = n.close(false) })
+}
+
+func (n *Node) close(graceful bool) error {
 	var errs []error
 	timeout := n.cfg.ShutdownTimeout
 	if timeout <= 0 {
@@ -185,7 +191,7 @@ func (n *Node) close() error {
 		errs = append(errs, n.apiListener.Close())
 	}
 	if n.repl != nil {
-		if n.dht != nil && n.dht.RoutingTable().Size() > 0 {
+		if graceful && n.dht != nil && n.dht.RoutingTable().Size() > 0 {
 			if left := n.repl.Leave(ctx); left > 0 {
 				n.logger.Warn("graceful leave: some records not handed to every holder", "records", left)
 			}

@@ -1,0 +1,284 @@
+package replication_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dhtnode/dhtnode/config"
+	"github.com/dhtnode/dhtnode/internal/testnet"
+	"github.com/dhtnode/dhtnode/node"
+)
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// holderIndexes maps a key's holders (per node i's /v1/replicas) to cluster
+// indexes, and counts those that have the winning version.
+func holderIndexes(t *testing.T, c *testnet.Cluster, i int, key string) (holders []int, upToDate int) {
+	t.Helper()
+	rep, err := c.Client(i).Replicas(ctxT(t), key)
+	if err != nil {
+		t.Fatalf("replicas of %q via node %d: %v", key, i, err)
+	}
+	byID := map[string]int{}
+	for _, j := range c.Running() {
+		byID[c.Node(j).PeerID().String()] = j
+	}
+	for _, h := range rep.Holders {
+		j, ok := byID[h.PeerID]
+		if !ok {
+			continue
+		}
+		holders = append(holders, j)
+		if h.Has {
+			upToDate++
+		}
+	}
+	return holders, upToDate
+}
+
+func mustPut(t *testing.T, c *testnet.Cluster, i int, key, value string) node.PutResponse {
+	t.Helper()
+	res, err := c.Client(i).Put(ctxT(t), key, []byte(value), node.PutOptions{})
+	if err != nil {
+		t.Fatalf("put %q via node %d: %v", key, i, err)
+	}
+	return res
+}
+
+func readsBack(c *testnet.Cluster, i int, key, value string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got, _, err := c.Client(i).Get(ctx, key, 0)
+	return err == nil && bytes.Equal(got, []byte(value))
+}
+
+func TestWriteThroughOneNodeReadThroughEvery(t *testing.T) {
+	c := testnet.New(t, 5, nil)
+	res := mustPut(t, c, 0, "greeting", "hello")
+	if res.Version != 1 || res.Acks < 3 || res.Replicas != 5 {
+		t.Fatalf("put = %+v, want version 1, >= 3 acks of 5 replicas", res)
+	}
+	for i := range 5 {
+		got, version, err := c.Client(i).Get(ctxT(t), "greeting", 0)
+		if err != nil || string(got) != "hello" || version != 1 {
+			t.Fatalf("get via node %d = %q v%d, %v", i, got, version, err)
+		}
+	}
+	if _, _, err := c.Client(3).Get(ctxT(t), "absent", 0); !errors.Is(err, node.ErrNotFound) {
+		t.Fatalf("absent key: %v, want not found", err)
+	}
+	if res := mustPut(t, c, 4, "greeting", "again"); res.Version != 2 {
+		t.Fatalf("second write got version %d, want 2", res.Version)
+	}
+}
+
+func TestKillAllButOneHolderKeepsKeyAndRestoresK(t *testing.T) {
+	const k = 4
+	c := testnet.New(t, 10, func(_ int, cfg *config.Config) { cfg.Replication.Factor = k })
+	mustPut(t, c, 0, "precious", "data")
+	holders, _ := holderIndexes(t, c, 0, "precious")
+	// Kill k-1 holders at once, never node 0 (the bootstrap), and keep one holder.
+	var victims []int
+	for _, h := range holders {
+		if h != 0 && len(victims) < k-1 {
+			victims = append(victims, h)
+		}
+	}
+	reader := slices.IndexFunc(c.Running(), func(i int) bool { return !slices.Contains(victims, i) && i != 0 })
+	for _, v := range victims {
+		c.Kill(v)
+	}
+	took := c.WaitFor(30*time.Second, "k up-to-date copies again", func() bool {
+		hs, upToDate := holderIndexes(t, c, 0, "precious")
+		return len(hs) == k && upToDate == k
+	})
+	t.Logf("killed holders %v of %v; back to %d copies after %v", victims, holders, k, took)
+	if !readsBack(c, c.Running()[reader], "precious", "data") {
+		t.Fatal("key not readable after repair")
+	}
+}
+
+func TestSixtyPercentDieInTwoWaves(t *testing.T) {
+	c := testnet.New(t, 10, func(_ int, cfg *config.Config) { cfg.Replication.Factor = 5 })
+	keys := map[string]string{}
+	for i := range 20 {
+		k := fmt.Sprintf("key-%d", i)
+		keys[k] = fmt.Sprintf("value-%d", i)
+		mustPut(t, c, i%10, k, keys[k])
+	}
+	allRead := func() bool {
+		for k, v := range keys {
+			if !readsBack(c, 0, k, v) {
+				return false
+			}
+		}
+		return true
+	}
+	for wave, victims := range [][]int{{1, 2, 3}, {4, 5, 6}} {
+		for _, v := range victims {
+			c.Kill(v)
+		}
+		took := c.WaitFor(40*time.Second, fmt.Sprintf("every key readable after wave %d", wave+1), allRead)
+		// Wait for repair to put every key back on k live holders before the next wave.
+		c.WaitFor(40*time.Second, "full replication", func() bool {
+			for k := range keys {
+				hs, up := holderIndexes(t, c, 0, k)
+				if up < min(5, len(hs)) || len(hs) < min(5, len(c.Running())) {
+					return false
+				}
+			}
+			return true
+		})
+		t.Logf("wave %d (killed %v): every key readable after %v", wave+1, victims, took)
+	}
+}
+
+func TestNewCloserPeerReceivesKey(t *testing.T) {
+	const k = 3
+	c := testnet.New(t, 6, func(_ int, cfg *config.Config) { cfg.Replication.Factor = k })
+	// Stop two nodes, write while they are away, and bring them back: keys for
+	// which they are now among the k closest must reach them.
+	c.Stop(4)
+	c.Stop(5)
+	for i := range 12 {
+		mustPut(t, c, 0, fmt.Sprintf("k%d", i), "v")
+	}
+	c.Start(4)
+	c.Start(5)
+	c.WaitFor(30*time.Second, "every key on its k closest peers, returning nodes included", func() bool {
+		for i := range 12 {
+			hs, up := holderIndexes(t, c, 0, fmt.Sprintf("k%d", i))
+			if len(hs) != k || up != k {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestGracefulLeaveHandsRecordsOff(t *testing.T) {
+	const k = 3
+	c := testnet.New(t, 6, func(_ int, cfg *config.Config) {
+		cfg.Replication.Factor = k
+		cfg.Replication.RepairInterval = time.Hour // only the leave itself may move records
+	})
+	for i := range 10 {
+		mustPut(t, c, 0, fmt.Sprintf("k%d", i), "v")
+	}
+	leaver := 5
+	c.Stop(leaver)
+	// Without repair sweeps, each key must already be on k up-to-date peers.
+	c.WaitFor(15*time.Second, "k copies of every key without the leaver", func() bool {
+		for i := range 10 {
+			hs, up := holderIndexes(t, c, 0, fmt.Sprintf("k%d", i))
+			if slices.Contains(hs, leaver) || up != k {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestConcurrentWritersConverge(t *testing.T) {
+	c := testnet.New(t, 5, nil)
+	var wg sync.WaitGroup
+	for i := range 5 {
+		wg.Go(func() {
+			for j := range 5 {
+				_, _ = c.Client(i).Put(ctxT(t), "contended", []byte(fmt.Sprintf("w%d-%d", i, j)), node.PutOptions{})
+			}
+		})
+	}
+	wg.Wait()
+	c.WaitFor(20*time.Second, "one winner on every holder", func() bool {
+		rep, err := c.Client(0).Replicas(ctxT(t), "contended")
+		if err != nil {
+			return false
+		}
+		for _, h := range rep.Holders {
+			if !h.Has {
+				return false
+			}
+		}
+		first, _, err := c.Client(0).Get(ctxT(t), "contended", 0)
+		if err != nil {
+			return false
+		}
+		for i := 1; i < 5; i++ {
+			if got, _, err := c.Client(i).Get(ctxT(t), "contended", 0); err != nil || !bytes.Equal(got, first) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestCompareAndSet(t *testing.T) {
+	c := testnet.New(t, 3, nil)
+	zero := uint64(0)
+	if _, err := c.Client(0).Put(ctxT(t), "cas", []byte("a"), node.PutOptions{IfVersion: &zero}); err != nil {
+		t.Fatalf("create with if_version=0: %v", err)
+	}
+	if _, err := c.Client(1).Put(ctxT(t), "cas", []byte("b"), node.PutOptions{IfVersion: &zero}); !errors.Is(err, node.ErrVersionConflict) {
+		t.Fatalf("second create: %v, want a version conflict", err)
+	}
+	one := uint64(1)
+	res, err := c.Client(2).Put(ctxT(t), "cas", []byte("c"), node.PutOptions{IfVersion: &one})
+	if err != nil || res.Version != 2 {
+		t.Fatalf("update from version 1 = %+v, %v", res, err)
+	}
+	if _, err := c.Client(0).Put(ctxT(t), "cas", []byte("d"), node.PutOptions{IfVersion: &one}); !errors.Is(err, node.ErrVersionConflict) {
+		t.Fatalf("stale update: %v, want a version conflict", err)
+	}
+}
+
+func TestTTLExpiry(t *testing.T) {
+	c := testnet.New(t, 3, nil)
+	if _, err := c.Client(0).Put(ctxT(t), "short", []byte("lived"), node.PutOptions{TTL: 700 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	if !readsBack(c, 1, "short", "lived") {
+		t.Fatal("not readable before expiry")
+	}
+	c.WaitFor(10*time.Second, "expiry on every node", func() bool {
+		for i := range 3 {
+			if _, _, err := c.Client(i).Get(ctxT(t), "short", 0); !errors.Is(err, node.ErrNotFound) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestDeleteReachesANodeThatWasDown(t *testing.T) {
+	c := testnet.New(t, 4, nil)
+	mustPut(t, c, 0, "doomed", "v")
+	c.Stop(3)
+	if _, err := c.Client(1).Delete(ctxT(t), "doomed"); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	c.Start(3)
+	c.WaitFor(20*time.Second, "404 on every node", func() bool {
+		for i := range 4 {
+			if _, _, err := c.Client(i).Get(ctxT(t), "doomed", 0); !errors.Is(err, node.ErrNotFound) {
+				return false
+			}
+		}
+		return true
+	})
+	// The returning node's old copy must not come back through repair either.
+	hs, up := holderIndexes(t, c, 3, "doomed")
+	if len(hs) != 4 || up != 4 {
+		t.Fatalf("tombstone on %d of %d holders, want all 4", up, len(hs))
+	}
+}
