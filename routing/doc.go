@@ -1,0 +1,40 @@
+// Package routing keeps kad-dht's routing table (RT) healthy (SPEC §2
+// "Routing-table repair"). kad-dht keeps dead peers in its table for a long
+// time and re-dials bootstrap peers only when the table is completely empty;
+// a Manager sits on top of the table and adds:
+//
+//   - Liveness probing (prober.go): every RT peer is pinged with the libp2p
+//     ping protocol about once per ProbeInterval, spread over the interval,
+//     at most maxConcurrentProbes at a time, each with probeTimeout. A peer
+//     that answered a kad-dht query recently counts as alive without a probe.
+//   - Suspicion and eviction (liveness.go, pure and table-tested): a failed
+//     probe marks the peer Suspect (IsSuspect, so replication can skip it)
+//     and schedules a quick re-probe instead of waiting a whole interval.
+//     ProbeFailures failures in a row evict the peer from the RT and close
+//     its connections; any answer within the timeout, however slow, clears
+//     the suspicion, so a slow but alive peer is never evicted.
+//   - Refill: each eviction queues a lookup of a random ID in the evicted
+//     peer's bucket; queued buckets are coalesced and refilled one at a time.
+//   - Events (events.go): PeerAdded/PeerRemoved, chained onto the RT's
+//     callbacks with a non-blocking send only, fanned out to subscribers
+//     without blocking; drops are counted.
+//   - Re-bootstrap (bootstrap.go): while the RT holds fewer than MinPeers
+//     peers, connect to the configured bootstrap peers and to the peers saved
+//     in PeersFile, then refresh, with exponential backoff.
+//   - Rejoin after partitions (rejoin.go): peers that left the RT are
+//     remembered (bounded) with their addresses and re-dialled with backoff
+//     for rememberFor, so both sides of a healed split find each other again.
+//   - Saved peers (peersfile.go): the RT peers and their addresses are
+//     written atomically to PeersFile, so a restarted node can rejoin even if
+//     every bootstrap peer is down.
+//
+// Why no indirect probes (memberlist's ping-req): in memberlist a failure
+// verdict is gossiped and removes a member from every node's view, so one
+// node's bad link must not decide it. Here each node evicts a peer only from
+// its own RT, and that is cheap to undo: the evicted peer is re-dialled for
+// rememberFor, and kad-dht re-adds any peer that connects and speaks the DHT
+// protocol. A false eviction therefore costs one node one table entry for a
+// few probe intervals, which does not justify an extra wire protocol. What
+// memberlist's suspicion buys (no eviction on a single miss, a quick
+// confirmation) is kept locally through Suspect and the quick re-probe.
+package routing

@@ -1,0 +1,134 @@
+package routing
+
+import (
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// EventKind says what happened to a routing-table peer.
+type EventKind int
+
+const (
+	// PeerAdded: the peer entered the routing table.
+	PeerAdded EventKind = iota + 1
+	// PeerRemoved: the peer left the routing table (evicted by the prober or
+	// removed by kad-dht).
+	PeerRemoved
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case PeerAdded:
+		return "added"
+	case PeerRemoved:
+		return "removed"
+	default:
+		return "unknown"
+	}
+}
+
+// Event is one routing-table change.
+type Event struct {
+	Kind EventKind
+	Peer peer.ID
+}
+
+// chainCallbacks hooks the RT's PeerAdded/PeerRemoved, keeping kad-dht's own
+// functions (connection-manager tagging, low-peer repair). The hooks run
+// under the RT's lock: they only try a send and count a drop.
+func (m *Manager) chainCallbacks() {
+	prevAdded, prevRemoved := m.rt.PeerAdded, m.rt.PeerRemoved
+	m.rt.PeerAdded = func(p peer.ID) {
+		if prevAdded != nil {
+			prevAdded(p)
+		}
+		m.enqueue(Event{Kind: PeerAdded, Peer: p})
+	}
+	m.rt.PeerRemoved = func(p peer.ID) {
+		if prevRemoved != nil {
+			prevRemoved(p)
+		}
+		m.enqueue(Event{Kind: PeerRemoved, Peer: p})
+	}
+}
+
+// enqueue never blocks: it is called with the RT lock held.
+func (m *Manager) enqueue(ev Event) {
+	if m.closed.Load() {
+		return
+	}
+	select {
+	case m.rtEvents <- ev:
+	default:
+		m.stats.dropped.Add(1)
+	}
+}
+
+// Subscribe returns a channel of routing-table events with buffer buf and a
+// function that unsubscribes and closes the channel. A subscriber that falls
+// behind loses events (counted in Stats.DroppedEvents); the routing table is
+// never blocked. Close closes every subscriber channel.
+func (m *Manager) Subscribe(buf int) (<-chan Event, func()) {
+	ch := make(chan Event, max(buf, 0))
+	m.subsMu.Lock()
+	defer m.subsMu.Unlock()
+	if m.subs == nil { // closed
+		close(ch)
+		return ch, func() {}
+	}
+	id := m.nextID
+	m.nextID++
+	m.subs[id] = ch
+	return ch, func() {
+		m.subsMu.Lock()
+		defer m.subsMu.Unlock()
+		if c, ok := m.subs[id]; ok {
+			delete(m.subs, id)
+			close(c)
+		}
+	}
+}
+
+func (m *Manager) publish(ev Event) {
+	m.subsMu.Lock()
+	defer m.subsMu.Unlock()
+	for _, ch := range m.subs {
+		select {
+		case ch <- ev:
+		default:
+			m.stats.dropped.Add(1)
+		}
+	}
+}
+
+func (m *Manager) closeSubscribers() {
+	m.subsMu.Lock()
+	defer m.subsMu.Unlock()
+	for _, ch := range m.subs {
+		close(ch)
+	}
+	m.subs = nil
+}
+
+// eventLoop reacts to RT changes and fans them out to subscribers.
+func (m *Manager) eventLoop() {
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case ev := <-m.rtEvents:
+			switch ev.Kind {
+			case PeerAdded:
+				m.departed.remove(ev.Peer)
+			case PeerRemoved:
+				m.forget(ev.Peer)
+				m.departed.add(ev.Peer, m.h.Peerstore().Addrs(ev.Peer), time.Now())
+				if m.rt.Size() < m.cfg.MinPeers {
+					kick(m.bootKick)
+				}
+			}
+			m.publish(ev)
+		}
+	}
+}

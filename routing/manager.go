@@ -1,0 +1,254 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	dht "github.com/libp2p/go-libp2p-kad-dht"
+	kb "github.com/libp2p/go-libp2p-kbucket"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Defaults applied by New to zero or negative Config fields.
+const (
+	DefaultProbeInterval = 5 * time.Second  // SPEC §4 routing.probe_interval
+	DefaultProbeFailures = 2                // SPEC §4 routing.probe_failures
+	DefaultMinPeers      = 1                // SPEC §4 routing.min_peers
+	DefaultSaveInterval  = 30 * time.Second // rewrite of PeersFile
+)
+
+// Config tunes a Manager. Zero values take the defaults above.
+type Config struct {
+	// ProbeInterval: every RT peer is probed about once per interval, the
+	// probes spread over the interval.
+	ProbeInterval time.Duration
+	// ProbeFailures: consecutive failed probes before a peer is evicted.
+	ProbeFailures int
+	// MinPeers: while the RT holds fewer peers, the node re-bootstraps.
+	MinPeers int
+	// Bootstrap: the configured bootstrap peers.
+	Bootstrap []peer.AddrInfo
+	// PeersFile is where RT peers (with addresses) are saved and loaded
+	// from; "" disables saving and loading.
+	PeersFile string
+	// SaveInterval: how often PeersFile is rewritten; it is also written on Close.
+	SaveInterval time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.ProbeInterval <= 0 {
+		c.ProbeInterval = DefaultProbeInterval
+	}
+	if c.ProbeFailures <= 0 {
+		c.ProbeFailures = DefaultProbeFailures
+	}
+	if c.MinPeers <= 0 {
+		c.MinPeers = DefaultMinPeers
+	}
+	if c.SaveInterval <= 0 {
+		c.SaveInterval = DefaultSaveInterval
+	}
+	return c
+}
+
+// Stats are cumulative counters since New.
+type Stats struct {
+	Probes        uint64 // probes sent
+	ProbeFailures uint64 // probes that failed or timed out
+	Evictions     uint64 // peers evicted by the prober
+	Refills       uint64 // bucket refill lookups run
+	Rebootstraps  uint64 // re-bootstrap attempts
+	DroppedEvents uint64 // events dropped because a buffer was full
+}
+
+type counters struct {
+	probes, probeFailures, evictions, refills, rebootstraps, dropped atomic.Uint64
+}
+
+// probeFunc checks that p is alive and returns the round-trip time.
+type probeFunc func(ctx context.Context, p peer.ID) (time.Duration, error)
+
+// Manager keeps kad-dht's routing table healthy; see the package doc.
+type Manager struct {
+	h      host.Host
+	d      *dht.IpfsDHT
+	rt     *kb.RoutingTable
+	cfg    Config
+	logger *slog.Logger
+	probe  probeFunc // libp2p ping; tests replace it before Start
+
+	stats counters
+
+	healthMu sync.RWMutex // guards health; held only for map operations
+	health   *liveness
+
+	rtEvents chan Event // written by the RT callbacks, never closed
+	closed   atomic.Bool
+
+	subsMu sync.Mutex
+	subs   map[int]chan Event
+	nextID int
+
+	refillMu      sync.Mutex
+	refillPending map[uint]bool
+	refillKick    chan struct{}
+	bootKick      chan struct{}
+
+	departed *departedSet // guarded by its own lock
+
+	savedMu sync.Mutex
+	saved   []peer.AddrInfo // last loaded or saved peers
+
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	startOnce sync.Once
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// rtEventBuffer bounds the events queued between the RT callbacks and the
+// fan-out loop.
+const rtEventBuffer = 1024
+
+// New builds a Manager for d's routing table and chains its event callbacks
+// onto the table. Call it right after dht.New, before the host connects to
+// anyone: the callbacks are plain fields that kad-dht reads under its own lock.
+// New starts nothing; saved peers are loaded from cfg.PeersFile (a corrupt
+// file is logged and ignored).
+func New(h host.Host, d *dht.IpfsDHT, cfg Config, logger *slog.Logger) (*Manager, error) {
+	if h == nil || d == nil {
+		return nil, errors.New("routing: host and DHT are required")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &Manager{
+		h:             h,
+		d:             d,
+		rt:            d.RoutingTable(),
+		cfg:           cfg,
+		logger:        logger.With("component", "routing"),
+		health:        newLiveness(cfg.ProbeFailures),
+		rtEvents:      make(chan Event, rtEventBuffer),
+		subs:          make(map[int]chan Event),
+		refillPending: make(map[uint]bool),
+		refillKick:    make(chan struct{}, 1),
+		bootKick:      make(chan struct{}, 1),
+		departed:      newDepartedSet(maxDeparted, cfg.ProbeInterval),
+		ctx:           ctx,
+		cancel:        cancel,
+	}
+	m.probe = m.ping
+	if cfg.PeersFile != "" {
+		saved, err := loadPeers(cfg.PeersFile)
+		if err != nil {
+			m.logger.Warn("ignoring saved peers file", "path", cfg.PeersFile, "error", err)
+		}
+		m.saved = saved
+	}
+	m.chainCallbacks()
+	return m, nil
+}
+
+// Start starts the prober, event, refill, save, re-bootstrap and rejoin
+// loops. Calling it again, or after Close, does nothing.
+func (m *Manager) Start() {
+	m.startOnce.Do(func() {
+		if m.closed.Load() {
+			return
+		}
+		m.wg.Go(m.eventLoop)
+		m.wg.Go(m.probeLoop)
+		m.wg.Go(m.refillLoop)
+		m.wg.Go(m.bootstrapLoop)
+		m.wg.Go(m.rejoinLoop)
+		if m.cfg.PeersFile != "" {
+			m.wg.Go(m.saveLoop)
+		}
+	})
+}
+
+// Close stops every loop and waits for them, saves the peers once more and
+// closes all subscriber channels. The RT callbacks stay chained but only
+// drop events from then on. Safe to call more than once.
+func (m *Manager) Close() error {
+	m.closeOnce.Do(func() {
+		m.closed.Store(true)
+		m.startOnce.Do(func() {}) // a later Start does nothing
+		m.cancel()
+		m.wg.Wait()
+		if m.cfg.PeersFile != "" {
+			m.closeErr = m.savePeers()
+		}
+		m.closeSubscribers()
+	})
+	return m.closeErr
+}
+
+// Stats returns the counters.
+func (m *Manager) Stats() Stats {
+	return Stats{
+		Probes:        m.stats.probes.Load(),
+		ProbeFailures: m.stats.probeFailures.Load(),
+		Evictions:     m.stats.evictions.Load(),
+		Refills:       m.stats.refills.Load(),
+		Rebootstraps:  m.stats.rebootstraps.Load(),
+		DroppedEvents: m.stats.dropped.Load(),
+	}
+}
+
+// PeerHealth returns what the prober knows about p; false if p was never
+// probed or heard from since it entered the table.
+func (m *Manager) PeerHealth(p peer.ID) (PeerHealth, bool) {
+	m.healthMu.RLock()
+	defer m.healthMu.RUnlock()
+	return m.health.Health(p)
+}
+
+// IsSuspect reports whether p failed its latest probe(s) and has not answered
+// since. Replication skips suspect peers.
+func (m *Manager) IsSuspect(p peer.ID) bool {
+	h, ok := m.PeerHealth(p)
+	return ok && h.Suspect
+}
+
+// observe feeds one outcome to the failure detector.
+func (m *Manager) observe(p peer.ID, ok bool, rtt time.Duration, now time.Time) bool {
+	m.healthMu.Lock()
+	defer m.healthMu.Unlock()
+	return m.health.Observe(p, ok, rtt, now)
+}
+
+func (m *Manager) forget(p peer.ID) {
+	m.healthMu.Lock()
+	defer m.healthMu.Unlock()
+	m.health.Forget(p)
+}
+
+// kick sends a coalescing wake-up on a channel with a buffer of one.
+func kick(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// sleep waits for d or until ctx ends; false when ctx ended.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,223 @@
+package routing
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	kb "github.com/libp2p/go-libp2p-kbucket"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
+)
+
+// maxConcurrentProbes bounds the probes in flight; with probes spread over
+// the interval only a timeout storm (many dead peers) comes near it.
+const maxConcurrentProbes = 8
+
+// refillTimeout bounds one bucket-refill lookup (kad-dht's refresh query
+// timeout is the same).
+const refillTimeout = 10 * time.Second
+
+type probeResult struct {
+	p   peer.ID
+	rtt time.Duration
+	err error
+}
+
+// prober is the state of probeLoop; only that goroutine touches it.
+type prober struct {
+	queue    []peer.ID             // peers left in this round
+	fresh    map[peer.ID]time.Time // last successful kad-dht query, per peer
+	step     time.Duration         // spacing of this round's probes
+	next     time.Time            // when the next round probe is due
+	retries  map[peer.ID]time.Time // suspect peers and when to re-probe them
+	inflight map[peer.ID]bool
+}
+
+// probeLoop owns the probe schedule: one round visits every RT peer, spaced
+// evenly over ProbeInterval; suspects are re-probed after reprobeDelay.
+func (m *Manager) probeLoop() {
+	results := make(chan probeResult)
+	st := &prober{retries: make(map[peer.ID]time.Time), inflight: make(map[peer.ID]bool), next: time.Now()}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case r := <-results:
+			delete(st.inflight, r.p)
+			m.handleProbe(st, r)
+		case <-timer.C:
+			now := time.Now()
+			for p, due := range st.retries {
+				if !due.After(now) && len(st.inflight) < maxConcurrentProbes {
+					delete(st.retries, p)
+					m.startProbe(st, p, results)
+				}
+			}
+			if !now.Before(st.next) {
+				if len(st.queue) == 0 {
+					m.newRound(st)
+				}
+				if len(st.queue) > 0 && len(st.inflight) < maxConcurrentProbes {
+					p := st.queue[0]
+					st.queue = st.queue[1:]
+					m.visit(st, p, now, results)
+				}
+				st.next = now.Add(st.step)
+			}
+		}
+		wake := st.next
+		for _, due := range st.retries {
+			if due.Before(wake) {
+				wake = due
+			}
+		}
+		timer.Reset(time.Until(wake))
+	}
+}
+
+// newRound lists the RT peers in random order (so that nodes do not probe in
+// lockstep) and notes when each last answered a kad-dht query.
+func (m *Manager) newRound(st *prober) {
+	infos := m.rt.GetPeerInfos()
+	st.queue = make([]peer.ID, 0, len(infos))
+	st.fresh = make(map[peer.ID]time.Time, len(infos))
+	for _, pi := range infos {
+		st.queue = append(st.queue, pi.Id)
+		st.fresh[pi.Id] = pi.LastSuccessfulOutboundQueryAt
+	}
+	rand.Shuffle(len(st.queue), func(i, j int) { st.queue[i], st.queue[j] = st.queue[j], st.queue[i] })
+	st.step = m.cfg.ProbeInterval / time.Duration(max(len(st.queue), 1))
+}
+
+// visit probes p unless it is already being handled or answered a kad-dht
+// query within freshWindow (and is not suspect): that counts as alive.
+func (m *Manager) visit(st *prober, p peer.ID, now time.Time, results chan<- probeResult) {
+	if st.inflight[p] || m.rt.Find(p) == "" {
+		return
+	}
+	if _, retrying := st.retries[p]; retrying {
+		return
+	}
+	if t := st.fresh[p]; !m.IsSuspect(p) && now.Sub(t) < freshWindow(m.cfg.ProbeInterval) {
+		m.observe(p, true, 0, t)
+		return
+	}
+	m.startProbe(st, p, results)
+}
+
+func (m *Manager) startProbe(st *prober, p peer.ID, results chan<- probeResult) {
+	st.inflight[p] = true
+	m.stats.probes.Add(1)
+	m.wg.Go(func() {
+		ctx, cancel := context.WithTimeout(m.ctx, probeTimeout(m.cfg.ProbeInterval))
+		defer cancel()
+		rtt, err := m.probe(ctx, p)
+		select {
+		case results <- probeResult{p: p, rtt: rtt, err: err}:
+		case <-m.ctx.Done():
+		}
+	})
+}
+
+func (m *Manager) handleProbe(st *prober, r probeResult) {
+	if m.rt.Find(r.p) == "" { // left the table meanwhile
+		delete(st.retries, r.p)
+		m.forget(r.p)
+		return
+	}
+	ok := r.err == nil
+	if !ok {
+		m.stats.probeFailures.Add(1)
+		m.logger.Debug("probe failed", "peer", r.p, "error", r.err)
+	}
+	now := time.Now()
+	if m.observe(r.p, ok, r.rtt, now) {
+		m.evict(r.p)
+		return
+	}
+	if ok {
+		delete(st.retries, r.p)
+	} else {
+		st.retries[r.p] = now.Add(reprobeDelay(m.cfg.ProbeInterval))
+	}
+}
+
+// evict removes p from the RT, closes its connections, remembers it for
+// rejoining and queues a refill of its bucket.
+func (m *Manager) evict(p peer.ID) {
+	m.departed.add(p, m.h.Peerstore().Addrs(p), time.Now())
+	m.rt.RemovePeer(p)
+	if err := m.h.Network().ClosePeer(p); err != nil {
+		m.logger.Debug("close evicted peer", "peer", p, "error", err)
+	}
+	m.stats.evictions.Add(1)
+	m.logger.Info("evicted unresponsive peer", "peer", p, "failures", m.cfg.ProbeFailures, "rt_size", m.rt.Size())
+	m.queueRefill(p)
+}
+
+// ping is the production probe: one round of the libp2p ping protocol on a
+// new stream (a dead connection fails it and the swarm redials). It skips the
+// swarm's dial backoff, so a peer that failed one dial can still pass the
+// quick re-probe.
+func (m *Manager) ping(ctx context.Context, p peer.ID) (time.Duration, error) {
+	ctx = network.WithForceDirectDial(ctx, "dhtnode liveness probe")
+	res, ok := <-ping.Ping(ctx, m.h, p)
+	if !ok { // closed without a result: the context ended first
+		return 0, fmt.Errorf("ping %s: %w", p, context.Cause(ctx))
+	}
+	return res.RTT, res.Error
+}
+
+// queueRefill records p's bucket for a refill lookup; refillLoop coalesces.
+func (m *Manager) queueRefill(p peer.ID) {
+	cpl := uint(kb.CommonPrefixLen(kb.ConvertPeerID(m.h.ID()), kb.ConvertPeerID(p)))
+	cpl = min(cpl, kb.PeerIDPreimageMaxCpl)
+	m.refillMu.Lock()
+	m.refillPending[cpl] = true
+	m.refillMu.Unlock()
+	kick(m.refillKick)
+}
+
+// refillLoop runs one lookup per queued bucket, one at a time.
+func (m *Manager) refillLoop() {
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-m.refillKick:
+		}
+		m.refillMu.Lock()
+		cpls := m.refillPending
+		m.refillPending = make(map[uint]bool)
+		m.refillMu.Unlock()
+		for cpl := range cpls {
+			if m.ctx.Err() != nil {
+				return
+			}
+			m.refill(cpl)
+		}
+	}
+}
+
+// refill looks up a random ID in bucket cpl; kad-dht adds the peers it meets.
+func (m *Manager) refill(cpl uint) {
+	if m.rt.Size() == 0 {
+		return // nobody to ask: the re-bootstrap loop handles an empty table
+	}
+	id, err := m.rt.GenRandPeerID(cpl)
+	if err != nil {
+		m.logger.Debug("refill: random peer ID", "cpl", cpl, "error", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(m.ctx, refillTimeout)
+	defer cancel()
+	start := time.Now()
+	found, err := m.d.GetClosestPeers(ctx, string(id))
+	m.stats.refills.Add(1)
+	m.logger.Debug("refilled bucket", "cpl", cpl, "found", len(found), "took", time.Since(start), "error", err, "rt_size", m.rt.Size())
+}
