@@ -11,26 +11,30 @@ import (
 
 // Config is the whole configuration of one dhtnode daemon. Load returns it
 // with defaults filled in; Validate reports every invalid value by its YAML path.
+//
+// The yaml tags are the single list of keys: Load, Set, ApplyEnv and the
+// config.yaml template all walk them by reflection, and each doc tag is the
+// key's one-line comment in the template.
 type Config struct {
-	DataDir         string          `yaml:"data_dir"`
-	Network         string          `yaml:"network"`
-	Listen          []ma.Multiaddr  `yaml:"-"`
-	Bootstrap       []peer.AddrInfo `yaml:"-"`
-	API             API             `yaml:"api"`
-	Replication     Replication     `yaml:"replication"`
-	Routing         Routing         `yaml:"routing"`
-	Storage         Storage         `yaml:"storage"`
-	Security        Security        `yaml:"security"`
-	ShutdownTimeout time.Duration   `yaml:"shutdown_timeout"`
-	Log             Log             `yaml:"log"`
+	DataDir         string          `yaml:"data_dir" doc:"directory for identity.key, the datastore and saved peers; ~ is your home"`
+	Network         string          `yaml:"network" doc:"network name; only peers with the same name (DHT protocol /dhtnode/<network>/kad/1.0.0) talk"`
+	Listen          []ma.Multiaddr  `yaml:"listen" doc:"libp2p listen multiaddrs (TCP or QUIC-v1 over ip4, ip6 or dns)"`
+	Bootstrap       []peer.AddrInfo `yaml:"bootstrap" doc:"peers to join through, as multiaddrs ending in /p2p/<peer id>"`
+	API             API             `yaml:"api" doc:"HTTP API and dashboard"`
+	Replication     Replication     `yaml:"replication" doc:"record placement, quorums and repair"`
+	Routing         Routing         `yaml:"routing" doc:"routing table and peer liveness"`
+	Storage         Storage         `yaml:"storage" doc:"record datastore"`
+	Security        Security        `yaml:"security" doc:"network privacy"`
+	ShutdownTimeout time.Duration   `yaml:"shutdown_timeout" doc:"how long a stopping node may spend handing its records over"`
+	Log             Log             `yaml:"log" doc:"logging"`
 	// Ephemeral runs on an in-memory store with a fresh identity (never read from YAML).
 	Ephemeral bool `yaml:"-"`
 }
 
 // API configures the HTTP API server.
 type API struct {
-	Listen string `yaml:"listen"` // host:port
-	Token  string `yaml:"token"`  // required when Listen is not loopback
+	Listen string `yaml:"listen" doc:"host:port of the HTTP API; a non-loopback host needs a token"`
+	Token  string `yaml:"token" doc:"bearer token every route but /healthz and /readyz requires when set"`
 }
 
 // Quorum is a read or write quorum: Majority (0) or a fixed count.
@@ -41,19 +45,19 @@ const Majority Quorum = 0
 
 // Replication configures the record layer.
 type Replication struct {
-	Factor         int           `yaml:"factor"`
-	WriteQuorum    Quorum        `yaml:"write_quorum"`
-	ReadQuorum     Quorum        `yaml:"read_quorum"`
-	RepairInterval time.Duration `yaml:"repair_interval"`
-	MaxValueSize   int           `yaml:"max_value_size"`
+	Factor         int           `yaml:"factor" doc:"holders per key (k): the k closest live peers keep a copy"`
+	WriteQuorum    Quorum        `yaml:"write_quorum" doc:"holder acks a write needs: majority or a count"`
+	ReadQuorum     Quorum        `yaml:"read_quorum" doc:"holder answers a read waits for: majority or a count"`
+	RepairInterval time.Duration `yaml:"repair_interval" doc:"how soon lost copies are restored; also the period of the repair sweep"`
+	MaxValueSize   int           `yaml:"max_value_size" doc:"largest value in bytes (at most 1 MiB)"`
 }
 
 // Routing configures routing-table size and liveness probing.
 type Routing struct {
-	BucketSize    int           `yaml:"bucket_size"`
-	ProbeInterval time.Duration `yaml:"probe_interval"`
-	ProbeFailures int           `yaml:"probe_failures"`
-	MinPeers      int           `yaml:"min_peers"`
+	BucketSize    int           `yaml:"bucket_size" doc:"peers per routing-table bucket; at least replication.factor"`
+	ProbeInterval time.Duration `yaml:"probe_interval" doc:"time in which every routing-table peer is probed once"`
+	ProbeFailures int           `yaml:"probe_failures" doc:"failed probes in a row that evict a peer"`
+	MinPeers      int           `yaml:"min_peers" doc:"below this routing-table size the node bootstraps again"`
 }
 
 // Engine names a storage engine.
@@ -67,17 +71,17 @@ const (
 
 // Storage configures the record datastore.
 type Storage struct {
-	Engine Engine `yaml:"engine"`
-	Sync   bool   `yaml:"sync"`
+	Engine Engine `yaml:"engine" doc:"pebble (on disk under data_dir) or memory (lost on exit)"`
+	Sync   bool   `yaml:"sync" doc:"fsync before acknowledging a write, so it survives power loss"`
 }
 
 // Security configures network privacy.
 type Security struct {
-	PSKFile string `yaml:"psk_file"`
+	PSKFile string `yaml:"psk_file" doc:"swarm.key file that makes the network private (TCP only); empty for none"`
 }
 
 // Log configures logging.
 type Log struct {
-	Level  string `yaml:"level"`  // debug, info, warn, error
-	Format string `yaml:"format"` // text or json
+	Level  string `yaml:"level" doc:"debug, info, warn or error"`
+	Format string `yaml:"format" doc:"text or json"`
 }

@@ -1,0 +1,98 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// Shipped defaults (SPEC §4), each with the reason for its value.
+const (
+	// DefaultDataDir keeps a node's state per user and out of the working directory.
+	DefaultDataDir = "~/.dhtnode"
+	// DefaultNetwork is the name nodes share when nobody chose one.
+	DefaultNetwork = "default"
+	// DefaultListenTCP is reachable from every interface; TCP is the one transport that also works with a PSK.
+	DefaultListenTCP = "/ip4/0.0.0.0/tcp/4001"
+	// DefaultListenQUIC shares the TCP port number; QUIC dials faster than TCP where UDP passes.
+	DefaultListenQUIC = "/ip4/0.0.0.0/udp/4001/quic-v1"
+	// DefaultAPIListen is loopback only, so the API needs no token out of the box.
+	DefaultAPIListen = "127.0.0.1:5001"
+	// DefaultReplicationFactor is Kademlia's usual k for values: eight copies outlive several failures per repair window.
+	DefaultReplicationFactor = 8
+	// DefaultWriteQuorum (majority) with a majority read quorum makes R + W exceed the holder count.
+	DefaultWriteQuorum = Majority
+	// DefaultReadQuorum (majority) lets a read see the latest acknowledged majority write.
+	DefaultReadQuorum = Majority
+	// DefaultRepairInterval bounds how long a key may stay under-replicated without costing much traffic.
+	DefaultRepairInterval = 10 * time.Second
+	// DefaultMaxValueSize (64 KiB) keeps a record and its envelope well inside one libp2p message.
+	DefaultMaxValueSize = 64 << 10
+	// DefaultBucketSize is kad-dht's k (20); it must be at least the replication factor.
+	DefaultBucketSize = 20
+	// DefaultProbeInterval notices a dead routing-table peer within seconds without flooding the network.
+	DefaultProbeInterval = 5 * time.Second
+	// DefaultProbeFailures tolerates one lost probe before a peer is evicted.
+	DefaultProbeFailures = 2
+	// DefaultMinPeers re-bootstraps only when the routing table is empty.
+	DefaultMinPeers = 1
+	// DefaultStorageEngine keeps records across restarts.
+	DefaultStorageEngine = EnginePebble
+	// DefaultStorageSync skips fsync: acknowledged writes survive a process crash, and other holders cover power loss.
+	DefaultStorageSync = false
+	// DefaultShutdownTimeout gives a leaving node time to hand its records over without hanging a deploy.
+	DefaultShutdownTimeout = 10 * time.Second
+	// DefaultLogLevel logs lifecycle events and problems, not every request.
+	DefaultLogLevel = "info"
+	// DefaultLogFormat is for people reading a terminal; use json for log collectors.
+	DefaultLogFormat = "text"
+)
+
+// Default returns the shipped configuration (SPEC §4), with "~" in the data
+// directory expanded to the user's home when it is known.
+func Default() Config {
+	return Config{
+		DataDir:   expandHome(DefaultDataDir),
+		Network:   DefaultNetwork,
+		Listen:    []ma.Multiaddr{ma.StringCast(DefaultListenTCP), ma.StringCast(DefaultListenQUIC)},
+		Bootstrap: nil,
+		API:       API{Listen: DefaultAPIListen},
+		Replication: Replication{
+			Factor:         DefaultReplicationFactor,
+			WriteQuorum:    DefaultWriteQuorum,
+			ReadQuorum:     DefaultReadQuorum,
+			RepairInterval: DefaultRepairInterval,
+			MaxValueSize:   DefaultMaxValueSize,
+		},
+		Routing: Routing{
+			BucketSize:    DefaultBucketSize,
+			ProbeInterval: DefaultProbeInterval,
+			ProbeFailures: DefaultProbeFailures,
+			MinPeers:      DefaultMinPeers,
+		},
+		Storage:         Storage{Engine: DefaultStorageEngine, Sync: DefaultStorageSync},
+		ShutdownTimeout: DefaultShutdownTimeout,
+		Log:             Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+	}
+}
+
+// expandHome replaces a leading "~" or "~/" with the user's home directory.
+// Without a known home it returns p unchanged, and Validate reports it.
+func expandHome(p string) string {
+	if !hasUnexpandedHome(p) {
+		return p
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return p
+	}
+	return filepath.Join(home, p[1:])
+}
+
+// hasUnexpandedHome reports whether p still starts with "~" as a home directory.
+func hasUnexpandedHome(p string) bool {
+	return p == "~" || strings.HasPrefix(p, "~/")
+}
