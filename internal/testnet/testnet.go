@@ -47,8 +47,8 @@ func Local(dir string, i int) config.Config {
 func New(t testing.TB, n int, configure func(i int, cfg *config.Config)) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t, cfgs: make([]config.Config, n), nodes: make([]*node.Node, n)}
+	dir := t.TempDir() // registered first, so removed after the nodes stop
 	t.Cleanup(c.Close)
-	dir := t.TempDir()
 	for i := range n {
 		cfg := Local(dir, i)
 		if i > 0 {
