@@ -96,7 +96,7 @@ func ApplyEnv(cfg *Config, environ []string) error {
 				errs = append(errs, err)
 			}
 		case looksLikeKey(name, paths):
-			errs = append(errs, &KeyError{Source: name, Reason: "unknown variable; known: " + strings.Join(envNames(paths), ", ")})
+			errs = append(errs, &KeyError{Source: name, Reason: "unknown variable; known: " + strings.Join(similarEnvNames(name, paths), ", ")})
 		}
 	}
 	return errors.Join(errs...)
@@ -107,15 +107,32 @@ func ApplyEnv(cfg *Config, environ []string) error {
 func looksLikeKey(name string, paths []string) bool {
 	rest := strings.ReplaceAll(strings.TrimPrefix(name, envPrefix), "_", "")
 	return slices.ContainsFunc(paths, func(p string) bool {
-		first, _, _ := strings.Cut(strings.TrimPrefix(EnvName(p), envPrefix), "_")
-		return strings.HasPrefix(rest, first)
+		return strings.HasPrefix(rest, strings.ToUpper(firstWord(p)))
 	})
 }
 
-func envNames(paths []string) []string {
-	names := make([]string, len(paths))
-	for i, p := range paths {
-		names[i] = EnvName(p)
+// similarEnvNames lists the variables of the keys that start with the same
+// word as name (the keys of its section), or of every key if none does.
+func similarEnvNames(name string, paths []string) []string {
+	var all, similar []string
+	word := firstWord(strings.ToLower(strings.TrimPrefix(name, envPrefix)))
+	for _, p := range paths {
+		all = append(all, EnvName(p))
+		if firstWord(p) == word {
+			similar = append(similar, EnvName(p))
+		}
 	}
-	return names
+	if len(similar) > 0 {
+		return similar
+	}
+	return all
+}
+
+// firstWord returns the part of a YAML path before its first "." or "_".
+func firstWord(path string) string {
+	i := strings.IndexAny(path, "._")
+	if i < 0 {
+		return path
+	}
+	return path[:i]
 }

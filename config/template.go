@@ -129,4 +129,3 @@ func scalarTag(t reflect.Type) string {
 	}
 	return "!!str"
 }
-

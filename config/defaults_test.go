@@ -1,0 +1,72 @@
+package config
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestDefaultMatchesSpec(t *testing.T) {
+	t.Setenv("HOME", "/home/tester")
+	cfg := Default()
+	for _, tc := range []struct {
+		name      string
+		got, want any
+	}{
+		{"data_dir", cfg.DataDir, filepath.Join("/home/tester", ".dhtnode")},
+		{"network", cfg.Network, "default"},
+		{"listen", len(cfg.Listen), 2},
+		{"listen[0]", cfg.Listen[0].String(), "/ip4/0.0.0.0/tcp/4001"},
+		{"listen[1]", cfg.Listen[1].String(), "/ip4/0.0.0.0/udp/4001/quic-v1"},
+		{"bootstrap", len(cfg.Bootstrap), 0},
+		{"api.listen", cfg.API.Listen, "127.0.0.1:5001"},
+		{"api.token", cfg.API.Token, ""},
+		{"replication.factor", cfg.Replication.Factor, 8},
+		{"replication.write_quorum", cfg.Replication.WriteQuorum, Majority},
+		{"replication.read_quorum", cfg.Replication.ReadQuorum, Majority},
+		{"replication.repair_interval", cfg.Replication.RepairInterval, 10 * time.Second},
+		{"replication.max_value_size", cfg.Replication.MaxValueSize, 65536},
+		{"routing.bucket_size", cfg.Routing.BucketSize, 20},
+		{"routing.probe_interval", cfg.Routing.ProbeInterval, 5 * time.Second},
+		{"routing.probe_failures", cfg.Routing.ProbeFailures, 2},
+		{"routing.min_peers", cfg.Routing.MinPeers, 1},
+		{"storage.engine", cfg.Storage.Engine, EnginePebble},
+		{"storage.sync", cfg.Storage.Sync, false},
+		{"security.psk_file", cfg.Security.PSKFile, ""},
+		{"shutdown_timeout", cfg.ShutdownTimeout, 10 * time.Second},
+		{"log.level", cfg.Log.Level, "info"},
+		{"log.format", cfg.Log.Format, "text"},
+		{"ephemeral", cfg.Ephemeral, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Errorf("got %v, want %v", tc.got, tc.want)
+			}
+		})
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("Default() does not validate: %v", err)
+	}
+}
+
+func TestDefaultWithoutHome(t *testing.T) {
+	t.Setenv("HOME", "")
+	cfg := Default()
+	if cfg.DataDir != DefaultDataDir {
+		t.Fatalf("data_dir = %q, want it left as %q", cfg.DataDir, DefaultDataDir)
+	}
+	wantErrContains(t, cfg.Validate(), "data_dir: cannot expand ~")
+
+	cfg.Ephemeral = true
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("an ephemeral node needs no data_dir: %v", err)
+	}
+}
+
+func TestDefaultReturnsFreshLists(t *testing.T) {
+	a := Default()
+	a.Listen[0] = nil
+	if Default().Listen[0] == nil {
+		t.Fatal("Default shares its listen slice between calls")
+	}
+}
