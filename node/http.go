@@ -16,7 +16,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/dhtnode/dhtnode/config"
 	"github.com/dhtnode/dhtnode/replication"
 )
 
@@ -264,8 +263,8 @@ func (n *Node) status() StatusResponse {
 		Records: RecordsState{Count: st.Records, Bytes: st.Bytes, UnderReplicated: st.UnderReplicated},
 		Replication: ReplicationState{
 			Factor:       n.cfg.Replication.Factor,
-			WriteQuorum:  quorumString(n.cfg.Replication.WriteQuorum),
-			ReadQuorum:   quorumString(n.cfg.Replication.ReadQuorum),
+			WriteQuorum:  n.cfg.Replication.WriteQuorum.String(),
+			ReadQuorum:   n.cfg.Replication.ReadQuorum.String(),
 			RepairsTotal: st.RepairsTotal,
 		},
 	}
@@ -273,13 +272,6 @@ func (n *Node) status() StatusResponse {
 		resp.Replication.LastSweep = &st.LastSweep
 	}
 	return resp
-}
-
-func quorumString(q config.Quorum) string {
-	if q == config.Majority {
-		return "majority"
-	}
-	return strconv.Itoa(int(q))
 }
 
 // bucketOf is the k-bucket index of a peer: its common prefix length with us.
