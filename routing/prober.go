@@ -31,7 +31,7 @@ type prober struct {
 	queue    []peer.ID             // peers left in this round
 	fresh    map[peer.ID]time.Time // last successful kad-dht query, per peer
 	step     time.Duration         // spacing of this round's probes
-	next     time.Time            // when the next round probe is due
+	next     time.Time             // when the next round probe is due
 	retries  map[peer.ID]time.Time // suspect peers and when to re-probe them
 	inflight map[peer.ID]bool
 }

@@ -1,0 +1,189 @@
+package routing
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	ds "github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
+	"github.com/libp2p/go-libp2p"
+	dht "github.com/libp2p/go-libp2p-kad-dht"
+	"github.com/libp2p/go-libp2p/core/control"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// testNode is one host + DHT + Manager on 127.0.0.1.
+type testNode struct {
+	priv  crypto.PrivKey
+	h     host.Host
+	d     *dht.IpfsDHT
+	m     *Manager
+	gater *blockGater
+	once  sync.Once
+}
+
+// newTestKey returns a fresh Ed25519 identity.
+func newTestKey(t testing.TB) crypto.PrivKey {
+	t.Helper()
+	priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return priv
+}
+
+// fastConfig has the short timers used by the multi-node tests.
+func fastConfig() Config {
+	return Config{ProbeInterval: 300 * time.Millisecond, ProbeFailures: 2, MinPeers: 1, SaveInterval: 100 * time.Millisecond}
+}
+
+// newTestNode starts a host and a server-mode DHT with identity priv (a
+// fresh one when nil) and builds, but does not start, a Manager.
+func newTestNode(t testing.TB, priv crypto.PrivKey, cfg Config) *testNode {
+	t.Helper()
+	if priv == nil {
+		priv = newTestKey(t)
+	}
+	n := &testNode{priv: priv, gater: &blockGater{blocked: map[peer.ID]bool{}}}
+	h, err := libp2p.New(
+		libp2p.Identity(priv),
+		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.DisableRelay(),
+		libp2p.DisableMetrics(),
+		libp2p.ConnectionGater(n.gater),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.h = h
+	n.d, err = dht.New(h, dht.Mode(dht.ModeServer), dht.ProtocolPrefix("/dhtnode/test"),
+		dht.Datastore(dssync.MutexWrap(ds.NewMapDatastore())))
+	if err != nil {
+		_ = h.Close()
+		t.Fatal(err)
+	}
+	n.m, err = New(h, n.d, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		n.close()
+		t.Fatal(err)
+	}
+	t.Cleanup(n.close)
+	return n
+}
+
+// newTestNodes starts count nodes and their managers, connected to node 0.
+func newTestNodes(t testing.TB, count int, cfg Config) []*testNode {
+	t.Helper()
+	nodes := make([]*testNode, count)
+	for i := range nodes {
+		nodes[i] = newTestNode(t, nil, cfg)
+		if i > 0 {
+			connect(t, nodes[i], nodes[0])
+		}
+	}
+	for _, n := range nodes {
+		n.m.Start()
+	}
+	return nodes
+}
+
+// close stops the node as a crash would look to its peers: connections drop
+// and the listener is gone.
+func (n *testNode) close() {
+	n.once.Do(func() {
+		if n.m != nil {
+			_ = n.m.Close()
+		}
+		_ = n.d.Close()
+		_ = n.h.Close()
+	})
+}
+
+func (n *testNode) id() peer.ID { return n.h.ID() }
+
+func (n *testNode) addrInfo() peer.AddrInfo {
+	return peer.AddrInfo{ID: n.h.ID(), Addrs: n.h.Addrs()}
+}
+
+func (n *testNode) has(p peer.ID) bool { return n.d.RoutingTable().Find(p) != "" }
+
+// hasAll reports whether n's RT lists every one of ps.
+func (n *testNode) hasAll(ps ...*testNode) bool {
+	for _, p := range ps {
+		if p != n && !n.has(p.id()) {
+			return false
+		}
+	}
+	return true
+}
+
+// hasAny reports whether n's RT lists any of ps.
+func (n *testNode) hasAny(ps ...*testNode) bool {
+	return slices.ContainsFunc(ps, func(p *testNode) bool { return n.has(p.id()) })
+}
+
+func connect(t testing.TB, a, b *testNode) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.h.Connect(ctx, b.addrInfo()); err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+}
+
+// waitFor polls cond every 10ms until it holds or timeout passes, and
+// returns how long it took.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// blockGater refuses connections to and from a set of peers (a partition).
+type blockGater struct {
+	mu      sync.Mutex
+	blocked map[peer.ID]bool
+}
+
+func (g *blockGater) set(p peer.ID, blocked bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.blocked[p] = blocked
+}
+
+func (g *blockGater) allowed(p peer.ID) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return !g.blocked[p]
+}
+
+func (g *blockGater) InterceptPeerDial(p peer.ID) bool                 { return g.allowed(p) }
+func (g *blockGater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return g.allowed(p) }
+func (g *blockGater) InterceptAccept(network.ConnMultiaddrs) bool      { return true }
+func (g *blockGater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) {
+	return true, 0
+}
+func (g *blockGater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
+	return g.allowed(p)
+}

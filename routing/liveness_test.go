@@ -1,0 +1,139 @@
+package routing
+
+import (
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+func TestLivenessObserve(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	type obs struct {
+		ok  bool
+		rtt time.Duration
+	}
+	tests := []struct {
+		name        string
+		maxFailures int
+		seq         []obs
+		wantEvict   []bool // per observation
+		want        PeerHealth
+	}{
+		{
+			name: "success records RTT and last seen", maxFailures: 2,
+			seq:       []obs{{true, 3 * time.Millisecond}},
+			wantEvict: []bool{false},
+			want:      PeerHealth{LastSeen: t0, RTT: 3 * time.Millisecond},
+		},
+		{
+			name: "one failure makes suspect, not evicted", maxFailures: 2,
+			seq:       []obs{{true, time.Millisecond}, {false, 0}},
+			wantEvict: []bool{false, false},
+			want:      PeerHealth{LastSeen: t0, RTT: time.Millisecond, ConsecutiveFailures: 1, Suspect: true},
+		},
+		{
+			name: "failures in a row evict", maxFailures: 2,
+			seq:       []obs{{false, 0}, {false, 0}},
+			wantEvict: []bool{false, true},
+		},
+		{
+			name: "slow answer between failures clears suspicion", maxFailures: 2,
+			seq:       []obs{{false, 0}, {true, 900 * time.Millisecond}, {false, 0}, {true, 900 * time.Millisecond}},
+			wantEvict: []bool{false, false, false, false},
+			want:      PeerHealth{LastSeen: t0.Add(3 * time.Second), RTT: 900 * time.Millisecond},
+		},
+		{
+			name: "query answer without RTT keeps the probe RTT", maxFailures: 3,
+			seq:       []obs{{true, 2 * time.Millisecond}, {true, 0}},
+			wantEvict: []bool{false, false},
+			want:      PeerHealth{LastSeen: t0.Add(time.Second), RTT: 2 * time.Millisecond},
+		},
+		{
+			name: "threshold of three", maxFailures: 3,
+			seq:       []obs{{false, 0}, {false, 0}, {false, 0}},
+			wantEvict: []bool{false, false, true},
+		},
+		{
+			name: "zero threshold acts as one", maxFailures: 0,
+			seq:       []obs{{false, 0}},
+			wantEvict: []bool{true},
+		},
+	}
+	p := peer.ID("peer-a")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newLiveness(tt.maxFailures)
+			var evicted bool
+			for i, o := range tt.seq {
+				evicted = l.Observe(p, o.ok, o.rtt, t0.Add(time.Duration(i)*time.Second))
+				if evicted != tt.wantEvict[i] {
+					t.Fatalf("observation %d: evict = %v, want %v", i, evicted, tt.wantEvict[i])
+				}
+			}
+			got, ok := l.Health(p)
+			if evicted {
+				if ok {
+					t.Fatalf("evicted peer still tracked: %+v", got)
+				}
+				return
+			}
+			if !ok || got != tt.want {
+				t.Fatalf("health = %+v (%v), want %+v", got, ok, tt.want)
+			}
+		})
+	}
+}
+
+func TestLivenessOldObservationKeepsLastSeen(t *testing.T) {
+	l := newLiveness(2)
+	t0 := time.Unix(1000, 0)
+	l.Observe("p", true, time.Millisecond, t0)
+	l.Observe("p", true, 0, t0.Add(-time.Minute)) // a kad-dht query answered before the probe
+	if h, _ := l.Health("p"); !h.LastSeen.Equal(t0) {
+		t.Fatalf("LastSeen went back to %v", h.LastSeen)
+	}
+	l.Forget("p")
+	if _, ok := l.Health("p"); ok {
+		t.Fatal("forgotten peer still tracked")
+	}
+}
+
+func TestTimings(t *testing.T) {
+	tests := []struct {
+		interval                time.Duration
+		timeout, reprobe, fresh time.Duration
+	}{
+		{5 * time.Second, 2 * time.Second, 500 * time.Millisecond, 2500 * time.Millisecond},
+		{time.Minute, 2 * time.Second, time.Second, 30 * time.Second},
+		{300 * time.Millisecond, 150 * time.Millisecond, 30 * time.Millisecond, 150 * time.Millisecond},
+		{100 * time.Millisecond, 50 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		if got := probeTimeout(tt.interval); got != tt.timeout {
+			t.Errorf("probeTimeout(%v) = %v, want %v", tt.interval, got, tt.timeout)
+		}
+		if got := reprobeDelay(tt.interval); got != tt.reprobe {
+			t.Errorf("reprobeDelay(%v) = %v, want %v", tt.interval, got, tt.reprobe)
+		}
+		if got := freshWindow(tt.interval); got != tt.fresh {
+			t.Errorf("freshWindow(%v) = %v, want %v", tt.interval, got, tt.fresh)
+		}
+	}
+}
+
+func TestNextBackoff(t *testing.T) {
+	lo, hi := 500*time.Millisecond, 30*time.Second
+	var got []time.Duration
+	for b := time.Duration(0); len(got) < 9; {
+		b = nextBackoff(b, lo, hi)
+		got = append(got, b)
+	}
+	want := []time.Duration{lo, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second,
+		16 * time.Second, hi, hi, hi}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("backoff sequence %v, want %v", got, want)
+		}
+	}
+}

@@ -1,0 +1,292 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// eventLog collects a subscription's events.
+type eventLog struct {
+	mu     sync.Mutex
+	events []Event
+	done   chan struct{}
+}
+
+func collect(ch <-chan Event) *eventLog {
+	l := &eventLog{done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		for ev := range ch {
+			l.mu.Lock()
+			l.events = append(l.events, ev)
+			l.mu.Unlock()
+		}
+	}()
+	return l
+}
+
+func (l *eventLog) saw(kind EventKind, p peer.ID) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Contains(l.events, Event{Kind: kind, Peer: p})
+}
+
+func TestSubscribeDropsAndClose(t *testing.T) {
+	n := newTestNode(t, nil, fastConfig())
+	ch, cancel := n.m.Subscribe(1)
+	_, cancel2 := n.m.Subscribe(0)
+	cancel2()
+	cancel2() // twice is fine
+	for _, p := range []peer.ID{"a", "b", "c"} {
+		n.m.enqueue(Event{Kind: PeerAdded, Peer: p})
+	}
+	n.m.Start()
+	waitFor(t, 5*time.Second, "fan-out of queued events", func() bool { return n.m.Stats().DroppedEvents == 2 })
+	if ev := <-ch; ev != (Event{Kind: PeerAdded, Peer: "a"}) {
+		t.Fatalf("got %+v, want the first event", ev)
+	}
+	if err := n.m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, open := <-ch; open {
+		t.Fatal("subscriber channel still open after Close")
+	}
+	cancel()                                         // after Close: no double close
+	n.m.enqueue(Event{Kind: PeerRemoved, Peer: "a"}) // a late RT callback does not panic
+	if late, _ := n.m.Subscribe(1); late != nil {
+		if _, open := <-late; open {
+			t.Fatal("subscription after Close is open")
+		}
+	}
+	if err := n.m.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKilledPeersEvicted kills 3 of 8 nodes and measures how long the 5
+// survivors take to drop them from their routing tables (SPEC §2).
+func TestKilledPeersEvicted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-node")
+	}
+	nodes := make([]*testNode, 8)
+	logs := make([]*eventLog, len(nodes))
+	for i := range nodes {
+		nodes[i] = newTestNode(t, nil, fastConfig())
+		ch, _ := nodes[i].m.Subscribe(64) // closed by Close
+		logs[i] = collect(ch)
+		if i > 0 {
+			connect(t, nodes[i], nodes[0])
+		}
+		nodes[i].m.Start()
+	}
+	waitFor(t, 15*time.Second, "full routing tables", func() bool {
+		return !slices.ContainsFunc(nodes, func(n *testNode) bool { return !n.hasAll(nodes...) })
+	})
+	for _, n := range nodes[1:] {
+		if !logs[0].saw(PeerAdded, n.id()) {
+			t.Errorf("node 0 saw no PeerAdded for %s", n.id())
+		}
+	}
+	killed, survivors := nodes[5:], nodes[:5]
+	start := time.Now()
+	for _, n := range killed {
+		n.close()
+	}
+	took := waitFor(t, 10*time.Second, "survivors to drop the killed peers", func() bool {
+		return !slices.ContainsFunc(survivors, func(n *testNode) bool { return n.hasAny(killed...) })
+	})
+	t.Logf("detection: 3 of 8 killed, gone from all 5 survivors' RTs after %v (probe interval %v, %d failures)",
+		took, fastConfig().ProbeInterval, fastConfig().ProbeFailures)
+	for i, n := range survivors {
+		if !n.hasAll(survivors...) {
+			t.Errorf("survivor %d lost a live peer", i)
+		}
+		for _, k := range killed {
+			if !logs[i].saw(PeerRemoved, k.id()) {
+				t.Errorf("survivor %d saw no PeerRemoved for %s", i, k.id())
+			}
+		}
+	}
+	var ev, refills uint64
+	for _, n := range survivors {
+		ev += n.m.Stats().Evictions
+		refills += n.m.Stats().Refills
+	}
+	if ev == 0 {
+		t.Error("no evictions counted")
+	}
+	t.Logf("evictions %d, refill lookups %d, since kill %v", ev, refills, time.Since(start))
+}
+
+// TestRebootstrapFromConfiguredPeer: a node whose every RT peer died
+// reconnects through its configured bootstrap peer.
+func TestRebootstrapFromConfiguredPeer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-node")
+	}
+	boot := newTestNode(t, nil, fastConfig()) // an island nobody else knows yet
+	p1 := newTestNode(t, nil, fastConfig())
+	p2 := newTestNode(t, nil, fastConfig())
+	connect(t, p2, p1)
+	cfg := fastConfig()
+	cfg.Bootstrap = []peer.AddrInfo{boot.addrInfo()}
+	x := newTestNode(t, nil, cfg)
+	connect(t, x, p1)
+	waitFor(t, 10*time.Second, "x to know p1 and p2", func() bool { return x.hasAll(p1, p2) })
+	for _, n := range []*testNode{boot, p1, p2, x} {
+		n.m.Start()
+	}
+	if x.has(boot.id()) {
+		t.Fatal("x re-bootstrapped although its table was not short")
+	}
+	start := time.Now()
+	p1.close()
+	p2.close()
+	waitFor(t, 10*time.Second, "x to drop its dead peers", func() bool { return !x.hasAny(p1, p2) })
+	emptied := time.Since(start)
+	waitFor(t, 10*time.Second, "x to re-bootstrap", func() bool { return x.has(boot.id()) })
+	t.Logf("re-bootstrap: RT emptied after %v, bootstrap peer back in RT after %v (rebootstraps %d)",
+		emptied, time.Since(start), x.m.Stats().Rebootstraps)
+	if x.m.Stats().Rebootstraps == 0 {
+		t.Fatal("no re-bootstrap counted")
+	}
+}
+
+// TestRestartFromSavedPeers: a node restarted on the same identity while its
+// bootstrap peer is down rejoins from the peers it saved.
+func TestRestartFromSavedPeers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-node")
+	}
+	boot := newTestNode(t, nil, fastConfig())
+	p1 := newTestNode(t, nil, fastConfig())
+	p2 := newTestNode(t, nil, fastConfig())
+	connect(t, p1, boot)
+	connect(t, p2, boot)
+	cfg := fastConfig()
+	cfg.Bootstrap = []peer.AddrInfo{boot.addrInfo()}
+	cfg.PeersFile = filepath.Join(t.TempDir(), "peers.json")
+	x := newTestNode(t, nil, cfg)
+	for _, n := range []*testNode{boot, p1, p2, x} {
+		n.m.Start()
+	}
+	waitFor(t, 10*time.Second, "x to join through the bootstrap peer", func() bool { return x.hasAll(boot, p1, p2) })
+	waitFor(t, 5*time.Second, "x to save p1 and p2", func() bool {
+		saved, _ := loadPeers(cfg.PeersFile)
+		return slices.ContainsFunc(saved, func(ai peer.AddrInfo) bool { return ai.ID == p1.id() }) &&
+			slices.ContainsFunc(saved, func(ai peer.AddrInfo) bool { return ai.ID == p2.id() })
+	})
+	boot.close()
+	x.close()
+
+	x2 := newTestNode(t, x.priv, cfg)
+	if x2.id() != x.id() {
+		t.Fatal("restart changed the peer ID")
+	}
+	x2.m.Start()
+	took := waitFor(t, 10*time.Second, "restarted x to rejoin from saved peers", func() bool { return x2.hasAll(p1, p2) })
+	t.Logf("restart with dead bootstrap: rejoined p1 and p2 from saved peers after %v", took)
+}
+
+// TestPartitionHeal splits 6 nodes 3+3 with connection gaters, waits until
+// each side forgot the other, heals the split and waits until every table
+// holds all 5 others again.
+func TestPartitionHeal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-node")
+	}
+	nodes := newTestNodes(t, 6, fastConfig())
+	waitFor(t, 15*time.Second, "full routing tables", func() bool {
+		return !slices.ContainsFunc(nodes, func(n *testNode) bool { return !n.hasAll(nodes...) })
+	})
+	sideA, sideB := nodes[:3], nodes[3:]
+	setBlocked := func(blocked bool) {
+		for _, a := range sideA {
+			for _, b := range sideB {
+				a.gater.set(b.id(), blocked)
+				b.gater.set(a.id(), blocked)
+				if blocked {
+					_ = a.h.Network().ClosePeer(b.id())
+					_ = b.h.Network().ClosePeer(a.id())
+				}
+			}
+		}
+	}
+	setBlocked(true)
+	split := waitFor(t, 15*time.Second, "each side to forget the other", func() bool {
+		return !slices.ContainsFunc(sideA, func(n *testNode) bool { return n.hasAny(sideB...) }) &&
+			!slices.ContainsFunc(sideB, func(n *testNode) bool { return n.hasAny(sideA...) })
+	})
+	for _, n := range nodes {
+		side := sideA
+		if slices.Contains(sideB, n) {
+			side = sideB
+		}
+		if !n.hasAll(side...) {
+			t.Fatal("a node lost a peer on its own side")
+		}
+	}
+	setBlocked(false)
+	healed := waitFor(t, 20*time.Second, "every table to hold all 5 others again", func() bool {
+		return !slices.ContainsFunc(nodes, func(n *testNode) bool { return !n.hasAll(nodes...) })
+	})
+	t.Logf("partition: sides forgot each other after %v; after healing, full tables again after %v", split, healed)
+}
+
+// TestSlowPeerNotEvicted: a peer whose probe answers take most of the probe
+// timeout stays in the table, while a peer whose probes fail is evicted.
+func TestSlowPeerNotEvicted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-node")
+	}
+	cfg := fastConfig()
+	cfg.ProbeInterval = 600 * time.Millisecond
+	a := newTestNode(t, nil, cfg)
+	slow := newTestNode(t, nil, cfg)
+	broken := newTestNode(t, nil, cfg)
+	connect(t, slow, a)
+	connect(t, broken, a)
+	waitFor(t, 10*time.Second, "a to know both peers", func() bool { return a.hasAll(slow, broken) })
+	delay := probeTimeout(cfg.ProbeInterval) * 2 / 3
+	var slowProbes atomic.Int32
+	ping := a.m.probe
+	a.m.probe = func(ctx context.Context, p peer.ID) (time.Duration, error) {
+		switch p {
+		case slow.id():
+			slowProbes.Add(1)
+			if !sleep(ctx, delay) {
+				return 0, ctx.Err()
+			}
+			rtt, err := ping(ctx, p)
+			return rtt + delay, err
+		case broken.id():
+			return 0, errors.New("injected probe failure")
+		}
+		return ping(ctx, p)
+	}
+	ch, _ := a.m.Subscribe(64)
+	events := collect(ch)
+	for _, n := range []*testNode{a, slow, broken} {
+		n.m.Start()
+	}
+	waitFor(t, 15*time.Second, "four slow probes", func() bool { return slowProbes.Load() >= 4 })
+	if events.saw(PeerRemoved, slow.id()) || !a.has(slow.id()) {
+		t.Fatal("slow but alive peer was evicted")
+	}
+	h, ok := a.m.PeerHealth(slow.id())
+	if !ok || h.RTT < delay || h.LastSeen.IsZero() {
+		t.Fatalf("slow peer health = %+v, %v; want RTT >= %v", h, ok, delay)
+	}
+	waitFor(t, 5*time.Second, "the failing peer to be evicted", func() bool { return events.saw(PeerRemoved, broken.id()) })
+	t.Logf("slow peer (%v per answer, timeout %v) kept after %d probes; health %+v; stats %+v",
+		delay, probeTimeout(cfg.ProbeInterval), slowProbes.Load(), h, a.m.Stats())
+}
