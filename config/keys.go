@@ -217,6 +217,10 @@ func parseItem(t reflect.Type, s string) (reflect.Value, error) {
 // setList replaces list leaf f with items, which parseItem produced. Address
 // infos of one peer merge into one, in order of first appearance.
 func setList(f reflect.Value, items []reflect.Value) {
+	if len(items) == 0 {
+		f.Set(reflect.Zero(f.Type())) // nil, as in Default
+		return
+	}
 	list := reflect.MakeSlice(f.Type(), 0, len(items))
 	if f.Type().Elem() != addrInfoType {
 		f.Set(reflect.Append(list, items...))

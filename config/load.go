@@ -106,7 +106,7 @@ func (d *decoder) section(v reflect.Value, prefix string, n *yaml.Node) {
 func (d *decoder) list(f reflect.Value, path string, n *yaml.Node) {
 	n = resolve(n)
 	if isNull(n) {
-		f.Set(reflect.Zero(f.Type()))
+		setList(f, nil)
 		return
 	}
 	if n.Kind != yaml.SequenceNode {

@@ -84,7 +84,7 @@ func TestLoadPartialFilesKeepDefaults(t *testing.T) {
 		{"one key", "replication:\n  factor: 4\n", func(c *Config) { c.Replication.Factor = 4 }},
 		{"empty section", "routing:\n", func(*Config) {}},
 		{"null list empties it", "listen:\n", func(c *Config) { c.Listen = nil }},
-		{"empty list", "listen: []\n", func(c *Config) { c.Listen = []ma.Multiaddr{} }},
+		{"empty list", "listen: []\n", func(c *Config) { c.Listen = nil }},
 		{"null string empties it", "api:\n  token: ~\n", func(*Config) {}},
 		{"aliases", "x: &d 2s\nshutdown_timeout: *d\n", nil},
 		{"anchored section", "log: &l {level: warn}\n", func(c *Config) { c.Log.Level = "warn" }},

@@ -30,7 +30,7 @@ func TestSet(t *testing.T) {
 		{"list replaces", "listen", "/ip4/127.0.0.1/tcp/1, /ip4/127.0.0.1/udp/1/quic-v1", func(c *Config) {
 			c.Listen = []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/1"), ma.StringCast("/ip4/127.0.0.1/udp/1/quic-v1")}
 		}},
-		{"list emptied", "listen", "", func(c *Config) { c.Listen = []ma.Multiaddr{} }},
+		{"list emptied", "listen", "", func(c *Config) { c.Listen = nil }},
 		{"bootstrap merges one peer's addresses", "bootstrap",
 			"/ip4/10.0.0.1/tcp/1/p2p/" + p1.String() + ",/ip4/10.0.0.2/tcp/1/p2p/" + p2.String() + ",/ip4/10.0.0.3/tcp/1/p2p/" + p1.String(),
 			func(c *Config) {

@@ -67,7 +67,7 @@ func spaceSections(data []byte) []byte {
 	lines := bytes.SplitAfter(data, []byte("\n"))
 	var out bytes.Buffer
 	for i, line := range lines {
-		if i > 0 && bytes.HasPrefix(line, []byte("#")) && !bytes.HasPrefix(lines[i-1], []byte("#")) {
+		if i > 0 && bytes.HasPrefix(line, []byte("#")) && !bytes.HasPrefix(lines[i-1], []byte("#")) && len(bytes.TrimSpace(lines[i-1])) > 0 {
 			out.WriteByte('\n')
 		}
 		out.Write(line)
