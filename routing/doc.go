@@ -7,6 +7,12 @@
 //     ping protocol about once per ProbeInterval, spread over the interval,
 //     at most maxConcurrentProbes at a time, each with probeTimeout. A peer
 //     that answered a kad-dht query recently counts as alive without a probe.
+//     kad-dht's own d.Ping (a DHT PING RPC; v0.42.2 still answers it) is not
+//     used: it goes through the DHT's per-peer message sender, which
+//     serialises all RPCs to a peer on one stream, so a probe would queue
+//     behind a slow GET/PUT and time out on a healthy but busy peer. libp2p
+//     ping opens a stream of its own, and a new stream on a dead connection
+//     fails, so the swarm redials and a dead peer fails the probe.
 //   - Suspicion and eviction (liveness.go, pure and table-tested): a failed
 //     probe marks the peer Suspect (IsSuspect, so replication can skip it)
 //     and schedules a quick re-probe instead of waiting a whole interval.
