@@ -106,6 +106,9 @@ func NewClient(baseURL, token string) *Client {
 // BaseURL is the API URL the client talks to.
 func (c *Client) BaseURL() string { return c.base }
 
+// CloseIdleConnections closes the keep-alive connections the client holds.
+func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
+
 // Put writes value under key and returns the new version and the acks.
 func (c *Client) Put(ctx context.Context, key string, value []byte, opts PutOptions) (PutResponse, error) {
 	q := url.Values{}
