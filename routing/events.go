@@ -66,9 +66,8 @@ func (m *Manager) enqueue(ev Event) {
 }
 
 // Subscribe returns a channel of routing-table events with buffer buf (at
-// least 1) and a
-// function that unsubscribes and closes the channel. A subscriber that falls
-// behind loses events (counted in Stats.DroppedEvents); the routing table is
+// least 1) and a function that unsubscribes and closes the channel. A
+// subscriber that falls behind loses events (counted in Stats.DroppedEvents); the routing table is
 // never blocked. Close closes every subscriber channel.
 func (m *Manager) Subscribe(buf int) (<-chan Event, func()) {
 	ch := make(chan Event, max(buf, 1))

@@ -7,8 +7,10 @@ import (
 	"time"
 
 	kb "github.com/libp2p/go-libp2p-kbucket"
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 )
 
@@ -32,21 +34,39 @@ type prober struct {
 	fresh    map[peer.ID]time.Time // last successful kad-dht query, per peer
 	step     time.Duration         // spacing of this round's probes
 	next     time.Time             // when the next round probe is due
-	retries  map[peer.ID]time.Time // suspect peers and when to re-probe them
+	retries  map[peer.ID]time.Time // suspect or disconnected peers and when to re-probe them
 	inflight map[peer.ID]bool
 }
 
 // probeLoop owns the probe schedule: one round visits every RT peer, spaced
-// evenly over ProbeInterval; suspects are re-probed after reprobeDelay.
+// evenly over ProbeInterval; suspects are re-probed after reprobeDelay. An RT
+// peer whose last connection closed is probed at once: a crashed or stopped
+// peer's connections are reset by its kernel, so on a LAN it is usually
+// detected well before its turn comes.
 func (m *Manager) probeLoop() {
 	results := make(chan probeResult)
 	st := &prober{retries: make(map[peer.ID]time.Time), inflight: make(map[peer.ID]bool), next: time.Now()}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var disconnects <-chan any // stays nil (never ready) without a subscription
+	sub, err := m.h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged),
+		eventbus.Name("dhtnode/routing"), eventbus.BufSize(256))
+	if err != nil {
+		m.logger.Warn("no connection events; relying on periodic probes", "error", err)
+	} else {
+		defer sub.Close()
+		disconnects = sub.Out()
+	}
 	for {
 		select {
 		case <-m.ctx.Done():
 			return
+		case e := <-disconnects:
+			ev, _ := e.(event.EvtPeerConnectednessChanged)
+			_, retrying := st.retries[ev.Peer]
+			if ev.Connectedness == network.NotConnected && !retrying && !st.inflight[ev.Peer] && m.rt.Find(ev.Peer) != "" {
+				st.retries[ev.Peer] = time.Now()
+			}
 		case r := <-results:
 			delete(st.inflight, r.p)
 			m.handleProbe(st, r)
