@@ -278,6 +278,11 @@ func TestSlowPeerNotEvicted(t *testing.T) {
 	for _, n := range []*testNode{a, slow, broken} {
 		n.m.Start()
 	}
+	evicted := waitFor(t, 5*time.Second, "the failing peer to be evicted", func() bool { return events.saw(PeerRemoved, broken.id()) })
+	t.Logf("failing peer with a live connection (periodic probes only) evicted %v after Start", evicted)
+	if a.m.Stats().Evictions == 0 {
+		t.Fatal("the failing peer was removed, but not by the prober")
+	}
 	waitFor(t, 15*time.Second, "four slow probes", func() bool { return slowProbes.Load() >= 4 })
 	if events.saw(PeerRemoved, slow.id()) || !a.has(slow.id()) {
 		t.Fatal("slow but alive peer was evicted")
@@ -286,7 +291,6 @@ func TestSlowPeerNotEvicted(t *testing.T) {
 	if !ok || h.RTT < delay || h.LastSeen.IsZero() {
 		t.Fatalf("slow peer health = %+v, %v; want RTT >= %v", h, ok, delay)
 	}
-	waitFor(t, 5*time.Second, "the failing peer to be evicted", func() bool { return events.saw(PeerRemoved, broken.id()) })
 	t.Logf("slow peer (%v per answer, timeout %v) kept after %d probes; health %+v; stats %+v",
 		delay, probeTimeout(cfg.ProbeInterval), slowProbes.Load(), h, a.m.Stats())
 }
