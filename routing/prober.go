@@ -90,14 +90,24 @@ func (m *Manager) probeLoop() {
 				st.next = now.Add(st.step)
 			}
 		}
-		wake := st.next
-		for _, due := range st.retries {
-			if due.Before(wake) {
-				wake = due
-			}
-		}
-		timer.Reset(time.Until(wake))
+		timer.Reset(time.Until(st.wake()))
 	}
+}
+
+// wake is when the loop has work next. Due re-probes count only while a
+// probe slot is free (a finishing probe wakes the loop anyway), so a full
+// set of slow probes does not make the loop spin.
+func (st *prober) wake() time.Time {
+	wake := st.next
+	if len(st.inflight) >= maxConcurrentProbes {
+		return wake
+	}
+	for _, due := range st.retries {
+		if due.Before(wake) {
+			wake = due
+		}
+	}
+	return wake
 }
 
 // newRound lists the RT peers in random order (so that nodes do not probe in
