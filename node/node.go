@@ -98,7 +98,7 @@ func New(cfg config.Config, logger *slog.Logger) (n *Node, err error) {
 	if n.host, err = newHost(cfg, priv); err != nil {
 		return nil, err
 	}
-	valid := replication.Validator{MaxValueSize: cfg.Replication.MaxValueSize}
+	valid := replication.NewValidator(cfg.Replication.MaxValueSize)
 	n.dht, err = dht.New(n.host,
 		dht.Mode(dht.ModeServer), // ModeAuto stays a client on a LAN (notes §0.6)
 		dht.ProtocolPrefix(protocolPrefix(cfg.Network)),

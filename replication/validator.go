@@ -12,7 +12,14 @@ import (
 type Validator struct {
 	MaxValueSize int
 	// Now returns the current time; nil means time.Now.
-	Now func() time.Time
+	Now      func() time.Time
+	verified *sigCache
+}
+
+// NewValidator returns a validator for values of up to maxValueSize bytes
+// that remembers the signatures it verified.
+func NewValidator(maxValueSize int) Validator {
+	return Validator{MaxValueSize: maxValueSize, verified: newSigCache()}
 }
 
 var _ record.Validator = Validator{}
@@ -55,7 +62,7 @@ func (v Validator) check(r *Record) error {
 	if r.Expired(v.now()) {
 		return ErrExpired
 	}
-	return r.Verify()
+	return v.verified.verify(r)
 }
 
 // Select implements record.Validator: it returns the index of the winning

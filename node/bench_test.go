@@ -1,0 +1,52 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/dhtnode/dhtnode/internal/testnet"
+	"github.com/dhtnode/dhtnode/node"
+)
+
+// Benchmarks of the HTTP value path on an in-process 10-node network with the
+// default replication settings (k = 8, majority quorums). The cross-process
+// benchmark against vanilla kad-dht is scripts/bench.sh.
+
+func benchCluster(b *testing.B) (*testnet.Cluster, []string) {
+	c := testnet.New(b, 10, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	keys := make([]string, 64)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("bench-%d", i)
+		if _, err := c.Client(i%10).Put(ctx, keys[i], make([]byte, 256), node.PutOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return c, keys
+}
+
+func BenchmarkGet(b *testing.B) {
+	c, keys := benchCluster(b)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, _, err := c.Client((i+5)%10).Get(ctx, keys[i%len(keys)], 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPut(b *testing.B) {
+	c, keys := benchCluster(b)
+	ctx := context.Background()
+	value := make([]byte, 256)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := c.Client(i%10).Put(ctx, keys[i%len(keys)], value, node.PutOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
