@@ -13,17 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/dhtnode/dhtnode/node"
 )
-
-// noLeaks checks, after the test's other cleanups (its servers closing),
-// that the test left no goroutines behind.
-func noLeaks(t *testing.T) {
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-}
 
 // request is what the scripted server saw.
 type request struct {
@@ -72,7 +63,6 @@ func replyJSON(status int, body any) http.HandlerFunc {
 }
 
 func TestClientEscapesKeys(t *testing.T) {
-	noLeaks(t)
 	srv := newScripted(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/values/") {
 			w.Header().Set(node.HeaderVersion, "1")
@@ -118,7 +108,6 @@ func TestClientEscapesKeys(t *testing.T) {
 }
 
 func TestClientSendsToken(t *testing.T) {
-	noLeaks(t)
 	srv := newScripted(t, replyJSON(http.StatusOK, node.StatusResponse{PeerID: "12D3Koo"}))
 	for _, tc := range []struct{ token, want string }{{"s3cret", "Bearer s3cret"}, {"", ""}} {
 		c := node.NewClient(srv.URL, tc.token)
@@ -137,7 +126,6 @@ func TestClientSendsToken(t *testing.T) {
 }
 
 func TestClientErrorCodes(t *testing.T) {
-	noLeaks(t)
 	sentinels := []error{node.ErrNotFound, node.ErrVersionConflict, node.ErrInsufficientReplicas,
 		node.ErrUnauthorized, node.ErrBadRequest, node.ErrTooLarge, node.ErrUnreachable}
 	two, three := 2, 3
@@ -184,7 +172,6 @@ func TestClientErrorCodes(t *testing.T) {
 }
 
 func TestClientNonJSONError(t *testing.T) {
-	noLeaks(t)
 	srv := newScripted(t, func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "<html>\n  no such thing\n</html>", http.StatusBadGateway)
 	})
@@ -202,7 +189,6 @@ func TestClientNonJSONError(t *testing.T) {
 }
 
 func TestClientPutOptionsAndGet(t *testing.T) {
-	noLeaks(t)
 	srv := newScripted(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodPut:
@@ -242,7 +228,6 @@ func TestClientPutOptionsAndGet(t *testing.T) {
 }
 
 func TestClientGetWithoutVersionHeader(t *testing.T) {
-	noLeaks(t)
 	srv := newScripted(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("v")) })
 	c := node.NewClient(srv.URL, "")
 	defer c.CloseIdleConnections()
@@ -252,7 +237,6 @@ func TestClientGetWithoutVersionHeader(t *testing.T) {
 }
 
 func TestClientUnreachable(t *testing.T) {
-	noLeaks(t)
 	srv := httptest.NewServer(http.NotFoundHandler())
 	base := srv.URL
 	srv.Close() // nothing listens on base any more

@@ -46,7 +46,12 @@ environment variables, overridden by the flags below that are given.`,
 			return a.serve(cmd, cfg)
 		},
 	}
-	f := cmd.Flags()
+	o.register(cmd.Flags())
+	return cmd
+}
+
+// register defines the flags of "dhtnode run" on f.
+func (o *runOptions) register(f *pflag.FlagSet) {
 	f.StringVar(&o.configPath, "config", "", "config file (default <data-dir>/"+configFile+" when it exists)")
 	f.BoolVar(&o.ephemeral, "ephemeral", false, "in-memory store and a fresh identity, for quick tries")
 	key := func(flag, key string) { o.keys = append(o.keys, flagKey{flag, key}) }
@@ -78,7 +83,6 @@ environment variables, overridden by the flags below that are given.`,
 	key("log-format", "log.format")
 	f.Bool("storage-sync", false, "fsync every write before acknowledging it [storage.sync]")
 	key("storage-sync", "storage.sync")
-	return cmd
 }
 
 // runConfig builds the daemon's configuration: defaults < config file <
