@@ -39,6 +39,7 @@ type sweepState struct {
 	last       time.Time
 	count      int
 	bytes      int64
+	counted    time.Time // when count and bytes were taken
 }
 
 // Stats summarises the records and repair work of this node.
@@ -50,13 +51,38 @@ type Stats struct {
 	LastSweep       time.Time // zero before the first sweep
 }
 
-// Stats returns the record counts as of the last pass and the repair totals.
+// countsMaxAge is how stale the record counts in Stats may be.
+const countsMaxAge = time.Second
+
+// Stats returns the record counts (recounted when older than countsMaxAge)
+// and the repair totals.
 func (m *Manager) Stats() Stats {
 	s := &m.sweeps
+	s.mu.Lock()
+	stale := time.Since(s.counted) > countsMaxAge
+	s.mu.Unlock()
+	if stale {
+		var count int
+		var bytes int64
+		err := m.store.Each(m.ctx, func(_ *Record, size int) error {
+			count++
+			bytes += int64(size)
+			return nil
+		})
+		if err == nil {
+			s.setCounts(count, bytes)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Stats{Records: s.count, Bytes: s.bytes, UnderReplicated: len(s.incomplete),
 		RepairsTotal: m.repairs.Load(), LastSweep: s.last}
+}
+
+func (s *sweepState) setCounts(count int, bytes int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.count, s.bytes, s.counted = count, bytes, time.Now()
 }
 
 func (m *Manager) run() {
@@ -115,9 +141,9 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 	wg.Wait()
 
 	s := &m.sweeps
+	s.setCounts(len(recs), bytes)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.count, s.bytes = len(recs), bytes
 	if sweep {
 		s.last = time.Now()
 	}
