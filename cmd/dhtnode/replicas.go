@@ -23,7 +23,7 @@ func (a *app) newReplicasCmd() *cobra.Command {
 			fmt.Fprintf(a.stdout, "key %q: winning version %d\n", res.Key, res.Version)
 			rows := make([]string, 0, len(res.Holders))
 			for _, h := range res.Holders {
-				note := ""
+				note := "-"
 				switch {
 				case h.Error != "":
 					note = "error: " + h.Error
