@@ -85,7 +85,10 @@ func newTestNode(t testing.TB, priv crypto.PrivKey, cfg Config) *testNode {
 	return n
 }
 
-// newTestNodes starts count nodes and their managers, connected to node 0.
+// newTestNodes starts count nodes and their managers, joined through node
+// 0: once node 0 knows everyone, every node refreshes its table from it.
+// (Nodes that join at the same time can otherwise miss each other until
+// kad-dht's next periodic refresh.)
 func newTestNodes(t testing.TB, count int, cfg Config) []*testNode {
 	t.Helper()
 	nodes := make([]*testNode, count)
@@ -95,7 +98,13 @@ func newTestNodes(t testing.TB, count int, cfg Config) []*testNode {
 			connect(t, nodes[i], nodes[0])
 		}
 	}
+	waitFor(t, 10*time.Second, "node 0 to know every node", func() bool { return nodes[0].hasAll(nodes...) })
 	for _, n := range nodes {
+		select {
+		case <-n.d.RefreshRoutingTable():
+		case <-time.After(10 * time.Second):
+			t.Fatal("routing-table refresh timed out")
+		}
 		n.m.Start()
 	}
 	return nodes
