@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+)
+
+// maxErrBody bounds how much of an error response is kept for messages.
+const maxErrBody = 512
+
+// APIClient speaks the HTTP subset that dhtnode and the baseline share.
+// One APIClient (one keep-alive connection pool) serves every node.
+type APIClient struct {
+	http *http.Client
+}
+
+// NewAPIClient returns a client whose pool keeps enough idle connections
+// per node for the given number of concurrent clients.
+func NewAPIClient(clients int) *APIClient {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = clients + 4
+	tr.MaxIdleConns = 0 // no global cap
+	tr.MaxConnsPerHost = 0
+	return &APIClient{http: &http.Client{Transport: tr}}
+}
+
+// CloseIdle closes idle keep-alive connections (used between runs).
+func (c *APIClient) CloseIdle() { c.http.CloseIdleConnections() }
+
+// HTTPError is a non-2xx response.
+type HTTPError struct {
+	Method, URL string
+	Status      int
+	Body        string
+}
+
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("%s %s: %d %s", e.Method, e.URL, e.Status, e.Body)
+}
+
+// do sends a request and returns the body of a 2xx response, or an
+// *HTTPError carrying the start of any other response.
+func (c *APIClient) do(ctx context.Context, method, u string, body []byte) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/octet-stream")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read body: %w", method, u, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, &HTTPError{Method: method, URL: u, Status: resp.StatusCode, Body: string(data[:min(len(data), maxErrBody)])}
+	}
+	return data, nil
+}
+
+// valueURL is the URL of a key under a route prefix such as "/v1/values/".
+func valueURL(api, route, key string) string {
+	return api + route + url.PathEscape(key)
+}
+
+// Put stores value under key through the node at api.
+func (c *APIClient) Put(ctx context.Context, api, key string, value []byte) error {
+	_, err := c.do(ctx, http.MethodPut, valueURL(api, "/v1/values/", key), value)
+	return err
+}
+
+// Get fetches key through the node at api.
+func (c *APIClient) Get(ctx context.Context, api, key string) ([]byte, error) {
+	return c.do(ctx, http.MethodGet, valueURL(api, "/v1/values/", key), nil)
+}
+
+// Status is the part of GET /v1/status the benchmark reads.
+type Status struct {
+	PeerID       string `json:"peer_id"`
+	RoutingTable struct {
+		Size int `json:"size"`
+	} `json:"routing_table"`
+}
+
+// Status fetches GET /v1/status.
+func (c *APIClient) Status(ctx context.Context, api string) (Status, error) {
+	var st Status
+	data, err := c.do(ctx, http.MethodGet, api+"/v1/status", nil)
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		return st, fmt.Errorf("GET %s/v1/status: %w", api, err)
+	}
+	return st, nil
+}
+
+// Ready reports whether GET /readyz answers 200.
+func (c *APIClient) Ready(ctx context.Context, api string) bool {
+	_, err := c.do(ctx, http.MethodGet, api+"/readyz", nil)
+	return err == nil
+}
+
+// Replicas is the part of dhtnode's GET /v1/replicas/{key} the benchmark reads.
+type Replicas struct {
+	Holders []struct {
+		PeerID string `json:"peer_id"`
+		Has    bool   `json:"has"`
+	} `json:"holders"`
+}
+
+// Replicas fetches dhtnode's GET /v1/replicas/{key}.
+func (c *APIClient) Replicas(ctx context.Context, api, key string) (Replicas, error) {
+	var r Replicas
+	data, err := c.do(ctx, http.MethodGet, valueURL(api, "/v1/replicas/", key), nil)
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(data, &r); err != nil {
+		return r, fmt.Errorf("GET replicas %q: %w", key, err)
+	}
+	return r, nil
+}
+
+// HasLocal asks the baseline's GET /v1/local/{key} whether the node holds key.
+func (c *APIClient) HasLocal(ctx context.Context, api, key string) (bool, error) {
+	_, err := c.do(ctx, http.MethodGet, valueURL(api, "/v1/local/", key), nil)
+	if herr, ok := err.(*HTTPError); ok && herr.Status == http.StatusNotFound {
+		return false, nil
+	}
+	return err == nil, err
+}

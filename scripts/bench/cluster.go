@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// pollInterval is how often readiness and routing tables are polled.
+const pollInterval = 200 * time.Millisecond
+
+// statusTimeout bounds one status or readiness request.
+const statusTimeout = 2 * time.Second
+
+// Node is one running node of a Cluster.
+type Node struct {
+	Spec   NodeSpec
+	API    string // base URL of the HTTP API
+	PeerID string
+	Proc   *Process
+	Alive  bool
+}
+
+// Cluster is N nodes of one system, started as separate processes.
+type Cluster struct {
+	sys    System
+	client *APIClient
+	procs  *ProcessGroup
+	Nodes  []*Node
+	// Started is when the first node was started.
+	Started time.Time
+	// ReadyAfter is how long after Started every node answered /readyz.
+	ReadyAfter time.Duration
+}
+
+// Settling is the outcome of WaitSettled.
+type Settling struct {
+	// Settled is the settle time (SettleDetector); zero when it timed out.
+	Settled time.Duration
+	// SettleTimedOut is set when the routing tables never settled in time.
+	SettleTimedOut bool
+	// RTSizes are the routing-table sizes at the end of settling.
+	RTSizes []int
+}
+
+// StartCluster starts n nodes of sys: node 0 first, then, once its API
+// reports its peer ID, nodes 1..n-1 in parallel with node 0 as their
+// bootstrap peer. It returns once every node is ready (bounded by
+// readyTimeout); the caller must KillAll the process group in any case.
+func StartCluster(ctx context.Context, sys System, client *APIClient, procs *ProcessGroup, dir string,
+	n, p2pBase, apiBase int, readyTimeout time.Duration) (*Cluster, error) {
+	c := &Cluster{sys: sys, client: client, procs: procs, Started: time.Now()}
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+
+	spec := func(i int, boot string) NodeSpec {
+		return NodeSpec{Index: i, Dir: filepath.Join(dir, fmt.Sprintf("node-%d", i)),
+			P2PPort: p2pBase + i, APIPort: apiBase + i, Bootstrap: boot}
+	}
+	n0, err := c.startNode(spec(0, ""))
+	if err != nil {
+		return c, err
+	}
+	st, err := c.waitStatus(ctx, n0)
+	if err != nil {
+		return c, err
+	}
+	n0.PeerID = st.PeerID
+	boot := fmt.Sprintf("%s/p2p/%s", n0.Spec.ListenAddr(), st.PeerID)
+	for i := 1; i < n; i++ {
+		if _, err := c.startNode(spec(i, boot)); err != nil {
+			return c, err
+		}
+	}
+
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, nd := range c.Nodes {
+		wg.Go(func() { errs[i] = c.waitReady(ctx, nd) })
+	}
+	wg.Wait()
+	c.ReadyAfter = time.Since(c.Started)
+	return c, errors.Join(errs...)
+}
+
+// startNode starts one node process.
+func (c *Cluster) startNode(spec NodeSpec) (*Node, error) {
+	if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	p, err := c.procs.Start(c.sys.Command(spec), filepath.Join(spec.Dir, "node.log"))
+	if err != nil {
+		return nil, err
+	}
+	nd := &Node{Spec: spec, API: spec.APIURL(), Proc: p, Alive: true}
+	c.Nodes = append(c.Nodes, nd)
+	return nd, nil
+}
+
+// poll calls check every pollInterval until it returns true, the node's
+// process exits or ctx ends.
+func (c *Cluster) poll(ctx context.Context, nd *Node, what string, check func(context.Context) bool) error {
+	t := time.NewTicker(pollInterval)
+	defer t.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, statusTimeout)
+		ok := check(rctx)
+		cancel()
+		if ok {
+			return nil
+		}
+		if exited, err := nd.Proc.Exited(); exited {
+			return fmt.Errorf("node %d exited (%v) before %s; log tail:\n%s", nd.Spec.Index, err, what, logTail(nd))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node %d: waiting for %s: %w", nd.Spec.Index, what, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// waitStatus waits until the node answers GET /v1/status with a peer ID.
+func (c *Cluster) waitStatus(ctx context.Context, nd *Node) (Status, error) {
+	var st Status
+	err := c.poll(ctx, nd, "status", func(ctx context.Context) bool {
+		s, err := c.client.Status(ctx, nd.API)
+		st = s
+		return err == nil && s.PeerID != ""
+	})
+	return st, err
+}
+
+// waitReady waits until the node answers /readyz with 200 and records its
+// peer ID.
+func (c *Cluster) waitReady(ctx context.Context, nd *Node) error {
+	if err := c.poll(ctx, nd, "readyz", func(ctx context.Context) bool { return c.client.Ready(ctx, nd.API) }); err != nil {
+		return err
+	}
+	if nd.PeerID != "" {
+		return nil
+	}
+	st, err := c.waitStatus(ctx, nd)
+	nd.PeerID = st.PeerID
+	return err
+}
+
+// RTSizes polls every node's routing-table size concurrently; a node that
+// does not answer counts as -1.
+func (c *Cluster) RTSizes(ctx context.Context) []int {
+	sizes := make([]int, len(c.Nodes))
+	var wg sync.WaitGroup
+	for i, nd := range c.Nodes {
+		wg.Go(func() {
+			rctx, cancel := context.WithTimeout(ctx, statusTimeout)
+			defer cancel()
+			st, err := c.client.Status(rctx, nd.API)
+			sizes[i] = st.RoutingTable.Size
+			if err != nil {
+				sizes[i] = -1
+			}
+		})
+	}
+	wg.Wait()
+	return sizes
+}
+
+// WaitSettled polls routing-table sizes until det reports settled or
+// timeout passes. The settle time is measured from c.Started.
+func (c *Cluster) WaitSettled(ctx context.Context, det *SettleDetector, timeout time.Duration) (Settling, error) {
+	var ct Settling
+	deadline := time.Now().Add(timeout)
+	t := time.NewTicker(pollInterval)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		ct.RTSizes = c.RTSizes(ctx)
+		if ok, at := det.Observe(now, ct.RTSizes); ok {
+			ct.Settled = at.Sub(c.Started)
+			return ct, nil
+		}
+		if now.After(deadline) {
+			ct.SettleTimedOut = true
+			return ct, nil
+		}
+		select {
+		case <-ctx.Done():
+			return ct, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Live returns the nodes that have not been killed.
+func (c *Cluster) Live() []*Node {
+	var live []*Node
+	for _, nd := range c.Nodes {
+		if nd.Alive {
+			live = append(live, nd)
+		}
+	}
+	return live
+}
+
+// Kill SIGKILLs the given nodes.
+func (c *Cluster) Kill(nodes []*Node) error {
+	var errs []error
+	for _, nd := range nodes {
+		errs = append(errs, c.procs.Kill(nd.Proc))
+		nd.Alive = false
+	}
+	return errors.Join(errs...)
+}
+
+// CPUSeconds sums utime+stime of every live node process.
+func (c *Cluster) CPUSeconds() (float64, error) {
+	var ticks int64
+	for _, nd := range c.Live() {
+		t, err := CPUTicks(nd.Proc.Pid())
+		if err != nil {
+			return 0, fmt.Errorf("node %d: %w", nd.Spec.Index, err)
+		}
+		ticks += t
+	}
+	return float64(ticks) / float64(ClockTicks()), nil
+}
+
+// RSSMiB returns VmRSS of every live node, in MiB.
+func (c *Cluster) RSSMiB() ([]float64, error) {
+	var out []float64
+	for _, nd := range c.Live() {
+		b, err := RSSBytes(nd.Proc.Pid())
+		if err != nil {
+			return nil, fmt.Errorf("node %d: %w", nd.Spec.Index, err)
+		}
+		out = append(out, float64(b)/(1<<20))
+	}
+	return out, nil
+}
+
+// logTail returns the last lines of a node's log for error messages.
+func logTail(nd *Node) string {
+	b, err := os.ReadFile(filepath.Join(nd.Spec.Dir, "node.log"))
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-10):], "\n")
+}

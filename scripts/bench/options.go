@@ -1,0 +1,151 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Options are the benchmark's settings; every number is a flag.
+type Options struct {
+	Nodes         []int         `json:"nodes"`
+	Systems       []string      `json:"systems"`
+	Puts          int           `json:"puts"`
+	Gets          int           `json:"gets"`
+	ValueSize     int           `json:"value_size"`
+	Clients       int           `json:"clients"`
+	ClientFrac    float64       `json:"client_frac"`
+	Kill1         float64       `json:"kill1"`
+	Kill2         float64       `json:"kill2"`
+	Wait          time.Duration `json:"wait"`
+	SettleTarget  int           `json:"settle_target"`
+	SettleWindow  time.Duration `json:"settle_window"`
+	SettleTimeout time.Duration `json:"settle_timeout"`
+	ReadyTimeout  time.Duration `json:"ready_timeout"`
+	OpTimeout     time.Duration `json:"op_timeout"`
+	DhtnodeBin    string        `json:"dhtnode_bin"`
+	BaselineBin   string        `json:"baseline_bin"`
+	BasePort      int           `json:"base_port"`
+	APIBasePort   int           `json:"api_base_port"`
+	Out           string        `json:"out"`
+	Seed          uint64        `json:"seed"`
+	// DhtnodeArgs are extra `dhtnode run` flags (after "--").
+	DhtnodeArgs []string `json:"dhtnode_args"`
+}
+
+// ParseOptions parses the command line (without the program name).
+func ParseOptions(args []string, stderr io.Writer) (Options, error) {
+	var o Options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	nodes := fs.String("nodes", "20,50", "cluster sizes to run, comma-separated")
+	systems := fs.String("systems", "dhtnode,baseline", "systems to run: dhtnode, baseline")
+	fs.IntVar(&o.Puts, "puts", 200, "puts per workload round (distinct keys)")
+	fs.IntVar(&o.Gets, "gets", 200, "gets per workload round")
+	fs.IntVar(&o.ValueSize, "value-size", 256, "value size in bytes")
+	fs.IntVar(&o.Clients, "clients", 8, "concurrent clients in the concurrent round and the failure reads")
+	fs.Float64Var(&o.ClientFrac, "client-frac", 0.25, "fraction of nodes the clients talk to (never killed; at least 2)")
+	fs.Float64Var(&o.Kill1, "kill1", 0.3, "fraction of nodes SIGKILLed in the first failure step")
+	fs.Float64Var(&o.Kill2, "kill2", 0.2, "further fraction of nodes SIGKILLed in the second step")
+	fs.DurationVar(&o.Wait, "wait", 30*time.Second, "wait after each kill step before measuring")
+	fs.IntVar(&o.SettleTarget, "settle-target", 20, "routing-table size each node must reach (capped at N-1)")
+	fs.DurationVar(&o.SettleWindow, "settle-window", 3*time.Second, "how long sizes must stay unchanged to count as settled")
+	fs.DurationVar(&o.SettleTimeout, "settle-timeout", 2*time.Minute, "give up waiting for routing tables to settle after this")
+	fs.DurationVar(&o.ReadyTimeout, "ready-timeout", time.Minute, "bound on starting all nodes and their /readyz")
+	fs.DurationVar(&o.OpTimeout, "op-timeout", 15*time.Second, "timeout of one HTTP operation")
+	fs.StringVar(&o.DhtnodeBin, "dhtnode-bin", "bin/dhtnode", "dhtnode binary")
+	fs.StringVar(&o.BaselineBin, "baseline-bin", "bin/baseline", "baseline node binary (scripts/bench/baseline)")
+	fs.IntVar(&o.BasePort, "base-port", 7100, "libp2p TCP port of node 0 (node i uses base+i)")
+	fs.IntVar(&o.APIBasePort, "api-base-port", 8100, "HTTP API port of node 0 (node i uses base+i)")
+	fs.StringVar(&o.Out, "out", ".bench", "directory for logs and per-node data")
+	fs.Uint64Var(&o.Seed, "seed", 1, "random seed (keys, values, node choice, victims)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: bench [flags] [-- extra dhtnode run flags]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	o.DhtnodeArgs = fs.Args()
+	var err error
+	if o.Nodes, err = parseInts(*nodes); err != nil {
+		return o, fmt.Errorf("-nodes: %w", err)
+	}
+	o.Systems = splitList(*systems)
+	return o, o.validate()
+}
+
+// validate checks the options for values the run cannot work with.
+func (o Options) validate() error {
+	var errs []error
+	for _, n := range o.Nodes {
+		if n < 3 {
+			errs = append(errs, fmt.Errorf("-nodes: %d is below 3", n))
+		}
+		if mp := max(o.BasePort, o.APIBasePort) + n - 1; mp > math.MaxUint16 {
+			errs = append(errs, fmt.Errorf("-nodes %d: port %d out of range", n, mp))
+		}
+		if lo, hi := min(o.BasePort, o.APIBasePort), max(o.BasePort, o.APIBasePort); lo+n > hi {
+			errs = append(errs, fmt.Errorf("-nodes %d: libp2p and API port ranges overlap", n))
+		}
+	}
+	if len(o.Nodes) == 0 {
+		errs = append(errs, errors.New("-nodes: empty"))
+	}
+	for _, s := range o.Systems {
+		if s != "dhtnode" && s != "baseline" {
+			errs = append(errs, fmt.Errorf("-systems: unknown system %q", s))
+		}
+	}
+	if len(o.Systems) == 0 {
+		errs = append(errs, errors.New("-systems: empty"))
+	}
+	if o.Puts < 1 || o.Gets < 0 || o.ValueSize < 0 || o.Clients < 1 {
+		errs = append(errs, errors.New("-puts and -clients must be >= 1, -gets and -value-size >= 0"))
+	}
+	if o.Kill1 < 0 || o.Kill2 < 0 || o.Kill1+o.Kill2 >= 1 || o.ClientFrac <= 0 || o.ClientFrac+o.Kill1+o.Kill2 > 1 {
+		errs = append(errs, errors.New("-kill1, -kill2 and -client-frac must be >= 0 and leave the client-facing nodes alive (client-frac+kill1+kill2 <= 1)"))
+	}
+	if o.Wait < 0 || o.SettleWindow < 0 || o.SettleTimeout <= 0 || o.ReadyTimeout <= 0 || o.OpTimeout <= 0 {
+		errs = append(errs, errors.New("durations must be positive"))
+	}
+	if o.BasePort < 1 || o.APIBasePort < 1 || o.BasePort == o.APIBasePort {
+		errs = append(errs, errors.New("-base-port and -api-base-port must be distinct positive ports"))
+	}
+	return errors.Join(errs...)
+}
+
+// ClientNodeCount is how many of n nodes face the clients: ceil(frac*n),
+// at least 2 and at most n.
+func ClientNodeCount(n int, frac float64) int {
+	return min(n, max(2, int(math.Ceil(frac*float64(n)))))
+}
+
+// parseInts parses "20,50".
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range splitList(s) {
+		v, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

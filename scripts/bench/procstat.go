@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Linux /proc readers for the per-node CPU and memory figures.
+
+// atClkTck is the auxv entry type of the clock-tick rate (AT_CLKTCK).
+const atClkTck = 17
+
+// defaultClkTck is USER_HZ on every mainstream Linux build.
+const defaultClkTck = 100
+
+// ClockTicks returns the kernel's clock-tick rate (USER_HZ), the unit of
+// utime and stime in /proc/<pid>/stat, read from this process's auxiliary
+// vector; it falls back to 100.
+func ClockTicks() int64 {
+	b, err := os.ReadFile("/proc/self/auxv")
+	if err != nil {
+		return defaultClkTck
+	}
+	if v := auxvValue(b, atClkTck); v > 0 {
+		return int64(v)
+	}
+	return defaultClkTck
+}
+
+// auxvValue returns the value of entry typ in a 64-bit little-endian auxv
+// dump, or 0 when absent.
+func auxvValue(b []byte, typ uint64) uint64 {
+	for len(b) >= 16 {
+		k, v := binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])
+		if k == typ {
+			return v
+		}
+		if k == 0 {
+			break
+		}
+		b = b[16:]
+	}
+	return 0
+}
+
+// CPUTicks returns utime+stime of process pid in clock ticks.
+func CPUTicks(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseStatCPU(b)
+}
+
+// parseStatCPU extracts utime+stime (fields 14 and 15) from the contents
+// of /proc/<pid>/stat. The command name (field 2) is in parentheses and may
+// contain spaces, so fields are counted after the last ')'.
+func parseStatCPU(b []byte) (int64, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("stat: no command name")
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	// fields[0] is field 3 (state), so field n is fields[n-3].
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("stat: %d fields after the command name", len(fields))
+	}
+	utime, err := strconv.ParseInt(fields[14-3], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("stat utime: %w", err)
+	}
+	stime, err := strconv.ParseInt(fields[15-3], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("stat stime: %w", err)
+	}
+	return utime + stime, nil
+}
+
+// RSSBytes returns VmRSS of process pid in bytes.
+func RSSBytes(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseVmRSS(b)
+}
+
+// parseVmRSS extracts VmRSS from the contents of /proc/<pid>/status.
+func parseVmRSS(b []byte) (int64, error) {
+	for line := range strings.SplitSeq(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, "VmRSS:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, fmt.Errorf("status: unexpected VmRSS line %q", line)
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("status VmRSS: %w", err)
+		}
+		return kb * 1024, nil
+	}
+	return 0, fmt.Errorf("status: no VmRSS line")
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// cellWidth is the width figures are right-aligned in.
+const cellWidth = 10
+
+// Report is the content of the BENCH_JSON line.
+type Report struct {
+	Time    time.Time   `json:"time"`
+	Options Options     `json:"options"`
+	Runs    []RunResult `json:"runs"`
+}
+
+// row is one line of the table: a label, a number format and how to read
+// the number from a run (ok=false prints "-").
+type row struct {
+	label string
+	prec  int
+	value func(r RunResult) (float64, bool)
+}
+
+// phaseRows are the rows of one workload phase.
+func phaseRows(label string, phase func(*WorkloadResult) *PhaseResult) []row {
+	get := func(f func(p *PhaseResult) float64) func(RunResult) (float64, bool) {
+		return func(r RunResult) (float64, bool) {
+			if r.Workload == nil {
+				return 0, false
+			}
+			return f(phase(r.Workload)), true
+		}
+	}
+	return []row{
+		{label + " success %", 1, get(func(p *PhaseResult) float64 { return 100 * p.SuccessRate })},
+		{label + " ops/s", 1, get(func(p *PhaseResult) float64 { return p.OpsPerSec })},
+		{label + " p50 ms", 2, get(func(p *PhaseResult) float64 { return p.Latency.P50 })},
+		{label + " p90 ms", 2, get(func(p *PhaseResult) float64 { return p.Latency.P90 })},
+		{label + " p99 ms", 2, get(func(p *PhaseResult) float64 { return p.Latency.P99 })},
+		{label + " CPU ms/op", 2, get(func(p *PhaseResult) float64 { return p.CPUMsPerOp })},
+	}
+}
+
+// failureRows are the rows of failure step i (0 = before any kill).
+func failureRows(i int, label string) []row {
+	step := func(f func(s FailureStep) (float64, bool)) func(RunResult) (float64, bool) {
+		return func(r RunResult) (float64, bool) {
+			if i >= len(r.Failures) {
+				return 0, false
+			}
+			return f(r.Failures[i])
+		}
+	}
+	rows := []row{
+		{label + " live nodes", 0, step(func(s FailureStep) (float64, bool) { return float64(s.LiveNodes), true })},
+		{label + " replicas mean", 2, step(func(s FailureStep) (float64, bool) { return s.Replicas.Mean, s.Replicas.N > 0 })},
+		{label + " replicas min", 0, step(func(s FailureStep) (float64, bool) { return s.Replicas.Min, s.Replicas.N > 0 })},
+		{label + " keys w/o replica", 0, step(func(s FailureStep) (float64, bool) { return float64(s.Replicas.Zero), s.Replicas.N > 0 })},
+	}
+	if i == 0 {
+		return rows
+	}
+	get := func(f func(p *PhaseResult) float64) func(RunResult) (float64, bool) {
+		return step(func(s FailureStep) (float64, bool) {
+			if s.Get == nil {
+				return 0, false
+			}
+			return f(s.Get), true
+		})
+	}
+	return append(rows,
+		row{label + " retrievable %", 1, get(func(p *PhaseResult) float64 { return 100 * p.SuccessRate })},
+		row{label + " get p50 ms", 2, get(func(p *PhaseResult) float64 { return p.Latency.P50 })},
+		row{label + " get p99 ms", 2, get(func(p *PhaseResult) float64 { return p.Latency.P99 })},
+	)
+}
+
+// rss reads a figure of the per-node RSS after the workload.
+func rss(f func(CountSummary) float64) func(RunResult) (float64, bool) {
+	return func(r RunResult) (float64, bool) {
+		if r.Workload == nil {
+			return 0, false
+		}
+		return f(r.Workload.RSSMiB), true
+	}
+}
+
+// reportRows lists every row of the table, in order.
+func reportRows() []row {
+	rows := []row{
+		{"ready s", 2, func(r RunResult) (float64, bool) { return r.ReadySeconds, r.ReadySeconds > 0 }},
+		{"settled s", 2, func(r RunResult) (float64, bool) { return r.SettleSeconds, r.SettleSeconds > 0 && !r.SettleTimedOut }},
+		{"RT size min", 0, func(r RunResult) (float64, bool) { return r.RTSizes.Min, r.RTSizes.N > 0 }},
+		{"RT size max", 0, func(r RunResult) (float64, bool) { return r.RTSizes.Max, r.RTSizes.N > 0 }},
+	}
+	rows = append(rows, phaseRows("put conc", func(w *WorkloadResult) *PhaseResult { return &w.ConcurrentPut })...)
+	rows = append(rows, phaseRows("get conc", func(w *WorkloadResult) *PhaseResult { return &w.ConcurrentGet })...)
+	rows = append(rows, phaseRows("put serial", func(w *WorkloadResult) *PhaseResult { return &w.SerialPut })...)
+	rows = append(rows, phaseRows("get serial", func(w *WorkloadResult) *PhaseResult { return &w.SerialGet })...)
+	rows = append(rows,
+		row{"RSS median MiB", 1, rss(func(c CountSummary) float64 { return c.Median })},
+		row{"RSS max MiB", 1, rss(func(c CountSummary) float64 { return c.Max })},
+	)
+	rows = append(rows, failureRows(0, "before kill")...)
+	rows = append(rows, failureRows(1, "kill 1")...)
+	rows = append(rows, failureRows(2, "kill 2")...)
+	return rows
+}
+
+// FormatReport renders the runs as one table per cluster size, systems side
+// by side, with a dhtnode/baseline ratio column when both ran, followed by
+// notes on errors and timeouts.
+func FormatReport(runs []RunResult) string {
+	var sizes []int
+	for _, r := range runs {
+		if !slices.Contains(sizes, r.Nodes) {
+			sizes = append(sizes, r.Nodes)
+		}
+	}
+	var b strings.Builder
+	for _, n := range sizes {
+		var cols []RunResult
+		for _, r := range runs {
+			if r.Nodes == n {
+				cols = append(cols, r)
+			}
+		}
+		formatSize(&b, n, cols)
+	}
+	return b.String()
+}
+
+// formatSize writes the table and notes of one cluster size.
+func formatSize(b *strings.Builder, n int, cols []RunResult) {
+	dIdx := slices.IndexFunc(cols, func(r RunResult) bool { return r.System == "dhtnode" })
+	bIdx := slices.IndexFunc(cols, func(r RunResult) bool { return r.System == "baseline" })
+	withRatio := dIdx >= 0 && bIdx >= 0
+
+	fmt.Fprintf(b, "\n== N=%d (client-facing nodes: %d)\n", n, cols[0].ClientNodes)
+	// Labels are left-aligned; figures are right-aligned in cellWidth.
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "metric\t")
+	for _, r := range cols {
+		fmt.Fprintf(tw, "%*s\t", cellWidth, r.System)
+	}
+	if withRatio {
+		fmt.Fprintf(tw, "%*s\t", cellWidth, "ratio d/b")
+	}
+	fmt.Fprintln(tw)
+	for _, rw := range reportRows() {
+		fmt.Fprintf(tw, "%s\t", rw.label)
+		for _, r := range cols {
+			fmt.Fprintf(tw, "%*s\t", cellWidth, formatCell(rw, r))
+		}
+		if withRatio {
+			fmt.Fprintf(tw, "%*s\t", cellWidth, formatRatio(rw, cols[dIdx], cols[bIdx]))
+		}
+		fmt.Fprintln(tw)
+	}
+	_ = tw.Flush()
+	for _, r := range cols {
+		for _, note := range runNotes(r) {
+			fmt.Fprintf(b, "note: %s N=%d: %s\n", r.System, n, note)
+		}
+	}
+}
+
+// formatCell prints one number, or "-" when the run has no such figure.
+func formatCell(rw row, r RunResult) string {
+	v, ok := rw.value(r)
+	if !ok {
+		return "-"
+	}
+	return fmt.Sprintf("%.*f", rw.prec, v)
+}
+
+// formatRatio prints dhtnode's figure divided by the baseline's.
+func formatRatio(rw row, d, base RunResult) string {
+	dv, dok := rw.value(d)
+	bv, bok := rw.value(base)
+	if !dok || !bok || bv == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", dv/bv)
+}
+
+// runNotes lists what went wrong in a run: its error, a settle timeout,
+// and sample errors of each phase.
+func runNotes(r RunResult) []string {
+	var notes []string
+	if r.Error != "" {
+		notes = append(notes, "run failed: "+r.Error)
+	}
+	if r.SettleTimedOut {
+		notes = append(notes, fmt.Sprintf("routing tables did not settle (target %d); sizes min %.0f max %.0f",
+			r.SettleTarget, r.RTSizes.Min, r.RTSizes.Max))
+	}
+	var phases []PhaseResult
+	if w := r.Workload; w != nil {
+		phases = append(phases, w.ConcurrentPut, w.ConcurrentGet, w.SerialPut, w.SerialGet)
+	}
+	for _, s := range r.Failures {
+		if s.ReplicaErrors > 0 {
+			notes = append(notes, fmt.Sprintf("%s: %d replica queries failed, e.g. %s", s.Name, s.ReplicaErrors, s.ReplicaError))
+		}
+		if s.Get != nil {
+			phases = append(phases, *s.Get)
+		}
+	}
+	for _, p := range phases {
+		for _, e := range p.Errors {
+			notes = append(notes, fmt.Sprintf("%s error: %s", p.Name, e))
+		}
+	}
+	return notes
+}
