@@ -70,7 +70,7 @@ func (f *fakeNode) serve(w http.ResponseWriter, r *http.Request) {
 		reply(http.StatusOK, node.StatusResponse{
 			PeerID: "12D3KooWSelf", Network: "testnet", Version: "0.1.0", Ready: true,
 			Addrs:        []string{"/ip4/127.0.0.1/tcp/4101/p2p/12D3KooWSelf", "/ip4/127.0.0.1/udp/4101/quic-v1/p2p/12D3KooWSelf"},
-			RoutingTable: node.RoutingTableState{Size: 4, Buckets: []node.BucketState{{Index: 0, Peers: 3}, {Index: 1, Peers: 1}}},
+			RoutingTable: node.RoutingTableState{Size: 4, Buckets: []node.BucketState{{Index: 0, Peers: 3}, {Index: 1, Peers: 0}, {Index: 2, Peers: 1}}},
 			Records:      node.RecordsState{Count: 10, Bytes: 1234, UnderReplicated: 1},
 			Replication:  node.ReplicationState{Factor: 8, WriteQuorum: "majority", ReadQuorum: "2", RepairsTotal: 6, LastSweep: &sweep},
 		})

@@ -48,8 +48,14 @@ func printStatus(w io.Writer, st node.StatusResponse, now time.Time) error {
 	line("addresses", "%s", strings.Join(addrs, "\n\t"))
 	line("connections", "%d", st.Connections)
 	rt := st.RoutingTable
+	buckets := 0
+	for _, b := range rt.Buckets {
+		if b.Peers > 0 {
+			buckets++
+		}
+	}
 	line("routing table", "%d peers in %d buckets (%d probes, %d evictions, %d re-bootstraps)",
-		rt.Size, len(rt.Buckets), rt.Probes, rt.Evictions, rt.Rebootstraps)
+		rt.Size, buckets, rt.Probes, rt.Evictions, rt.Rebootstraps)
 	line("records", "%d (%d bytes, %d under-replicated)", st.Records.Count, st.Records.Bytes, st.Records.UnderReplicated)
 	r := st.Replication
 	line("replication", "factor %d, write quorum %s, read quorum %s", r.Factor, r.WriteQuorum, r.ReadQuorum)
