@@ -290,3 +290,19 @@ func TestSlowPeerNotEvicted(t *testing.T) {
 	t.Logf("slow peer (%v per answer, timeout %v) kept after %d probes; health %+v; stats %+v",
 		delay, probeTimeout(cfg.ProbeInterval), slowProbes.Load(), h, a.m.Stats())
 }
+
+// TestRejoinConnectedPeer: a peer that left the table while its connection
+// stayed up (kad-dht drops a peer after a failed query without
+// disconnecting) is re-added. kad-dht itself retries connected peers only
+// while its table holds at most 10 peers, hence 13 nodes.
+func TestRejoinConnectedPeer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-node")
+	}
+	nodes := newTestNodes(t, 13, fastConfig())
+	a, b := nodes[0], nodes[1]
+	waitFor(t, 10*time.Second, "a to know everyone", func() bool { return a.hasAll(nodes...) })
+	a.d.RoutingTable().RemovePeer(b.id())
+	took := waitFor(t, 10*time.Second, "b back in a's table", func() bool { return a.has(b.id()) })
+	t.Logf("connected peer dropped from the table re-added after %v", took)
+}

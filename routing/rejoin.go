@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -121,11 +122,33 @@ func (m *Manager) rejoinLoop() {
 			return
 		case <-ticker.C:
 		}
-		due := m.departed.due(time.Now())
+		due := m.rejoinable(m.departed.due(time.Now()))
 		if len(due) == 0 {
 			continue
 		}
 		n := m.connectAll(due)
 		m.logger.Debug("re-dialled departed peers", "due", len(due), "connected", n, "remembered", m.departed.len())
 	}
+}
+
+// rejoinable filters the due peers: a peer back in the table is forgotten,
+// and one whose bucket has no room is left for later. kad-dht adds a peer
+// when identify completes on a new connection, so a peer that is still
+// connected (removed by kad-dht after a failed query, say) is disconnected
+// first: the redial then runs identify again.
+func (m *Manager) rejoinable(due []peer.AddrInfo) []peer.AddrInfo {
+	out := due[:0]
+	for _, ai := range due {
+		switch {
+		case m.rt.Find(ai.ID) != "":
+			m.departed.remove(ai.ID)
+		case !m.rt.UsefulNewPeer(ai.ID):
+		default:
+			if m.h.Network().Connectedness(ai.ID) == network.Connected {
+				_ = m.h.Network().ClosePeer(ai.ID)
+			}
+			out = append(out, ai)
+		}
+	}
+	return out
 }
