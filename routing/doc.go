@@ -7,6 +7,9 @@
 //     ping protocol about once per ProbeInterval, spread over the interval,
 //     at most maxConcurrentProbes at a time, each with probeTimeout. A peer
 //     that answered a kad-dht query recently counts as alive without a probe.
+//     An RT peer whose last connection closes is probed at once, so a peer
+//     whose process died (its kernel resets the connections) is usually
+//     detected within one reprobeDelay, long before its turn comes.
 //     kad-dht's own d.Ping (a DHT PING RPC; v0.42.2 still answers it) is not
 //     used: it goes through the DHT's per-peer message sender, which
 //     serialises all RPCs to a peer on one stream, so a probe would queue
@@ -30,6 +33,8 @@
 //   - Rejoin after partitions (rejoin.go): peers that left the RT are
 //     remembered (bounded) with their addresses and re-dialled with backoff
 //     for rememberFor, so both sides of a healed split find each other again.
+//     A remembered peer that is still connected is disconnected before the
+//     redial, since kad-dht adds peers when identify runs on a new connection.
 //   - Saved peers (peersfile.go): the RT peers and their addresses are
 //     written atomically to PeersFile, so a restarted node can rejoin even if
 //     every bootstrap peer is down.
