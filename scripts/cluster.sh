@@ -41,8 +41,12 @@ usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2;
 node_dir() { echo "$CLUSTER_DIR/node-$1"; }
 pid_of() { cat "$(node_dir "$1")/pid" 2>/dev/null || true; }
 peer_id() { cat "$(node_dir "$1")/peer-id" 2>/dev/null || echo -; }
-# all_nodes: the indexes 0..SIZE-1, one per line.
-all_nodes() { seq 0 $((SIZE - 1)); }
+# set_nodes: NODES becomes the indexes 0..SIZE-1.
+set_nodes() {
+	local i
+	NODES=()
+	for ((i = 0; i < SIZE; i++)); do NODES+=("$i"); done
+}
 
 # load_cluster reads the size and ports of the cluster that "up" created.
 load_cluster() {
@@ -50,7 +54,10 @@ load_cluster() {
 	SIZE=$(<"$SIZE_FILE")
 	read -r BASE_PORT API_BASE_PORT <"$PORTS_FILE"
 	RUN_FLAGS=()
-	if [[ -s $FLAGS_FILE ]]; then mapfile -t RUN_FLAGS <"$FLAGS_FILE"; fi
+	local flag
+	if [[ -f $FLAGS_FILE ]]; then
+		while IFS= read -r flag; do RUN_FLAGS+=("$flag"); done <"$FLAGS_FILE"
+	fi
 }
 
 tcp_port() { echo $((BASE_PORT + $1)); }
@@ -95,7 +102,7 @@ curl_status() {
 	local auth=()
 	local token=${DHTNODE_TOKEN:-$(run_flag_value --api-token)}
 	if [[ -n $token ]]; then auth=(-H "Authorization: Bearer $token"); fi
-	curl -sf --max-time 2 "${auth[@]}" "$(api_url "$1")/v1/status" || true
+	curl -sf --max-time 2 ${auth[@]+"${auth[@]}"} "$(api_url "$1")/v1/status" || true
 }
 
 # run_flag_value NAME: the value of flag NAME among the saved run flags.
@@ -140,7 +147,7 @@ start_node() {
 	if ((i > 0)); then
 		args+=(--bootstrap "/ip4/127.0.0.1/tcp/$(tcp_port 0)/p2p/$(<"$(node_dir 0)/peer-id")")
 	fi
-	args+=("${RUN_FLAGS[@]}")
+	args+=(${RUN_FLAGS[@]+"${RUN_FLAGS[@]}"})
 	printf '=== %s: dhtnode %s\n' "$(date '+%F %T')" "${args[*]}" >>"$dir/node.log"
 	nohup "$BIN" "${args[@]}" </dev/null >>"$dir/node.log" 2>&1 &
 	echo $! >"$dir/pid"
@@ -231,7 +238,7 @@ cmd_up() {
 	command -v curl >/dev/null || die "curl is required"
 	command -v jq >/dev/null || die "jq is required"
 
-	local base=$BASE_PORT api_base=$API_BASE_PORT nodes
+	local base=$BASE_PORT api_base=$API_BASE_PORT
 	if [[ -f $SIZE_FILE ]]; then
 		load_cluster # the previous cluster, to see whether any of it still runs
 		for ((i = 0; i < SIZE; i++)); do
@@ -240,31 +247,31 @@ cmd_up() {
 	fi
 	SIZE=$n BASE_PORT=$base API_BASE_PORT=$api_base
 	RUN_FLAGS=("$@")
-	mapfile -t nodes < <(all_nodes)
+	set_nodes
 	for ((i = 0; i < SIZE; i++)); do check_ports_free "$i"; done
 	build
 
 	mkdir -p "$CLUSTER_DIR"
 	echo "$SIZE" >"$SIZE_FILE"
 	echo "$BASE_PORT $API_BASE_PORT" >"$PORTS_FILE"
-	if ((${#RUN_FLAGS[@]} > 0)); then printf '%s\n' "${RUN_FLAGS[@]}" >"$FLAGS_FILE"; else : >"$FLAGS_FILE"; fi
+	: >"$FLAGS_FILE"
+	if ((${#RUN_FLAGS[@]} > 0)); then printf '%s\n' "${RUN_FLAGS[@]}" >"$FLAGS_FILE"; fi
 
 	for ((i = 0; i < SIZE; i++)); do init_node "$i"; done
 	start_node 0
 	wait_for "serving" /healthz 0
 	for ((i = 1; i < SIZE; i++)); do start_node "$i"; done
 	if ((SIZE > 1)); then
-		wait_for ready /readyz "${nodes[@]}"
+		wait_for ready /readyz "${NODES[@]}"
 	fi
-	print_table "${nodes[@]}"
+	print_table "${NODES[@]}"
 }
 
 cmd_down() {
 	if [[ ! -f $SIZE_FILE ]]; then echo "no cluster in $CLUSTER_DIR" >&2; return 0; fi
 	load_cluster
-	local nodes
-	mapfile -t nodes < <(all_nodes)
-	stop_nodes TERM "${nodes[@]}"
+	set_nodes
+	stop_nodes TERM "${NODES[@]}"
 	echo "cluster stopped" >&2
 }
 

@@ -137,7 +137,8 @@ func TestRunBadConfigExitsTwo(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"run", "--ephemeral", "--api", api, "--listen", "/ip4/127.0.0.1/tcp/0"}, tc.args...)
+			// A later --data-dir in tc.args wins over this one.
+			args := append([]string{"run", "--ephemeral", "--data-dir", t.TempDir(), "--api", api, "--listen", "/ip4/127.0.0.1/tcp/0"}, tc.args...)
 			res := invocation{environ: tc.environ}.dhtnode(t, args...)
 			if res.code != exitUsage {
 				t.Errorf("exit %d, want %d; stderr:\n%s", res.code, exitUsage, res.stderr)
@@ -157,9 +158,10 @@ func TestRunDaemon(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stderr syncBuffer
+	dataDir := t.TempDir()
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"run", "--ephemeral", "--network", "clitest", "--listen", "/ip4/127.0.0.1/tcp/0",
+		done <- run(ctx, []string{"run", "--ephemeral", "--data-dir", dataDir, "--network", "clitest", "--listen", "/ip4/127.0.0.1/tcp/0",
 			"--api", "127.0.0.1:0", "--replication-factor", "3"}, strings.NewReader(""), &syncBuffer{}, &stderr, nil)
 	}()
 
