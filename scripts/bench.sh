@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Benchmarks dhtnode against vanilla go-libp2p-kad-dht (scripts/bench/baseline).
+# Builds bin/dhtnode, bin/baseline and bin/bench, then runs bin/bench with
+# the arguments given. With no arguments it runs the standard benchmark:
+# N=20 and N=50, both systems, 200 puts + 200 gets of 256-byte values with
+# 8 concurrent clients and serially, then SIGKILL 30% and 20% more of the
+# nodes with 30 s waits. Quick mode (about a minute per system):
+#   scripts/bench.sh -nodes 10 -puts 50 -gets 50 -wait 5s
+# Extra `dhtnode run` flags go after "--". See `bin/bench -h` for every flag.
+# Output: a table per cluster size and one line starting with "BENCH_JSON ".
+# Ports: libp2p 7100+i, HTTP 8100+i (scripts/cluster.sh uses 4101+/5101+).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mkdir -p bin
+go build -o bin/dhtnode ./cmd/dhtnode
+go build -o bin/baseline ./scripts/bench/baseline
+go build -o bin/bench ./scripts/bench
+exec bin/bench "$@"

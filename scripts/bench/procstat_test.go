@@ -1,0 +1,61 @@
+package main
+
+import (
+	"encoding/binary"
+	"os"
+	"testing"
+)
+
+func TestParseStatCPU(t *testing.T) {
+	// utime=1234 (field 14), stime=56 (field 15); the command name has
+	// spaces and a parenthesis.
+	stat := "4242 (dht node) x) S 1 4242 4242 0 -1 4194560 1000 0 0 0 1234 56 0 0 20 0 12 0 100 1000000 2000 " +
+		"18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
+	got, err := parseStatCPU([]byte(stat))
+	if err != nil || got != 1290 {
+		t.Fatalf("parseStatCPU = %d, %v; want 1290", got, err)
+	}
+	if _, err := parseStatCPU([]byte("1 (x) S 1 2")); err == nil {
+		t.Fatal("short stat line: want an error")
+	}
+}
+
+func TestParseVmRSS(t *testing.T) {
+	status := "Name:\tdhtnode\nVmPeak:\t  900 kB\nVmRSS:\t   38912 kB\nThreads:\t12\n"
+	got, err := parseVmRSS([]byte(status))
+	if err != nil || got != 38912*1024 {
+		t.Fatalf("parseVmRSS = %d, %v", got, err)
+	}
+	if _, err := parseVmRSS([]byte("Name:\tx\n")); err == nil {
+		t.Fatal("no VmRSS line: want an error")
+	}
+}
+
+func TestAuxvValue(t *testing.T) {
+	var b []byte
+	for _, kv := range [][2]uint64{{6, 4096}, {atClkTck, 250}, {0, 0}} {
+		b = binary.LittleEndian.AppendUint64(b, kv[0])
+		b = binary.LittleEndian.AppendUint64(b, kv[1])
+	}
+	if got := auxvValue(b, atClkTck); got != 250 {
+		t.Fatalf("auxvValue = %d, want 250", got)
+	}
+	if got := auxvValue(b, 99); got != 0 {
+		t.Fatalf("missing entry: %d, want 0", got)
+	}
+}
+
+func TestProcReadersOnSelf(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	if _, err := CPUTicks(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	if rss, err := RSSBytes(os.Getpid()); err != nil || rss <= 0 {
+		t.Fatalf("RSSBytes = %d, %v", rss, err)
+	}
+	if hz := ClockTicks(); hz <= 0 {
+		t.Fatalf("ClockTicks = %d", hz)
+	}
+}
