@@ -50,6 +50,9 @@ const (
 	peersSaveTick = 30 * time.Second
 )
 
+// routingRefreshPeriod is how often kad-dht refreshes its buckets by lookups.
+const routingRefreshPeriod = time.Minute
+
 // Connection manager watermarks: trimming starts above high and stops at low.
 const (
 	connLow  = 160
@@ -108,6 +111,9 @@ func New(cfg config.Config, logger *slog.Logger) (n *Node, err error) {
 		dht.MaxRecordAge(0), // records expire by their own expires_at
 		dht.DisableProviders(),
 		dht.BootstrapPeers(cfg.Bootstrap...),
+		// Peers that joined at the same moment find each other at the next
+		// refresh; kad-dht's default is 10 minutes.
+		dht.RoutingTableRefreshPeriod(routingRefreshPeriod),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("start DHT: %w", err)
@@ -219,6 +225,9 @@ func (n *Node) close(graceful bool) error {
 
 // APIURL is the base URL of the HTTP API, e.g. http://127.0.0.1:5001.
 func (n *Node) APIURL() string { return "http://" + n.apiListener.Addr().String() }
+
+// RoutingTablePeers lists the peers in the node's routing table.
+func (n *Node) RoutingTablePeers() []peer.ID { return n.dht.RoutingTable().ListPeers() }
 
 // PeerID is the node's libp2p peer ID.
 func (n *Node) PeerID() peer.ID { return n.host.ID() }

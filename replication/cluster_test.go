@@ -150,6 +150,7 @@ func TestNewCloserPeerReceivesKey(t *testing.T) {
 	// which they are now among the k closest must reach them.
 	c.Stop(4)
 	c.Stop(5)
+	c.WaitForFullTables(10 * time.Second)
 	for i := range 12 {
 		mustPut(t, c, 0, fmt.Sprintf("k%d", i), "v")
 	}
@@ -264,10 +265,12 @@ func TestDeleteReachesANodeThatWasDown(t *testing.T) {
 	c := testnet.New(t, 4, nil)
 	mustPut(t, c, 0, "doomed", "v")
 	c.Stop(3)
+	c.WaitForFullTables(10 * time.Second)
 	if _, err := c.Client(1).Delete(ctxT(t), "doomed"); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
 	c.Start(3)
+	c.WaitForFullTables(10 * time.Second)
 	c.WaitFor(20*time.Second, "404 on every node", func() bool {
 		for i := range 4 {
 			if _, _, err := c.Client(i).Get(ctxT(t), "doomed", 0); !errors.Is(err, node.ErrNotFound) {

@@ -72,6 +72,7 @@ func New(t testing.TB, n int, configure func(i int, cfg *config.Config)) *Cluste
 		}
 		return true
 	})
+	c.WaitForFullTables(30 * time.Second)
 	return c
 }
 
@@ -156,6 +157,30 @@ func (c *Cluster) Close() {
 			c.nodes[i] = nil
 		}
 	}
+}
+
+// WaitForFullTables waits until every running node's routing table holds
+// exactly the other running nodes.
+func (c *Cluster) WaitForFullTables(timeout time.Duration) time.Duration {
+	c.t.Helper()
+	return c.WaitFor(timeout, "full routing tables", func() bool {
+		want := map[peer.ID]bool{}
+		for _, i := range c.Running() {
+			want[c.nodes[i].PeerID()] = true
+		}
+		for _, i := range c.Running() {
+			peers := c.nodes[i].RoutingTablePeers()
+			if len(peers) != len(want)-1 {
+				return false
+			}
+			for _, p := range peers {
+				if !want[p] {
+					return false
+				}
+			}
+		}
+		return true
+	})
 }
 
 // WaitFor polls cond every 50 ms until it holds, failing the test after timeout.
