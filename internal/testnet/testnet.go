@@ -94,7 +94,9 @@ func (c *Cluster) Node(i int) *node.Node { return c.nodes[i] }
 func (c *Cluster) Config(i int) config.Config { return c.cfgs[i] }
 
 // Client returns an API client for node i.
-func (c *Cluster) Client(i int) *node.Client { return node.NewClient(c.nodes[i].APIURL(), c.cfgs[i].API.Token) }
+func (c *Cluster) Client(i int) *node.Client {
+	return node.NewClient(c.nodes[i].APIURL(), c.cfgs[i].API.Token)
+}
 
 // AddrInfo returns node i's peer ID and listen addresses.
 func (c *Cluster) AddrInfo(i int) peer.AddrInfo {
