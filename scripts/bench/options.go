@@ -22,12 +22,12 @@ type Options struct {
 	ClientFrac    float64       `json:"client_frac"`
 	Kill1         float64       `json:"kill1"`
 	Kill2         float64       `json:"kill2"`
-	Wait          time.Duration `json:"wait"`
+	Wait          time.Duration `json:"wait_ns"`
 	SettleTarget  int           `json:"settle_target"`
-	SettleWindow  time.Duration `json:"settle_window"`
-	SettleTimeout time.Duration `json:"settle_timeout"`
-	ReadyTimeout  time.Duration `json:"ready_timeout"`
-	OpTimeout     time.Duration `json:"op_timeout"`
+	SettleWindow  time.Duration `json:"settle_window_ns"`
+	SettleTimeout time.Duration `json:"settle_timeout_ns"`
+	ReadyTimeout  time.Duration `json:"ready_timeout_ns"`
+	OpTimeout     time.Duration `json:"op_timeout_ns"`
 	DhtnodeBin    string        `json:"dhtnode_bin"`
 	BaselineBin   string        `json:"baseline_bin"`
 	BasePort      int           `json:"base_port"`

@@ -23,7 +23,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -75,13 +74,11 @@ type node struct {
 	host  host.Host
 	dht   *dht.IpfsDHT
 	store ds.Datastore
-	log   *slog.Logger
 }
 
 func run(listen, api, bootstrap string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
 	var boot []peer.AddrInfo
 	if bootstrap != "" {
@@ -96,24 +93,11 @@ func run(listen, api, bootstrap string) error {
 		boot = append(boot, *ai)
 	}
 
-	h, err := libp2p.New(libp2p.ListenAddrStrings(listen))
+	n, err := newNode(listen, boot)
 	if err != nil {
-		return fmt.Errorf("libp2p host: %w", err)
+		return err
 	}
-	defer h.Close()
-	store := dssync.MutexWrap(ds.NewMapDatastore())
-	d, err := dht.New(h,
-		dht.Mode(dht.ModeServer),
-		dht.ProtocolPrefix("/bench"),
-		dht.Datastore(store),
-		dht.Validator(record.NamespacedValidator{"v": permissiveValidator{}}),
-		dht.BootstrapPeers(boot...),
-	)
-	if err != nil {
-		return fmt.Errorf("kad-dht: %w", err)
-	}
-	defer d.Close()
-	n := &node{host: h, dht: d, store: store, log: log}
+	defer n.Close()
 
 	ln, err := net.Listen("tcp", api)
 	if err != nil {
@@ -123,8 +107,8 @@ func run(listen, api, bootstrap string) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
-	for _, a := range h.Addrs() {
-		fmt.Printf("baseline peer_id=%s addr=%s/p2p/%s api=http://%s\n", h.ID(), a, h.ID(), ln.Addr())
+	for _, a := range n.host.Addrs() {
+		fmt.Printf("baseline peer_id=%s addr=%s/p2p/%s api=http://%s\n", n.host.ID(), a, n.host.ID(), ln.Addr())
 	}
 
 	select {
@@ -135,6 +119,32 @@ func run(listen, api, bootstrap string) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// newNode starts a libp2p host listening on listen and a server-mode DHT
+// that bootstraps from boot.
+func newNode(listen string, boot []peer.AddrInfo) (*node, error) {
+	h, err := libp2p.New(libp2p.ListenAddrStrings(listen))
+	if err != nil {
+		return nil, fmt.Errorf("libp2p host: %w", err)
+	}
+	store := dssync.MutexWrap(ds.NewMapDatastore())
+	d, err := dht.New(h,
+		dht.Mode(dht.ModeServer),
+		dht.ProtocolPrefix("/bench"),
+		dht.Datastore(store),
+		dht.Validator(record.NamespacedValidator{"v": permissiveValidator{}}),
+		dht.BootstrapPeers(boot...),
+	)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("kad-dht: %w", err), h.Close())
+	}
+	return &node{host: h, dht: d, store: store}, nil
+}
+
+// Close stops the DHT, then the host (kad-dht's Close leaves the host open).
+func (n *node) Close() error {
+	return errors.Join(n.dht.Close(), n.host.Close())
 }
 
 // routes returns the HTTP handler of the API.
