@@ -36,6 +36,9 @@ type Cluster struct {
 	Started time.Time
 	// ReadyAfter is how long after Started every node answered /readyz.
 	ReadyAfter time.Duration
+	// Unexpected lists nodes that exited without being killed by the
+	// benchmark; they count as dead from then on.
+	Unexpected []string
 }
 
 // Settling is the outcome of WaitSettled.
@@ -196,15 +199,30 @@ func (c *Cluster) WaitSettled(ctx context.Context, det *SettleDetector, timeout 
 	}
 }
 
-// Live returns the nodes that have not been killed.
+// Live returns the nodes that have not been killed and are still running.
+// A node found to have exited on its own is marked dead and recorded in
+// Unexpected.
 func (c *Cluster) Live() []*Node {
 	var live []*Node
 	for _, nd := range c.Nodes {
-		if nd.Alive {
+		if nd.Alive && c.checkExit(nd) {
 			live = append(live, nd)
 		}
 	}
 	return live
+}
+
+// checkExit reports whether a live node's process still runs, recording it
+// in Unexpected when it does not.
+func (c *Cluster) checkExit(nd *Node) bool {
+	exited, err := nd.Proc.Exited()
+	if !exited {
+		return true
+	}
+	nd.Alive = false
+	c.Unexpected = append(c.Unexpected, fmt.Sprintf("node %d exited on its own (%v); log tail:\n%s", nd.Spec.Index, err, logTail(nd)))
+	logf("  node %d exited on its own (%v)", nd.Spec.Index, err)
+	return false
 }
 
 // Kill SIGKILLs the given nodes.
@@ -222,6 +240,9 @@ func (c *Cluster) CPUSeconds() (float64, error) {
 	var ticks int64
 	for _, nd := range c.Live() {
 		t, err := CPUTicks(nd.Proc.Pid())
+		if err != nil && !c.waitExit(nd) {
+			continue // exited between Live and the read; its CPU time is lost
+		}
 		if err != nil {
 			return 0, fmt.Errorf("node %d: %w", nd.Spec.Index, err)
 		}
@@ -235,12 +256,25 @@ func (c *Cluster) RSSMiB() ([]float64, error) {
 	var out []float64
 	for _, nd := range c.Live() {
 		b, err := RSSBytes(nd.Proc.Pid())
+		if err != nil && !c.waitExit(nd) {
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("node %d: %w", nd.Spec.Index, err)
 		}
 		out = append(out, float64(b)/(1<<20))
 	}
 	return out, nil
+}
+
+// waitExit is checkExit for a node whose /proc entry just failed to read:
+// it gives the reaper a moment to notice the exit.
+func (c *Cluster) waitExit(nd *Node) bool {
+	select {
+	case <-nd.Proc.done:
+	case <-time.After(time.Second):
+	}
+	return c.checkExit(nd)
 }
 
 // logTail returns the last lines of a node's log for error messages.

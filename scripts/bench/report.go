@@ -196,6 +196,9 @@ func runNotes(r RunResult) []string {
 	if r.Error != "" {
 		notes = append(notes, "run failed: "+r.Error)
 	}
+	for _, u := range r.UnexpectedExits {
+		notes = append(notes, strings.SplitN(u, "\n", 2)[0])
+	}
 	if r.SettleTimedOut {
 		notes = append(notes, fmt.Sprintf("routing tables did not settle (target %d); sizes min %.0f max %.0f",
 			r.SettleTarget, r.RTSizes.Min, r.RTSizes.Max))

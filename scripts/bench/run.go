@@ -26,6 +26,8 @@ type RunResult struct {
 	AckedKeys      int             `json:"acked_keys"`
 	Failures       []FailureStep   `json:"failures,omitempty"`
 	WallSeconds    float64         `json:"wall_seconds"`
+	// UnexpectedExits lists nodes that died without being killed.
+	UnexpectedExits []string `json:"unexpected_exits,omitempty"`
 }
 
 // newSystem returns the System called name.
@@ -70,6 +72,7 @@ func runOne(ctx context.Context, sys System, n int, client *APIClient, procs *Pr
 
 	logf("%s N=%d: starting nodes (logs in %s)", sys.Name(), n, dir)
 	c, err := StartCluster(ctx, sys, client, procs, dir, n, o.BasePort, o.APIBasePort, o.ReadyTimeout)
+	defer func() { res.UnexpectedExits = c.Unexpected }()
 	if err != nil {
 		return err
 	}
