@@ -90,12 +90,8 @@ func (n *Node) handleReady(w http.ResponseWriter) {
 }
 
 func (n *Node) handleValue(w http.ResponseWriter, r *http.Request, escapedKey string) {
-	key, err := url.PathUnescape(escapedKey)
-	if err == nil {
-		err = replication.ValidateKey(key)
-	}
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad key: "+err.Error(), CodeBadRequest)
+	key, ok := pathKey(w, escapedKey)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
@@ -175,6 +171,20 @@ func (n *Node) handlePut(ctx context.Context, w http.ResponseWriter, r *http.Req
 	writeJSON(w, http.StatusOK, PutResponse{Key: key, Version: res.Version, Acks: res.Acks, Replicas: res.Replicas})
 }
 
+// pathKey unescapes and validates a key taken from a URL path, answering 400
+// itself when it is not a valid key.
+func pathKey(w http.ResponseWriter, escaped string) (string, bool) {
+	key, err := url.PathUnescape(escaped)
+	if err == nil {
+		err = replication.ValidateKey(key)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad key: "+err.Error(), CodeBadRequest)
+		return "", false
+	}
+	return key, true
+}
+
 func tooLarge(limit int64) string {
 	return "value larger than max_value_size (" + strconv.FormatInt(limit, 10) + " bytes)"
 }
@@ -219,12 +229,8 @@ func quorumParam(q url.Values, name string, limit int) (int, error) {
 }
 
 func (n *Node) handleReplicas(w http.ResponseWriter, r *http.Request, escapedKey string) {
-	key, err := url.PathUnescape(escapedKey)
-	if err == nil {
-		err = replication.ValidateKey(key)
-	}
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad key: "+err.Error(), CodeBadRequest)
+	key, ok := pathKey(w, escapedKey)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -122,23 +123,7 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 		m.logger.Warn("repair pass: reading the store", "error", err)
 		return
 	}
-	work := make(chan *Record)
-	var wg sync.WaitGroup
-	for range repairWorkers {
-		wg.Go(func() {
-			for r := range work {
-				m.repairKey(ctx, r, sweep)
-			}
-		})
-	}
-	for _, r := range recs {
-		select {
-		case work <- r:
-		case <-ctx.Done():
-		}
-	}
-	close(work)
-	wg.Wait()
+	forEachBounded(ctx, recs, func(r *Record) { m.repairKey(ctx, r, sweep) })
 
 	s := &m.sweeps
 	s.setCounts(len(recs), bytes)
@@ -314,7 +299,7 @@ func (m *Manager) fetchAll(ctx context.Context, key string, peers []peer.ID) []a
 // Leave hands every local record to the peers that hold it once this node is
 // gone (its k closest other peers), until done or ctx ends. It reports how
 // many records could not be handed to all of them.
-func (m *Manager) Leave(ctx context.Context) (incomplete int) {
+func (m *Manager) Leave(ctx context.Context) int {
 	var recs []*Record
 	_ = m.store.Each(ctx, func(r *Record, _ int) error {
 		if r.Live(time.Now().UnixNano()) || r.Deleted {
@@ -322,32 +307,41 @@ func (m *Manager) Leave(ctx context.Context) (incomplete int) {
 		}
 		return nil
 	})
-	var mu sync.Mutex
+	var failed atomic.Int64
+	forEachBounded(ctx, recs, func(r *Record) {
+		others := m.router.closest(ctx, DHTKey(r.Key), m.cfg.Factor+1)
+		others = slices.DeleteFunc(others, func(p peer.ID) bool { return p == m.self })
+		if len(others) > m.cfg.Factor {
+			others = others[:m.cfg.Factor]
+		}
+		if !m.audit(ctx, r, others) {
+			failed.Add(1)
+		}
+	})
+	return int(failed.Load())
+}
+
+// forEachBounded calls fn for each record on repairWorkers goroutines, and
+// stops handing out records once ctx ends.
+func forEachBounded(ctx context.Context, recs []*Record, fn func(*Record)) {
 	work := make(chan *Record)
 	var wg sync.WaitGroup
 	for range repairWorkers {
 		wg.Go(func() {
 			for r := range work {
-				others := m.router.closest(ctx, DHTKey(r.Key), m.cfg.Factor+1)
-				others = slices.DeleteFunc(others, func(p peer.ID) bool { return p == m.self })
-				if len(others) > m.cfg.Factor {
-					others = others[:m.cfg.Factor]
-				}
-				if !m.audit(ctx, r, others) {
-					mu.Lock()
-					incomplete++
-					mu.Unlock()
-				}
+				fn(r)
 			}
 		})
 	}
+	defer func() {
+		close(work)
+		wg.Wait()
+	}()
 	for _, r := range recs {
 		select {
 		case work <- r:
 		case <-ctx.Done():
+			return
 		}
 	}
-	close(work)
-	wg.Wait()
-	return incomplete
 }
