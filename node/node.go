@@ -22,6 +22,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	record "github.com/libp2p/go-libp2p-record"
+	corecm "github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -79,11 +80,28 @@ type Node struct {
 	closeErr    error
 }
 
+// Option injects a part into a node, for tests and tools.
+type Option func(*options)
+
+type options struct {
+	hostOptions []libp2p.Option
+}
+
+// WithConnectionGater makes the node's host ask g before every connection
+// (tests use it to cut the network into parts).
+func WithConnectionGater(g corecm.ConnectionGater) Option {
+	return func(o *options) { o.hostOptions = append(o.hostOptions, libp2p.ConnectionGater(g)) }
+}
+
 // New builds a node from a validated configuration: it opens the datastore,
 // loads the identity, listens for libp2p connections and joins the DHT, and
 // binds the HTTP API port. Serving requests and background repair begin
 // with Start. On error, everything already built is closed again.
-func New(cfg config.Config, logger *slog.Logger) (n *Node, err error) {
+func New(cfg config.Config, logger *slog.Logger, opts ...Option) (n *Node, err error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	n = &Node{cfg: cfg, logger: logger, started: time.Now()}
 	defer func() {
 		if err != nil {
@@ -98,7 +116,7 @@ func New(cfg config.Config, logger *slog.Logger) (n *Node, err error) {
 	if n.dstore, err = openDatastore(cfg); err != nil {
 		return nil, err
 	}
-	if n.host, err = newHost(cfg, priv); err != nil {
+	if n.host, err = newHost(cfg, priv, o.hostOptions...); err != nil {
 		return nil, err
 	}
 	valid := replication.NewValidator(cfg.Replication.MaxValueSize)
@@ -226,6 +244,9 @@ func (n *Node) close(graceful bool) error {
 // APIURL is the base URL of the HTTP API, e.g. http://127.0.0.1:5001.
 func (n *Node) APIURL() string { return "http://" + n.apiListener.Addr().String() }
 
+// Host is the node's libp2p host.
+func (n *Node) Host() host.Host { return n.host }
+
 // RoutingTablePeers lists the peers in the node's routing table.
 func (n *Node) RoutingTablePeers() []peer.ID { return n.dht.RoutingTable().ListPeers() }
 
@@ -278,7 +299,7 @@ func openDatastore(cfg config.Config) (ds.Batching, error) {
 	return d, nil
 }
 
-func newHost(cfg config.Config, priv crypto.PrivKey) (host.Host, error) {
+func newHost(cfg config.Config, priv crypto.PrivKey, extra ...libp2p.Option) (host.Host, error) {
 	cm, err := connmgr.NewConnManager(connLow, connHigh)
 	if err != nil {
 		return nil, err
@@ -302,7 +323,7 @@ func newHost(cfg config.Config, priv crypto.PrivKey) (host.Host, error) {
 	} else {
 		opts = append(opts, libp2p.Transport(quic.NewTransport))
 	}
-	h, err := libp2p.New(opts...)
+	h, err := libp2p.New(append(opts, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("listen %v: %w", cfg.Listen, err)
 	}

@@ -288,3 +288,41 @@ func TestDeleteReachesANodeThatWasDown(t *testing.T) {
 		t.Fatalf("r=1 read on the returning node: %v, want not found", err)
 	}
 }
+
+func TestPartitionHealConverges(t *testing.T) {
+	c := testnet.New(t, 6, func(_ int, cfg *config.Config) { cfg.Replication.Factor = 6 })
+	mustPut(t, c, 0, "split", "before")
+	sideA, sideB := []int{0, 1, 2}, []int{3, 4, 5}
+	c.Partition(sideA)
+	c.WaitFor(20*time.Second, "each side's tables hold only its own side", func() bool {
+		for _, i := range c.Running() {
+			if len(c.Node(i).RoutingTablePeers()) != 2 {
+				return false
+			}
+		}
+		return true
+	})
+	// Both sides accept writes (a majority of the 3 holders each finds); side B
+	// writes twice, so its record has the higher version and must win.
+	mustPut(t, c, sideA[0], "split", "from A")
+	mustPut(t, c, sideB[0], "split", "from B 1")
+	if res := mustPut(t, c, sideB[1], "split", "from B 2"); res.Version != 3 {
+		t.Fatalf("side B's second write got version %d, want 3", res.Version)
+	}
+	c.Heal(sideA)
+	took := c.WaitFor(60*time.Second, "healed tables and the winning record on all 6 holders", func() bool {
+		for _, i := range c.Running() {
+			if len(c.Node(i).RoutingTablePeers()) != 5 {
+				return false
+			}
+		}
+		hs, up := holderIndexes(t, c, 0, "split")
+		return len(hs) == 6 && up == 6
+	})
+	t.Logf("converged %v after the heal", took)
+	for _, i := range c.Running() {
+		if !readsBack(c, i, "split", "from B 2") {
+			t.Fatalf("node %d does not read the winning value", i)
+		}
+	}
+}

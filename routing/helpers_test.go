@@ -13,14 +13,13 @@ import (
 	dssync "github.com/ipfs/go-datastore/sync"
 	"github.com/libp2p/go-libp2p"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
-	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
-	ma "github.com/multiformats/go-multiaddr"
 	"go.uber.org/goleak"
+
+	"github.com/dhtnode/dhtnode/internal/partition"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -31,7 +30,7 @@ type testNode struct {
 	h     host.Host
 	d     *dht.IpfsDHT
 	m     *Manager
-	gater *blockGater
+	gater *partition.Gater
 	once  sync.Once
 }
 
@@ -57,7 +56,7 @@ func newTestNode(t testing.TB, priv crypto.PrivKey, cfg Config) *testNode {
 	if priv == nil {
 		priv = newTestKey(t)
 	}
-	n := &testNode{priv: priv, gater: &blockGater{blocked: map[peer.ID]bool{}}}
+	n := &testNode{priv: priv, gater: partition.NewGater()}
 	h, err := libp2p.New(
 		libp2p.Identity(priv),
 		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
@@ -167,32 +166,4 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(10 * time.Millisecond)
 	}
 	return time.Since(start)
-}
-
-// blockGater refuses connections to and from a set of peers (a partition).
-type blockGater struct {
-	mu      sync.Mutex
-	blocked map[peer.ID]bool
-}
-
-func (g *blockGater) set(p peer.ID, blocked bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.blocked[p] = blocked
-}
-
-func (g *blockGater) allowed(p peer.ID) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return !g.blocked[p]
-}
-
-func (g *blockGater) InterceptPeerDial(p peer.ID) bool                 { return g.allowed(p) }
-func (g *blockGater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return g.allowed(p) }
-func (g *blockGater) InterceptAccept(network.ConnMultiaddrs) bool      { return true }
-func (g *blockGater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) {
-	return true, 0
-}
-func (g *blockGater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
-	return g.allowed(p)
 }

@@ -208,8 +208,8 @@ func TestPartitionHeal(t *testing.T) {
 	setBlocked := func(blocked bool) {
 		for _, a := range sideA {
 			for _, b := range sideB {
-				a.gater.set(b.id(), blocked)
-				b.gater.set(a.id(), blocked)
+				a.gater.Set(b.id(), blocked)
+				b.gater.Set(a.id(), blocked)
 				if blocked {
 					_ = a.h.Network().ClosePeer(b.id())
 					_ = b.h.Network().ClosePeer(a.id())

@@ -18,14 +18,16 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/dhtnode/dhtnode/config"
+	"github.com/dhtnode/dhtnode/internal/partition"
 	"github.com/dhtnode/dhtnode/node"
 )
 
 // Cluster is a set of in-process nodes; node 0 is every other node's bootstrap peer.
 type Cluster struct {
-	t     testing.TB
-	cfgs  []config.Config
-	nodes []*node.Node // nil while a node is down
+	t      testing.TB
+	cfgs   []config.Config
+	nodes  []*node.Node // nil while a node is down
+	gaters []*partition.Gater
 }
 
 // Local returns the configuration of node i of a test cluster: loopback
@@ -46,7 +48,7 @@ func Local(dir string, i int) config.Config {
 // nil, adjusts each node's configuration before it starts.
 func New(t testing.TB, n int, configure func(i int, cfg *config.Config)) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t, cfgs: make([]config.Config, n), nodes: make([]*node.Node, n)}
+	c := &Cluster{t: t, cfgs: make([]config.Config, n), nodes: make([]*node.Node, n), gaters: make([]*partition.Gater, n)}
 	dir := t.TempDir() // registered first, so removed after the nodes stop
 	t.Cleanup(c.Close)
 	for i := range n {
@@ -114,7 +116,10 @@ func (c *Cluster) AddrInfo(i int) peer.AddrInfo {
 // Start starts node i (again) with its configuration and data dir.
 func (c *Cluster) Start(i int) {
 	c.t.Helper()
-	nd, err := node.New(c.cfgs[i], Logger().With("node", i))
+	if c.gaters[i] == nil {
+		c.gaters[i] = partition.NewGater()
+	}
+	nd, err := node.New(c.cfgs[i], Logger().With("node", i), node.WithConnectionGater(c.gaters[i]))
 	if err != nil {
 		c.t.Fatalf("node %d: %v", i, err)
 	}
@@ -138,6 +143,35 @@ func (c *Cluster) Kill(i int) {
 	c.t.Helper()
 	c.nodes[i].Kill()
 	c.nodes[i] = nil
+}
+
+// Partition cuts the running nodes in side from every other node: no
+// connection between the two sides survives or can be made until Heal.
+func (c *Cluster) Partition(side []int) {
+	c.setCut(side, true)
+}
+
+// Heal undoes Partition.
+func (c *Cluster) Heal(side []int) {
+	c.setCut(side, false)
+}
+
+func (c *Cluster) setCut(side []int, cut bool) {
+	inSide := make(map[int]bool, len(side))
+	for _, i := range side {
+		inSide[i] = true
+	}
+	for _, a := range c.Running() {
+		for _, b := range c.Running() {
+			if inSide[a] == inSide[b] {
+				continue
+			}
+			c.gaters[a].Set(c.nodes[b].PeerID(), cut)
+			if cut {
+				_ = c.nodes[a].Host().Network().ClosePeer(c.nodes[b].PeerID())
+			}
+		}
+	}
 }
 
 // Running returns the indexes of the nodes that are up.
