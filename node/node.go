@@ -120,6 +120,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (n *Node, err e
 		return nil, err
 	}
 	valid := replication.NewValidator(cfg.Replication.MaxValueSize)
+	inbound := routing.NewInbound()
 	n.dht, err = dht.New(n.host,
 		dht.Mode(dht.ModeServer), // ModeAuto stays a client on a LAN (notes §0.6)
 		dht.ProtocolPrefix(protocolPrefix(cfg.Network)),
@@ -132,6 +133,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (n *Node, err e
 		// Peers that joined at the same moment find each other at the next
 		// refresh; kad-dht's default is 10 minutes.
 		dht.RoutingTableRefreshPeriod(routingRefreshPeriod),
+		dht.OnRequestHook(inbound.Hook),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("start DHT: %w", err)
@@ -143,6 +145,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (n *Node, err e
 		Bootstrap:     cfg.Bootstrap,
 		PeersFile:     n.dataFile(peersFile),
 		SaveInterval:  peersSaveTick,
+		Inbound:       inbound,
 	}, logger)
 	if err != nil {
 		return nil, err

@@ -38,6 +38,8 @@ type Config struct {
 	PeersFile string
 	// SaveInterval: how often PeersFile is rewritten; it is also written on Close.
 	SaveInterval time.Duration
+	// Inbound, when set, tells the prober which peers recently sent requests.
+	Inbound *Inbound
 }
 
 func (c Config) withDefaults() Config {

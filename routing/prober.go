@@ -120,12 +120,14 @@ func (m *Manager) newRound(st *prober) {
 		st.queue = append(st.queue, pi.Id)
 		st.fresh[pi.Id] = pi.LastSuccessfulOutboundQueryAt
 	}
+	m.cfg.Inbound.keepOnly(st.fresh)
 	rand.Shuffle(len(st.queue), func(i, j int) { st.queue[i], st.queue[j] = st.queue[j], st.queue[i] })
 	st.step = m.cfg.ProbeInterval / time.Duration(max(len(st.queue), 1))
 }
 
-// visit probes p unless it is already being handled or answered a kad-dht
-// query within freshWindow (and is not suspect): that counts as alive.
+// visit probes p unless it is already being handled, or answered a kad-dht
+// query or sent us a request within freshWindow (and is not suspect): that
+// counts as alive.
 func (m *Manager) visit(st *prober, p peer.ID, now time.Time, results chan<- probeResult) {
 	if st.inflight[p] || m.rt.Find(p) == "" {
 		return
@@ -133,7 +135,11 @@ func (m *Manager) visit(st *prober, p peer.ID, now time.Time, results chan<- pro
 	if _, retrying := st.retries[p]; retrying {
 		return
 	}
-	if t := st.fresh[p]; !m.IsSuspect(p) && now.Sub(t) < freshWindow(m.cfg.ProbeInterval) {
+	t := st.fresh[p]
+	if in := m.cfg.Inbound.lastRequest(p); in.After(t) {
+		t = in
+	}
+	if !m.IsSuspect(p) && now.Sub(t) < freshWindow(m.cfg.ProbeInterval) {
 		m.observe(p, true, 0, t)
 		return
 	}
@@ -190,12 +196,24 @@ func (m *Manager) evict(p peer.ID) {
 	m.queueRefill(p)
 }
 
-// ping is the production probe: one round of the libp2p ping protocol on a
-// new stream (a dead connection fails it and the swarm redials). It skips the
-// swarm's dial backoff, so a peer that failed one dial can still pass the
-// quick re-probe.
+// ping is the production probe. It first sends a DHT PING on the stream
+// kad-dht already keeps open to the peer: a request and a reply, the cheapest
+// check there is, which matters when every node probes every routing-table
+// peer every few seconds. Only if that fails does it run a libp2p ping on a
+// new stream (a dead connection fails it and the swarm redials, skipping its
+// dial backoff so that a peer that failed one dial can pass the re-probe);
+// so a reused stream stuck behind a slow request cannot fail a healthy peer.
 func (m *Manager) ping(ctx context.Context, p peer.ID) (time.Duration, error) {
-	ctx = network.WithForceDirectDial(ctx, "dhtnode liveness probe")
+	start := time.Now()
+	quick, cancelQuick := context.WithTimeout(ctx, probeTimeout(m.cfg.ProbeInterval)/2)
+	err := m.d.Ping(quick, p)
+	cancelQuick()
+	if err == nil {
+		return time.Since(start), nil
+	}
+	// ping.Ping pings in a loop until its context ends: cancel after one round.
+	ctx, cancel := context.WithCancel(network.WithForceDirectDial(ctx, "dhtnode liveness probe"))
+	defer cancel()
 	res, ok := <-ping.Ping(ctx, m.h, p)
 	if !ok { // closed without a result: the context ended first
 		return 0, fmt.Errorf("ping %s: %w", p, context.Cause(ctx))
