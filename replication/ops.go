@@ -106,8 +106,8 @@ func (m *Manager) replicate(ctx context.Context, rec *Record, holders []peer.ID,
 			results <- errClosed
 		}
 	}
-	acks := 0
-	for answered := 0; answered < len(holders) && acks < need; answered++ {
+	acks, answered := 0, 0
+	for ; answered < len(holders) && acks < need; answered++ {
 		select {
 		case err := <-results:
 			if err == nil {
@@ -116,10 +116,37 @@ func (m *Manager) replicate(ctx context.Context, rec *Record, holders []peer.ID,
 				m.logger.Debug("push failed", "key", rec.Key, "error", err)
 			}
 		case <-ctx.Done():
+			m.goTracked(func() { m.followUp(rec, results, len(holders)-answered, answered > acks) })
 			return acks
 		}
 	}
+	failed := answered - acks
+	m.goTracked(func() { m.followUp(rec, results, len(holders)-answered, failed > 0) })
 	return acks
+}
+
+// followUp waits for a write's pushes still in flight; if any holder failed
+// to store the record, the writer audits the key once after half a repair
+// interval, so a write acknowledged by only W holders reaches all k without
+// waiting for the holders' own sweeps.
+func (m *Manager) followUp(rec *Record, results <-chan error, pending int, failed bool) {
+	for ; pending > 0; pending-- {
+		select {
+		case err := <-results:
+			failed = failed || err != nil
+		case <-m.ctx.Done():
+			return
+		}
+	}
+	if !failed {
+		return
+	}
+	select {
+	case <-time.After(m.cfg.RepairInterval / 2):
+	case <-m.ctx.Done():
+		return
+	}
+	m.audit(m.ctx, rec, m.router.closest(m.ctx, DHTKey(rec.Key), m.cfg.Factor))
 }
 
 // Get returns the winning live record of key among R holder answers. It
@@ -146,12 +173,18 @@ type answer struct {
 	err  error
 }
 
-// read asks every holder for its copy, returns the verified winner once need
-// of them answered (nil when none has the key), and repairs the holders that
-// answered with an older copy or none in the background.
+// read asks the key's holders for their copies, nearest first and this node
+// first when it is a holder (its copy costs no round trip): need of them at
+// once, and one more for each that fails. It returns the verified winner
+// once need answered (nil when none has the key), and repairs the holders
+// that answered with an older copy or none in the background.
 func (m *Manager) read(ctx context.Context, key string, holders []peer.ID, need int) (*Record, error) {
-	answers := make(chan answer, len(holders))
-	for _, p := range holders {
+	order := selfFirst(holders, m.self)
+	answers := make(chan answer, len(order))
+	launched := 0
+	launch := func() {
+		p := order[launched]
+		launched++
 		if !m.goTracked(func() {
 			c, cancel := m.rpcContext()
 			defer cancel()
@@ -161,14 +194,19 @@ func (m *Manager) read(ctx context.Context, key string, holders []peer.ID, need 
 			answers <- answer{peer: p, err: errClosed}
 		}
 	}
+	for launched < min(need, len(order)) {
+		launch()
+	}
 	var got []answer
 	ok := 0
-	for len(got) < len(holders) && ok < need {
+	for ok < need && len(got) < launched {
 		select {
 		case a := <-answers:
 			got = append(got, a)
 			if a.err == nil {
 				ok++
+			} else if launched < len(order) {
+				launch()
 			}
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w: %d of %d holders answered before %v", ErrInsufficientReplicas, ok, need, ctx.Err())
@@ -178,9 +216,21 @@ func (m *Manager) read(ctx context.Context, key string, holders []peer.ID, need 
 		return nil, fmt.Errorf("%w: %d of %d holders answered, %d needed", ErrInsufficientReplicas, ok, len(holders), need)
 	}
 	winner := m.winner(got)
-	pending := len(holders) - len(got)
+	pending := launched - len(got)
 	m.goTracked(func() { m.readRepair(got, answers, pending) })
 	return winner, nil
+}
+
+// selfFirst returns peers with self moved to the front, if it is there.
+func selfFirst(peers []peer.ID, self peer.ID) []peer.ID {
+	i := rank(peers, self)
+	if i <= 0 {
+		return peers
+	}
+	out := make([]peer.ID, 0, len(peers))
+	out = append(out, self)
+	out = append(out, peers[:i]...)
+	return append(out, peers[i+1:]...)
 }
 
 // winner returns the best record among the answers whose signature verifies.

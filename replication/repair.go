@@ -12,7 +12,8 @@ import (
 
 // Who repairs a key (so that a failure does not cause k-fold traffic): the
 // two holders nearest to the key among those this node last saw holding it
-// audit it — fetch every holder's copy and push the winner to those behind.
+// audit it — fetch every holder's copy and push the winner to those behind —
+// when its holders change, and every fullAuditSweeps sweeps.
 // A join does not shift that duty to the newcomers, who do not have the key
 // yet, because ranks are taken among the last audited holders. Every other
 // holder audits a key only as a slow backstop (backstopSweeps), and a node
@@ -180,6 +181,14 @@ func (m *Manager) auditDue(r *Record, holders []peer.ID, now time.Time, sweep bo
 	changed := !audited || mark.version != r.Version || !slices.Equal(mark.holders, holders)
 	age := now.Sub(mark.at)
 	responsible := rankAmong(holders, mark.holders, m.self) < responsibleRanks
+	if !audited && !incomplete && sweep && now.Sub(time.Unix(0, r.WrittenAt)) < m.cfg.RepairInterval {
+		// A key written moments ago, seen by a sweep: its writer audits it
+		// if a push failed (followUp). Start the clocks instead of auditing.
+		m.sweeps.mu.Lock()
+		m.sweeps.marks[r.Key] = auditMark{holders: holders, version: r.Version, at: now}
+		m.sweeps.mu.Unlock()
+		return false
+	}
 	switch {
 	case incomplete:
 		return true
