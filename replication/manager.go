@@ -115,6 +115,7 @@ func (m *Manager) Close() error {
 // PeerChanged tells the manager that a peer joined or left the routing table;
 // the keys whose holders changed are repaired soon. It never blocks.
 func (m *Manager) PeerChanged(peer.ID) {
+	m.router.cache.invalidate()
 	select {
 	case m.kick <- struct{}{}:
 	default:

@@ -2,6 +2,8 @@ package replication
 
 import (
 	"context"
+	"slices"
+	"sync"
 	"time"
 
 	dht "github.com/libp2p/go-libp2p-kad-dht"
@@ -32,11 +34,25 @@ type router struct {
 	pm         *pb.ProtocolMessenger
 	live       Liveness
 	bucketSize int
+	cache      closestCache
 }
 
 // closest returns up to n live peers closest to the DHT key in XOR distance,
-// this node included, nearest first.
+// this node included, nearest first. Answers are cached until the routing
+// table changes (or closestCacheTTL passes), so repeated operations and
+// repair sweeps on a stable network cost no lookups.
 func (r *router) closest(ctx context.Context, dhtKey string, n int) []peer.ID {
+	if peers, ok := r.cache.get(dhtKey, n); ok && !slices.ContainsFunc(peers, r.isSuspect) {
+		return peers
+	}
+	gen := r.cache.generation()
+	peers := r.lookup(ctx, dhtKey, n)
+	r.cache.put(dhtKey, n, gen, peers)
+	return peers
+}
+
+// lookup is closest without the cache.
+func (r *router) lookup(ctx context.Context, dhtKey string, n int) []peer.ID {
 	target := kb.ConvertKey(dhtKey)
 	rt := r.d.RoutingTable()
 	known := r.filter(rt.NearestPeers(target, n+lookupWidth))
@@ -112,4 +128,63 @@ func rank(peers []peer.ID, p peer.ID) int {
 		}
 	}
 	return -1
+}
+
+// closestCacheTTL bounds how long a cached neighbourhood is trusted: peers
+// can join near a key without entering this node's routing table.
+const closestCacheTTL = 30 * time.Second
+
+// closestCacheSize bounds the cache; it is cleared when full.
+const closestCacheSize = 1 << 14
+
+// closestCache remembers recent closest answers, invalidated as a whole by
+// every routing-table change.
+type closestCache struct {
+	mu      sync.Mutex
+	gen     uint64
+	entries map[string]cachedPeers
+}
+
+type cachedPeers struct {
+	gen   uint64
+	n     int
+	at    time.Time
+	peers []peer.ID
+}
+
+// invalidate drops every cached answer (the routing table changed).
+func (c *closestCache) invalidate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.entries)
+}
+
+func (c *closestCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+func (c *closestCache) get(key string, n int) ([]peer.ID, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok || e.gen != c.gen || e.n != n || time.Since(e.at) > closestCacheTTL {
+		return nil, false
+	}
+	return slices.Clone(e.peers), true
+}
+
+// put stores an answer computed at generation gen, unless the table changed since.
+func (c *closestCache) put(key string, n int, gen uint64, peers []peer.ID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	if c.entries == nil || len(c.entries) >= closestCacheSize {
+		c.entries = make(map[string]cachedPeers)
+	}
+	c.entries[key] = cachedPeers{gen: gen, n: n, at: time.Now(), peers: slices.Clone(peers)}
 }
