@@ -251,20 +251,20 @@ func (c *Cluster) CPUSeconds() (float64, error) {
 	return float64(ticks) / float64(ClockTicks()), nil
 }
 
-// RSSMiB returns VmRSS of every live node, in MiB.
-func (c *Cluster) RSSMiB() ([]float64, error) {
-	var out []float64
+// MemoryMiB returns VmRSS and RssAnon (private memory) of every live node, in MiB.
+func (c *Cluster) MemoryMiB() (rss, anon []float64, err error) {
 	for _, nd := range c.Live() {
-		b, err := RSSBytes(nd.Proc.Pid())
+		r, a, err := MemoryBytes(nd.Proc.Pid())
 		if err != nil && !c.waitExit(nd) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("node %d: %w", nd.Spec.Index, err)
+			return nil, nil, fmt.Errorf("node %d: %w", nd.Spec.Index, err)
 		}
-		out = append(out, float64(b)/(1<<20))
+		rss = append(rss, float64(r)/(1<<20))
+		anon = append(anon, float64(a)/(1<<20))
 	}
-	return out, nil
+	return rss, anon, nil
 }
 
 // waitExit is checkExit for a node whose /proc entry just failed to read:

@@ -82,29 +82,44 @@ func parseStatCPU(b []byte) (int64, error) {
 
 // RSSBytes returns VmRSS of process pid in bytes.
 func RSSBytes(pid int) (int64, error) {
+	rss, _, err := MemoryBytes(pid)
+	return rss, err
+}
+
+// MemoryBytes returns VmRSS and RssAnon of process pid in bytes. RssAnon is
+// the private part; the rest of VmRSS is mostly the executable's pages,
+// which every process running the same binary shares.
+func MemoryBytes(pid int) (rss, anon int64, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return parseVmRSS(b)
+	if rss, err = parseStatusKB(b, "VmRSS"); err != nil {
+		return 0, 0, err
+	}
+	anon, err = parseStatusKB(b, "RssAnon")
+	return rss, anon, err
 }
 
 // parseVmRSS extracts VmRSS from the contents of /proc/<pid>/status.
-func parseVmRSS(b []byte) (int64, error) {
+func parseVmRSS(b []byte) (int64, error) { return parseStatusKB(b, "VmRSS") }
+
+// parseStatusKB extracts a "Field:  N kB" line of /proc/<pid>/status, in bytes.
+func parseStatusKB(b []byte, field string) (int64, error) {
 	for line := range strings.SplitSeq(string(b), "\n") {
-		rest, ok := strings.CutPrefix(line, "VmRSS:")
+		rest, ok := strings.CutPrefix(line, field+":")
 		if !ok {
 			continue
 		}
 		f := strings.Fields(rest)
 		if len(f) != 2 || f[1] != "kB" {
-			return 0, fmt.Errorf("status: unexpected VmRSS line %q", line)
+			return 0, fmt.Errorf("status: unexpected %s line %q", field, line)
 		}
 		kb, err := strconv.ParseInt(f[0], 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("status VmRSS: %w", err)
+			return 0, fmt.Errorf("status %s: %w", field, err)
 		}
 		return kb * 1024, nil
 	}
-	return 0, fmt.Errorf("status: no VmRSS line")
+	return 0, fmt.Errorf("status: no %s line", field)
 }

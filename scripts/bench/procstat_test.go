@@ -21,10 +21,13 @@ func TestParseStatCPU(t *testing.T) {
 }
 
 func TestParseVmRSS(t *testing.T) {
-	status := "Name:\tdhtnode\nVmPeak:\t  900 kB\nVmRSS:\t   38912 kB\nThreads:\t12\n"
+	status := "Name:\tdhtnode\nVmPeak:\t  900 kB\nVmRSS:\t   38912 kB\nRssAnon:\t    9216 kB\nThreads:\t12\n"
 	got, err := parseVmRSS([]byte(status))
 	if err != nil || got != 38912*1024 {
 		t.Fatalf("parseVmRSS = %d, %v", got, err)
+	}
+	if anon, err := parseStatusKB([]byte(status), "RssAnon"); err != nil || anon != 9216*1024 {
+		t.Fatalf("parseStatusKB(RssAnon) = %d, %v", anon, err)
 	}
 	if _, err := parseVmRSS([]byte("Name:\tx\n")); err == nil {
 		t.Fatal("no VmRSS line: want an error")

@@ -80,15 +80,19 @@ func failureRows(i int, label string) []row {
 	)
 }
 
-// rss reads a figure of the per-node RSS after the workload.
-func rss(f func(CountSummary) float64) func(RunResult) (float64, bool) {
+// memory reads a figure of a per-node memory summary after the workload.
+func memory(pick func(*WorkloadResult) CountSummary, f func(CountSummary) float64) func(RunResult) (float64, bool) {
 	return func(r RunResult) (float64, bool) {
 		if r.Workload == nil {
 			return 0, false
 		}
-		return f(r.Workload.RSSMiB), true
+		return f(pick(r.Workload)), true
 	}
 }
+
+func rssOf(w *WorkloadResult) CountSummary     { return w.RSSMiB }
+func privateOf(w *WorkloadResult) CountSummary { return w.PrivateMiB }
+func median(c CountSummary) float64            { return c.Median }
 
 // reportRows lists every row of the table, in order.
 func reportRows() []row {
@@ -103,8 +107,9 @@ func reportRows() []row {
 	rows = append(rows, phaseRows("put serial", func(w *WorkloadResult) *PhaseResult { return &w.SerialPut })...)
 	rows = append(rows, phaseRows("get serial", func(w *WorkloadResult) *PhaseResult { return &w.SerialGet })...)
 	rows = append(rows,
-		row{"RSS median MiB", 1, rss(func(c CountSummary) float64 { return c.Median })},
-		row{"RSS max MiB", 1, rss(func(c CountSummary) float64 { return c.Max })},
+		row{"RSS median MiB", 1, memory(rssOf, median)},
+		row{"RSS max MiB", 1, memory(rssOf, func(c CountSummary) float64 { return c.Max })},
+		row{"private (RssAnon) median MiB", 1, memory(privateOf, median)},
 	)
 	rows = append(rows, failureRows(0, "before kill")...)
 	rows = append(rows, failureRows(1, "kill 1")...)

@@ -167,6 +167,7 @@ type WorkloadResult struct {
 	SerialPut     PhaseResult  `json:"serial_put"`
 	SerialGet     PhaseResult  `json:"serial_get"`
 	RSSMiB        CountSummary `json:"rss_mib"`
+	PrivateMiB    CountSummary `json:"private_mib"` // RssAnon: VmRSS less the shared executable pages
 }
 
 // RunWorkload puts and gets a fresh set of keys twice: with opts.Clients
@@ -212,10 +213,11 @@ func RunWorkload(ctx context.Context, c *Cluster, client *APIClient, rng *rand.R
 			return wr, nil, err
 		}
 	}
-	rss, err := c.RSSMiB()
+	rss, anon, err := c.MemoryMiB()
 	if err != nil {
 		return wr, nil, err
 	}
 	wr.RSSMiB = SummarizeCounts(rss)
+	wr.PrivateMiB = SummarizeCounts(anon)
 	return wr, acked, nil
 }
