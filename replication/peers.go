@@ -19,8 +19,8 @@ type Liveness interface {
 	IsSuspect(p peer.ID) bool
 }
 
-// lookupWidth is how many known peers are asked for a key's neighbourhood when
-// the routing table cannot know it (kad-dht's resiliency β is 3 too).
+// lookupWidth is how many known peers are tried, one after another, for a
+// key's neighbourhood when the routing table cannot know it.
 const lookupWidth = 3
 
 // lookupTimeout bounds the one-hop neighbourhood refinement.
@@ -74,36 +74,35 @@ func (r *router) neighbourhoodKnown(target kb.ID) bool {
 	return r.d.RoutingTable().NPeersForCpl(uint(cpl)) < r.bucketSize
 }
 
-// refine asks the nearest known peers for their peers closest to the key (one
-// FIND_NODE round, in parallel) and merges the answers into known.
+// refine asks the nearest known peer for its peers closest to the key (one
+// FIND_NODE; the next nearest if it fails, up to lookupWidth of them) and
+// merges the answer into known. The nearest known peer lies deeper in the
+// key's subtree than this node, so its table covers the key's neighbourhood.
 func (r *router) refine(ctx context.Context, dhtKey string, target kb.ID, known []peer.ID) []peer.ID {
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
-	ask := known
-	if len(ask) > lookupWidth {
-		ask = ask[:lookupWidth]
-	}
-	answers := make(chan []*peer.AddrInfo, len(ask))
-	for _, p := range ask {
-		go func() {
-			infos, _ := r.pm.GetClosestPeers(ctx, p, peer.ID(dhtKey))
-			answers <- infos
-		}()
+	var infos []*peer.AddrInfo
+	for i, p := range known {
+		if i == lookupWidth {
+			break
+		}
+		var err error
+		if infos, err = r.pm.GetClosestPeers(ctx, p, peer.ID(dhtKey)); err == nil {
+			break
+		}
 	}
 	seen := make(map[peer.ID]bool, len(known))
 	for _, p := range known {
 		seen[p] = true
 	}
 	ps := r.d.Host().Peerstore()
-	for range ask {
-		for _, ai := range <-answers {
-			if ai == nil || seen[ai.ID] || ai.ID == r.self || r.isSuspect(ai.ID) {
-				continue
-			}
-			seen[ai.ID] = true
-			ps.AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
-			known = append(known, ai.ID)
+	for _, ai := range infos {
+		if ai == nil || seen[ai.ID] || ai.ID == r.self || r.isSuspect(ai.ID) {
+			continue
 		}
+		seen[ai.ID] = true
+		ps.AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
+		known = append(known, ai.ID)
 	}
 	return kb.SortClosestPeers(known, target)
 }
