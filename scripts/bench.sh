@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mkdir -p bin
-go build -o bin/dhtnode ./cmd/dhtnode
+CGO_ENABLED=0 go build -trimpath -o bin/dhtnode ./cmd/dhtnode # static, as shipped
 go build -o bin/baseline ./scripts/bench/baseline
 go build -o bin/bench ./scripts/bench
 exec bin/bench "$@"

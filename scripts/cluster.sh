@@ -224,7 +224,7 @@ build() {
 		return
 	fi
 	echo "building $BIN" >&2
-	(cd "$ROOT" && go build -o bin/dhtnode ./cmd/dhtnode) || die "go build failed"
+	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o bin/dhtnode ./cmd/dhtnode) || die "go build failed"
 }
 
 cmd_up() {
