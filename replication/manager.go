@@ -13,6 +13,7 @@ import (
 	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/time/rate"
 )
 
 // Defaults for the Config fields that have no key in the config file.
@@ -26,6 +27,14 @@ const (
 	repairWorkers = 8
 	// kickDelay gathers a burst of routing events into one repair pass.
 	kickDelay = 250 * time.Millisecond
+	// repairPushRate and repairPushBurst rate-limit repair pushes (audits,
+	// hand-offs, read repair, leave), so that a mass failure does not
+	// swamp the survivors.
+	repairPushRate  = 1000 // per second
+	repairPushBurst = 100
+	// maxAuditsPerPass bounds the keys one pass audits or hands off; the
+	// rest stay due and are taken by the next pass.
+	maxAuditsPerPass = 2000
 )
 
 // Config sets the replication policy of a Manager.
@@ -59,8 +68,9 @@ type Manager struct {
 	closed bool
 	kick   chan struct{}
 
-	repairs atomic.Uint64
-	sweeps  sweepState
+	repairs   atomic.Uint64
+	pushLimit *rate.Limiter
+	sweeps    sweepState
 }
 
 // New returns a manager for the records in store, routing through d. live may
@@ -82,18 +92,19 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 	self := d.PeerID()
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{
-		cfg:    cfg,
-		self:   self,
-		priv:   priv,
-		store:  store,
-		valid:  store.valid,
-		router: &router{self: self, d: d, pm: pm, live: live, bucketSize: cfg.BucketSize},
-		tr:     &transport{self: self, store: store, pm: pm},
-		logger: logger.With("component", "replication"),
-		ctx:    ctx,
-		cancel: cancel,
-		kick:   make(chan struct{}, 1),
-		sweeps: sweepState{marks: make(map[string]auditMark), incomplete: make(map[string]bool)},
+		cfg:       cfg,
+		self:      self,
+		priv:      priv,
+		store:     store,
+		valid:     store.valid,
+		router:    &router{self: self, d: d, pm: pm, live: live, bucketSize: cfg.BucketSize},
+		tr:        &transport{self: self, store: store, pm: pm},
+		logger:    logger.With("component", "replication"),
+		ctx:       ctx,
+		cancel:    cancel,
+		kick:      make(chan struct{}, 1),
+		pushLimit: rate.NewLimiter(repairPushRate, repairPushBurst),
+		sweeps:    sweepState{marks: make(map[string]auditMark), incomplete: make(map[string]bool)},
 	}, nil
 }
 

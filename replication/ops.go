@@ -275,6 +275,9 @@ wait:
 	}
 	for _, a := range got {
 		if a.err == nil && (a.rec == nil || a.rec.Compare(best) < 0) {
+			if m.pushLimit.Wait(m.ctx) != nil {
+				return
+			}
 			c, cancel := m.rpcContext()
 			if m.tr.push(c, a.peer, best) == nil {
 				m.repairs.Add(1)

@@ -124,7 +124,9 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 		m.logger.Warn("repair pass: reading the store", "error", err)
 		return
 	}
-	forEachBounded(ctx, recs, func(r *Record) { m.repairKey(ctx, r, sweep) })
+	var budget atomic.Int64
+	budget.Store(maxAuditsPerPass)
+	forEachBounded(ctx, recs, func(r *Record) { m.repairKey(ctx, r, sweep, &budget) })
 
 	s := &m.sweeps
 	s.setCounts(len(recs), bytes)
@@ -149,7 +151,7 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 	}
 }
 
-func (m *Manager) repairKey(ctx context.Context, r *Record, sweep bool) {
+func (m *Manager) repairKey(ctx context.Context, r *Record, sweep bool, budget *atomic.Int64) {
 	if ctx.Err() != nil {
 		return
 	}
@@ -163,10 +165,12 @@ func (m *Manager) repairKey(ctx context.Context, r *Record, sweep bool) {
 	}
 	holders := m.router.closest(ctx, DHTKey(r.Key), m.cfg.Factor)
 	if rank(holders, m.self) < 0 {
-		m.handOff(ctx, r, holders)
+		if budget.Add(-1) >= 0 {
+			m.handOff(ctx, r, holders)
+		}
 		return
 	}
-	if m.auditDue(r, holders, now, sweep) {
+	if m.auditDue(r, holders, now, sweep) && budget.Add(-1) >= 0 {
 		complete := m.audit(ctx, r, holders)
 		m.record(r, holders, complete, now)
 	}
@@ -251,6 +255,9 @@ func (m *Manager) audit(ctx context.Context, r *Record, holders []peer.ID) bool 
 		}
 		if a.rec != nil && a.rec.Compare(best) >= 0 {
 			continue
+		}
+		if err := m.pushLimit.Wait(ctx); err != nil {
+			return false
 		}
 		c, cancel := m.rpcContext()
 		err := m.tr.push(c, a.peer, best)
