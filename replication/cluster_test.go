@@ -106,6 +106,19 @@ func TestKillAllButOneHolderKeepsKeyAndRestoresK(t *testing.T) {
 	if !readsBack(c, c.Running()[reader], "precious", "data") {
 		t.Fatal("key not readable after repair")
 	}
+	// Status tells the truth about the repair: some survivor counted the
+	// pushes, every node has swept, and nothing is left under-replicated.
+	c.WaitFor(10*time.Second, "status showing the repair", func() bool {
+		var repairs uint64
+		for _, i := range c.Running() {
+			st, err := c.Client(i).Status(ctxT(t))
+			if err != nil || st.Replication.LastSweep == nil || st.Records.UnderReplicated != 0 {
+				return false
+			}
+			repairs += st.Replication.RepairsTotal
+		}
+		return repairs >= k-1
+	})
 }
 
 func TestSixtyPercentDieInTwoWaves(t *testing.T) {
