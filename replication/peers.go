@@ -130,8 +130,10 @@ func rank(peers []peer.ID, p peer.ID) int {
 }
 
 // closestCacheTTL bounds how long a cached neighbourhood is trusted: peers
-// can join near a key without entering this node's routing table.
-const closestCacheTTL = 30 * time.Second
+// can join near a key without entering this node's routing table (when the
+// bucket covering it is full). The holders nearest to such a peer do see it
+// join, so the key's repair duty is not delayed by this.
+const closestCacheTTL = 5 * time.Minute
 
 // closestCacheSize bounds the cache; it is cleared when full.
 const closestCacheSize = 1 << 14

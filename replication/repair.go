@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -89,14 +90,17 @@ func (s *sweepState) setCounts(count int, bytes int64) {
 
 func (m *Manager) run() {
 	m.pass(m.ctx, true)
-	ticker := time.NewTicker(m.cfg.RepairInterval)
-	defer ticker.Stop()
+	// Sweep at a random phase, so that nodes started together do not all
+	// sweep (and look up their keys' holders) at the same moment.
+	sweep := time.NewTimer(rand.N(m.cfg.RepairInterval) + 1)
+	defer sweep.Stop()
 	for {
 		select {
 		case <-m.ctx.Done():
 			return
-		case <-ticker.C:
+		case <-sweep.C:
 			m.pass(m.ctx, true)
+			sweep.Reset(m.cfg.RepairInterval)
 		case <-m.kick:
 			select { // gather the rest of a burst of routing events
 			case <-time.After(kickDelay):
@@ -163,6 +167,9 @@ func (m *Manager) repairKey(ctx context.Context, r *Record, sweep bool, budget *
 		m.forget(r.Key)
 		return
 	}
+	if sweep && m.noteFresh(r, now) {
+		return
+	}
 	holders := m.router.closest(ctx, DHTKey(r.Key), m.cfg.Factor)
 	if rank(holders, m.self) < 0 {
 		if budget.Add(-1) >= 0 {
@@ -176,6 +183,24 @@ func (m *Manager) repairKey(ctx context.Context, r *Record, sweep bool, budget *
 	}
 }
 
+// noteFresh handles a sweep's first sight of a key written moments ago: its
+// writer audits it if a push failed (followUp), so the sweep only starts the
+// key's clocks, and leaves its holders (a lookup) to the next sweep so that
+// the sweeps after a burst of writes stay cheap.
+func (m *Manager) noteFresh(r *Record, now time.Time) bool {
+	if now.Sub(time.Unix(0, r.WrittenAt)) >= m.cfg.RepairInterval {
+		return false
+	}
+	s := &m.sweeps
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, seen := s.marks[r.Key]; seen || s.incomplete[r.Key] {
+		return false
+	}
+	s.marks[r.Key] = auditMark{version: r.Version, at: now}
+	return true
+}
+
 // auditDue decides whether this node audits a key in this pass.
 func (m *Manager) auditDue(r *Record, holders []peer.ID, now time.Time, sweep bool) bool {
 	m.sweeps.mu.Lock()
@@ -185,11 +210,10 @@ func (m *Manager) auditDue(r *Record, holders []peer.ID, now time.Time, sweep bo
 	changed := !audited || mark.version != r.Version || !slices.Equal(mark.holders, holders)
 	age := now.Sub(mark.at)
 	responsible := rankAmong(holders, mark.holders, m.self) < responsibleRanks
-	if !audited && !incomplete && sweep && now.Sub(time.Unix(0, r.WrittenAt)) < m.cfg.RepairInterval {
-		// A key written moments ago, seen by a sweep: its writer audits it
-		// if a push failed (followUp). Start the clocks instead of auditing.
+	if sweep && audited && mark.holders == nil && mark.version == r.Version {
+		// First full sight of a key noted by noteFresh: learn its holders.
 		m.sweeps.mu.Lock()
-		m.sweeps.marks[r.Key] = auditMark{holders: holders, version: r.Version, at: now}
+		m.sweeps.marks[r.Key] = auditMark{holders: holders, version: r.Version, at: mark.at}
 		m.sweeps.mu.Unlock()
 		return false
 	}
