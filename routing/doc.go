@@ -3,19 +3,22 @@
 // time and re-dials bootstrap peers only when the table is completely empty;
 // a Manager sits on top of the table and adds:
 //
-//   - Liveness probing (prober.go): every RT peer is pinged with the libp2p
-//     ping protocol about once per ProbeInterval, spread over the interval,
-//     at most maxConcurrentProbes at a time, each with probeTimeout. A peer
-//     that answered a kad-dht query recently counts as alive without a probe.
-//     An RT peer whose last connection closes is probed at once, so a peer
-//     whose process died (its kernel resets the connections) is usually
-//     detected within one reprobeDelay, long before its turn comes.
-//     kad-dht's own d.Ping (a DHT PING RPC; v0.42.2 still answers it) is not
-//     used: it goes through the DHT's per-peer message sender, which
-//     serialises all RPCs to a peer on one stream, so a probe would queue
-//     behind a slow GET/PUT and time out on a healthy but busy peer. libp2p
-//     ping opens a stream of its own, and a new stream on a dead connection
-//     fails, so the swarm redials and a dead peer fails the probe.
+//   - Liveness probing (prober.go): every RT peer is probed about once per
+//     ProbeInterval, spread over the interval, at most maxConcurrentProbes at
+//     a time, each within probeTimeout. A peer that answered a kad-dht query,
+//     or sent this node a DHT request (Inbound), within half an interval
+//     counts as alive without a probe, so two peers that probe each other
+//     mostly share one probe. An RT peer whose last connection closes is
+//     probed at once, so a peer whose process died (its kernel resets TCP
+//     connections) is usually detected within one reprobeDelay.
+//     A probe is first a DHT PING on the stream kad-dht already keeps open to
+//     the peer (one request and one reply: with every node probing every
+//     peer every few seconds, probe cost is most of an idle network's CPU).
+//     That stream serialises all of this node's RPCs to the peer, so a PING
+//     queued behind a slow GET/PUT could time out on a healthy, busy peer:
+//     when it fails, the probe falls back to the libp2p ping protocol on a
+//     stream of its own (a new stream on a dead connection fails, so the
+//     swarm redials), and only that verdict counts.
 //   - Suspicion and eviction (liveness.go, pure and table-tested): a failed
 //     probe marks the peer Suspect (IsSuspect, so replication can skip it)
 //     and schedules a quick re-probe instead of waiting a whole interval.
