@@ -104,7 +104,7 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 		cancel:    cancel,
 		kick:      make(chan struct{}, 1),
 		pushLimit: rate.NewLimiter(repairPushRate, repairPushBurst),
-		sweeps:    sweepState{marks: make(map[string]auditMark), incomplete: make(map[string]bool)},
+		sweeps:    sweepState{marks: make(map[string]auditMark), incomplete: make(map[string]bool), changed: make(map[peer.ID]bool)},
 	}, nil
 }
 
@@ -125,8 +125,9 @@ func (m *Manager) Close() error {
 
 // PeerChanged tells the manager that a peer joined or left the routing table;
 // the keys whose holders changed are repaired soon. It never blocks.
-func (m *Manager) PeerChanged(peer.ID) {
+func (m *Manager) PeerChanged(p peer.ID) {
 	m.router.cache.invalidate()
+	m.sweeps.noteChanged(p)
 	select {
 	case m.kick <- struct{}{}:
 	default:

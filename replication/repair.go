@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	kb "github.com/libp2p/go-libp2p-kbucket"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -42,7 +43,23 @@ type sweepState struct {
 	last       time.Time
 	count      int
 	bytes      int64
-	counted    time.Time // when count and bytes were taken
+	counted    time.Time        // when count and bytes were taken
+	changed    map[peer.ID]bool // peers that joined or left the table since the last event pass
+}
+
+func (s *sweepState) noteChanged(p peer.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.changed[p] = true
+}
+
+// takeChanged returns and clears the peers noted since the last call.
+func (s *sweepState) takeChanged() map[peer.ID]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.changed
+	s.changed = make(map[peer.ID]bool)
+	return out
 }
 
 // Stats summarises the records and repair work of this node.
@@ -89,7 +106,7 @@ func (s *sweepState) setCounts(count int, bytes int64) {
 }
 
 func (m *Manager) run() {
-	m.pass(m.ctx, true)
+	m.pass(m.ctx, nil)
 	// Sweep at a random phase, so that nodes started together do not all
 	// sweep (and look up their keys' holders) at the same moment.
 	sweep := time.NewTimer(rand.N(m.cfg.RepairInterval) + 1)
@@ -99,7 +116,7 @@ func (m *Manager) run() {
 		case <-m.ctx.Done():
 			return
 		case <-sweep.C:
-			m.pass(m.ctx, true)
+			m.pass(m.ctx, nil)
 			sweep.Reset(m.cfg.RepairInterval)
 		case <-m.kick:
 			select { // gather the rest of a burst of routing events
@@ -107,7 +124,7 @@ func (m *Manager) run() {
 			case <-m.ctx.Done():
 				return
 			}
-			m.pass(m.ctx, false)
+			m.pass(m.ctx, m.sweeps.takeChanged())
 		}
 	}
 }
@@ -115,8 +132,11 @@ func (m *Manager) run() {
 // pass goes over every local record once: it drops expired records and old
 // tombstones, hands off records this node no longer holds, and audits the
 // keys it is responsible for whose holders changed (and, in a sweep, those
-// due for a periodic audit).
-func (m *Manager) pass(ctx context.Context, sweep bool) {
+// due for a periodic audit). A sweep has changed == nil; a pass after
+// routing events gets the peers that joined or left, and looks only at the
+// keys whose holders they can change.
+func (m *Manager) pass(ctx context.Context, changed map[peer.ID]bool) {
+	sweep := changed == nil
 	var recs []*Record
 	var bytes int64
 	err := m.store.Each(ctx, func(r *Record, size int) error {
@@ -130,7 +150,11 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 	}
 	var budget atomic.Int64
 	budget.Store(maxAuditsPerPass)
-	forEachBounded(ctx, recs, func(r *Record) { m.repairKey(ctx, r, sweep, &budget) })
+	forEachBounded(ctx, recs, func(r *Record) {
+		if sweep || m.affected(r.Key, changed) {
+			m.repairKey(ctx, r, sweep, &budget)
+		}
+	})
 
 	s := &m.sweeps
 	s.setCounts(len(recs), bytes)
@@ -181,6 +205,27 @@ func (m *Manager) repairKey(ctx context.Context, r *Record, sweep bool, budget *
 		complete := m.audit(ctx, r, holders)
 		m.record(r, holders, complete, now)
 	}
+}
+
+// affected reports whether a peer that joined or left can change the key's
+// holders as last audited: it was one of them, or it is nearer to the key
+// than the farthest of them (or they were fewer than k). Keys never audited
+// here count as affected.
+func (m *Manager) affected(key string, changed map[peer.ID]bool) bool {
+	m.sweeps.mu.Lock()
+	mark, ok := m.sweeps.marks[key]
+	incomplete := m.sweeps.incomplete[key]
+	m.sweeps.mu.Unlock()
+	if !ok || incomplete || len(mark.holders) < m.cfg.Factor {
+		return true
+	}
+	farthest := mark.holders[len(mark.holders)-1]
+	for p := range changed {
+		if slices.Contains(mark.holders, p) || kb.Closer(p, farthest, DHTKey(key)) {
+			return true
+		}
+	}
+	return false
 }
 
 // noteFresh handles a sweep's first sight of a key written moments ago: its
