@@ -134,8 +134,10 @@ func (m *Manager) rejoinLoop() {
 // rejoinable filters the due peers: a peer back in the table is forgotten,
 // and one whose bucket has no room is left for later. kad-dht adds a peer
 // when identify completes on a new connection, so a peer that is still
-// connected (removed by kad-dht after a failed query, say) is disconnected
-// first: the redial then runs identify again.
+// connected (removed by kad-dht after a failed query, say) would never come
+// back by itself: it is offered to the table directly, as a replaceable
+// entry (the prober evicts it again if it is dead). Closing and redialling
+// it instead would cost a handshake and break the RPCs in flight on it.
 func (m *Manager) rejoinable(due []peer.AddrInfo) []peer.AddrInfo {
 	out := due[:0]
 	for _, ai := range due {
@@ -143,10 +145,11 @@ func (m *Manager) rejoinable(due []peer.AddrInfo) []peer.AddrInfo {
 		case m.rt.Find(ai.ID) != "":
 			m.departed.remove(ai.ID)
 		case !m.rt.UsefulNewPeer(ai.ID):
-		default:
-			if m.h.Network().Connectedness(ai.ID) == network.Connected {
-				_ = m.h.Network().ClosePeer(ai.ID)
+		case m.h.Network().Connectedness(ai.ID) == network.Connected:
+			if added, _ := m.rt.TryAddPeer(ai.ID, true, true); added {
+				m.departed.remove(ai.ID)
 			}
+		default:
 			out = append(out, ai)
 		}
 	}
