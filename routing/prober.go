@@ -1,13 +1,9 @@
 package routing
 
 import (
-	"cmp"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"math/rand/v2"
-	"slices"
 	"time"
 
 	kb "github.com/libp2p/go-libp2p-kbucket"
@@ -40,7 +36,6 @@ type prober struct {
 	next     time.Time             // when the next round probe is due
 	retries  map[peer.ID]time.Time // suspect or disconnected peers and when to re-probe them
 	inflight map[peer.ID]bool
-	seed     [8]byte // makes this node's probe order its own
 }
 
 // probeLoop owns the probe schedule: one round visits every RT peer, spaced
@@ -51,7 +46,6 @@ type prober struct {
 func (m *Manager) probeLoop() {
 	results := make(chan probeResult)
 	st := &prober{retries: make(map[peer.ID]time.Time), inflight: make(map[peer.ID]bool), next: time.Now()}
-	binary.LittleEndian.PutUint64(st.seed[:], rand.Uint64())
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var disconnects <-chan any // stays nil (never ready) without a subscription
@@ -116,14 +110,6 @@ func (st *prober) wake() time.Time {
 	return wake
 }
 
-// slot is p's fixed place in this node's probe order.
-func (st *prober) slot(p peer.ID) uint64 {
-	h := fnv.New64a()
-	h.Write(st.seed[:])
-	h.Write([]byte(p))
-	return h.Sum64()
-}
-
 // newRound lists the RT peers in random order (so that nodes do not probe in
 // lockstep) and notes when each last answered a kad-dht query.
 func (m *Manager) newRound(st *prober) {
@@ -135,10 +121,7 @@ func (m *Manager) newRound(st *prober) {
 		st.fresh[pi.Id] = pi.LastSuccessfulOutboundQueryAt
 	}
 	m.cfg.Inbound.keepOnly(st.fresh)
-	// Each peer keeps its place in every round (an order random per node, so
-	// that nodes do not probe in lockstep): a reshuffle each round would let
-	// up to two intervals pass between two probes of the same peer.
-	slices.SortFunc(st.queue, func(a, b peer.ID) int { return cmp.Compare(st.slot(a), st.slot(b)) })
+	rand.Shuffle(len(st.queue), func(i, j int) { st.queue[i], st.queue[j] = st.queue[j], st.queue[i] })
 	st.step = m.cfg.ProbeInterval / time.Duration(max(len(st.queue), 1))
 }
 
