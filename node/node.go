@@ -29,6 +29,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/pnet"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	tls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
@@ -316,6 +317,7 @@ func newHost(cfg config.Config, priv crypto.PrivKey, extra ...libp2p.Option) (ho
 		libp2p.DisableRelay(),
 		libp2p.ConnectionManager(cm),
 		libp2p.DisableMetrics(),
+		libp2p.SwarmOpts(swarm.WithDialRanker(preferTCP)),
 	}
 	if cfg.Security.PSKFile != "" {
 		psk, err := readPSK(cfg.Security.PSKFile)
