@@ -4,8 +4,8 @@
 // a Manager sits on top of the table and adds:
 //
 //   - Liveness probing (prober.go): every RT peer is probed about once per
-//     ProbeInterval, spread over the interval, at most maxConcurrentProbes at
-//     a time, each within probeTimeout. A peer that answered a kad-dht query,
+//     ProbeInterval, in probeSlots batches spread over the interval, at most
+//     maxConcurrentProbes at a time, each within probeTimeout. A peer that answered a kad-dht query,
 //     or sent this node a DHT request (Inbound), within half an interval
 //     counts as alive without a probe, so two peers that probe each other
 //     mostly share one probe. An RT peer whose last connection closes is

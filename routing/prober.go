@@ -16,7 +16,13 @@ import (
 
 // maxConcurrentProbes bounds the probes in flight; with probes spread over
 // the interval only a timeout storm (many dead peers) comes near it.
-const maxConcurrentProbes = 8
+const maxConcurrentProbes = 32
+
+// probeSlots is how many batches a round is split into. Probing a few peers
+// at once instead of one at a time lets one wake-up of the process serve
+// several probes and their answers: on a host running many nodes the
+// wake-ups, not the probes' own work, are what an idle network costs.
+const probeSlots = 5
 
 // refillTimeout bounds one bucket-refill lookup (kad-dht's refresh query
 // timeout is the same).
@@ -32,17 +38,18 @@ type probeResult struct {
 type prober struct {
 	queue    []peer.ID             // peers left in this round
 	fresh    map[peer.ID]time.Time // last successful kad-dht query, per peer
-	step     time.Duration         // spacing of this round's probes
-	next     time.Time             // when the next round probe is due
+	batch    int                   // peers visited per slot in this round
+	step     time.Duration         // spacing of this round's slots
+	next     time.Time             // when the next slot is due
 	retries  map[peer.ID]time.Time // suspect or disconnected peers and when to re-probe them
 	inflight map[peer.ID]bool
 }
 
-// probeLoop owns the probe schedule: one round visits every RT peer, spaced
-// evenly over ProbeInterval; suspects are re-probed after reprobeDelay. An RT
-// peer whose last connection closed is probed at once: a crashed or stopped
-// peer's connections are reset by its kernel, so on a LAN it is usually
-// detected well before its turn comes.
+// probeLoop owns the probe schedule: one round visits every RT peer, in
+// probeSlots batches spaced evenly over ProbeInterval; suspects are re-probed
+// after reprobeDelay. An RT peer whose last connection closed is probed at
+// once: a crashed or stopped peer's connections are reset by its kernel, so
+// on a LAN it is usually detected well before its turn comes.
 func (m *Manager) probeLoop() {
 	results := make(chan probeResult)
 	st := &prober{retries: make(map[peer.ID]time.Time), inflight: make(map[peer.ID]bool), next: time.Now()}
@@ -82,7 +89,7 @@ func (m *Manager) probeLoop() {
 				if len(st.queue) == 0 {
 					m.newRound(st)
 				}
-				if len(st.queue) > 0 && len(st.inflight) < maxConcurrentProbes {
+				for i := 0; i < st.batch && len(st.queue) > 0 && len(st.inflight) < maxConcurrentProbes; i++ {
 					p := st.queue[0]
 					st.queue = st.queue[1:]
 					m.visit(st, p, now, results)
@@ -122,7 +129,9 @@ func (m *Manager) newRound(st *prober) {
 	}
 	m.cfg.Inbound.keepOnly(st.fresh)
 	rand.Shuffle(len(st.queue), func(i, j int) { st.queue[i], st.queue[j] = st.queue[j], st.queue[i] })
-	st.step = m.cfg.ProbeInterval / time.Duration(max(len(st.queue), 1))
+	slots := max(min(len(st.queue), probeSlots), 1)
+	st.batch = (len(st.queue) + slots - 1) / slots
+	st.step = m.cfg.ProbeInterval / time.Duration(slots)
 }
 
 // visit probes p unless it is already being handled, or answered a kad-dht
