@@ -296,7 +296,14 @@ func openDatastore(cfg config.Config) (ds.Batching, error) {
 		write = pebble.Sync // survives power loss
 	}
 	path := filepath.Join(cfg.DataDir, datastoreDir)
-	d, err := pebbleds.NewDatastore(path, pebbleds.WithPebbleWriteOptions(write), pebbleds.WithCacheSize(8<<20))
+	opts := &pebble.Options{}
+	// Pebble's default compaction scheduler wakes every 100 ms to hand out
+	// compaction slots, which is most of what an idle node's store costs.
+	// This one grants a slot when a compaction asks and when one finishes
+	// (so a waiting compaction still runs), just without the ticker.
+	opts.Experimental.CompactionScheduler = pebble.NewConcurrencyLimitSchedulerWithNoPeriodicGrantingForTest()
+	d, err := pebbleds.NewDatastore(path, pebbleds.WithPebbleOpts(opts),
+		pebbleds.WithPebbleWriteOptions(write), pebbleds.WithCacheSize(8<<20))
 	if err != nil {
 		return nil, fmt.Errorf("open datastore %s: %w", path, err)
 	}
