@@ -157,6 +157,8 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (n *Node, err e
 		ReadQuorum:     int(cfg.Replication.ReadQuorum),
 		RepairInterval: cfg.Replication.RepairInterval,
 		BucketSize:     cfg.Routing.BucketSize,
+		Protocol:       replication.ProtocolID(protocolPrefix(cfg.Network)),
+		OnRequest:      inbound.Seen,
 	}, logger)
 	if err != nil {
 		return nil, err

@@ -12,7 +12,9 @@ import (
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"golang.org/x/time/rate"
 )
 
@@ -46,6 +48,12 @@ type Config struct {
 	BucketSize     int           // kad-dht bucket size
 	TombstoneTTL   time.Duration // 0 = DefaultTombstoneTTL
 	RPCTimeout     time.Duration // 0 = DefaultRPCTimeout
+	// Protocol is the record protocol's ID (ProtocolID of the network's
+	// kad-dht prefix); only peers on the same one exchange records.
+	Protocol protocol.ID
+	// OnRequest, if set, is told the sender of every record request (a
+	// request is proof that the peer is alive).
+	OnRequest func(peer.ID)
 }
 
 // Manager keeps k up-to-date copies of every record on the k live peers
@@ -59,6 +67,7 @@ type Manager struct {
 	valid  Validator
 	router *router
 	tr     *transport
+	host   host.Host
 	logger *slog.Logger
 
 	ctx    context.Context
@@ -85,12 +94,19 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 	if cfg.RPCTimeout == 0 {
 		cfg.RPCTimeout = DefaultRPCTimeout
 	}
+	if cfg.Protocol == "" {
+		return nil, errors.New("replication: no record protocol ID")
+	}
 	pm, err := pb.NewProtocolMessenger(d.MessageSender())
 	if err != nil {
 		return nil, fmt.Errorf("replication: %w", err)
 	}
 	self := d.PeerID()
 	ctx, cancel := context.WithCancel(context.Background())
+	limit := store.valid.MaxValueSize + messageOverhead
+	client := &rpcClient{h: d.Host(), proto: cfg.Protocol, limit: limit, idle: make(map[peer.ID][]*rpcStream)}
+	server := &rpcServer{store: store, limit: limit, onRequest: cfg.OnRequest, ctx: ctx}
+	d.Host().SetStreamHandler(cfg.Protocol, server.handle)
 	return &Manager{
 		cfg:       cfg,
 		self:      self,
@@ -98,7 +114,8 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 		store:     store,
 		valid:     store.valid,
 		router:    &router{self: self, d: d, pm: pm, live: live, bucketSize: cfg.BucketSize},
-		tr:        &transport{self: self, store: store, pm: pm},
+		tr:        &transport{self: self, store: store, client: client},
+		host:      d.Host(),
 		logger:    logger.With("component", "replication"),
 		ctx:       ctx,
 		cancel:    cancel,
@@ -118,8 +135,10 @@ func (m *Manager) Close() error {
 	m.lifeMu.Lock()
 	m.closed = true
 	m.lifeMu.Unlock()
+	m.host.RemoveStreamHandler(m.cfg.Protocol)
 	m.cancel()
 	m.wg.Wait()
+	m.tr.client.close()
 	return nil
 }
 

@@ -31,11 +31,21 @@ func NewStore(dstore ds.Batching, valid Validator) *Store {
 
 // Get returns the stored record of a user key, or nil if there is none.
 func (s *Store) Get(ctx context.Context, key string) (*Record, error) {
+	data, err := s.getBytes(ctx, key)
+	if err != nil || data == nil {
+		return nil, err
+	}
+	return Unmarshal(key, data)
+}
+
+// getBytes returns the stored record of a user key in its wire form
+// (Record.Marshal), or nil if there is none.
+func (s *Store) getBytes(ctx context.Context, key string) ([]byte, error) {
 	rec, err := s.values.Get(ctx, DHTKey(key))
 	if err != nil || rec == nil {
 		return nil, err
 	}
-	return Unmarshal(key, rec.GetValue())
+	return rec.GetValue(), nil
 }
 
 // Put stores r unless the stored record is at least as new (Record.Compare).

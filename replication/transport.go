@@ -2,18 +2,19 @@ package replication
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
-	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// transport reads and writes one holder's copy of a record. This node is a
-// holder like any other: its copy is the local store.
+// transport reads and writes one holder's copy of a record over the record
+// protocol (rpc.go). This node is a holder like any other: its copy is the
+// local store.
 type transport struct {
-	self  peer.ID
-	store *Store
-	pm    *pb.ProtocolMessenger
+	self   peer.ID
+	store  *Store
+	client *rpcClient
 }
 
 // fetch returns p's copy of the key, or nil if p has none. The record is
@@ -22,18 +23,21 @@ func (t *transport) fetch(ctx context.Context, p peer.ID, key string) (*Record, 
 	if p == t.self {
 		return t.store.Get(ctx, key)
 	}
-	rec, _, err := t.pm.GetValue(ctx, p, DHTKey(key))
-	if err != nil {
-		return nil, fmt.Errorf("fetch %q from %s: %w", key, p.ShortString(), err)
+	answer, err := t.client.call(ctx, p, encodeRequest(opGet, key, nil))
+	if err == nil {
+		switch answer[0] {
+		case statusNotFound:
+			return nil, nil
+		case statusOK:
+			var r *Record
+			if r, err = Unmarshal(key, answer[1:]); err == nil {
+				return r, nil
+			}
+		default:
+			err = answerError(answer)
+		}
 	}
-	if rec == nil {
-		return nil, nil
-	}
-	r, err := Unmarshal(key, rec.GetValue())
-	if err != nil {
-		return nil, fmt.Errorf("fetch %q from %s: %w", key, p.ShortString(), err)
-	}
-	return r, nil
+	return nil, fmt.Errorf("fetch %q from %s: %w", key, p.ShortString(), err)
 }
 
 // push stores r on p. p refuses (an error) if it holds a newer version.
@@ -45,8 +49,27 @@ func (t *transport) push(ctx context.Context, p peer.ID, r *Record) error {
 		}
 		return err
 	}
-	if err := t.pm.PutValue(ctx, p, r.toPB()); err != nil {
+	answer, err := t.client.call(ctx, p, encodeRequest(opPut, r.Key, r.Marshal()))
+	if err == nil && answer[0] != statusOK {
+		err = answerError(answer)
+	}
+	if err != nil {
 		return fmt.Errorf("push %q v%d to %s: %w", r.Key, r.Version, p.ShortString(), err)
 	}
 	return nil
+}
+
+// errStale is a holder's answer to a push when it stores a record at least
+// as new.
+var errStale = errors.New("a newer version is stored")
+
+// answerError turns a holder's non-OK answer into an error.
+func answerError(answer []byte) error {
+	switch answer[0] {
+	case statusStale:
+		return errStale
+	case statusInvalid, statusFailed:
+		return fmt.Errorf("holder refused: %s", answer[1:])
+	}
+	return fmt.Errorf("unexpected answer status %d", answer[0])
 }

@@ -24,8 +24,13 @@ func NewInbound() *Inbound { return &Inbound{last: make(map[peer.ID]time.Time)} 
 
 // Hook is a kad-dht OnRequestHook: it notes the sender of every request.
 func (in *Inbound) Hook(_ context.Context, s network.Stream, _ *pb.Message) {
+	in.Seen(s.Conn().RemotePeer())
+}
+
+// Seen notes that p just sent this node a request (of any protocol).
+func (in *Inbound) Seen(p peer.ID) {
 	in.mu.Lock()
-	in.last[s.Conn().RemotePeer()] = time.Now()
+	in.last[p] = time.Now()
 	in.mu.Unlock()
 }
 

@@ -1,0 +1,262 @@
+package replication
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-msgio"
+)
+
+// The record protocol moves one holder's copy of a record: GET returns it,
+// PUT offers a newer one. It replaces kad-dht's GET_VALUE and PUT_VALUE on
+// the data path because those carry what a holder read does not need (20
+// closer peers with their addresses in every GET answer, the whole record
+// echoed back after a PUT), and because kad-dht sends all requests to a peer
+// over one stream, one at a time. Here every request takes an idle stream to
+// the peer or opens one, so concurrent requests to a peer do not queue.
+//
+// Each message is varint-length-prefixed. A request is an op byte, the
+// uvarint length of the user key, the key, and for PUT the record's wire
+// bytes (Record.Marshal). An answer is a status byte followed by the record
+// (GET, statusOK) or an error text (statusInvalid, statusFailed).
+
+const (
+	opGet byte = 1
+	opPut byte = 2
+)
+
+const (
+	statusOK       byte = 0 // GET: the record follows; PUT: stored
+	statusNotFound byte = 1 // GET: no copy
+	statusStale    byte = 2 // PUT: a record at least as new is stored
+	statusInvalid  byte = 3 // malformed request or record
+	statusFailed   byte = 4 // not served: the record failed validation or the store failed
+)
+
+// Stream lifetimes: a holder drops a stream idle for serverIdleTimeout; a
+// client reuses a pooled stream only if it was idle for less than
+// clientIdleTimeout, well inside the holder's.
+const (
+	serverIdleTimeout = 2 * time.Minute
+	clientIdleTimeout = time.Minute
+	maxIdlePerPeer    = 4
+	rpcWriteTimeout   = 5 * time.Second
+)
+
+// messageOverhead is the room a message needs besides the value: key,
+// record envelope and framing.
+const messageOverhead = 64 << 10
+
+// ProtocolID is the record protocol of a network whose kad-dht protocol
+// prefix is prefix (e.g. "/dhtnode/default").
+func ProtocolID(prefix protocol.ID) protocol.ID { return prefix + "/record/1.0.0" }
+
+// encodeRequest builds a GET (payload nil) or PUT request.
+func encodeRequest(op byte, key string, payload []byte) []byte {
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(key)+len(payload))
+	b = append(b, op)
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	b = append(b, key...)
+	return append(b, payload...)
+}
+
+// decodeRequest splits a request into its parts.
+func decodeRequest(msg []byte) (op byte, key string, payload []byte, err error) {
+	if len(msg) < 2 {
+		return 0, "", nil, errors.New("short request")
+	}
+	op = msg[0]
+	n, used := binary.Uvarint(msg[1:])
+	if used <= 0 || n > uint64(len(msg)-1-used) {
+		return 0, "", nil, errors.New("bad key length")
+	}
+	start := 1 + used
+	return op, string(msg[start : start+int(n)]), msg[start+int(n):], nil
+}
+
+// rpcServer answers record requests from the local store.
+type rpcServer struct {
+	store     *Store
+	limit     int
+	onRequest func(peer.ID) // may be nil
+	ctx       context.Context
+}
+
+// handle serves requests on s until the peer closes it or stays idle.
+func (sv *rpcServer) handle(s network.Stream) {
+	r := msgio.NewVarintReaderSize(s, sv.limit)
+	w := msgio.NewVarintWriter(s)
+	for {
+		if err := s.SetReadDeadline(time.Now().Add(serverIdleTimeout)); err != nil {
+			s.Reset()
+			return
+		}
+		msg, err := r.ReadMsg()
+		if err != nil {
+			s.Reset()
+			return
+		}
+		if sv.onRequest != nil {
+			sv.onRequest(s.Conn().RemotePeer())
+		}
+		answer := sv.serve(msg)
+		if err := s.SetWriteDeadline(time.Now().Add(rpcWriteTimeout)); err != nil {
+			s.Reset()
+			return
+		}
+		if err := w.WriteMsg(answer); err != nil {
+			s.Reset()
+			return
+		}
+	}
+}
+
+// serve answers one request.
+func (sv *rpcServer) serve(msg []byte) []byte {
+	op, key, payload, err := decodeRequest(msg)
+	if err == nil {
+		err = ValidateKey(key)
+	}
+	if err != nil {
+		return append([]byte{statusInvalid}, err.Error()...)
+	}
+	switch op {
+	case opGet:
+		data, err := sv.store.getBytes(sv.ctx, key)
+		switch {
+		case err != nil:
+			return append([]byte{statusFailed}, err.Error()...)
+		case data == nil:
+			return []byte{statusNotFound}
+		}
+		return append([]byte{statusOK}, data...)
+	case opPut:
+		rec, err := Unmarshal(key, payload)
+		if err != nil {
+			return append([]byte{statusInvalid}, err.Error()...)
+		}
+		stored, err := sv.store.Put(sv.ctx, rec) // validates it in full
+		switch {
+		case err != nil:
+			return append([]byte{statusFailed}, err.Error()...)
+		case !stored:
+			return []byte{statusStale}
+		}
+		return []byte{statusOK}
+	}
+	return append([]byte{statusInvalid}, fmt.Sprintf("unknown op %d", op)...)
+}
+
+// rpcClient sends record requests, keeping a few idle streams per peer.
+type rpcClient struct {
+	h     host.Host
+	proto protocol.ID
+	limit int
+
+	mu   sync.Mutex
+	idle map[peer.ID][]*rpcStream
+}
+
+type rpcStream struct {
+	s      network.Stream
+	r      msgio.Reader
+	w      msgio.Writer
+	idleAt time.Time
+}
+
+// call sends req to p and returns the answer. A pooled stream that fails
+// (its connection may have closed since) is retried once on a new stream.
+func (c *rpcClient) call(ctx context.Context, p peer.ID, req []byte) ([]byte, error) {
+	for {
+		rs, pooled, err := c.stream(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		answer, err := rs.roundTrip(ctx, req)
+		if err == nil {
+			c.release(p, rs)
+			return answer, nil
+		}
+		rs.s.Reset()
+		if !pooled || ctx.Err() != nil {
+			return nil, err
+		}
+	}
+}
+
+// stream returns an idle stream to p, or a new one.
+func (c *rpcClient) stream(ctx context.Context, p peer.ID) (*rpcStream, bool, error) {
+	now := time.Now()
+	c.mu.Lock()
+	for q := c.idle[p]; len(q) > 0; q = c.idle[p] {
+		rs := q[len(q)-1]
+		c.idle[p] = q[:len(q)-1]
+		if now.Sub(rs.idleAt) < clientIdleTimeout {
+			c.mu.Unlock()
+			return rs, true, nil
+		}
+		rs.s.Reset()
+	}
+	c.mu.Unlock()
+	s, err := c.h.NewStream(ctx, p, c.proto)
+	if err != nil {
+		return nil, false, err
+	}
+	return &rpcStream{s: s, r: msgio.NewVarintReaderSize(s, c.limit), w: msgio.NewVarintWriter(s)}, false, nil
+}
+
+// release returns a stream that completed a request to the pool.
+func (c *rpcClient) release(p peer.ID, rs *rpcStream) {
+	rs.idleAt = time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.idle == nil || len(c.idle[p]) >= maxIdlePerPeer {
+		rs.s.Close()
+		return
+	}
+	c.idle[p] = append(c.idle[p], rs)
+}
+
+// close resets every pooled stream; later releases close their stream.
+func (c *rpcClient) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, q := range c.idle {
+		for _, rs := range q {
+			rs.s.Reset()
+		}
+	}
+	c.idle = nil
+}
+
+// roundTrip writes req and reads the answer, within ctx.
+func (rs *rpcStream) roundTrip(ctx context.Context, req []byte) ([]byte, error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(DefaultRPCTimeout)
+	}
+	if err := rs.s.SetDeadline(deadline); err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { rs.s.SetDeadline(time.Now()) })
+	defer stop()
+	if err := rs.w.WriteMsg(req); err != nil {
+		return nil, err
+	}
+	answer, err := rs.r.ReadMsg()
+	if err != nil {
+		return nil, err
+	}
+	if len(answer) == 0 {
+		return nil, errors.New("empty answer")
+	}
+	return answer, nil
+}

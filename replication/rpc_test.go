@@ -1,0 +1,143 @@
+package replication
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	ds "github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-msgio"
+)
+
+const testProto = "/dhtnode/test/record/1.0.0"
+
+// rpcPair is a record-protocol client host talking to a server host over
+// loopback TCP, the server answering from an in-memory store.
+type rpcPair struct {
+	client *rpcClient
+	server host.Host
+	store  *Store
+}
+
+func newRPCPair(t *testing.T) *rpcPair {
+	t.Helper()
+	newHost := func() host.Host {
+		h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { h.Close() })
+		return h
+	}
+	ch, sh := newHost(), newHost()
+	store := NewStore(dssync.MutexWrap(ds.NewMapDatastore()), NewValidator(1024))
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	sh.SetStreamHandler(testProto, (&rpcServer{store: store, limit: 1024 + messageOverhead, ctx: ctx}).handle)
+	ch.Peerstore().AddAddrs(sh.ID(), sh.Addrs(), time.Hour)
+	c := &rpcClient{h: ch, proto: testProto, limit: 1024 + messageOverhead, idle: make(map[peer.ID][]*rpcStream)}
+	t.Cleanup(c.close)
+	return &rpcPair{client: c, server: sh, store: store}
+}
+
+func TestRecordProtocolGetAndPut(t *testing.T) {
+	p := newRPCPair(t)
+	tr := &transport{self: "not-the-server", store: p.store, client: p.client}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	id := p.server.ID()
+	if r, err := tr.fetch(ctx, id, "k"); err != nil || r != nil {
+		t.Fatalf("fetch of an absent key = %v, %v; want nil, nil", r, err)
+	}
+	priv := newKey(t)
+	v2 := signed(t, priv, Record{Key: "k", Value: []byte("two"), Version: 2, WrittenAt: 2})
+	if err := tr.push(ctx, id, v2); err != nil {
+		t.Fatalf("push v2: %v", err)
+	}
+	got, err := tr.fetch(ctx, id, "k")
+	if err != nil || got == nil || got.Compare(v2) != 0 || !bytes.Equal(got.Value, v2.Value) {
+		t.Fatalf("fetch after push = %+v, %v; want v2", got, err)
+	}
+	v1 := signed(t, priv, Record{Key: "k", Value: []byte("one"), Version: 1, WrittenAt: 1})
+	if err := tr.push(ctx, id, v1); !errors.Is(err, errStale) {
+		t.Fatalf("push of an older version: %v, want errStale", err)
+	}
+	forged := *v2
+	forged.Version = 3 // the signature no longer covers it
+	if err := tr.push(ctx, id, &forged); err == nil {
+		t.Fatal("push of a forged record was accepted")
+	}
+	if got, _ := p.store.Get(ctx, "k"); got.Version != 2 {
+		t.Fatalf("stored version %d after the refused pushes, want 2", got.Version)
+	}
+	// All of the above ran one request at a time: one stream, reused.
+	if n := len(p.client.idle[id]); n != 1 {
+		t.Fatalf("%d pooled streams, want 1", n)
+	}
+}
+
+func TestRecordProtocolRetriesADeadPooledStream(t *testing.T) {
+	p := newRPCPair(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	id := p.server.ID()
+	req := encodeRequest(opGet, "k", nil)
+	if _, err := p.client.call(ctx, id, req); err != nil {
+		t.Fatal(err)
+	}
+	p.client.idle[id][0].s.Reset() // as if the connection had dropped
+	answer, err := p.client.call(ctx, id, req)
+	if err != nil || answer[0] != statusNotFound {
+		t.Fatalf("call after the pooled stream died = %v, %v; want a not-found answer", answer, err)
+	}
+}
+
+func TestRecordProtocolAnswersMalformedRequests(t *testing.T) {
+	p := newRPCPair(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := p.client.h.NewStream(ctx, p.server.ID(), testProto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Reset()
+	w, r := msgio.NewVarintWriter(s), msgio.NewVarintReaderSize(s, 1<<20)
+	for name, req := range map[string][]byte{
+		"short":       {opGet},
+		"key overrun": {opGet, 9, 'k'},
+		"bad key":     encodeRequest(opGet, "", nil),
+		"unknown op":  encodeRequest(9, "k", nil),
+		"bad record":  encodeRequest(opPut, "k", []byte("not a record")),
+	} {
+		if err := w.WriteMsg(req); err != nil {
+			t.Fatalf("%s: write: %v", name, err)
+		}
+		answer, err := r.ReadMsg()
+		if err != nil || len(answer) == 0 || answer[0] != statusInvalid {
+			t.Fatalf("%s: answer %q, %v; want statusInvalid on a stream that stays open", name, answer, err)
+		}
+	}
+}
+
+func FuzzDecodeRequest(f *testing.F) {
+	f.Add(encodeRequest(opGet, "k", nil))
+	f.Add(encodeRequest(opPut, "dir/key", []byte("payload")))
+	f.Add([]byte{opGet, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		op, key, payload, err := decodeRequest(msg)
+		if err != nil {
+			return
+		}
+		op2, key2, payload2, err := decodeRequest(encodeRequest(op, key, payload))
+		if err != nil || op2 != op || key2 != key || !bytes.Equal(payload2, payload) {
+			t.Fatalf("re-encoding %x does not decode to the same request: %v", msg, err)
+		}
+	})
+}
