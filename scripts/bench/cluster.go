@@ -251,20 +251,20 @@ func (c *Cluster) CPUSeconds() (float64, error) {
 	return float64(ticks) / float64(ClockTicks()), nil
 }
 
-// MemoryMiB returns VmRSS and RssAnon (private memory) of every live node, in MiB.
-func (c *Cluster) MemoryMiB() (rss, anon []float64, err error) {
+// Memory returns the resident memory of every live node.
+func (c *Cluster) Memory() ([]Memory, error) {
+	var out []Memory
 	for _, nd := range c.Live() {
-		r, a, err := MemoryBytes(nd.Proc.Pid())
+		m, err := MemoryOf(nd.Proc.Pid())
 		if err != nil && !c.waitExit(nd) {
 			continue
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("node %d: %w", nd.Spec.Index, err)
+			return nil, fmt.Errorf("node %d: %w", nd.Spec.Index, err)
 		}
-		rss = append(rss, float64(r)/(1<<20))
-		anon = append(anon, float64(a)/(1<<20))
+		out = append(out, m)
 	}
-	return rss, anon, nil
+	return out, nil
 }
 
 // waitExit is checkExit for a node whose /proc entry just failed to read:

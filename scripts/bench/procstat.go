@@ -80,31 +80,38 @@ func parseStatCPU(b []byte) (int64, error) {
 	return utime + stime, nil
 }
 
-// RSSBytes returns VmRSS of process pid in bytes.
-func RSSBytes(pid int) (int64, error) {
-	rss, _, err := MemoryBytes(pid)
-	return rss, err
+// Memory is one process's resident memory, in bytes.
+type Memory struct {
+	RSS     int64 // VmRSS: every resident page, shared or not
+	Private int64 // RssAnon: the process's own pages (heap, stacks)
+	// PSS counts each resident page divided by the number of processes
+	// mapping it, so the executable's pages, shared by every node running
+	// the same binary, count once across them: the node's fair share.
+	PSS int64
 }
 
-// MemoryBytes returns VmRSS and RssAnon of process pid in bytes. RssAnon is
-// the private part; the rest of VmRSS is mostly the executable's pages,
-// which every process running the same binary shares.
-func MemoryBytes(pid int) (rss, anon int64, err error) {
+// MemoryOf reads the resident memory of process pid.
+func MemoryOf(pid int) (Memory, error) {
+	var m Memory
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, err
+		return m, err
 	}
-	if rss, err = parseStatusKB(b, "VmRSS"); err != nil {
-		return 0, 0, err
+	if m.RSS, err = parseStatusKB(b, "VmRSS"); err != nil {
+		return m, err
 	}
-	anon, err = parseStatusKB(b, "RssAnon")
-	return rss, anon, err
+	if m.Private, err = parseStatusKB(b, "RssAnon"); err != nil {
+		return m, err
+	}
+	if b, err = os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid)); err != nil {
+		return m, err
+	}
+	m.PSS, err = parseStatusKB(b, "Pss")
+	return m, err
 }
 
-// parseVmRSS extracts VmRSS from the contents of /proc/<pid>/status.
-func parseVmRSS(b []byte) (int64, error) { return parseStatusKB(b, "VmRSS") }
-
-// parseStatusKB extracts a "Field:  N kB" line of /proc/<pid>/status, in bytes.
+// parseStatusKB extracts a "Field:  N kB" line of /proc/<pid>/status or
+// smaps_rollup, in bytes.
 func parseStatusKB(b []byte, field string) (int64, error) {
 	for line := range strings.SplitSeq(string(b), "\n") {
 		rest, ok := strings.CutPrefix(line, field+":")

@@ -20,16 +20,16 @@ func TestParseStatCPU(t *testing.T) {
 	}
 }
 
-func TestParseVmRSS(t *testing.T) {
+func TestParseStatusKB(t *testing.T) {
 	status := "Name:\tdhtnode\nVmPeak:\t  900 kB\nVmRSS:\t   38912 kB\nRssAnon:\t    9216 kB\nThreads:\t12\n"
-	got, err := parseVmRSS([]byte(status))
+	got, err := parseStatusKB([]byte(status), "VmRSS")
 	if err != nil || got != 38912*1024 {
-		t.Fatalf("parseVmRSS = %d, %v", got, err)
+		t.Fatalf("parseStatusKB(VmRSS) = %d, %v", got, err)
 	}
 	if anon, err := parseStatusKB([]byte(status), "RssAnon"); err != nil || anon != 9216*1024 {
 		t.Fatalf("parseStatusKB(RssAnon) = %d, %v", anon, err)
 	}
-	if _, err := parseVmRSS([]byte("Name:\tx\n")); err == nil {
+	if _, err := parseStatusKB([]byte("Name:\tx\n"), "VmRSS"); err == nil {
 		t.Fatal("no VmRSS line: want an error")
 	}
 }
@@ -55,8 +55,9 @@ func TestProcReadersOnSelf(t *testing.T) {
 	if _, err := CPUTicks(os.Getpid()); err != nil {
 		t.Fatal(err)
 	}
-	if rss, err := RSSBytes(os.Getpid()); err != nil || rss <= 0 {
-		t.Fatalf("RSSBytes = %d, %v", rss, err)
+	m, err := MemoryOf(os.Getpid())
+	if err != nil || m.RSS <= 0 || m.Private <= 0 || m.PSS <= 0 || m.PSS > m.RSS {
+		t.Fatalf("MemoryOf = %+v, %v; want 0 < PSS <= RSS, Private > 0", m, err)
 	}
 	if hz := ClockTicks(); hz <= 0 {
 		t.Fatalf("ClockTicks = %d", hz)

@@ -92,6 +92,7 @@ func memory(pick func(*WorkloadResult) CountSummary, f func(CountSummary) float6
 
 func rssOf(w *WorkloadResult) CountSummary     { return w.RSSMiB }
 func privateOf(w *WorkloadResult) CountSummary { return w.PrivateMiB }
+func pssOf(w *WorkloadResult) CountSummary     { return w.PSSMiB }
 func median(c CountSummary) float64            { return c.Median }
 
 // reportRows lists every row of the table, in order.
@@ -110,6 +111,7 @@ func reportRows() []row {
 		row{"RSS median MiB", 1, memory(rssOf, median)},
 		row{"RSS max MiB", 1, memory(rssOf, func(c CountSummary) float64 { return c.Max })},
 		row{"private (RssAnon) median MiB", 1, memory(privateOf, median)},
+		row{"PSS median MiB", 1, memory(pssOf, median)},
 	)
 	rows = append(rows, failureRows(0, "before kill")...)
 	rows = append(rows, failureRows(1, "kill 1")...)

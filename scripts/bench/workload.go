@@ -168,6 +168,7 @@ type WorkloadResult struct {
 	SerialGet     PhaseResult  `json:"serial_get"`
 	RSSMiB        CountSummary `json:"rss_mib"`
 	PrivateMiB    CountSummary `json:"private_mib"` // RssAnon: VmRSS less the shared executable pages
+	PSSMiB        CountSummary `json:"pss_mib"`     // proportional set size: shared pages split among their users
 }
 
 // RunWorkload puts and gets a fresh set of keys twice: with opts.Clients
@@ -213,11 +214,19 @@ func RunWorkload(ctx context.Context, c *Cluster, client *APIClient, rng *rand.R
 			return wr, nil, err
 		}
 	}
-	rss, anon, err := c.MemoryMiB()
+	mem, err := c.Memory()
 	if err != nil {
 		return wr, nil, err
 	}
-	wr.RSSMiB = SummarizeCounts(rss)
-	wr.PrivateMiB = SummarizeCounts(anon)
+	mib := func(f func(Memory) int64) CountSummary {
+		vs := make([]float64, len(mem))
+		for i, m := range mem {
+			vs[i] = float64(f(m)) / (1 << 20)
+		}
+		return SummarizeCounts(vs)
+	}
+	wr.RSSMiB = mib(func(m Memory) int64 { return m.RSS })
+	wr.PrivateMiB = mib(func(m Memory) int64 { return m.Private })
+	wr.PSSMiB = mib(func(m Memory) int64 { return m.PSS })
 	return wr, acked, nil
 }
