@@ -158,7 +158,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (n *Node, err e
 		RepairInterval: cfg.Replication.RepairInterval,
 		BucketSize:     cfg.Routing.BucketSize,
 		Protocol:       replication.ProtocolID(protocolPrefix(cfg.Network)),
-		OnRequest:      inbound.Seen,
+		Heard:          inbound.Seen,
 	}, logger)
 	if err != nil {
 		return nil, err

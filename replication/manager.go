@@ -51,9 +51,9 @@ type Config struct {
 	// Protocol is the record protocol's ID (ProtocolID of the network's
 	// kad-dht prefix); only peers on the same one exchange records.
 	Protocol protocol.ID
-	// OnRequest, if set, is told the sender of every record request (a
-	// request is proof that the peer is alive).
-	OnRequest func(peer.ID)
+	// Heard, if set, is told of every peer that sent this node a record
+	// request or answered one: either proves the peer is alive.
+	Heard func(peer.ID)
 }
 
 // Manager keeps k up-to-date copies of every record on the k live peers
@@ -104,8 +104,8 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 	self := d.PeerID()
 	ctx, cancel := context.WithCancel(context.Background())
 	limit := store.valid.MaxValueSize + messageOverhead
-	client := &rpcClient{h: d.Host(), proto: cfg.Protocol, limit: limit, idle: make(map[peer.ID][]*rpcStream)}
-	server := &rpcServer{store: store, limit: limit, onRequest: cfg.OnRequest, ctx: ctx}
+	client := &rpcClient{h: d.Host(), proto: cfg.Protocol, limit: limit, heard: cfg.Heard, idle: make(map[peer.ID][]*rpcStream)}
+	server := &rpcServer{store: store, limit: limit, heard: cfg.Heard, ctx: ctx}
 	d.Host().SetStreamHandler(cfg.Protocol, server.handle)
 	return &Manager{
 		cfg:       cfg,

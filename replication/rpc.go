@@ -84,10 +84,10 @@ func decodeRequest(msg []byte) (op byte, key string, payload []byte, err error) 
 
 // rpcServer answers record requests from the local store.
 type rpcServer struct {
-	store     *Store
-	limit     int
-	onRequest func(peer.ID) // may be nil
-	ctx       context.Context
+	store *Store
+	limit int
+	heard func(peer.ID) // told of every requester; may be nil
+	ctx   context.Context
 }
 
 // handle serves requests on s until the peer closes it or stays idle.
@@ -104,8 +104,8 @@ func (sv *rpcServer) handle(s network.Stream) {
 			s.Reset()
 			return
 		}
-		if sv.onRequest != nil {
-			sv.onRequest(s.Conn().RemotePeer())
+		if sv.heard != nil {
+			sv.heard(s.Conn().RemotePeer())
 		}
 		answer := sv.serve(msg)
 		if err := s.SetWriteDeadline(time.Now().Add(rpcWriteTimeout)); err != nil {
@@ -160,6 +160,7 @@ type rpcClient struct {
 	h     host.Host
 	proto protocol.ID
 	limit int
+	heard func(peer.ID) // told of every peer that answered; may be nil
 
 	mu   sync.Mutex
 	idle map[peer.ID][]*rpcStream
@@ -183,6 +184,9 @@ func (c *rpcClient) call(ctx context.Context, p peer.ID, req []byte) ([]byte, er
 		answer, err := rs.roundTrip(ctx, req)
 		if err == nil {
 			c.release(p, rs)
+			if c.heard != nil {
+				c.heard(p)
+			}
 			return answer, nil
 		}
 		rs.s.Reset()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +24,18 @@ type rpcPair struct {
 	client *rpcClient
 	server host.Host
 	store  *Store
+
+	mu    sync.Mutex
+	heard map[string]peer.ID // "client" and "server": whom each last heard from
+}
+
+// hearer returns a Heard callback that notes p under who.
+func (p *rpcPair) hearer(who string) func(peer.ID) {
+	return func(id peer.ID) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.heard[who] = id
+	}
 }
 
 func newRPCPair(t *testing.T) *rpcPair {
@@ -36,14 +49,15 @@ func newRPCPair(t *testing.T) *rpcPair {
 		return h
 	}
 	ch, sh := newHost(), newHost()
-	store := NewStore(dssync.MutexWrap(ds.NewMapDatastore()), NewValidator(1024))
+	p := &rpcPair{server: sh, heard: make(map[string]peer.ID)}
+	p.store = NewStore(dssync.MutexWrap(ds.NewMapDatastore()), NewValidator(1024))
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	sh.SetStreamHandler(testProto, (&rpcServer{store: store, limit: 1024 + messageOverhead, ctx: ctx}).handle)
+	sh.SetStreamHandler(testProto, (&rpcServer{store: p.store, limit: 1024 + messageOverhead, heard: p.hearer("server"), ctx: ctx}).handle)
 	ch.Peerstore().AddAddrs(sh.ID(), sh.Addrs(), time.Hour)
-	c := &rpcClient{h: ch, proto: testProto, limit: 1024 + messageOverhead, idle: make(map[peer.ID][]*rpcStream)}
-	t.Cleanup(c.close)
-	return &rpcPair{client: c, server: sh, store: store}
+	p.client = &rpcClient{h: ch, proto: testProto, limit: 1024 + messageOverhead, heard: p.hearer("client"), idle: make(map[peer.ID][]*rpcStream)}
+	t.Cleanup(p.client.close)
+	return p
 }
 
 func TestRecordProtocolGetAndPut(t *testing.T) {
@@ -79,6 +93,12 @@ func TestRecordProtocolGetAndPut(t *testing.T) {
 	// All of the above ran one request at a time: one stream, reused.
 	if n := len(p.client.idle[id]); n != 1 {
 		t.Fatalf("%d pooled streams, want 1", n)
+	}
+	// Both sides count the exchange as proof that the other is alive.
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.heard["client"] != id || p.heard["server"] != p.client.h.ID() {
+		t.Fatalf("heard = %v, want the client to have heard the server and the server the client", p.heard)
 	}
 }
 

@@ -5,10 +5,11 @@
 //
 //   - Liveness probing (prober.go): every RT peer is probed about once per
 //     ProbeInterval, in probeSlots batches spread over the interval, at most
-//     maxConcurrentProbes at a time, each within probeTimeout. A peer that answered a kad-dht query,
-//     or sent this node a DHT request (Inbound), within half an interval
-//     counts as alive without a probe, so two peers that probe each other
-//     mostly share one probe. An RT peer whose last connection closes is
+//     maxConcurrentProbes at a time, each within probeTimeout. A peer that
+//     answered a kad-dht query, sent this node a DHT or record request, or
+//     answered a record request (Inbound) within half an interval counts as
+//     alive without a probe, so two peers that probe each other mostly share
+//     one probe. An RT peer whose last connection closes is
 //     probed at once, so a peer whose process died (its kernel resets TCP
 //     connections) is usually detected within one reprobeDelay.
 //     A probe is first a DHT PING on the stream kad-dht already keeps open to

@@ -10,9 +10,11 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// Inbound records when each peer last sent this node a DHT request. A peer
-// that just sent a request is alive, so the prober skips it; two peers that
-// probe each other then share one probe per interval instead of two.
+// Inbound records when each peer was last heard from: it sent this node a DHT
+// or record request, or answered a record request. A peer just heard from is
+// alive, so the prober skips it; two peers that probe each other then share
+// one probe per interval instead of two, and peers busy exchanging records
+// need no probes at all.
 type Inbound struct {
 	mu   sync.Mutex
 	last map[peer.ID]time.Time
@@ -27,14 +29,14 @@ func (in *Inbound) Hook(_ context.Context, s network.Stream, _ *pb.Message) {
 	in.Seen(s.Conn().RemotePeer())
 }
 
-// Seen notes that p just sent this node a request (of any protocol).
+// Seen notes that p was just heard from: it sent a request or answered one.
 func (in *Inbound) Seen(p peer.ID) {
 	in.mu.Lock()
 	in.last[p] = time.Now()
 	in.mu.Unlock()
 }
 
-// lastRequest is when p last sent a request (zero if never, or if in is nil).
+// lastRequest is when p was last heard from (zero if never, or if in is nil).
 func (in *Inbound) lastRequest(p peer.ID) time.Time {
 	if in == nil {
 		return time.Time{}
