@@ -5,7 +5,7 @@
 # N=20 and N=50, both systems, 200 puts + 200 gets of 256-byte values with
 # 8 concurrent clients and serially, then SIGKILL 30% and 20% more of the
 # nodes with 30 s waits. Quick mode (about a minute per system):
-#   scripts/bench.sh -nodes 10 -puts 50 -gets 50 -wait 5s
+#   scripts/bench.sh -nodes 10 -puts 50 -gets 50 -wait 5s -idle 2s
 # Extra `dhtnode run` flags go after "--". See `bin/bench -h` for every flag.
 # Output: a table per cluster size and one line starting with "BENCH_JSON ".
 # Ports: libp2p 7100+i, HTTP 8100+i (scripts/cluster.sh uses 4101+/5101+).

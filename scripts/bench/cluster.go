@@ -235,6 +235,26 @@ func (c *Cluster) Kill(nodes []*Node) error {
 	return errors.Join(errs...)
 }
 
+// IdleCores measures the CPU all live nodes use over d while no client
+// talks to them, in cores.
+func (c *Cluster) IdleCores(ctx context.Context, d time.Duration) (float64, error) {
+	before, err := c.CPUSeconds()
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	select {
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-time.After(d):
+	}
+	after, err := c.CPUSeconds()
+	if err != nil {
+		return 0, err
+	}
+	return (after - before) / time.Since(start).Seconds(), nil
+}
+
 // CPUSeconds sums utime+stime of every live node process.
 func (c *Cluster) CPUSeconds() (float64, error) {
 	var ticks int64

@@ -23,6 +23,7 @@ type Options struct {
 	Kill1         float64       `json:"kill1"`
 	Kill2         float64       `json:"kill2"`
 	Wait          time.Duration `json:"wait_ns"`
+	Idle          time.Duration `json:"idle_ns"`
 	SettleTarget  int           `json:"settle_target"`
 	SettleWindow  time.Duration `json:"settle_window_ns"`
 	SettleTimeout time.Duration `json:"settle_timeout_ns"`
@@ -53,6 +54,7 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	fs.Float64Var(&o.Kill1, "kill1", 0.3, "fraction of nodes SIGKILLed in the first failure step")
 	fs.Float64Var(&o.Kill2, "kill2", 0.2, "further fraction of nodes SIGKILLed in the second step")
 	fs.DurationVar(&o.Wait, "wait", 30*time.Second, "wait after each kill step before measuring")
+	fs.DurationVar(&o.Idle, "idle", 10*time.Second, "measure the settled network's idle CPU for this long before the workload (0 = skip)")
 	fs.IntVar(&o.SettleTarget, "settle-target", 20, "routing-table size each node must reach (capped at N-1)")
 	fs.DurationVar(&o.SettleWindow, "settle-window", 3*time.Second, "how long sizes must stay unchanged to count as settled")
 	fs.DurationVar(&o.SettleTimeout, "settle-timeout", 2*time.Minute, "give up waiting for routing tables to settle after this")
@@ -111,7 +113,7 @@ func (o Options) validate() error {
 	if o.Kill1 < 0 || o.Kill2 < 0 || o.Kill1+o.Kill2 >= 1 || o.ClientFrac <= 0 || o.ClientFrac+o.Kill1+o.Kill2 > 1 {
 		errs = append(errs, errors.New("-kill1, -kill2 and -client-frac must be >= 0 and leave the client-facing nodes alive (client-frac+kill1+kill2 <= 1)"))
 	}
-	if o.Wait < 0 || o.SettleWindow < 0 || o.SettleTimeout <= 0 || o.ReadyTimeout <= 0 || o.OpTimeout <= 0 {
+	if o.Wait < 0 || o.Idle < 0 || o.SettleWindow < 0 || o.SettleTimeout <= 0 || o.ReadyTimeout <= 0 || o.OpTimeout <= 0 {
 		errs = append(errs, errors.New("durations must be positive"))
 	}
 	if o.BasePort < 1 || o.APIBasePort < 1 || o.BasePort == o.APIBasePort {

@@ -16,7 +16,7 @@ func TestParseOptionsDefaultsAreTheStandardRun(t *testing.T) {
 		t.Errorf("nodes %v systems %v", o.Nodes, o.Systems)
 	}
 	if o.Puts != 200 || o.Gets != 200 || o.ValueSize != 256 || o.Clients != 8 ||
-		o.Kill1 != 0.3 || o.Kill2 != 0.2 || o.Wait != 30*time.Second || o.BasePort != 7100 || o.APIBasePort != 8100 {
+		o.Kill1 != 0.3 || o.Kill2 != 0.2 || o.Wait != 30*time.Second || o.Idle != 10*time.Second || o.BasePort != 7100 || o.APIBasePort != 8100 {
 		t.Errorf("defaults: %+v", o)
 	}
 }
@@ -43,6 +43,7 @@ func TestParseOptionsRejects(t *testing.T) {
 		"kills leave no survivors": {"-kill1", "0.6", "-kill2", "0.4"},
 		"clients would be killed":  {"-client-frac", "0.6"},
 		"no clients":               {"-clients", "0"},
+		"negative idle time":       {"-idle", "-1s"},
 		"overlapping port ranges":  {"-base-port", "8000", "-api-base-port", "8010", "-nodes", "20"},
 	} {
 		t.Run(name, func(t *testing.T) {

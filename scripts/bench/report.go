@@ -102,6 +102,7 @@ func reportRows() []row {
 		{"settled s", 2, func(r RunResult) (float64, bool) { return r.SettleSeconds, r.SettleSeconds > 0 && !r.SettleTimedOut }},
 		{"RT size min", 0, func(r RunResult) (float64, bool) { return r.RTSizes.Min, r.RTSizes.N > 0 }},
 		{"RT size max", 0, func(r RunResult) (float64, bool) { return r.RTSizes.Max, r.RTSizes.N > 0 }},
+		{"idle CPU cores (all nodes)", 2, func(r RunResult) (float64, bool) { return r.IdleCores, r.IdleCores > 0 }},
 	}
 	rows = append(rows, phaseRows("put conc", func(w *WorkloadResult) *PhaseResult { return &w.ConcurrentPut })...)
 	rows = append(rows, phaseRows("get conc", func(w *WorkloadResult) *PhaseResult { return &w.ConcurrentGet })...)

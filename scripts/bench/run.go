@@ -16,16 +16,19 @@ type RunResult struct {
 	ClientNodes int    `json:"client_nodes"`
 	// Error is set when the run could not finish; figures measured before
 	// the error are kept.
-	Error          string          `json:"error,omitempty"`
-	ReadySeconds   float64         `json:"ready_seconds"`
-	SettleSeconds  float64         `json:"settle_seconds"`
-	SettleTimedOut bool            `json:"settle_timed_out"`
-	SettleTarget   int             `json:"settle_target"`
-	RTSizes        CountSummary    `json:"rt_sizes"`
-	Workload       *WorkloadResult `json:"workload,omitempty"`
-	AckedKeys      int             `json:"acked_keys"`
-	Failures       []FailureStep   `json:"failures,omitempty"`
-	WallSeconds    float64         `json:"wall_seconds"`
+	Error          string       `json:"error,omitempty"`
+	ReadySeconds   float64      `json:"ready_seconds"`
+	SettleSeconds  float64      `json:"settle_seconds"`
+	SettleTimedOut bool         `json:"settle_timed_out"`
+	SettleTarget   int          `json:"settle_target"`
+	RTSizes        CountSummary `json:"rt_sizes"`
+	// IdleCores is the CPU the settled, idle network used, in cores
+	// (all nodes together), measured over Options.Idle before the workload.
+	IdleCores   float64         `json:"idle_cores"`
+	Workload    *WorkloadResult `json:"workload,omitempty"`
+	AckedKeys   int             `json:"acked_keys"`
+	Failures    []FailureStep   `json:"failures,omitempty"`
+	WallSeconds float64         `json:"wall_seconds"`
 	// UnexpectedExits lists nodes that died without being killed.
 	UnexpectedExits []string `json:"unexpected_exits,omitempty"`
 }
@@ -88,6 +91,13 @@ func runOne(ctx context.Context, sys System, n int, client *APIClient, procs *Pr
 	}
 	logf("  ready after %.2fs, settled after %.2fs (timed out: %v), RT sizes min %v max %v",
 		res.ReadySeconds, res.SettleSeconds, res.SettleTimedOut, res.RTSizes.Min, res.RTSizes.Max)
+
+	if o.Idle > 0 {
+		if res.IdleCores, err = c.IdleCores(ctx, o.Idle); err != nil {
+			return err
+		}
+		logf("  idle network: %.2f CPU cores over %v", res.IdleCores, o.Idle)
+	}
 
 	perm := rng.Perm(n)
 	clientNodes := make([]*Node, ClientNodeCount(n, o.ClientFrac))
