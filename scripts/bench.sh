@@ -2,7 +2,8 @@
 # Benchmarks dhtnode against vanilla go-libp2p-kad-dht (scripts/bench/baseline).
 # Builds bin/dhtnode, bin/baseline and bin/bench, then runs bin/bench with
 # the arguments given. With no arguments it runs the standard benchmark:
-# N=20 and N=50, both systems, 200 puts + 200 gets of 256-byte values with
+# N=20 and N=50, both systems, 10 s of idle CPU once the routing tables
+# settle, 200 puts + 200 gets of 256-byte values with
 # 8 concurrent clients and serially, then SIGKILL 30% and 20% more of the
 # nodes with 30 s waits. Quick mode (about a minute per system):
 #   scripts/bench.sh -nodes 10 -puts 50 -gets 50 -wait 5s -idle 2s
