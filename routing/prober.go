@@ -196,11 +196,11 @@ func (m *Manager) handleProbe(st *prober, r probeResult) {
 // rejoining and queues a refill of its bucket.
 func (m *Manager) evict(p peer.ID) {
 	m.departed.add(p, m.h.Peerstore().Addrs(p), time.Now())
+	m.stats.evictions.Add(1) // before the removal event goes out
 	m.rt.RemovePeer(p)
 	if err := m.h.Network().ClosePeer(p); err != nil {
 		m.logger.Debug("close evicted peer", "peer", p, "error", err)
 	}
-	m.stats.evictions.Add(1)
 	m.logger.Info("evicted unresponsive peer", "peer", p, "failures", m.cfg.ProbeFailures, "rt_size", m.rt.Size())
 	m.queueRefill(p)
 }
