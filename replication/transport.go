@@ -24,18 +24,17 @@ func (t *transport) fetch(ctx context.Context, p peer.ID, key string) (*Record, 
 		return t.store.Get(ctx, key)
 	}
 	answer, err := t.client.call(ctx, p, encodeRequest(opGet, key, nil))
-	if err == nil {
-		switch answer[0] {
-		case statusNotFound:
-			return nil, nil
-		case statusOK:
-			var r *Record
-			if r, err = Unmarshal(key, answer[1:]); err == nil {
-				return r, nil
-			}
-		default:
-			err = answerError(answer)
+	switch {
+	case err != nil:
+	case answer[0] == statusNotFound:
+		return nil, nil
+	case answer[0] == statusOK:
+		var r *Record
+		if r, err = Unmarshal(key, answer[1:]); err == nil {
+			return r, nil
 		}
+	default:
+		err = answerError(answer)
 	}
 	return nil, fmt.Errorf("fetch %q from %s: %w", key, p.ShortString(), err)
 }
