@@ -255,20 +255,20 @@ func (c *Cluster) IdleCores(ctx context.Context, d time.Duration) (float64, erro
 	return (after - before) / time.Since(start).Seconds(), nil
 }
 
-// CPUSeconds sums utime+stime of every live node process.
+// CPUSeconds sums the CPU time of every live node process.
 func (c *Cluster) CPUSeconds() (float64, error) {
-	var ticks int64
+	var total time.Duration
 	for _, nd := range c.Live() {
-		t, err := CPUTicks(nd.Proc.Pid())
+		t, err := CPUTime(nd.Proc.Pid())
 		if err != nil && !c.waitExit(nd) {
 			continue // exited between Live and the read; its CPU time is lost
 		}
 		if err != nil {
 			return 0, fmt.Errorf("node %d: %w", nd.Spec.Index, err)
 		}
-		ticks += t
+		total += t
 	}
-	return float64(ticks) / float64(ClockTicks()), nil
+	return total.Seconds(), nil
 }
 
 // Memory returns the resident memory of every live node.

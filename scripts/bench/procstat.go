@@ -1,83 +1,58 @@
 package main
 
 import (
-	"bytes"
-	"encoding/binary"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Linux /proc readers for the per-node CPU and memory figures.
 
-// atClkTck is the auxv entry type of the clock-tick rate (AT_CLKTCK).
-const atClkTck = 17
-
-// defaultClkTck is USER_HZ on every mainstream Linux build.
-const defaultClkTck = 100
-
-// ClockTicks returns the kernel's clock-tick rate (USER_HZ), the unit of
-// utime and stime in /proc/<pid>/stat, read from this process's auxiliary
-// vector; it falls back to 100.
-func ClockTicks() int64 {
-	b, err := os.ReadFile("/proc/self/auxv")
-	if err != nil {
-		return defaultClkTck
-	}
-	if v := auxvValue(b, atClkTck); v > 0 {
-		return int64(v)
-	}
-	return defaultClkTck
-}
-
-// auxvValue returns the value of entry typ in a 64-bit little-endian auxv
-// dump, or 0 when absent.
-func auxvValue(b []byte, typ uint64) uint64 {
-	for len(b) >= 16 {
-		k, v := binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])
-		if k == typ {
-			return v
-		}
-		if k == 0 {
-			break
-		}
-		b = b[16:]
-	}
-	return 0
-}
-
-// CPUTicks returns utime+stime of process pid in clock ticks.
-func CPUTicks(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+// CPUTime returns the CPU time process pid has used: the sum of its
+// threads' run times in /proc/<pid>/task/*/schedstat, which the scheduler
+// keeps in nanoseconds (utime and stime in /proc/<pid>/stat are in 10 ms
+// ticks, too coarse when 50 processes each spend a few ms on a workload
+// round). A thread that exits takes its time with it; Go runtimes keep
+// their threads, so the loss is nil for the nodes measured here.
+func CPUTime(pid int) (time.Duration, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
 		return 0, err
 	}
-	return parseStatCPU(b)
+	var total time.Duration
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // the thread exited since the listing
+		}
+		if err != nil {
+			return 0, err
+		}
+		d, err := parseSchedstat(b)
+		if err != nil {
+			return 0, fmt.Errorf("task %s: %w", t.Name(), err)
+		}
+		total += d
+	}
+	return total, nil
 }
 
-// parseStatCPU extracts utime+stime (fields 14 and 15) from the contents
-// of /proc/<pid>/stat. The command name (field 2) is in parentheses and may
-// contain spaces, so fields are counted after the last ')'.
-func parseStatCPU(b []byte) (int64, error) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("stat: no command name")
+// parseSchedstat extracts the run time (the first field, in ns) of a
+// /proc/<pid>/task/<tid>/schedstat line.
+func parseSchedstat(b []byte) (time.Duration, error) {
+	f := strings.Fields(string(b))
+	if len(f) != 3 {
+		return 0, fmt.Errorf("schedstat: %d fields, want 3", len(f))
 	}
-	fields := strings.Fields(string(b[i+1:]))
-	// fields[0] is field 3 (state), so field n is fields[n-3].
-	if len(fields) < 13 {
-		return 0, fmt.Errorf("stat: %d fields after the command name", len(fields))
-	}
-	utime, err := strconv.ParseInt(fields[14-3], 10, 64)
+	ns, err := strconv.ParseInt(f[0], 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("stat utime: %w", err)
+		return 0, fmt.Errorf("schedstat run time: %w", err)
 	}
-	stime, err := strconv.ParseInt(fields[15-3], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("stat stime: %w", err)
-	}
-	return utime + stime, nil
+	return time.Duration(ns), nil
 }
 
 // Memory is one process's resident memory, in bytes.

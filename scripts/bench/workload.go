@@ -54,7 +54,7 @@ type PhaseResult struct {
 	OpsPerSec   float64 `json:"ops_per_sec"`
 	// Latency covers every attempt, failed ones included.
 	Latency LatencySummary `json:"latency"`
-	// CPUSeconds is the nodes' utime+stime during the phase; CPUMsPerOp
+	// CPUSeconds is the nodes' CPU time (scheduler run time) during the phase; CPUMsPerOp
 	// divides it by Ops.
 	CPUSeconds float64  `json:"cpu_seconds"`
 	CPUMsPerOp float64  `json:"cpu_ms_per_op"`
