@@ -105,7 +105,9 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 	ctx, cancel := context.WithCancel(context.Background())
 	limit := store.valid.MaxValueSize + messageOverhead
 	client := &rpcClient{h: d.Host(), proto: cfg.Protocol, limit: limit, heard: cfg.Heard, idle: make(map[peer.ID][]*rpcStream)}
-	server := &rpcServer{store: store, limit: limit, heard: cfg.Heard, ctx: ctx}
+	rt := &router{self: self, d: d, pm: pm, live: live, bucketSize: cfg.BucketSize}
+	server := &rpcServer{store: store, limit: limit, heard: cfg.Heard, ctx: ctx,
+		nearer: func(key string) []peer.AddrInfo { return rt.nearerPeers(DHTKey(key), cfg.Factor) }}
 	d.Host().SetStreamHandler(cfg.Protocol, server.handle)
 	return &Manager{
 		cfg:       cfg,
@@ -113,7 +115,7 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 		priv:      priv,
 		store:     store,
 		valid:     store.valid,
-		router:    &router{self: self, d: d, pm: pm, live: live, bucketSize: cfg.BucketSize},
+		router:    rt,
 		tr:        &transport{self: self, store: store, client: client},
 		host:      d.Host(),
 		logger:    logger.With("component", "replication"),

@@ -2,7 +2,10 @@ package replication
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -45,8 +48,9 @@ func (m *Manager) write(ctx context.Context, rec *Record, o WriteOptions) (Write
 	if len(rec.Value) > m.valid.MaxValueSize {
 		return WriteResult{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(rec.Value), m.valid.MaxValueSize)
 	}
-	holders := m.router.closest(ctx, DHTKey(rec.Key), m.cfg.Factor)
-	cur, err := m.read(ctx, rec.Key, holders, quorum(pick(o.R, m.cfg.ReadQuorum), len(holders)))
+	c := m.router.candidates(DHTKey(rec.Key), m.cfg.Factor)
+	found := len(c.window())
+	cur, err := m.read(ctx, rec.Key, c, quorum(pick(o.R, m.cfg.ReadQuorum), found))
 	if err != nil {
 		return WriteResult{}, err
 	}
@@ -69,10 +73,10 @@ func (m *Manager) write(ctx context.Context, rec *Record, o WriteOptions) (Write
 	if err := rec.Sign(m.priv); err != nil {
 		return WriteResult{}, err
 	}
-	res := WriteResult{Version: rec.Version, Needed: quorum(pick(o.W, m.cfg.WriteQuorum), len(holders)), Replicas: len(holders)}
-	res.Acks = m.replicate(ctx, rec, holders, res.Needed)
+	res := WriteResult{Version: rec.Version, Needed: quorum(pick(o.W, m.cfg.WriteQuorum), found), Replicas: found}
+	res.Acks = m.replicate(ctx, rec, c, res.Needed)
 	if res.Acks < res.Needed {
-		return res, fmt.Errorf("%w: %d of %d holders acknowledged, %d needed", ErrInsufficientReplicas, res.Acks, len(holders), res.Needed)
+		return res, fmt.Errorf("%w: %d of %d holders acknowledged, %d needed", ErrInsufficientReplicas, res.Acks, found, res.Needed)
 	}
 	return res, nil
 }
@@ -93,51 +97,70 @@ func pick(request, configured int) int {
 	return configured
 }
 
-// replicate pushes rec to every holder and returns once need of them
-// acknowledged or all answered. Pushes still in flight go on in the background.
-func (m *Manager) replicate(ctx context.Context, rec *Record, holders []peer.ID, need int) int {
-	results := make(chan error, len(holders))
-	for _, p := range holders {
-		if !m.goTracked(func() {
-			c, cancel := m.rpcContext()
-			defer cancel()
-			results <- m.tr.push(c, p, rec)
-		}) {
-			results <- errClosed
-		}
+// replicate writes rec to the key's holders, the window of c (which moves
+// past peers that answer with a referral, to the peers they name), and
+// returns once need of them acknowledged or all answered, or ctx ends.
+// Writes still in flight go on in the background.
+func (m *Manager) replicate(ctx context.Context, rec *Record, c *candidateSet, need int) int {
+	var acks atomic.Int64
+	done := make(chan struct{})
+	c.forgetAsked()
+	if !m.goTracked(func() { m.writeHolders(rec, c, need, &acks, done) }) {
+		return 0
 	}
-	acks, answered := 0, 0
-	for ; answered < len(holders) && acks < need; answered++ {
-		select {
-		case err := <-results:
-			if err == nil {
-				acks++
-			} else {
-				m.logger.Debug("push failed", "key", rec.Key, "error", err)
-			}
-		case <-ctx.Done():
-			m.goTracked(func() { m.followUp(rec, results, len(holders)-answered, answered > acks) })
-			return acks
-		}
+	select {
+	case <-done:
+	case <-ctx.Done():
 	}
-	failed := answered - acks
-	m.goTracked(func() { m.followUp(rec, results, len(holders)-answered, failed > 0) })
-	return acks
+	return int(acks.Load())
 }
 
-// followUp waits for a write's pushes still in flight; if any holder failed
-// to store the record, the writer audits the key once after half a repair
-// interval, so a write acknowledged by only W holders reaches all k without
-// waiting for the holders' own sweeps.
-func (m *Manager) followUp(rec *Record, results <-chan error, pending int, failed bool) {
-	for ; pending > 0; pending-- {
+// writeHolders sends rec to every holder in c's window and closes done once
+// need acknowledged or none is left to answer. If a holder failed to store
+// the record, the writer audits the key once after half a repair interval,
+// so a write acknowledged by only W holders reaches all k without waiting
+// for the holders' own sweeps.
+func (m *Manager) writeHolders(rec *Record, c *candidateSet, need int, acks *atomic.Int64, done chan struct{}) {
+	signal := sync.OnceFunc(func() { close(done) })
+	defer signal()
+	results := make(chan answer, maxAskedFactor*c.k)
+	inFlight := 0
+	launch := func() {
+		for p, ok := c.next(); ok; p, ok = c.next() {
+			inFlight++
+			if !m.goTracked(func() {
+				rc, cancel := m.rpcContext()
+				defer cancel()
+				results <- answer{peer: p, err: m.tr.write(rc, p, rec)}
+			}) {
+				results <- answer{peer: p, err: errClosed}
+			}
+		}
+	}
+	launch()
+	failed := false
+	for ; inFlight > 0; inFlight-- {
+		var a answer
 		select {
-		case err := <-results:
-			failed = failed || err != nil
+		case a = <-results:
 		case <-m.ctx.Done():
 			return
 		}
+		var nh *errNotHolder
+		switch {
+		case a.err == nil:
+			if acks.Add(1) >= int64(need) {
+				signal()
+			}
+		case errors.As(a.err, &nh):
+			c.refuse(a.peer, m.router.filter(nh.nearer))
+			launch()
+		default:
+			failed = true
+			m.logger.Debug("write failed", "key", rec.Key, "error", a.err)
+		}
 	}
+	signal()
 	if !failed {
 		return
 	}
@@ -155,8 +178,8 @@ func (m *Manager) Get(ctx context.Context, key string, r int) (*Record, error) {
 	if err := ValidateKey(key); err != nil {
 		return nil, err
 	}
-	holders := m.router.closest(ctx, DHTKey(key), m.cfg.Factor)
-	rec, err := m.read(ctx, key, holders, quorum(pick(r, m.cfg.ReadQuorum), len(holders)))
+	c := m.router.candidates(DHTKey(key), m.cfg.Factor)
+	rec, err := m.read(ctx, key, c, quorum(pick(r, m.cfg.ReadQuorum), len(c.window())))
 	if err != nil {
 		return nil, err
 	}
@@ -173,39 +196,49 @@ type answer struct {
 	err  error
 }
 
-// read asks the key's holders for their copies, nearest first and this node
-// first when it is a holder (its copy costs no round trip): need of them at
-// once, and one more for each that fails. It returns the verified winner
-// once need answered (nil when none has the key), and repairs the holders
-// that answered with an older copy or none in the background.
-func (m *Manager) read(ctx context.Context, key string, holders []peer.ID, need int) (*Record, error) {
-	order := selfFirst(holders, m.self)
-	answers := make(chan answer, len(order))
+// read asks the key's holders (the window of c) for their copies, this node
+// first when it is one (its copy costs no round trip), then the nearest:
+// need of them at once, and one more for each that fails or answers with a
+// referral (whose peers join c). It returns the verified winner once need
+// holders answered (nil when none has the key), and repairs the holders that
+// answered with an older copy or none in the background.
+func (m *Manager) read(ctx context.Context, key string, c *candidateSet, need int) (*Record, error) {
+	answers := make(chan answer, maxAskedFactor*c.k)
 	launched := 0
 	launch := func() {
-		p := order[launched]
+		p, ok := c.next()
+		if !ok {
+			return
+		}
 		launched++
 		if !m.goTracked(func() {
-			c, cancel := m.rpcContext()
+			rc, cancel := m.rpcContext()
 			defer cancel()
-			r, err := m.tr.fetch(c, p, key)
+			r, err := m.tr.read(rc, p, key)
 			answers <- answer{p, r, err}
 		}) {
 			answers <- answer{peer: p, err: errClosed}
 		}
 	}
-	for launched < min(need, len(order)) {
+	for range need {
 		launch()
 	}
 	var got []answer
-	ok := 0
-	for ok < need && len(got) < launched {
+	ok, answered := 0, 0
+	for ok < need && answered < launched {
 		select {
 		case a := <-answers:
-			got = append(got, a)
-			if a.err == nil {
+			answered++
+			var nh *errNotHolder
+			switch {
+			case a.err == nil:
 				ok++
-			} else if launched < len(order) {
+				got = append(got, a)
+			case errors.As(a.err, &nh):
+				c.refuse(a.peer, m.router.filter(nh.nearer))
+				launch()
+			default:
+				got = append(got, a)
 				launch()
 			}
 		case <-ctx.Done():
@@ -213,24 +246,12 @@ func (m *Manager) read(ctx context.Context, key string, holders []peer.ID, need 
 		}
 	}
 	if ok < need {
-		return nil, fmt.Errorf("%w: %d of %d holders answered, %d needed", ErrInsufficientReplicas, ok, len(holders), need)
+		return nil, fmt.Errorf("%w: %d of %d holders answered, %d needed", ErrInsufficientReplicas, ok, len(c.window()), need)
 	}
 	winner := m.winner(got)
-	pending := launched - len(got)
+	pending := launched - answered
 	m.goTracked(func() { m.readRepair(got, answers, pending) })
 	return winner, nil
-}
-
-// selfFirst returns peers with self moved to the front, if it is there.
-func selfFirst(peers []peer.ID, self peer.ID) []peer.ID {
-	i := rank(peers, self)
-	if i <= 0 {
-		return peers
-	}
-	out := make([]peer.ID, 0, len(peers))
-	out = append(out, self)
-	out = append(out, peers[:i]...)
-	return append(out, peers[i+1:]...)
 }
 
 // winner returns the best record among the answers whose signature verifies.

@@ -67,6 +67,25 @@ func (r *router) lookup(ctx context.Context, dhtKey string, n int) []peer.ID {
 	return sorted
 }
 
+// nearerPeers returns the n live peers of the routing table nearest the DHT
+// key, with their addresses, if all of them are nearer than this node: then
+// this node is not one of the key's n holders. It returns nil otherwise. It
+// costs no network round trip, and it is exact when this node is a holder,
+// as its buckets near the key are then not full.
+func (r *router) nearerPeers(dhtKey string, n int) []peer.AddrInfo {
+	near := r.filter(r.d.RoutingTable().NearestPeers(kb.ConvertKey(dhtKey), n))
+	if len(near) < n || !kb.Closer(near[n-1], r.self, dhtKey) {
+		return nil
+	}
+	ps := r.d.Host().Peerstore()
+	out := make([]peer.AddrInfo, len(near))
+	for i, p := range near {
+		addrs := ps.Addrs(p)
+		out[i] = peer.AddrInfo{ID: p, Addrs: addrs[:min(len(addrs), maxReferralAddrs)]}
+	}
+	return out
+}
+
 // neighbourhoodKnown reports whether the routing table holds every peer near
 // the target: the bucket covering it is not full, so no peer was turned away.
 func (r *router) neighbourhoodKnown(target kb.ID) bool {

@@ -26,19 +26,30 @@ import (
 // Each message is varint-length-prefixed. A request is an op byte, the
 // uvarint length of the user key, the key, and for PUT the record's wire
 // bytes (Record.Marshal). An answer is a status byte followed by the record
-// (GET, statusOK) or an error text (statusInvalid, statusFailed).
+// (GET, statusOK), an error text (statusInvalid, statusFailed) or a referral
+// (statusNotHolder, referral.go).
+//
+// READ and WRITE are GET and PUT asked of the peer as one of the key's k
+// holders, by a client read or write that picked it from its own routing
+// table: a peer that knows k live peers nearer the key is not a holder, and
+// answers with them instead (a referral), so the asker needs no lookup of
+// its own when its table has the key's neighbourhood nearly right. Repair,
+// hand-off and audits use GET and PUT, which every peer serves.
 
 const (
-	opGet byte = 1
-	opPut byte = 2
+	opGet   byte = 1
+	opPut   byte = 2
+	opRead  byte = 3
+	opWrite byte = 4
 )
 
 const (
-	statusOK       byte = 0 // GET: the record follows; PUT: stored
-	statusNotFound byte = 1 // GET: no copy
-	statusStale    byte = 2 // PUT: a record at least as new is stored
-	statusInvalid  byte = 3 // malformed request or record
-	statusFailed   byte = 4 // not served: the record failed validation or the store failed
+	statusOK        byte = 0 // GET: the record follows; PUT: stored
+	statusNotFound  byte = 1 // GET: no copy
+	statusStale     byte = 2 // PUT: a record at least as new is stored
+	statusInvalid   byte = 3 // malformed request or record
+	statusFailed    byte = 4 // not served: the record failed validation or the store failed
+	statusNotHolder byte = 5 // READ, WRITE: not a holder; a referral follows
 )
 
 // Stream lifetimes: a holder drops a stream idle for serverIdleTimeout; a
@@ -87,7 +98,10 @@ type rpcServer struct {
 	store *Store
 	limit int
 	heard func(peer.ID) // told of every requester; may be nil
-	ctx   context.Context
+	// nearer returns the k live peers this node knows nearer the key, or
+	// nil when it is one of the key's holders; nil means always a holder.
+	nearer func(key string) []peer.AddrInfo
+	ctx    context.Context
 }
 
 // handle serves requests on s until the peer closes it or stays idle.
@@ -127,6 +141,14 @@ func (sv *rpcServer) serve(msg []byte) []byte {
 	}
 	if err != nil {
 		return append([]byte{statusInvalid}, err.Error()...)
+	}
+	if op == opRead || op == opWrite {
+		if sv.nearer != nil {
+			if nearer := sv.nearer(key); nearer != nil {
+				return encodeReferral([]byte{statusNotHolder}, nearer)
+			}
+		}
+		op -= opRead - opGet // served as GET or PUT
 	}
 	switch op {
 	case opGet:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-msgio"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 const testProto = "/dhtnode/test/record/1.0.0"
@@ -38,7 +40,9 @@ func (p *rpcPair) hearer(who string) func(peer.ID) {
 	}
 }
 
-func newRPCPair(t *testing.T) *rpcPair {
+// newRPCPair starts the pair; nearer is the server's holder check (nil:
+// a holder of every key).
+func newRPCPair(t *testing.T, nearer func(key string) []peer.AddrInfo) *rpcPair {
 	t.Helper()
 	newHost := func() host.Host {
 		h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
@@ -53,7 +57,7 @@ func newRPCPair(t *testing.T) *rpcPair {
 	p.store = NewStore(dssync.MutexWrap(ds.NewMapDatastore()), NewValidator(1024))
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	sh.SetStreamHandler(testProto, (&rpcServer{store: p.store, limit: 1024 + messageOverhead, heard: p.hearer("server"), ctx: ctx}).handle)
+	sh.SetStreamHandler(testProto, (&rpcServer{store: p.store, limit: 1024 + messageOverhead, heard: p.hearer("server"), nearer: nearer, ctx: ctx}).handle)
 	ch.Peerstore().AddAddrs(sh.ID(), sh.Addrs(), time.Hour)
 	p.client = &rpcClient{h: ch, proto: testProto, limit: 1024 + messageOverhead, heard: p.hearer("client"), idle: make(map[peer.ID][]*rpcStream)}
 	t.Cleanup(p.client.close)
@@ -61,7 +65,7 @@ func newRPCPair(t *testing.T) *rpcPair {
 }
 
 func TestRecordProtocolGetAndPut(t *testing.T) {
-	p := newRPCPair(t)
+	p := newRPCPair(t, nil)
 	tr := &transport{self: "not-the-server", store: p.store, client: p.client}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -103,7 +107,7 @@ func TestRecordProtocolGetAndPut(t *testing.T) {
 }
 
 func TestRecordProtocolRetriesADeadPooledStream(t *testing.T) {
-	p := newRPCPair(t)
+	p := newRPCPair(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	id := p.server.ID()
@@ -119,7 +123,7 @@ func TestRecordProtocolRetriesADeadPooledStream(t *testing.T) {
 }
 
 func TestRecordProtocolAnswersMalformedRequests(t *testing.T) {
-	p := newRPCPair(t)
+	p := newRPCPair(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s, err := p.client.h.NewStream(ctx, p.server.ID(), testProto)
@@ -142,6 +146,50 @@ func TestRecordProtocolAnswersMalformedRequests(t *testing.T) {
 		if err != nil || len(answer) == 0 || answer[0] != statusInvalid {
 			t.Fatalf("%s: answer %q, %v; want statusInvalid on a stream that stays open", name, answer, err)
 		}
+	}
+}
+
+func TestRecordProtocolReferral(t *testing.T) {
+	other := peer.AddrInfo{ID: randomPeer(t), Addrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/4001")}}
+	p := newRPCPair(t, func(key string) []peer.AddrInfo {
+		if key == "far" {
+			return []peer.AddrInfo{other}
+		}
+		return nil
+	})
+	tr := &transport{self: "not-the-server", store: p.store, client: p.client}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	id := p.server.ID()
+	rec := signed(t, newKey(t), Record{Key: "far", Value: []byte("v"), Version: 1, WrittenAt: 1})
+
+	var nh *errNotHolder
+	if _, err := tr.read(ctx, id, "far"); !errors.As(err, &nh) || !slices.Equal(nh.nearer, []peer.ID{other.ID}) {
+		t.Fatalf("read of a key the server does not hold: %v, want a referral to %s", err, other.ID)
+	}
+	if got := p.client.h.Peerstore().Addrs(other.ID); !slices.EqualFunc(got, other.Addrs, ma.Multiaddr.Equal) {
+		t.Fatalf("learned addresses %v, want %v", got, other.Addrs)
+	}
+	if err := tr.write(ctx, id, rec); !errors.As(err, &nh) {
+		t.Fatalf("write to a non-holder: %v, want a referral", err)
+	}
+	if got, _ := p.store.Get(ctx, "far"); got != nil {
+		t.Fatal("a non-holder stored a write")
+	}
+	// Repair and audits use GET and PUT, which every peer serves.
+	if err := tr.push(ctx, id, rec); err != nil {
+		t.Fatalf("push to a non-holder: %v", err)
+	}
+	if got, err := tr.fetch(ctx, id, "far"); err != nil || got == nil {
+		t.Fatalf("fetch from a non-holder = %v, %v; want its copy", got, err)
+	}
+	// A holder serves READ and WRITE as GET and PUT.
+	near := signed(t, newKey(t), Record{Key: "near", Value: []byte("v"), Version: 1, WrittenAt: 1})
+	if err := tr.write(ctx, id, near); err != nil {
+		t.Fatalf("write to a holder: %v", err)
+	}
+	if got, err := tr.read(ctx, id, "near"); err != nil || got == nil || got.Compare(near) != 0 {
+		t.Fatalf("read from a holder = %v, %v; want the record written", got, err)
 	}
 }
 

@@ -20,12 +20,24 @@ type transport struct {
 // fetch returns p's copy of the key, or nil if p has none. The record is
 // decoded but not verified: callers verify the one they pick.
 func (t *transport) fetch(ctx context.Context, p peer.ID, key string) (*Record, error) {
+	return t.get(ctx, p, key, opGet)
+}
+
+// read is fetch asked of p as one of the key's holders: a non-holder
+// answers with an *errNotHolder naming the peers it knows nearer the key.
+func (t *transport) read(ctx context.Context, p peer.ID, key string) (*Record, error) {
+	return t.get(ctx, p, key, opRead)
+}
+
+func (t *transport) get(ctx context.Context, p peer.ID, key string, op byte) (*Record, error) {
 	if p == t.self {
 		return t.store.Get(ctx, key)
 	}
-	answer, err := t.client.call(ctx, p, encodeRequest(opGet, key, nil))
+	answer, err := t.client.call(ctx, p, encodeRequest(op, key, nil))
 	switch {
 	case err != nil:
+	case answer[0] == statusNotHolder:
+		return nil, t.notHolder(p, answer)
 	case answer[0] == statusNotFound:
 		return nil, nil
 	case answer[0] == statusOK:
@@ -41,6 +53,16 @@ func (t *transport) fetch(ctx context.Context, p peer.ID, key string) (*Record, 
 
 // push stores r on p. p refuses (an error) if it holds a newer version.
 func (t *transport) push(ctx context.Context, p peer.ID, r *Record) error {
+	return t.put(ctx, p, r, opPut)
+}
+
+// write is push asked of p as one of the key's holders: a non-holder
+// stores nothing and answers with an *errNotHolder.
+func (t *transport) write(ctx context.Context, p peer.ID, r *Record) error {
+	return t.put(ctx, p, r, opWrite)
+}
+
+func (t *transport) put(ctx context.Context, p peer.ID, r *Record, op byte) error {
 	if p == t.self {
 		stored, err := t.store.Put(ctx, r) // an identical record is stored again
 		if err == nil && !stored {
@@ -48,14 +70,27 @@ func (t *transport) push(ctx context.Context, p peer.ID, r *Record) error {
 		}
 		return err
 	}
-	answer, err := t.client.call(ctx, p, encodeRequest(opPut, r.Key, r.Marshal()))
-	if err == nil && answer[0] != statusOK {
+	answer, err := t.client.call(ctx, p, encodeRequest(op, r.Key, r.Marshal()))
+	switch {
+	case err != nil:
+	case answer[0] == statusNotHolder:
+		return t.notHolder(p, answer)
+	case answer[0] != statusOK:
 		err = answerError(answer)
 	}
 	if err != nil {
 		return fmt.Errorf("push %q v%d to %s: %w", r.Key, r.Version, p.ShortString(), err)
 	}
 	return nil
+}
+
+// notHolder decodes p's referral, learning the addresses it gives.
+func (t *transport) notHolder(p peer.ID, answer []byte) error {
+	infos, err := decodeReferral(answer[1:])
+	if err != nil {
+		return fmt.Errorf("%s answered with a bad referral: %w", p.ShortString(), err)
+	}
+	return &errNotHolder{peer: p, nearer: learnReferral(t.client.h.Peerstore(), t.self, infos)}
 }
 
 // errStale is a holder's answer to a push when it stores a record at least
