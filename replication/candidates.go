@@ -30,8 +30,7 @@ type candidateSet struct {
 // alone: its k+lookupWidth nearest live peers and this node.
 func (r *router) candidates(dhtKey string, k int) *candidateSet {
 	target := kb.ConvertKey(dhtKey)
-	known := r.filter(r.d.RoutingTable().NearestPeers(target, k+lookupWidth))
-	return newCandidateSet(r.self, target, k, known)
+	return newCandidateSet(r.self, target, k, ids(r.nearestLive(target, k+lookupWidth)))
 }
 
 // newCandidateSet returns the candidate set of peers and self.

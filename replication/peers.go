@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"sync"
@@ -35,6 +36,7 @@ type router struct {
 	live       Liveness
 	bucketSize int
 	cache      closestCache
+	index      peerIndex
 }
 
 // closest returns up to n live peers closest to the DHT key in XOR distance,
@@ -54,8 +56,7 @@ func (r *router) closest(ctx context.Context, dhtKey string, n int) []peer.ID {
 // lookup is closest without the cache.
 func (r *router) lookup(ctx context.Context, dhtKey string, n int) []peer.ID {
 	target := kb.ConvertKey(dhtKey)
-	rt := r.d.RoutingTable()
-	known := r.filter(rt.NearestPeers(target, n+lookupWidth))
+	known := ids(r.nearestLive(target, n+lookupWidth))
 	if !r.neighbourhoodKnown(target) {
 		known = r.refine(ctx, dhtKey, target, known)
 	}
@@ -73,17 +74,24 @@ func (r *router) lookup(ctx context.Context, dhtKey string, n int) []peer.ID {
 // costs no network round trip, and it is exact when this node is a holder,
 // as its buckets near the key are then not full.
 func (r *router) nearerPeers(dhtKey string, n int) []peer.AddrInfo {
-	near := r.filter(r.d.RoutingTable().NearestPeers(kb.ConvertKey(dhtKey), n))
-	if len(near) < n || !kb.Closer(near[n-1], r.self, dhtKey) {
+	target := kb.ConvertKey(dhtKey)
+	near := r.nearestLive(target, n)
+	if len(near) < n || bytes.Compare(near[n-1].dist, xorDistance(kb.ConvertPeerID(r.self), target)) >= 0 {
 		return nil
 	}
 	ps := r.d.Host().Peerstore()
 	out := make([]peer.AddrInfo, len(near))
 	for i, p := range near {
-		addrs := ps.Addrs(p)
-		out[i] = peer.AddrInfo{ID: p, Addrs: addrs[:min(len(addrs), maxReferralAddrs)]}
+		addrs := ps.Addrs(p.id)
+		out[i] = peer.AddrInfo{ID: p.id, Addrs: addrs[:min(len(addrs), maxReferralAddrs)]}
 	}
 	return out
+}
+
+// nearestLive returns the n live routing-table peers nearest target.
+func (r *router) nearestLive(target kb.ID, n int) []byDistance {
+	peers := r.index.snapshot(r.cache.generation(), r.d.RoutingTable())
+	return nearest(peers, target, n, r.isSuspect)
 }
 
 // neighbourhoodKnown reports whether the routing table holds every peer near

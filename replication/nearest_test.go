@@ -1,0 +1,40 @@
+package replication
+
+import (
+	"slices"
+	"testing"
+
+	kb "github.com/libp2p/go-libp2p-kbucket"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+func TestNearestMatchesKbucketOrder(t *testing.T) {
+	peers := randomPeers(t, 40)
+	index := make([]indexedPeer, len(peers))
+	for i, p := range peers {
+		index[i] = indexedPeer{id: p, kid: kb.ConvertPeerID(p)}
+	}
+	skipped := map[peer.ID]bool{peers[3]: true, peers[17]: true}
+	skip := func(p peer.ID) bool { return skipped[p] }
+	for _, key := range []string{"/dhtnode/a", "/dhtnode/b", "/dhtnode/c"} {
+		target := kb.ConvertKey(key)
+		var want []peer.ID
+		for _, p := range kb.SortClosestPeers(peers, target) {
+			if !skipped[p] && len(want) < 11 {
+				want = append(want, p)
+			}
+		}
+		got := nearest(index, target, 11, skip)
+		if !slices.Equal(ids(got), want) {
+			t.Fatalf("%s: nearest = %v, want %v", key, ids(got), want)
+		}
+		for _, g := range got {
+			if !slices.Equal(g.dist, xorDistance(kb.ConvertPeerID(g.id), target)) {
+				t.Fatalf("%s: distance of %s is wrong", key, g.id)
+			}
+		}
+	}
+	if got := nearest(index[:2], kb.ConvertKey("/dhtnode/a"), 5, skip); len(got) != 2 {
+		t.Fatalf("nearest 5 of 2 peers = %d peers", len(got))
+	}
+}
