@@ -13,6 +13,9 @@ import (
 	"github.com/dhtnode/dhtnode/config"
 	"github.com/dhtnode/dhtnode/internal/testnet"
 	"github.com/dhtnode/dhtnode/node"
+	"github.com/dhtnode/dhtnode/replication"
+	kb "github.com/libp2p/go-libp2p-kbucket"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 func ctxT(t *testing.T) context.Context {
@@ -338,4 +341,64 @@ func TestPartitionHealConverges(t *testing.T) {
 			t.Fatalf("node %d does not read the winning value", i)
 		}
 	}
+}
+
+// TestReadsAndWritesFollowReferrals runs a network whose routing tables
+// cannot hold everyone (buckets of k+2 = 5 peers for 16 nodes; with buckets
+// of only k, the holders themselves often miss one another, and no view-based
+// scheme can find them), so a node asked to read or write
+// a key often does not know all of its holders: the peers it asks instead
+// must refer it to them. Each key is written and read through nodes whose
+// tables lack one of its holders, and every holder must get the write
+// without repair (the sweep is an hour away) and answer the read at R = k.
+func TestReadsAndWritesFollowReferrals(t *testing.T) {
+	const n, k = 16, 3
+	c := testnet.New(t, n, func(_ int, cfg *config.Config) {
+		cfg.Routing.BucketSize = k + 2
+		cfg.Replication.Factor = k
+		cfg.Replication.RepairInterval = time.Hour
+	})
+	byID := map[peer.ID]int{}
+	var ids []peer.ID
+	for i := range n {
+		byID[c.Node(i).PeerID()] = i
+		ids = append(ids, c.Node(i).PeerID())
+	}
+	// blind returns a node that is not a holder and lacks one in its table.
+	blind := func(holders []peer.ID, not int) int {
+		for i := range n {
+			rt := c.Node(i).RoutingTablePeers()
+			if i != not && !slices.Contains(holders, ids[i]) && slices.ContainsFunc(holders, func(h peer.ID) bool { return !slices.Contains(rt, h) }) {
+				return i
+			}
+		}
+		return -1
+	}
+	tried := 0
+	for key := range 40 {
+		name := fmt.Sprintf("key-%d", key)
+		holders := kb.SortClosestPeers(ids, kb.ConvertKey(replication.DHTKey(name)))[:k]
+		writer := blind(holders, -1)
+		reader := blind(holders, writer)
+		if writer < 0 || reader < 0 {
+			continue
+		}
+		tried++
+		if res := mustPut(t, c, writer, name, "v"); res.Acks < 2 {
+			t.Fatalf("put %s via node %d: %+v", name, writer, res)
+		}
+		first := byID[holders[0]] // its table knows the key's neighbourhood
+		c.WaitFor(5*time.Second, name+" on all of its holders", func() bool {
+			hs, up := holderIndexes(t, c, first, name)
+			return up == k && slices.Equal(hs, []int{byID[holders[0]], byID[holders[1]], byID[holders[2]]})
+		})
+		got, _, err := c.Client(reader).Get(ctxT(t), name, k)
+		if err != nil || string(got) != "v" {
+			t.Fatalf("get %s via node %d at R = %d: %q, %v", name, reader, k, got, err)
+		}
+	}
+	if tried < 10 {
+		t.Fatalf("only %d of 40 keys had a writer and a reader missing one of their holders", tried)
+	}
+	t.Logf("%d keys written and read through nodes missing one of their holders", tried)
 }

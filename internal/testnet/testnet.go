@@ -74,7 +74,19 @@ func New(t testing.TB, n int, configure func(i int, cfg *config.Config)) *Cluste
 		}
 		return true
 	})
-	c.WaitForFullTables(30 * time.Second)
+	if bucket := c.cfgs[0].Routing.BucketSize; bucket < n-1 {
+		// Tables cannot hold everyone: wait until each holds a bucket's worth.
+		c.WaitFor(30*time.Second, "routing tables of a bucket's worth", func() bool {
+			for _, nd := range c.nodes {
+				if len(nd.RoutingTablePeers()) < bucket {
+					return false
+				}
+			}
+			return true
+		})
+	} else {
+		c.WaitForFullTables(30 * time.Second)
+	}
 	return c
 }
 
