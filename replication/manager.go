@@ -11,6 +11,7 @@ import (
 
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
+	kb "github.com/libp2p/go-libp2p-kbucket"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -105,7 +106,7 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 	ctx, cancel := context.WithCancel(context.Background())
 	limit := store.valid.MaxValueSize + messageOverhead
 	client := &rpcClient{h: d.Host(), proto: cfg.Protocol, limit: limit, heard: cfg.Heard, idle: make(map[peer.ID][]*rpcStream)}
-	rt := &router{self: self, d: d, pm: pm, live: live, bucketSize: cfg.BucketSize}
+	rt := &router{self: self, selfKid: kb.ConvertPeerID(self), d: d, pm: pm, live: live, bucketSize: cfg.BucketSize}
 	server := &rpcServer{store: store, limit: limit, heard: cfg.Heard, ctx: ctx,
 		nearer: func(key string) []peer.AddrInfo { return rt.nearerPeers(DHTKey(key), cfg.Factor) }}
 	d.Host().SetStreamHandler(cfg.Protocol, server.handle)

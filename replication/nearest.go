@@ -1,7 +1,6 @@
 package replication
 
 import (
-	"bytes"
 	"slices"
 	"sync"
 	"time"
@@ -32,12 +31,6 @@ type indexedPeer struct {
 	kid kb.ID
 }
 
-// byDistance is a peer and its XOR distance to a target.
-type byDistance struct {
-	id   peer.ID
-	dist []byte
-}
-
 // snapshot returns the peers of rt as of table generation gen.
 func (x *peerIndex) snapshot(gen uint64, rt *kb.RoutingTable) []indexedPeer {
 	x.mu.Lock()
@@ -54,45 +47,64 @@ func (x *peerIndex) snapshot(gen uint64, rt *kb.RoutingTable) []indexedPeer {
 	return peers
 }
 
+// nearestSlack is how many peers beyond n nearest first selects, so that
+// a few suspected peers among the nearest do not force a second pass.
+const nearestSlack = 4
+
 // nearest returns up to n of peers nearest target, nearest first, leaving
-// out those skip reports.
-func nearest(peers []indexedPeer, target kb.ID, n int, skip func(peer.ID) bool) []byDistance {
-	all := make([]byDistance, len(peers))
-	dists := make([]byte, len(peers)*len(target))
-	for i, p := range peers {
-		d := dists[i*len(target) : (i+1)*len(target)]
-		for j := range d {
-			d[j] = p.kid[j] ^ target[j]
-		}
-		all[i] = byDistance{id: p.id, dist: d}
-	}
-	slices.SortFunc(all, func(a, b byDistance) int { return bytes.Compare(a.dist, b.dist) })
-	out := all[:0]
-	for _, c := range all {
-		if len(out) == n {
-			break
-		}
-		if !skip(c.id) {
-			out = append(out, c)
+// out those skip reports (asked only of the few nearest, as it may lock).
+func nearest(peers []indexedPeer, target kb.ID, n int, skip func(peer.ID) bool) []indexedPeer {
+	top := selectNearest(peers, target, n+nearestSlack, nil)
+	live := top[:0:0]
+	for _, p := range top {
+		if !skip(p.id) {
+			live = append(live, p)
 		}
 	}
-	return out
+	if len(live) >= n || len(top) < n+nearestSlack {
+		return live[:min(n, len(live))]
+	}
+	return selectNearest(peers, target, n, skip) // many suspects near the target
+}
+
+// selectNearest returns the m peers nearest target, nearest first, leaving
+// out those skip (if not nil) reports: one pass, keeping the best m so far.
+func selectNearest(peers []indexedPeer, target kb.ID, m int, skip func(peer.ID) bool) []indexedPeer {
+	top := make([]indexedPeer, 0, m+1)
+	for _, p := range peers {
+		if len(top) == m && !closer(p.kid, top[m-1].kid, target) {
+			continue
+		}
+		if skip != nil && skip(p.id) {
+			continue
+		}
+		i := len(top)
+		for i > 0 && closer(p.kid, top[i-1].kid, target) {
+			i--
+		}
+		top = slices.Insert(top, i, p)
+		if len(top) > m {
+			top = top[:m]
+		}
+	}
+	return top
+}
+
+// closer reports whether a is nearer target than b in XOR distance.
+func closer(a, b, target kb.ID) bool {
+	for i := range target {
+		if x, y := a[i]^target[i], b[i]^target[i]; x != y {
+			return x < y
+		}
+	}
+	return false
 }
 
 // ids returns the peer IDs of ps.
-func ids(ps []byDistance) []peer.ID {
+func ids(ps []indexedPeer) []peer.ID {
 	out := make([]peer.ID, len(ps))
 	for i, p := range ps {
 		out[i] = p.id
 	}
 	return out
-}
-
-// xorDistance returns a XOR b.
-func xorDistance(a, b kb.ID) []byte {
-	d := make([]byte, len(a))
-	for i := range d {
-		d[i] = a[i] ^ b[i]
-	}
-	return d
 }

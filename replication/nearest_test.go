@@ -28,10 +28,15 @@ func TestNearestMatchesKbucketOrder(t *testing.T) {
 		if !slices.Equal(ids(got), want) {
 			t.Fatalf("%s: nearest = %v, want %v", key, ids(got), want)
 		}
-		for _, g := range got {
-			if !slices.Equal(g.dist, xorDistance(kb.ConvertPeerID(g.id), target)) {
-				t.Fatalf("%s: distance of %s is wrong", key, g.id)
-			}
+		// With more suspects near the target than the slack, the second pass.
+		order := kb.SortClosestPeers(peers, target)
+		many := map[peer.ID]bool{}
+		for _, p := range order[:nearestSlack+2] {
+			many[p] = true
+		}
+		got = nearest(index, target, 3, func(p peer.ID) bool { return many[p] })
+		if want := order[nearestSlack+2 : nearestSlack+5]; !slices.Equal(ids(got), want) {
+			t.Fatalf("%s: nearest past %d suspects = %v, want %v", key, nearestSlack+2, ids(got), want)
 		}
 	}
 	if got := nearest(index[:2], kb.ConvertKey("/dhtnode/a"), 5, skip); len(got) != 2 {

@@ -1,7 +1,6 @@
 package replication
 
 import (
-	"bytes"
 	"context"
 	"slices"
 	"sync"
@@ -31,6 +30,7 @@ const lookupTimeout = 2 * time.Second
 // refining with one FIND_NODE round only where the table cannot know them.
 type router struct {
 	self       peer.ID
+	selfKid    kb.ID // self's Kademlia ID
 	d          *dht.IpfsDHT
 	pm         *pb.ProtocolMessenger
 	live       Liveness
@@ -75,21 +75,29 @@ func (r *router) lookup(ctx context.Context, dhtKey string, n int) []peer.ID {
 // as its buckets near the key are then not full.
 func (r *router) nearerPeers(dhtKey string, n int) []peer.AddrInfo {
 	target := kb.ConvertKey(dhtKey)
-	near := r.nearestLive(target, n)
-	if len(near) < n || bytes.Compare(near[n-1].dist, xorDistance(kb.ConvertPeerID(r.self), target)) >= 0 {
+	peers := r.index.snapshot(r.cache.generation(), r.d.RoutingTable())
+	nearer := 0
+	for _, p := range peers {
+		if closer(p.kid, r.selfKid, target) && !r.isSuspect(p.id) {
+			if nearer++; nearer == n {
+				break
+			}
+		}
+	}
+	if nearer < n {
 		return nil
 	}
 	ps := r.d.Host().Peerstore()
-	out := make([]peer.AddrInfo, len(near))
-	for i, p := range near {
+	var out []peer.AddrInfo
+	for _, p := range nearest(peers, target, n, r.isSuspect) {
 		addrs := ps.Addrs(p.id)
-		out[i] = peer.AddrInfo{ID: p.id, Addrs: addrs[:min(len(addrs), maxReferralAddrs)]}
+		out = append(out, peer.AddrInfo{ID: p.id, Addrs: addrs[:min(len(addrs), maxReferralAddrs)]})
 	}
 	return out
 }
 
 // nearestLive returns the n live routing-table peers nearest target.
-func (r *router) nearestLive(target kb.ID, n int) []byDistance {
+func (r *router) nearestLive(target kb.ID, n int) []indexedPeer {
 	peers := r.index.snapshot(r.cache.generation(), r.d.RoutingTable())
 	return nearest(peers, target, n, r.isSuspect)
 }
