@@ -22,27 +22,33 @@ type candidateSet struct {
 	target  kb.ID
 	k       int
 	peers   []peer.ID
-	asked   map[peer.ID]bool
-	refused map[peer.ID]bool // answered with a referral
+	asked   []peer.ID
+	refused []peer.ID // answered with a referral
 }
 
 // candidates returns the candidate set of a DHT key from the routing table
 // alone: its k+lookupWidth nearest live peers and this node.
 func (r *router) candidates(dhtKey string, k int) *candidateSet {
 	target := kb.ConvertKey(dhtKey)
-	return newCandidateSet(r.self, target, k, ids(r.nearestLive(target, k+lookupWidth)))
+	self := indexedPeer{id: r.self, kid: r.selfKid}
+	return newCandidateSet(self, target, k, r.nearestLive(target, k+lookupWidth))
 }
 
-// newCandidateSet returns the candidate set of peers and self.
-func newCandidateSet(self peer.ID, target kb.ID, k int, peers []peer.ID) *candidateSet {
-	return &candidateSet{
-		self:    self,
-		target:  target,
-		k:       k,
-		peers:   kb.SortClosestPeers(append(slices.Clone(peers), self), target),
-		asked:   make(map[peer.ID]bool),
-		refused: make(map[peer.ID]bool),
+// newCandidateSet returns the candidate set of near (nearest target first)
+// and self.
+func newCandidateSet(self indexedPeer, target kb.ID, k int, near []indexedPeer) *candidateSet {
+	peers := make([]peer.ID, 0, len(near)+1)
+	placed := false
+	for _, p := range near {
+		if !placed && closer(self.kid, p.kid, target) {
+			peers, placed = append(peers, self.id), true
+		}
+		peers = append(peers, p.id)
 	}
+	if !placed {
+		peers = append(peers, self.id)
+	}
+	return &candidateSet{self: self.id, target: target, k: k, peers: peers}
 }
 
 // window returns the peers currently taken for the key's holders.
@@ -52,7 +58,7 @@ func (c *candidateSet) window() []peer.ID {
 		if len(out) == c.k {
 			break
 		}
-		if !c.refused[p] {
+		if !slices.Contains(c.refused, p) {
 			out = append(out, p)
 		}
 	}
@@ -66,25 +72,41 @@ func (c *candidateSet) next() (peer.ID, bool) {
 	if len(c.asked) >= maxAskedFactor*c.k {
 		return "", false
 	}
-	w := c.window()
-	i := slices.Index(w, c.self)
-	if i < 0 || c.asked[c.self] {
-		i = slices.IndexFunc(w, func(p peer.ID) bool { return !c.asked[p] })
+	var nearest peer.ID
+	inWindow := 0
+	for _, p := range c.peers {
+		if inWindow == c.k {
+			break
+		}
+		if slices.Contains(c.refused, p) {
+			continue
+		}
+		inWindow++
+		if slices.Contains(c.asked, p) {
+			continue
+		}
+		if p == c.self {
+			nearest = p
+			break
+		}
+		if nearest == "" {
+			nearest = p
+		}
 	}
-	if i < 0 {
+	if nearest == "" {
 		return "", false
 	}
-	c.asked[w[i]] = true
-	return w[i], true
+	c.asked = append(c.asked, nearest)
+	return nearest, true
 }
 
 // forgetAsked starts a new round of requests (a write's pushes after its
 // read) that asks the window's peers again; referrals are kept.
-func (c *candidateSet) forgetAsked() { clear(c.asked) }
+func (c *candidateSet) forgetAsked() { c.asked = c.asked[:0] }
 
 // refuse records that p is not a holder and adds the peers it named.
 func (c *candidateSet) refuse(p peer.ID, nearer []peer.ID) {
-	c.refused[p] = true
+	c.refused = append(c.refused, p)
 	for _, q := range nearer {
 		if !slices.Contains(c.peers, q) {
 			c.peers = append(c.peers, q)

@@ -75,11 +75,13 @@ func FuzzDecodeReferral(f *testing.F) {
 	})
 }
 
+func indexed(p peer.ID) indexedPeer { return indexedPeer{id: p, kid: kb.ConvertPeerID(p)} }
+
 func TestCandidateSet(t *testing.T) {
 	target := kb.ConvertKey("/dhtnode/key")
 	all := kb.SortClosestPeers(randomPeers(t, 10), target) // all[0] is the nearest
 	self := all[2]
-	c := newCandidateSet(self, target, 3, []peer.ID{all[1], all[3], all[4], all[5]})
+	c := newCandidateSet(indexed(self), target, 3, []indexedPeer{indexed(all[1]), indexed(all[3]), indexed(all[4]), indexed(all[5])})
 	if w := c.window(); !slices.Equal(w, []peer.ID{all[1], self, all[3]}) {
 		t.Fatalf("window %v, want the 3 nearest of the table and self", w)
 	}
@@ -112,7 +114,7 @@ func TestCandidateSet(t *testing.T) {
 
 func TestCandidateSetBoundsTheAsked(t *testing.T) {
 	target := kb.ConvertKey("/dhtnode/key")
-	c := newCandidateSet(randomPeer(t), target, 2, nil)
+	c := newCandidateSet(indexed(randomPeer(t)), target, 2, nil)
 	asked := 0
 	for range 100 { // every peer refers to two fresh ones
 		p, ok := c.next()

@@ -122,6 +122,7 @@ func (sv *rpcServer) handle(s network.Stream) {
 			sv.heard(s.Conn().RemotePeer())
 		}
 		answer := sv.serve(msg)
+		r.ReleaseMsg(msg) // serve keeps no reference to it
 		if err := s.SetWriteDeadline(time.Now().Add(rpcWriteTimeout)); err != nil {
 			s.Reset()
 			return
