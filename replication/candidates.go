@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"iter"
 	"slices"
 
 	kb "github.com/libp2p/go-libp2p-kbucket"
@@ -51,19 +52,28 @@ func newCandidateSet(self indexedPeer, target kb.ID, k int, near []indexedPeer) 
 	return &candidateSet{self: self.id, target: target, k: k, peers: peers}
 }
 
-// window returns the peers currently taken for the key's holders.
-func (c *candidateSet) window() []peer.ID {
-	out := make([]peer.ID, 0, c.k)
-	for _, p := range c.peers {
-		if len(out) == c.k {
-			break
-		}
-		if !slices.Contains(c.refused, p) {
-			out = append(out, p)
+// windowPeers yields the peers currently taken for the key's holders: the
+// k nearest candidates that have not answered with a referral.
+func (c *candidateSet) windowPeers() iter.Seq[peer.ID] {
+	return func(yield func(peer.ID) bool) {
+		n := 0
+		for _, p := range c.peers {
+			if n == c.k {
+				return
+			}
+			if slices.Contains(c.refused, p) {
+				continue
+			}
+			n++
+			if !yield(p) {
+				return
+			}
 		}
 	}
-	return out
 }
+
+// window returns the peers currently taken for the key's holders.
+func (c *candidateSet) window() []peer.ID { return slices.Collect(c.windowPeers()) }
 
 // next returns a window peer not asked yet, this node first (its copy
 // costs no round trip), else the nearest, and marks it asked. It reports
@@ -73,15 +83,7 @@ func (c *candidateSet) next() (peer.ID, bool) {
 		return "", false
 	}
 	var nearest peer.ID
-	inWindow := 0
-	for _, p := range c.peers {
-		if inWindow == c.k {
-			break
-		}
-		if slices.Contains(c.refused, p) {
-			continue
-		}
-		inWindow++
+	for p := range c.windowPeers() {
 		if slices.Contains(c.asked, p) {
 			continue
 		}
