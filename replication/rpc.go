@@ -52,14 +52,15 @@ const (
 	statusNotHolder byte = 5 // READ, WRITE: not a holder; a referral follows
 )
 
-// Stream lifetimes: a holder drops a stream idle for serverIdleTimeout; a
-// client reuses a pooled stream only if it was idle for less than
-// clientIdleTimeout, well inside the holder's.
+// Stream lifetimes: a holder drops a stream idle for serverIdleTimeout
+// (between 3/4 of it and all of it: the deadline is pushed back only every
+// serverIdleTimeout/4, as setting one costs a timer); a client reuses a
+// pooled stream only if it was idle for less than clientIdleTimeout, well
+// inside the holder's.
 const (
 	serverIdleTimeout = 2 * time.Minute
 	clientIdleTimeout = time.Minute
 	maxIdlePerPeer    = 4
-	rpcWriteTimeout   = 5 * time.Second
 )
 
 // messageOverhead is the room a message needs besides the value: key,
@@ -104,14 +105,20 @@ type rpcServer struct {
 	ctx    context.Context
 }
 
-// handle serves requests on s until the peer closes it or stays idle.
+// handle serves requests on s until the peer closes it or stays idle. The
+// one deadline covers writes too: an answer waits only if the peer has not
+// read the stream's whole flow-control window of earlier answers.
 func (sv *rpcServer) handle(s network.Stream) {
 	r := msgio.NewVarintReaderSize(s, sv.limit)
 	w := msgio.NewVarintWriter(s)
+	var deadlineSet time.Time
 	for {
-		if err := s.SetReadDeadline(time.Now().Add(serverIdleTimeout)); err != nil {
-			s.Reset()
-			return
+		if now := time.Now(); now.Sub(deadlineSet) >= serverIdleTimeout/4 {
+			if err := s.SetDeadline(now.Add(serverIdleTimeout)); err != nil {
+				s.Reset()
+				return
+			}
+			deadlineSet = now
 		}
 		msg, err := r.ReadMsg()
 		if err != nil {
@@ -123,10 +130,6 @@ func (sv *rpcServer) handle(s network.Stream) {
 		}
 		answer := sv.serve(msg)
 		r.ReleaseMsg(msg) // serve keeps no reference to it
-		if err := s.SetWriteDeadline(time.Now().Add(rpcWriteTimeout)); err != nil {
-			s.Reset()
-			return
-		}
 		if err := w.WriteMsg(answer); err != nil {
 			s.Reset()
 			return
@@ -204,9 +207,13 @@ func (c *rpcClient) call(ctx context.Context, p peer.ID, req []byte) ([]byte, er
 		if err != nil {
 			return nil, err
 		}
-		answer, err := rs.roundTrip(ctx, req)
+		answer, reusable, err := rs.roundTrip(ctx, req)
 		if err == nil {
-			c.release(p, rs)
+			if reusable {
+				c.release(p, rs)
+			} else {
+				rs.s.Reset()
+			}
 			if c.heard != nil {
 				c.heard(p)
 			}
@@ -264,26 +271,24 @@ func (c *rpcClient) close() {
 	c.idle = nil
 }
 
-// roundTrip writes req and reads the answer, within ctx.
-func (rs *rpcStream) roundTrip(ctx context.Context, req []byte) ([]byte, error) {
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Now().Add(DefaultRPCTimeout)
-	}
-	if err := rs.s.SetDeadline(deadline); err != nil {
-		return nil, err
+// roundTrip writes req and reads the answer, within ctx: when ctx ends, the
+// stream's deadline is set to the past, which fails its pending read or write.
+// Without a deadline in ctx, the call is bounded by DefaultRPCTimeout.
+// reusable is false when ctx ended during the call, even if the answer
+// came: the stream may have been given that past deadline.
+func (rs *rpcStream) roundTrip(ctx context.Context, req []byte) (answer []byte, reusable bool, err error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultRPCTimeout)
+		defer cancel()
 	}
 	stop := context.AfterFunc(ctx, func() { rs.s.SetDeadline(time.Now()) })
-	defer stop()
-	if err := rs.w.WriteMsg(req); err != nil {
-		return nil, err
+	if err = rs.w.WriteMsg(req); err == nil {
+		answer, err = rs.r.ReadMsg()
 	}
-	answer, err := rs.r.ReadMsg()
-	if err != nil {
-		return nil, err
+	reusable = stop()
+	if err == nil && len(answer) == 0 {
+		err = errors.New("empty answer")
 	}
-	if len(answer) == 0 {
-		return nil, errors.New("empty answer")
-	}
-	return answer, nil
+	return answer, reusable, err
 }
