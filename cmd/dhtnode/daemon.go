@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,11 +10,13 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/dhtnode/dhtnode/config"
+	"github.com/dhtnode/dhtnode/internal/procs"
 	"github.com/dhtnode/dhtnode/node"
 )
 
@@ -151,6 +154,15 @@ func (a *app) serve(cmd *cobra.Command, cfg config.Config) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger := cfg.Logger(a.stderr)
+	if a.sizeScheduler && a.getenv("GOMAXPROCS") == "" {
+		procsDone := make(chan struct{})
+		procsCtx, stopProcs := context.WithCancel(ctx)
+		go func() {
+			defer close(procsDone)
+			procs.Run(procsCtx, procs.DefaultPolicy, time.Second, logger)
+		}()
+		defer func() { stopProcs(); <-procsDone }()
+	}
 	n, err := node.New(cfg, logger)
 	if err != nil {
 		return err

@@ -8,5 +8,6 @@ import (
 )
 
 func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Environ()))
+	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, environ: os.Environ(), sizeScheduler: true}
+	os.Exit(a.execute(context.Background(), os.Args[1:]))
 }

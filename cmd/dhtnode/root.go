@@ -17,6 +17,10 @@ type app struct {
 	stdout  io.Writer
 	stderr  io.Writer
 	environ []string
+	// sizeScheduler lets "dhtnode run" size GOMAXPROCS to its load
+	// (internal/procs); only the real process sets it, as the count is
+	// process-wide and tests run several commands in one process.
+	sizeScheduler bool
 	// started is set once cobra has parsed and checked the command line and
 	// runs a command; an error before that is a usage error of cobra's.
 	started bool
@@ -25,7 +29,11 @@ type app struct {
 // run executes the command line args and returns the exit code. Errors are
 // printed to stderr as one line; usage errors also print the usage.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, environ: environ}
+	return (&app{stdin: stdin, stdout: stdout, stderr: stderr, environ: environ}).execute(ctx, args)
+}
+
+// execute runs the command line args and returns the exit code.
+func (a *app) execute(ctx context.Context, args []string) int {
 	root := a.newRootCmd()
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
@@ -35,9 +43,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if !a.started {
 		err = usageError{err}
 	}
-	printError(stderr, err)
+	printError(a.stderr, err)
 	if errors.As(err, new(usageError)) {
-		fmt.Fprint(stderr, cmd.UsageString())
+		fmt.Fprint(a.stderr, cmd.UsageString())
 	}
 	return exitCode(err)
 }
