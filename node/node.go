@@ -121,12 +121,13 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (n *Node, err e
 		return nil, err
 	}
 	valid := replication.NewValidator(cfg.Replication.MaxValueSize)
+	store := replication.NewStore(n.dstore, valid)
 	inbound := routing.NewInbound()
 	n.dht, err = dht.New(n.host,
 		dht.Mode(dht.ModeServer), // ModeAuto stays a client on a LAN (notes §0.6)
 		dht.ProtocolPrefix(protocolPrefix(cfg.Network)),
 		dht.BucketSize(cfg.Routing.BucketSize),
-		dht.Datastore(n.dstore),
+		dht.Datastore(store.Datastore()), // keeps the store's read cache coherent
 		dht.Validator(record.NamespacedValidator{replication.Namespace: valid}),
 		dht.MaxRecordAge(0), // records expire by their own expires_at
 		dht.DisableProviders(),
@@ -151,7 +152,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (n *Node, err e
 	if err != nil {
 		return nil, err
 	}
-	n.repl, err = replication.New(n.dht, replication.NewStore(n.dstore, valid), priv, n.routing, replication.Config{
+	n.repl, err = replication.New(n.dht, store, priv, n.routing, replication.Config{
 		Factor:         cfg.Replication.Factor,
 		WriteQuorum:    int(cfg.Replication.WriteQuorum),
 		ReadQuorum:     int(cfg.Replication.ReadQuorum),

@@ -16,18 +16,28 @@ import (
 // Store is this node's local copy of the records it holds. It shares kad-dht's
 // value-record layout in the datastore, so records written here are served to
 // peers by kad-dht's GET_VALUE handler, and records that peers PUT through
-// kad-dht are visible here.
+// kad-dht are visible here. Reads are served from a cache (cache.go) that
+// stays coherent only if every writer uses Datastore().
 type Store struct {
-	dstore ds.Batching
+	dstore ds.Batching // watched: writes through it update the cache
 	values *records.ValueStore
 	valid  Validator
+	cache  *readCache
 }
 
 // NewStore returns a store over dstore. Records never age out by receive time:
-// expiry is the record's own ExpiresAt.
+// expiry is the record's own ExpiresAt. Give kad-dht the store's Datastore,
+// not dstore.
 func NewStore(dstore ds.Batching, valid Validator) *Store {
-	return &Store{dstore: dstore, values: records.NewValueStore(dstore, valid, 0), valid: valid}
+	cache := newReadCache()
+	watched := &watchedDatastore{Batching: dstore, cache: cache}
+	return &Store{dstore: watched, values: records.NewValueStore(watched, valid, 0), valid: valid, cache: cache}
 }
+
+// Datastore is the datastore under the store, wrapped so that writes
+// through it keep the store's read cache coherent: kad-dht must be given
+// this one (dht.Datastore).
+func (s *Store) Datastore() ds.Batching { return s.dstore }
 
 // Get returns the stored record of a user key, or nil if there is none.
 func (s *Store) Get(ctx context.Context, key string) (*Record, error) {
@@ -40,11 +50,19 @@ func (s *Store) Get(ctx context.Context, key string) (*Record, error) {
 
 // getBytes returns the stored record of a user key in its wire form
 // (Record.Marshal), or nil if there is none.
+// The bytes may be shared with the cache: callers must not modify them.
 func (s *Store) getBytes(ctx context.Context, key string) ([]byte, error) {
-	rec, err := s.values.Get(ctx, DHTKey(key))
+	dhtKey := DHTKey(key)
+	cacheKey := valueDsKey(dhtKey).String()
+	data, gen, ok := s.cache.get(cacheKey)
+	if ok {
+		return data, nil
+	}
+	rec, err := s.values.Get(ctx, dhtKey)
 	if err != nil || rec == nil {
 		return nil, err
 	}
+	s.cache.add(cacheKey, rec.GetValue(), gen)
 	return rec.GetValue(), nil
 }
 

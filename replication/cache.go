@@ -1,0 +1,128 @@
+package replication
+
+import (
+	"context"
+	"sync"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	ds "github.com/ipfs/go-datastore"
+)
+
+// The read cache keeps the wire bytes of recently read records in memory, so
+// that a holder answers a read without a Pebble lookup and a protobuf decode
+// (together ≈ 10 % of a node's CPU under a read load, BENCHMARKS.md).
+// Records over maxCachedRecord bytes are not cached: the cache holds at most
+// readCacheEntries × maxCachedRecord bytes.
+const (
+	readCacheEntries = 1024
+	maxCachedRecord  = 4 << 10
+)
+
+// readCache maps datastore keys to the record bytes stored under them. It is
+// kept coherent by watchedDatastore: every write, by this package or by
+// kad-dht, drops the key after the write and bumps gen; a read that missed
+// adds what it read only if gen did not move meanwhile, so an entry is never
+// older than the datastore's copy.
+type readCache struct {
+	mu      sync.Mutex
+	gen     uint64
+	entries *simplelru.LRU[string, []byte]
+}
+
+func newReadCache() *readCache {
+	entries, err := simplelru.NewLRU[string, []byte](readCacheEntries, nil)
+	if err != nil {
+		panic(err) // only for a size < 1
+	}
+	return &readCache{entries: entries}
+}
+
+// get returns the cached bytes of k, or the generation to pass to add.
+func (c *readCache) get(k string) (data []byte, gen uint64, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	data, ok = c.entries.Get(k)
+	return data, c.gen, ok
+}
+
+// add caches data under k unless a write happened since get returned gen.
+func (c *readCache) add(k string, data []byte, gen uint64) {
+	if len(data) > maxCachedRecord {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen == gen {
+		c.entries.Add(k, data)
+	}
+}
+
+// written drops k; call it after every write of k has completed.
+func (c *readCache) written(k ds.Key) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.entries.Remove(k.String())
+}
+
+// watchedDatastore passes every call to the datastore it wraps and, after
+// each Put, Delete and batch Commit, tells the cache which keys changed.
+type watchedDatastore struct {
+	ds.Batching
+	cache *readCache
+}
+
+func (d *watchedDatastore) Put(ctx context.Context, k ds.Key, value []byte) error {
+	defer d.cache.written(k)
+	return d.Batching.Put(ctx, k, value)
+}
+
+func (d *watchedDatastore) Delete(ctx context.Context, k ds.Key) error {
+	defer d.cache.written(k)
+	return d.Batching.Delete(ctx, k)
+}
+
+func (d *watchedDatastore) Batch(ctx context.Context) (ds.Batch, error) {
+	b, err := d.Batching.Batch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &watchedBatch{Batch: b, cache: d.cache}, nil
+}
+
+// watchedBatch notes the keys a batch writes and reports them after Commit.
+type watchedBatch struct {
+	ds.Batch
+	cache *readCache
+	mu    sync.Mutex
+	keys  []ds.Key
+}
+
+func (b *watchedBatch) note(k ds.Key) {
+	b.mu.Lock()
+	b.keys = append(b.keys, k)
+	b.mu.Unlock()
+}
+
+func (b *watchedBatch) Put(ctx context.Context, k ds.Key, value []byte) error {
+	b.note(k)
+	return b.Batch.Put(ctx, k, value)
+}
+
+func (b *watchedBatch) Delete(ctx context.Context, k ds.Key) error {
+	b.note(k)
+	return b.Batch.Delete(ctx, k)
+}
+
+func (b *watchedBatch) Commit(ctx context.Context) error {
+	b.mu.Lock()
+	keys := b.keys
+	b.keys = nil
+	b.mu.Unlock()
+	defer func() {
+		for _, k := range keys {
+			b.cache.written(k)
+		}
+	}()
+	return b.Batch.Commit(ctx)
+}

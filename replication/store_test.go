@@ -1,0 +1,174 @@
+package replication
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	pebbleds "github.com/ipfs/go-ds-pebble"
+	"github.com/libp2p/go-libp2p-kad-dht/records"
+	"google.golang.org/protobuf/proto"
+)
+
+// newPebbleStore returns a Store over a real on-disk Pebble datastore.
+func newPebbleStore(t *testing.T) *Store {
+	t.Helper()
+	d, err := pebbleds.NewDatastore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return NewStore(d, NewValidator(1024))
+}
+
+func version(t *testing.T, s *Store, key string) uint64 {
+	t.Helper()
+	r, err := s.Get(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r == nil {
+		return 0
+	}
+	return r.Version
+}
+
+// TestStoreReadsSeeEveryWriter reads a key into the cache, then changes it
+// through each path that writes the datastore (kad-dht's value store as its
+// PUT_VALUE handler uses it, a delete, a batch) and checks that the next
+// read sees the change.
+func TestStoreReadsSeeEveryWriter(t *testing.T) {
+	ctx := context.Background()
+	s := newPebbleStore(t)
+	priv := newKey(t)
+	const key = "cached"
+	rec := func(v uint64) *Record {
+		return signed(t, priv, Record{Key: key, Version: v, WrittenAt: int64(v), Value: []byte("value")})
+	}
+	if _, err := s.Put(ctx, rec(1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := version(t, s, key); got != 1 {
+		t.Fatalf("read version %d, want 1", got)
+	}
+	if got := version(t, s, key); got != 1 { // now from the cache
+		t.Fatalf("cached read gave version %d, want 1", got)
+	}
+
+	kad := records.NewValueStore(s.Datastore(), NewValidator(1024), 0) // as kad-dht's handlers write
+	if err := kad.Put(ctx, DHTKey(key), rec(2).toPB()); err != nil {
+		t.Fatal(err)
+	}
+	if got := version(t, s, key); got != 2 {
+		t.Fatalf("after kad-dht stored version 2, read version %d", got)
+	}
+
+	if err := s.Datastore().Delete(ctx, valueDsKey(DHTKey(key))); err != nil {
+		t.Fatal(err)
+	}
+	if got := version(t, s, key); got != 0 {
+		t.Fatalf("after a delete, read version %d, want none", got)
+	}
+
+	b, err := s.Datastore().Batch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := proto.Marshal(rec(3).toPB()) // as kad-dht stores a record
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Put(ctx, valueDsKey(DHTKey(key)), data); err != nil {
+		t.Fatal(err)
+	}
+	if got := version(t, s, key); got != 0 {
+		t.Fatalf("before the batch committed, read version %d, want none", got)
+	}
+	if err := b.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := version(t, s, key); got != 3 {
+		t.Fatalf("after a batch stored version 3, read version %d", got)
+	}
+}
+
+// TestStoreCacheNeverServesAnOverwrittenRecord races readers against
+// writers of ever newer versions; once the writers are done, every read must
+// return the last version written.
+func TestStoreCacheNeverServesAnOverwrittenRecord(t *testing.T) {
+	ctx := context.Background()
+	s := newPebbleStore(t)
+	priv := newKey(t)
+	kad := records.NewValueStore(s.Datastore(), NewValidator(1024), 0)
+	keys := []string{"race-a", "race-b"}
+	const versions = 150
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				for _, k := range keys {
+					if _, err := s.Get(ctx, k); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		})
+	}
+	var writers sync.WaitGroup
+	for i, k := range keys {
+		writers.Go(func() {
+			for v := uint64(1); v <= versions; v++ {
+				r := signed(t, priv, Record{Key: k, Version: v, WrittenAt: int64(v), Value: []byte{byte(v)}})
+				var err error
+				if (int(v)+i)%2 == 0 {
+					_, err = s.Put(ctx, r)
+				} else {
+					err = kad.Put(ctx, DHTKey(k), r.toPB())
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	writers.Wait()
+	close(stop)
+	wg.Wait()
+	for _, k := range keys {
+		if got := version(t, s, k); got != versions {
+			t.Errorf("%s: read version %d after the writers finished, want %d", k, got, versions)
+		}
+	}
+}
+
+func TestStoreDoesNotCacheLargeRecords(t *testing.T) {
+	ctx := context.Background()
+	d, err := pebbleds.NewDatastore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	s := NewStore(d, NewValidator(2*maxCachedRecord))
+	priv := newKey(t)
+	for _, size := range []int{10, maxCachedRecord + 1} {
+		r := signed(t, priv, Record{Key: "size", Version: uint64(size), WrittenAt: 1, Value: make([]byte, size)})
+		if _, err := s.Put(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if got := version(t, s, "size"); got != uint64(size) {
+			t.Fatalf("read version %d, want %d", got, size)
+		}
+		cached := s.cache.entries.Len() == 1
+		if want := size <= maxCachedRecord-100; cached != want {
+			t.Errorf("value of %d bytes: cached = %v, want %v", size, cached, want)
+		}
+	}
+}
