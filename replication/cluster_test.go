@@ -15,7 +15,9 @@ import (
 	"github.com/dhtnode/dhtnode/node"
 	"github.com/dhtnode/dhtnode/replication"
 	kb "github.com/libp2p/go-libp2p-kbucket"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
 func ctxT(t *testing.T) context.Context {
@@ -426,4 +428,45 @@ func TestReadsAndWritesFollowReferrals(t *testing.T) {
 		t.Fatalf("only %d of 60 keys had a writer and a reader missing one of their holders", tried)
 	}
 	t.Logf("%d keys written and read through nodes missing one of their holders", tried)
+}
+
+// TestReadsHedgeAroundStalledHolders stalls the three holders a read asks
+// first (they accept the request and never answer, like a frozen process
+// whose connections stay up) and checks that reads still return the value
+// without waiting for those requests to time out: after each hedge delay
+// without a quorum, the read asks one more holder.
+func TestReadsHedgeAroundStalledHolders(t *testing.T) {
+	const n = 12 // k = 8, read quorum 5: 5 holders answer
+	c := testnet.New(t, n, func(_ int, cfg *config.Config) { cfg.Replication.RepairInterval = time.Hour })
+	mustPut(t, c, 0, "hedged", "value")
+	holders, _ := holderIndexes(t, c, 0, "hedged") // nearest first
+	if len(holders) != 8 {
+		t.Fatalf("%d holders, want 8", len(holders))
+	}
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	for _, h := range holders[:3] {
+		proto := replication.ProtocolID(protocol.ID("/dhtnode/" + c.Config(h).Network))
+		c.Node(h).Host().SetStreamHandler(proto, func(s network.Stream) {
+			defer s.Reset()
+			<-stop
+		})
+	}
+	reads := 0
+	for i := range n {
+		if slices.Contains(holders, i) {
+			continue
+		}
+		start := time.Now()
+		if !readsBack(c, i, "hedged", "value") {
+			t.Fatalf("node %d could not read the key with 3 of its holders stalled", i)
+		}
+		if took := time.Since(start); took >= replication.DefaultRPCTimeout {
+			t.Fatalf("node %d read the key in %v: it waited for a stalled holder's timeout", i, took)
+		}
+		reads++
+	}
+	if reads == 0 {
+		t.Fatal("no node outside the holders")
+	}
 }

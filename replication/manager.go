@@ -78,9 +78,10 @@ type Manager struct {
 	closed bool
 	kick   chan struct{}
 
-	repairs   atomic.Uint64
-	pushLimit *rate.Limiter
-	sweeps    sweepState
+	answerTime answerTime // of holders' answers to reads, for hedging
+	repairs    atomic.Uint64
+	pushLimit  *rate.Limiter
+	sweeps     sweepState
 }
 
 // New returns a manager for the records in store, routing through d. live may

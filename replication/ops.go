@@ -198,9 +198,10 @@ type answer struct {
 
 // read asks the key's holders (the window of c) for their copies, this node
 // first when it is one (its copy costs no round trip), then the nearest:
-// need of them at once, and one more for each that fails or answers with a
-// referral (whose peers join c). It returns the verified winner once need
-// holders answered (nil when none has the key), and repairs the holders that
+// need of them at once, one more for each that fails or answers with a
+// referral (whose peers join c), and one more after each hedge delay without
+// the quorum (hedge.go). It returns the verified winner once need holders
+// answered (nil when none has the key), and repairs the holders that
 // answered with an older copy or none in the background.
 func (m *Manager) read(ctx context.Context, key string, c *candidateSet, need int) (*Record, error) {
 	answers := make(chan answer, maxAskedFactor*c.k)
@@ -214,7 +215,11 @@ func (m *Manager) read(ctx context.Context, key string, c *candidateSet, need in
 		if !m.goTracked(func() {
 			rc, cancel := m.rpcContext()
 			defer cancel()
+			start := time.Now()
 			r, err := m.tr.read(rc, p, key)
+			if err == nil && p != m.self {
+				m.answerTime.observe(time.Since(start))
+			}
 			answers <- answer{p, r, err}
 		}) {
 			answers <- answer{peer: p, err: errClosed}
@@ -223,10 +228,16 @@ func (m *Manager) read(ctx context.Context, key string, c *candidateSet, need in
 	for range need {
 		launch()
 	}
+	hedgeDelay := m.answerTime.hedgeDelay(m.cfg.RPCTimeout / 2)
+	hedge := time.NewTimer(hedgeDelay)
+	defer hedge.Stop()
 	var got []answer
 	ok, answered := 0, 0
 	for ok < need && answered < launched {
 		select {
+		case <-hedge.C:
+			launch()
+			hedge.Reset(hedgeDelay)
 		case a := <-answers:
 			answered++
 			var nh *errNotHolder
