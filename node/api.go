@@ -44,11 +44,15 @@ type RecordsState struct {
 
 // ReplicationState reports replication settings and repair progress.
 type ReplicationState struct {
-	Factor       int        `json:"factor"`
-	WriteQuorum  string     `json:"write_quorum"`
-	ReadQuorum   string     `json:"read_quorum"`
-	RepairsTotal uint64     `json:"repairs_total"`
-	LastSweep    *time.Time `json:"last_sweep"`
+	Factor       int    `json:"factor"`
+	WriteQuorum  string `json:"write_quorum"`
+	ReadQuorum   string `json:"read_quorum"`
+	RepairsTotal uint64 `json:"repairs_total"`
+	// ReadsTotal and HedgedReadsTotal are not in SPEC §5: quorum reads run
+	// by this node, and the holders they asked after a hedge delay.
+	ReadsTotal       uint64     `json:"reads_total"`
+	HedgedReadsTotal uint64     `json:"hedged_reads_total"`
+	LastSweep        *time.Time `json:"last_sweep"`
 }
 
 // PeerResponse is one element of GET /v1/peers.

@@ -272,6 +272,7 @@ func (n *Node) status() StatusResponse {
 			WriteQuorum:  n.cfg.Replication.WriteQuorum.String(),
 			ReadQuorum:   n.cfg.Replication.ReadQuorum.String(),
 			RepairsTotal: st.RepairsTotal,
+			ReadsTotal:   st.ReadsTotal, HedgedReadsTotal: st.HedgedTotal,
 		},
 	}
 	if !st.LastSweep.IsZero() {

@@ -465,6 +465,13 @@ func TestReadsHedgeAroundStalledHolders(t *testing.T) {
 			t.Fatalf("node %d read the key in %v: it waited for a stalled holder's timeout", i, took)
 		}
 		reads++
+		st, err := c.Client(i).Status(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := st.Replication; r.HedgedReadsTotal == 0 || r.ReadsTotal == 0 {
+			t.Errorf("node %d status: %d reads, %d hedged, want both > 0", i, r.ReadsTotal, r.HedgedReadsTotal)
+		}
 	}
 	if reads == 0 {
 		t.Fatal("no node outside the holders")

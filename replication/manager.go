@@ -79,6 +79,8 @@ type Manager struct {
 	kick   chan struct{}
 
 	answerTime answerTime // of holders' answers to reads, for hedging
+	reads      atomic.Uint64 // quorum reads run by this node
+	hedges     atomic.Uint64 // holders asked by those reads after a hedge delay
 	repairs    atomic.Uint64
 	pushLimit  *rate.Limiter
 	sweeps     sweepState

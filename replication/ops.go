@@ -206,10 +206,10 @@ type answer struct {
 func (m *Manager) read(ctx context.Context, key string, c *candidateSet, need int) (*Record, error) {
 	answers := make(chan answer, maxAskedFactor*c.k)
 	launched := 0
-	launch := func() {
+	launch := func() bool {
 		p, ok := c.next()
 		if !ok {
-			return
+			return false
 		}
 		launched++
 		if !m.goTracked(func() {
@@ -224,7 +224,9 @@ func (m *Manager) read(ctx context.Context, key string, c *candidateSet, need in
 		}) {
 			answers <- answer{peer: p, err: errClosed}
 		}
+		return true
 	}
+	m.reads.Add(1)
 	for range need {
 		launch()
 	}
@@ -236,7 +238,9 @@ func (m *Manager) read(ctx context.Context, key string, c *candidateSet, need in
 	for ok < need && answered < launched {
 		select {
 		case <-hedge.C:
-			launch()
+			if launch() {
+				m.hedges.Add(1)
+			}
 			hedge.Reset(hedgeDelay)
 		case a := <-answers:
 			answered++

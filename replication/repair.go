@@ -68,6 +68,8 @@ type Stats struct {
 	Bytes           int64
 	UnderReplicated int
 	RepairsTotal    uint64
+	ReadsTotal      uint64    // quorum reads this node ran (gets, and the reads before writes)
+	HedgedTotal     uint64    // extra holders those reads asked after a hedge delay
 	LastSweep       time.Time // zero before the first sweep
 }
 
@@ -96,7 +98,7 @@ func (m *Manager) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Stats{Records: s.count, Bytes: s.bytes, UnderReplicated: len(s.incomplete),
-		RepairsTotal: m.repairs.Load(), LastSweep: s.last}
+		RepairsTotal: m.repairs.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last}
 }
 
 func (s *sweepState) setCounts(count int, bytes int64) {
