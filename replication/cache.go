@@ -45,14 +45,6 @@ func (c *readCache) get(k string) (data []byte, gen uint64, ok bool) {
 	return data, c.gen, ok
 }
 
-// generation counts the writes so far; a write's own invalidation makes it
-// one more.
-func (c *readCache) generation() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.gen
-}
-
 // add caches data under k unless a write happened since get returned gen.
 func (c *readCache) add(k string, data []byte, gen uint64) {
 	if len(data) > maxCachedRecord {

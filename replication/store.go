@@ -67,22 +67,15 @@ func (s *Store) getBytes(ctx context.Context, key string) ([]byte, error) {
 }
 
 // Put stores r unless the stored record is at least as new (Record.Compare).
-// It reports whether r was stored. A stored record also goes into the read
-// cache: a record just written is likely to be read soon.
+// It reports whether r was stored.
 func (s *Store) Put(ctx context.Context, r *Record) (bool, error) {
-	dhtKey := DHTKey(r.Key)
-	pb := r.toPB()
-	gen := s.cache.generation()
-	err := s.values.Put(ctx, dhtKey, pb)
+	err := s.values.Put(ctx, DHTKey(r.Key), r.toPB())
 	if errors.Is(err, records.ErrOldRecord) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("store %q: %w", r.Key, err)
 	}
-	// Cached only if this write was the only one since gen: a concurrent
-	// writer may have stored something newer.
-	s.cache.add(valueDsKey(dhtKey).String(), pb.GetValue(), gen+1)
 	return true, nil
 }
 
