@@ -83,7 +83,7 @@ func TestKilledPeersEvicted(t *testing.T) {
 		ch, _ := n.m.Subscribe(64) // closed by Close
 		logs[i] = collect(ch)
 	}
-	waitFor(t, 15*time.Second, "full routing tables", func() bool {
+	waitFor(t, 30*time.Second, "full routing tables", func() bool {
 		return !slices.ContainsFunc(nodes, func(n *testNode) bool { return !n.hasAll(nodes...) })
 	})
 	// A peer that joins later is announced to subscribers.
@@ -201,7 +201,7 @@ func TestPartitionHeal(t *testing.T) {
 		t.Skip("multi-node")
 	}
 	nodes := newTestNodes(t, 6, fastConfig())
-	waitFor(t, 10*time.Second, "full routing tables", func() bool {
+	waitFor(t, 30*time.Second, "full routing tables", func() bool {
 		return !slices.ContainsFunc(nodes, func(n *testNode) bool { return !n.hasAll(nodes...) })
 	})
 	sideA, sideB := nodes[:3], nodes[3:]
