@@ -35,10 +35,10 @@ type Policy struct {
 // 0.4 cores.
 var DefaultPolicy = Policy{Up: 0.7, Down: 0.4, DownAfter: 30}
 
-// Controller applies a Policy; its state is touched only by Run's goroutine.
-type Controller struct {
+// controller applies a Policy; its state is touched only by Run's goroutine.
+type controller struct {
 	policy Policy
-	// max is the runtime's default count when Run started.
+	// max is the runtime's default count, as last set.
 	max  int
 	cur  int
 	calm int // samples in a row below policy.Down at cur = max
@@ -46,7 +46,7 @@ type Controller struct {
 
 // next returns the count for the next interval given the load, in cores,
 // measured over the last one.
-func (c *Controller) next(load float64) int {
+func (c *controller) next(load float64) int {
 	if c.cur == 1 {
 		if load >= c.policy.Up {
 			c.calm = 0
@@ -71,7 +71,7 @@ func (c *Controller) next(load float64) int {
 // the runtime's default is already one processor. Call it once per process:
 // the count is process-wide. Operators who set GOMAXPROCS should not call it.
 func Run(ctx context.Context, policy Policy, interval time.Duration, logger *slog.Logger) {
-	c := &Controller{policy: policy, max: runtime.GOMAXPROCS(0), cur: 1}
+	c := &controller{policy: policy, max: runtime.GOMAXPROCS(0), cur: 1}
 	if c.max <= 1 {
 		return
 	}
@@ -93,14 +93,14 @@ func Run(ctx context.Context, policy Policy, interval time.Duration, logger *slo
 				continue
 			}
 			logger.Debug("resizing the Go scheduler", "gomaxprocs", n, "from", c.cur, "load_cores", load)
-			c.cur = n
-			if n == c.max {
-				runtime.SetDefaultGOMAXPROCS() // follows later CPU-limit changes again
-				c.max = runtime.GOMAXPROCS(0)
-				c.cur = c.max
+			if n == 1 {
+				runtime.GOMAXPROCS(1)
 			} else {
-				runtime.GOMAXPROCS(n)
+				runtime.SetDefaultGOMAXPROCS() // follows later CPU-limit changes again
+				n = runtime.GOMAXPROCS(0)
+				c.max = n
 			}
+			c.cur = n
 		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestControllerScalesUpAtOnceAndDownAfterCalm(t *testing.T) {
-	c := &Controller{policy: Policy{Up: 0.7, Down: 0.4, DownAfter: 3}, max: 8, cur: 1}
+	c := &controller{policy: Policy{Up: 0.7, Down: 0.4, DownAfter: 3}, max: 8, cur: 1}
 	steps := []struct {
 		load float64
 		want int
