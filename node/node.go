@@ -19,21 +19,13 @@ import (
 	ds "github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
 	pebbleds "github.com/ipfs/go-ds-pebble"
-	"github.com/libp2p/go-libp2p"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	record "github.com/libp2p/go-libp2p-record"
 	corecm "github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/pnet"
 	"github.com/libp2p/go-libp2p/core/protocol"
-	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
-	"github.com/libp2p/go-libp2p/p2p/net/swarm"
-	"github.com/libp2p/go-libp2p/p2p/security/noise"
-	tls "github.com/libp2p/go-libp2p/p2p/security/tls"
-	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/dhtnode/dhtnode/config"
@@ -85,13 +77,13 @@ type Node struct {
 type Option func(*options)
 
 type options struct {
-	hostOptions []libp2p.Option
+	gater corecm.ConnectionGater
 }
 
 // WithConnectionGater makes the node's host ask g before every connection
 // (tests use it to cut the network into parts).
 func WithConnectionGater(g corecm.ConnectionGater) Option {
-	return func(o *options) { o.hostOptions = append(o.hostOptions, libp2p.ConnectionGater(g)) }
+	return func(o *options) { o.gater = g }
 }
 
 // New builds a node from a validated configuration: it opens the datastore,
@@ -117,7 +109,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (n *Node, err e
 	if n.dstore, err = openDatastore(cfg); err != nil {
 		return nil, err
 	}
-	if n.host, err = newHost(cfg, priv, o.hostOptions...); err != nil {
+	if n.host, err = newHost(cfg, priv, o.gater); err != nil {
 		return nil, err
 	}
 	valid := replication.NewValidator(cfg.Replication.MaxValueSize)
@@ -311,49 +303,4 @@ func openDatastore(cfg config.Config) (ds.Batching, error) {
 		return nil, fmt.Errorf("open datastore %s: %w", path, err)
 	}
 	return d, nil
-}
-
-func newHost(cfg config.Config, priv crypto.PrivKey, extra ...libp2p.Option) (host.Host, error) {
-	cm, err := connmgr.NewConnManager(connLow, connHigh)
-	if err != nil {
-		return nil, err
-	}
-	opts := []libp2p.Option{
-		libp2p.Identity(priv),
-		libp2p.ListenAddrs(cfg.Listen...),
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Security(tls.ID, tls.New),
-		libp2p.DisableRelay(),
-		libp2p.ConnectionManager(cm),
-		libp2p.DisableMetrics(),
-		libp2p.SwarmOpts(swarm.WithDialRanker(preferTCP)),
-	}
-	if cfg.Security.PSKFile != "" {
-		psk, err := readPSK(cfg.Security.PSKFile)
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, libp2p.PrivateNetwork(psk))
-	} else {
-		opts = append(opts, libp2p.Transport(quic.NewTransport))
-	}
-	h, err := libp2p.New(append(opts, extra...)...)
-	if err != nil {
-		return nil, fmt.Errorf("listen %v: %w", cfg.Listen, err)
-	}
-	return h, nil
-}
-
-func readPSK(path string) (pnet.PSK, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("security.psk_file: %w", err)
-	}
-	defer f.Close()
-	psk, err := pnet.DecodeV1PSK(f)
-	if err != nil {
-		return nil, fmt.Errorf("security.psk_file %s: %w", path, err)
-	}
-	return psk, nil
 }
