@@ -90,16 +90,15 @@ func WithConnectionGater(g corecm.ConnectionGater) Option {
 // loads the identity, listens for libp2p connections and joins the DHT, and
 // binds the HTTP API port. Serving requests and background repair begin
 // with Start. On error, everything already built is closed again.
-func New(cfg config.Config, logger *slog.Logger, opts ...Option) (n *Node, err error) {
+func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
-	n = &Node{cfg: cfg, logger: logger, started: time.Now()}
+	n := &Node{cfg: cfg, logger: logger, started: time.Now()}
 	defer func() {
-		if err != nil {
+		if err != nil { // every return below gives nil; close what n holds
 			err = errors.Join(err, n.Close())
-			n = nil
 		}
 	}()
 	priv, err := n.identity()
