@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -93,6 +95,11 @@ func StartCluster(ctx context.Context, sys System, client *APIClient, procs *Pro
 
 // startNode starts one node process.
 func (c *Cluster) startNode(spec NodeSpec) (*Node, error) {
+	// A node that cannot bind exits, but another process on its ports would
+	// answer the readiness checks and the workload in its place.
+	if err := checkPortsFree(spec.P2PPort, spec.APIPort); err != nil {
+		return nil, fmt.Errorf("node %d: %w", spec.Index, err)
+	}
 	if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -305,4 +312,16 @@ func logTail(nd *Node) string {
 	}
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-10):], "\n")
+}
+
+// checkPortsFree fails if a TCP port on 127.0.0.1 is already taken.
+func checkPortsFree(ports ...int) error {
+	for _, port := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			return fmt.Errorf("port %d is in use (another benchmark or cluster still running?): %w", port, err)
+		}
+		l.Close()
+	}
+	return nil
 }
