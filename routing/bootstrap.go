@@ -5,8 +5,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 )
 
 // Re-bootstrap backoff: the first retry comes quickly (a restart race), later
@@ -119,9 +120,21 @@ func (m *Manager) connectAll(peers []peer.AddrInfo) int {
 func (m *Manager) connect(ai peer.AddrInfo) error {
 	ctx, cancel := context.WithTimeout(m.ctx, connectTimeout)
 	defer cancel()
-	err := m.h.Connect(network.WithForceDirectDial(ctx, "dhtnode rejoin"), ai)
+	forgetDialFailures(m.h, ai.ID)
+	err := m.h.Connect(ctx, ai)
 	if err != nil {
 		m.logger.Debug("connect failed", "peer", ai.ID, "error", err)
 	}
 	return err
+}
+
+// forgetDialFailures clears the swarm's dial backoff for p, so that a dial
+// made now is not refused because earlier ones failed. (Not
+// network.WithForceDirectDial, which skips the backoff too: go-libp2p
+// v0.49.0 can dereference a nil transport on that path when the swarm
+// closes during the dial.)
+func forgetDialFailures(h host.Host, p peer.ID) {
+	if sw, ok := h.Network().(*swarm.Swarm); ok {
+		sw.Backoff().Clear(p)
+	}
 }

@@ -221,7 +221,8 @@ func (m *Manager) ping(ctx context.Context, p peer.ID) (time.Duration, error) {
 		return time.Since(start), nil
 	}
 	// ping.Ping pings in a loop until its context ends: cancel after one round.
-	ctx, cancel := context.WithCancel(network.WithForceDirectDial(ctx, "dhtnode liveness probe"))
+	forgetDialFailures(m.h, p)
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	res, ok := <-ping.Ping(ctx, m.h, p)
 	if !ok { // closed without a result: the context ended first
