@@ -477,3 +477,44 @@ func TestReadsHedgeAroundStalledHolders(t *testing.T) {
 		t.Fatal("no node outside the holders")
 	}
 }
+
+// A plain put of a new key is one round of CREATEs, and a plain put of a
+// known key reads the key from that round's answers: neither runs a quorum
+// read of its own. A put with if_version reads first.
+func TestPlainPutsNeedNoSeparateRead(t *testing.T) {
+	c := testnet.New(t, 5, nil)
+	reads := func(i int) uint64 {
+		st, err := c.Client(i).Status(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Replication.ReadsTotal
+	}
+	before := reads(0)
+	if res := mustPut(t, c, 0, "fresh", "one"); res.Version != 1 || res.Acks < 3 {
+		t.Fatalf("first put = %+v, want version 1 with >= 3 acks", res)
+	}
+	if res := mustPut(t, c, 0, "fresh", "two"); res.Version != 2 {
+		t.Fatalf("second put = %+v, want version 2", res)
+	}
+	if got := reads(0) - before; got != 0 {
+		t.Fatalf("plain puts ran %d quorum reads, want 0", got)
+	}
+	before = reads(1)
+	two := uint64(2)
+	if res, err := c.Client(1).Put(ctxT(t), "fresh", []byte("three"), node.PutOptions{IfVersion: &two}); err != nil || res.Version != 3 {
+		t.Fatalf("put with if_version 2 = %+v, %v", res, err)
+	}
+	if got := reads(1) - before; got != 1 {
+		t.Fatalf("a put with if_version ran %d quorum reads, want 1", got)
+	}
+	if res := mustPut(t, c, 2, "fresh", "four"); res.Version != 4 {
+		t.Fatalf("plain put after three versions = %+v, want version 4", res)
+	}
+	for i := range c.Len() {
+		got, version, err := c.Client(i).Get(ctxT(t), "fresh", 0)
+		if err != nil || string(got) != "four" || version != 4 {
+			t.Fatalf("get via node %d = %q v%d, %v; want four v4", i, got, version, err)
+		}
+	}
+}

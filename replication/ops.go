@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -32,8 +32,14 @@ type WriteResult struct {
 // Put writes value under key at the highest version seen plus one and waits
 // for W holder acknowledgements. It returns ErrInsufficientReplicas (with the
 // result) when fewer acknowledged, ErrVersionConflict on an IfVersion mismatch.
+// A plain put (no IfVersion) of a key that no holder has takes one round
+// trip (create); any other write reads the key first.
 func (m *Manager) Put(ctx context.Context, key string, value []byte, o WriteOptions) (WriteResult, error) {
-	return m.write(ctx, &Record{Key: key, Value: value}, o)
+	rec := &Record{Key: key, Value: value}
+	if o.IfVersion == nil {
+		return m.create(ctx, rec, o)
+	}
+	return m.write(ctx, rec, o)
 }
 
 // Delete writes a tombstone for key, with the same rules as Put.
@@ -41,44 +47,113 @@ func (m *Manager) Delete(ctx context.Context, key string, o WriteOptions) (Write
 	return m.write(ctx, &Record{Key: key, Deleted: true}, o)
 }
 
+// write reads the key's current record from R holders, then commits rec
+// over it.
 func (m *Manager) write(ctx context.Context, rec *Record, o WriteOptions) (WriteResult, error) {
-	if err := ValidateKey(rec.Key); err != nil {
+	c, err := m.writeCandidates(rec)
+	if err != nil {
 		return WriteResult{}, err
 	}
-	if len(rec.Value) > m.valid.MaxValueSize {
-		return WriteResult{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(rec.Value), m.valid.MaxValueSize)
-	}
-	c := m.router.candidates(DHTKey(rec.Key), m.cfg.Factor)
 	found := len(c.window())
 	cur, err := m.read(ctx, rec.Key, c, quorum(pick(o.R, m.cfg.ReadQuorum), found))
 	if err != nil {
 		return WriteResult{}, err
 	}
-	now := time.Now()
-	if o.IfVersion != nil && !versionMatches(cur, *o.IfVersion, now.UnixNano()) {
+	return m.commit(ctx, rec, cur, c, found, o)
+}
+
+// create sends rec as version 1 to every holder as a CREATE, which a holder
+// stores only if it has no record of the key and otherwise answers with the
+// record it has. Once W holders stored it and R answered without a record,
+// no write of the key can have been acknowledged (R + W exceeds the
+// holders), so version 1 is right and the put is done in one round trip.
+// Otherwise the answers are a read of the key (or, too few, one follows),
+// and the put is committed over their winner in a second round, which
+// supersedes the version 1 copies the first round left.
+func (m *Manager) create(ctx context.Context, rec *Record, o WriteOptions) (WriteResult, error) {
+	c, err := m.writeCandidates(rec)
+	if err != nil {
+		return WriteResult{}, err
+	}
+	found := len(c.window())
+	readNeed := quorum(pick(o.R, m.cfg.ReadQuorum), found)
+	res := WriteResult{Needed: quorum(pick(o.W, m.cfg.WriteQuorum), found), Replicas: found}
+	if err := m.stamp(rec, nil, o); err != nil {
+		return WriteResult{}, err
+	}
+	tally := newWriteTally(res.Needed, readNeed)
+	m.replicate(ctx, rec, c, opCreate, tally)
+	acks, existing := tally.result()
+	if len(existing) == 0 && acks >= max(res.Needed, readNeed) {
+		res.Version, res.Acks = rec.Version, acks
+		return res, nil
+	}
+	if ctx.Err() != nil {
+		return WriteResult{}, fmt.Errorf("%w: %d of %d holders acknowledged before %v", ErrInsufficientReplicas, acks, found, ctx.Err())
+	}
+	// The first round's writes may still be under way: the second round
+	// gets its own record and candidate set.
+	next := &Record{Key: rec.Key, Value: rec.Value}
+	c = m.router.candidates(DHTKey(rec.Key), m.cfg.Factor)
+	var cur *Record
+	if acks+len(existing) >= readNeed {
+		cur = m.winner(existing)
+	} else if cur, err = m.read(ctx, rec.Key, c, readNeed); err != nil {
+		return WriteResult{}, err
+	}
+	return m.commit(ctx, next, cur, c, found, o)
+}
+
+// writeCandidates checks rec's key and size and returns the key's holders
+// as this node knows them.
+func (m *Manager) writeCandidates(rec *Record) (*candidateSet, error) {
+	if err := ValidateKey(rec.Key); err != nil {
+		return nil, err
+	}
+	if len(rec.Value) > m.valid.MaxValueSize {
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(rec.Value), m.valid.MaxValueSize)
+	}
+	return m.router.candidates(DHTKey(rec.Key), m.cfg.Factor), nil
+}
+
+// commit writes rec over cur, the key's current record (nil if none): it
+// checks IfVersion, stamps rec with the next version and waits for W of the
+// found holders to acknowledge.
+func (m *Manager) commit(ctx context.Context, rec, cur *Record, c *candidateSet, found int, o WriteOptions) (WriteResult, error) {
+	if o.IfVersion != nil && !versionMatches(cur, *o.IfVersion, time.Now().UnixNano()) {
 		have := uint64(0)
 		if cur != nil {
 			have = cur.Version
 		}
 		return WriteResult{Version: have}, fmt.Errorf("%w: the key is at version %d, not %d", ErrVersionConflict, have, *o.IfVersion)
 	}
-	if cur != nil {
-		rec.Version = cur.Version
-	}
-	rec.Version++
-	rec.WrittenAt = now.UnixNano()
-	if o.TTL > 0 {
-		rec.ExpiresAt = now.Add(o.TTL).UnixNano()
-	}
-	if err := rec.Sign(m.priv); err != nil {
+	if err := m.stamp(rec, cur, o); err != nil {
 		return WriteResult{}, err
 	}
 	res := WriteResult{Version: rec.Version, Needed: quorum(pick(o.W, m.cfg.WriteQuorum), found), Replicas: found}
-	res.Acks = m.replicate(ctx, rec, c, res.Needed)
+	tally := newWriteTally(res.Needed, 0)
+	m.replicate(ctx, rec, c, opWrite, tally)
+	res.Acks, _ = tally.result()
 	if res.Acks < res.Needed {
 		return res, fmt.Errorf("%w: %d of %d holders acknowledged, %d needed", ErrInsufficientReplicas, res.Acks, found, res.Needed)
 	}
 	return res, nil
+}
+
+// stamp gives rec the version after cur's (1 without cur), the time of
+// writing and the expiry o asks for, and signs it.
+func (m *Manager) stamp(rec, cur *Record, o WriteOptions) error {
+	now := time.Now()
+	rec.Version = 1
+	if cur != nil {
+		rec.Version = cur.Version + 1
+	}
+	rec.WrittenAt = now.UnixNano()
+	rec.ExpiresAt = 0
+	if o.TTL > 0 {
+		rec.ExpiresAt = now.Add(o.TTL).UnixNano()
+	}
+	return rec.Sign(m.priv)
 }
 
 // versionMatches reports whether the current record satisfies a
@@ -97,32 +172,71 @@ func pick(request, configured int) int {
 	return configured
 }
 
-// replicate writes rec to the key's holders, the window of c (which moves
-// past peers that answer with a referral, to the peers they name), and
-// returns once need of them acknowledged or all answered, or ctx ends.
-// Writes still in flight go on in the background.
-func (m *Manager) replicate(ctx context.Context, rec *Record, c *candidateSet, need int) int {
-	var acks atomic.Int64
-	done := make(chan struct{})
+// replicate sends rec to the key's holders, the window of c (which moves
+// past peers that answer with a referral, to the peers they name), as
+// WRITEs or CREATEs (op), and returns once tally is complete or all
+// answered, or ctx ends. Writes still in flight go on in the background.
+func (m *Manager) replicate(ctx context.Context, rec *Record, c *candidateSet, op byte, tally *writeTally) {
 	c.forgetAsked()
-	if !m.goTracked(func() { m.writeHolders(rec, c, need, &acks, done) }) {
-		return 0
+	if !m.goTracked(func() { m.writeHolders(rec, c, op, tally) }) {
+		return
 	}
 	select {
-	case <-done:
+	case <-tally.done:
 	case <-ctx.Done():
 	}
-	return int(acks.Load())
 }
 
-// writeHolders sends rec to every holder in c's window and closes done once
-// need acknowledged or none is left to answer. If a holder failed to store
-// the record, the writer audits the key once after half a repair interval,
-// so a write acknowledged by only W holders reaches all k without waiting
-// for the holders' own sweeps.
-func (m *Manager) writeHolders(rec *Record, c *candidateSet, need int, acks *atomic.Int64, done chan struct{}) {
-	signal := sync.OnceFunc(func() { close(done) })
-	defer signal()
+// writeTally counts one round of writes to a key's holders. A round is
+// complete once need holders stored the record and, in a CREATE round, at
+// least readNeed did (all without a record of the key); or, once some
+// holder answered with a record it had, when readNeed answered in all.
+type writeTally struct {
+	need, readNeed int
+	done           chan struct{}
+	finish         func() // closes done once
+
+	mu       sync.Mutex
+	acks     int
+	existing []answer // CREATE: the holders that had a record, with it
+}
+
+func newWriteTally(need, readNeed int) *writeTally {
+	t := &writeTally{need: need, readNeed: readNeed, done: make(chan struct{})}
+	t.finish = sync.OnceFunc(func() { close(t.done) })
+	return t
+}
+
+// add counts a holder's successful answer: stored (a.rec nil) or, for a
+// CREATE, the record it has.
+func (t *writeTally) add(a answer) {
+	t.mu.Lock()
+	if a.rec != nil {
+		t.existing = append(t.existing, a)
+	} else {
+		t.acks++
+	}
+	complete := t.acks >= max(t.need, t.readNeed) || (len(t.existing) > 0 && t.acks+len(t.existing) >= t.readNeed)
+	t.mu.Unlock()
+	if complete {
+		t.finish()
+	}
+}
+
+// result returns the acknowledgements so far and the records found.
+func (t *writeTally) result() (acks int, existing []answer) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.acks, slices.Clone(t.existing)
+}
+
+// writeHolders sends rec to every holder in c's window and tallies their
+// answers, finishing the tally when none is left to answer. If a holder
+// failed to store the record, the writer audits the key once after half a
+// repair interval, so a write acknowledged by only W holders reaches all k
+// without waiting for the holders' own sweeps.
+func (m *Manager) writeHolders(rec *Record, c *candidateSet, op byte, tally *writeTally) {
+	defer tally.finish()
 	results := make(chan answer, maxAskedFactor*c.k)
 	inFlight := 0
 	launch := func() {
@@ -131,7 +245,13 @@ func (m *Manager) writeHolders(rec *Record, c *candidateSet, need int, acks *ato
 			if !m.goTracked(func() {
 				rc, cancel := m.rpcContext()
 				defer cancel()
-				results <- answer{peer: p, err: m.tr.write(rc, p, rec)}
+				a := answer{peer: p}
+				if op == opCreate {
+					a.rec, a.err = m.tr.create(rc, p, rec)
+				} else {
+					a.err = m.tr.write(rc, p, rec)
+				}
+				results <- a
 			}) {
 				results <- answer{peer: p, err: errClosed}
 			}
@@ -149,9 +269,7 @@ func (m *Manager) writeHolders(rec *Record, c *candidateSet, need int, acks *ato
 		var nh *errNotHolder
 		switch {
 		case a.err == nil:
-			if acks.Add(1) >= int64(need) {
-				signal()
-			}
+			tally.add(a)
 		case errors.As(a.err, &nh):
 			c.refuse(a.peer, m.router.filter(nh.nearer))
 			launch()
@@ -160,7 +278,7 @@ func (m *Manager) writeHolders(rec *Record, c *candidateSet, need int, acks *ato
 			m.logger.Debug("write failed", "key", rec.Key, "error", a.err)
 		}
 	}
-	signal()
+	tally.finish()
 	if !failed {
 		return
 	}

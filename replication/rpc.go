@@ -35,12 +35,17 @@ import (
 // answers with them instead (a referral), so the asker needs no lookup of
 // its own when its table has the key's neighbourhood nearly right. Repair,
 // hand-off and audits use GET and PUT, which every peer serves.
+//
+// CREATE is a WRITE that a holder carries out only if it has no record of
+// the key; otherwise it answers with the record it has (statusExists), so a
+// round of CREATEs is also a read (Manager.create).
 
 const (
-	opGet   byte = 1
-	opPut   byte = 2
-	opRead  byte = 3
-	opWrite byte = 4
+	opGet    byte = 1
+	opPut    byte = 2
+	opRead   byte = 3
+	opWrite  byte = 4
+	opCreate byte = 5
 )
 
 const (
@@ -49,7 +54,8 @@ const (
 	statusStale     byte = 2 // PUT: a record at least as new is stored
 	statusInvalid   byte = 3 // malformed request or record
 	statusFailed    byte = 4 // not served: the record failed validation or the store failed
-	statusNotHolder byte = 5 // READ, WRITE: not a holder; a referral follows
+	statusNotHolder byte = 5 // READ, WRITE, CREATE: not a holder; a referral follows
+	statusExists    byte = 6 // CREATE: not stored; the record the holder has follows
 )
 
 // Stream lifetimes: a holder drops a stream idle for serverIdleTimeout
@@ -146,13 +152,15 @@ func (sv *rpcServer) serve(msg []byte) []byte {
 	if err != nil {
 		return append([]byte{statusInvalid}, err.Error()...)
 	}
-	if op == opRead || op == opWrite {
+	if op == opRead || op == opWrite || op == opCreate {
 		if sv.nearer != nil {
 			if nearer := sv.nearer(key); nearer != nil {
 				return encodeReferral([]byte{statusNotHolder}, nearer)
 			}
 		}
-		op -= opRead - opGet // served as GET or PUT
+		if op != opCreate {
+			op -= opRead - opGet // served as GET or PUT
+		}
 	}
 	switch op {
 	case opGet:
@@ -175,6 +183,21 @@ func (sv *rpcServer) serve(msg []byte) []byte {
 			return append([]byte{statusFailed}, err.Error()...)
 		case !stored:
 			return []byte{statusStale}
+		}
+		return []byte{statusOK}
+	case opCreate:
+		rec, err := Unmarshal(key, payload)
+		if err != nil {
+			return append([]byte{statusInvalid}, err.Error()...)
+		}
+		existing, err := sv.store.Create(sv.ctx, rec)
+		switch {
+		case errors.Is(err, errStale):
+			return []byte{statusStale}
+		case err != nil:
+			return append([]byte{statusFailed}, err.Error()...)
+		case existing != nil:
+			return append([]byte{statusExists}, existing...)
 		}
 		return []byte{statusOK}
 	}

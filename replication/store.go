@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"sync"
 
 	ds "github.com/ipfs/go-datastore"
 	dsq "github.com/ipfs/go-datastore/query"
@@ -23,6 +25,8 @@ type Store struct {
 	values *records.ValueStore
 	valid  Validator
 	cache  *readCache
+
+	createLocks [256]sync.Mutex
 }
 
 // NewStore returns a store over dstore. Records never age out by receive time:
@@ -77,6 +81,34 @@ func (s *Store) Put(ctx context.Context, r *Record) (bool, error) {
 		return false, fmt.Errorf("store %q: %w", r.Key, err)
 	}
 	return true, nil
+}
+
+// Create stores r only if no record of its key is stored. Otherwise it
+// stores nothing and returns the stored record's wire form; it returns
+// errStale when a stored record beat r but cannot be read back (expired).
+// Creates of one key are serialised; a concurrent Put may still land
+// between the check and the store, and then Put's ordering decides.
+func (s *Store) Create(ctx context.Context, r *Record) (existing []byte, err error) {
+	lock := &s.createLocks[createLockIndex(r.Key)]
+	lock.Lock()
+	defer lock.Unlock()
+	if existing, err = s.getBytes(ctx, r.Key); err != nil || existing != nil {
+		return existing, err
+	}
+	stored, err := s.Put(ctx, r)
+	if err != nil || stored {
+		return nil, err
+	}
+	if existing, err = s.getBytes(ctx, r.Key); err == nil && existing == nil {
+		err = errStale
+	}
+	return existing, err
+}
+
+func createLockIndex(key string) byte {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return byte(h.Sum32())
 }
 
 // Remove deletes the stored copy of a key if it is still exactly version r:

@@ -85,6 +85,48 @@ func (t *transport) put(ctx context.Context, p peer.ID, r *Record, op byte) erro
 }
 
 // notHolder decodes p's referral, learning the addresses it gives.
+// create asks p to store r, version 1, only if p has no record of its key.
+// It returns the record p has instead, if any.
+func (t *transport) create(ctx context.Context, p peer.ID, r *Record) (*Record, error) {
+	var have []byte
+	var err error
+	if p == t.self {
+		have, err = t.store.Create(ctx, r)
+	} else {
+		have, err = t.createAt(ctx, p, r)
+	}
+	if err == nil && have != nil {
+		var rec *Record
+		if rec, err = Unmarshal(r.Key, have); err == nil {
+			return rec, nil
+		}
+	}
+	if err != nil {
+		var nh *errNotHolder
+		if errors.As(err, &nh) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("create %q at %s: %w", r.Key, p.ShortString(), err)
+	}
+	return nil, nil
+}
+
+// createAt sends a CREATE to p and returns the record p has instead of r, if any.
+func (t *transport) createAt(ctx context.Context, p peer.ID, r *Record) ([]byte, error) {
+	answer, err := t.client.call(ctx, p, encodeRequest(opCreate, r.Key, r.Marshal()))
+	switch {
+	case err != nil:
+		return nil, err
+	case answer[0] == statusOK:
+		return nil, nil
+	case answer[0] == statusExists:
+		return answer[1:], nil
+	case answer[0] == statusNotHolder:
+		return nil, t.notHolder(p, answer)
+	}
+	return nil, answerError(answer)
+}
+
 func (t *transport) notHolder(p peer.ID, answer []byte) error {
 	infos, err := decodeReferral(answer[1:])
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,39 +209,51 @@ func (c *Cluster) Close() {
 }
 
 // WaitForFullTables waits until every running node's routing table holds
-// exactly the other running nodes.
+// exactly the other running nodes. On timeout it names the tables that
+// were not full.
 func (c *Cluster) WaitForFullTables(timeout time.Duration) time.Duration {
 	c.t.Helper()
-	return c.WaitFor(timeout, "full routing tables", func() bool {
+	return c.waitFor(timeout, "full routing tables", func() (bool, string) {
 		want := map[peer.ID]bool{}
 		for _, i := range c.Running() {
 			want[c.nodes[i].PeerID()] = true
 		}
+		var short []string
 		for _, i := range c.Running() {
 			peers := c.nodes[i].RoutingTablePeers()
-			if len(peers) != len(want)-1 {
-				return false
-			}
+			known := 0
 			for _, p := range peers {
-				if !want[p] {
-					return false
+				if want[p] {
+					known++
 				}
 			}
+			if known != len(want)-1 || len(peers) != known {
+				short = append(short, fmt.Sprintf("node %d: %d of %d peers (%d others)", i, known, len(want)-1, len(peers)-known))
+			}
 		}
-		return true
+		return len(short) == 0, strings.Join(short, "; ")
 	})
 }
 
 // WaitFor polls cond every 50 ms until it holds, failing the test after timeout.
 func (c *Cluster) WaitFor(timeout time.Duration, what string, cond func() bool) time.Duration {
 	c.t.Helper()
+	return c.waitFor(timeout, what, func() (bool, string) { return cond(), "" })
+}
+
+// waitFor is WaitFor with a condition that also says what is missing.
+func (c *Cluster) waitFor(timeout time.Duration, what string, cond func() (bool, string)) time.Duration {
+	c.t.Helper()
 	start := time.Now()
 	deadline := start.Add(timeout)
-	for !cond() {
+	for {
+		ok, missing := cond()
+		if ok {
+			return time.Since(start)
+		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("timed out after %v waiting for %s", timeout, what)
+			c.t.Fatalf("timed out after %v waiting for %s %s", timeout, what, missing)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return time.Since(start)
 }

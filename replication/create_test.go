@@ -1,0 +1,95 @@
+package replication
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+)
+
+// Create stores a record only where the key is unknown, and otherwise
+// answers with what is stored; of racing creates exactly one stores.
+func TestStoreCreate(t *testing.T) {
+	ctx := context.Background()
+	s := newPebbleStore(t)
+	priv := newKey(t)
+	rec := func(key string, v uint64, value string) *Record {
+		return signed(t, priv, Record{Key: key, Version: v, WrittenAt: int64(v), Value: []byte(value)})
+	}
+
+	if have, err := s.Create(ctx, rec("new", 1, "first")); err != nil || have != nil {
+		t.Fatalf("create of an unknown key = %q, %v; want it stored", have, err)
+	}
+	if _, err := s.Put(ctx, rec("new", 3, "third")); err != nil {
+		t.Fatal(err)
+	}
+	have, err := s.Create(ctx, rec("new", 1, "late"))
+	if err != nil || have == nil {
+		t.Fatalf("create of a known key = %q, %v; want the stored record", have, err)
+	}
+	if got, err := Unmarshal("new", have); err != nil || got.Version != 3 || string(got.Value) != "third" {
+		t.Fatalf("create answered with %+v, %v; want version 3", got, err)
+	}
+	if v := version(t, s, "new"); v != 3 {
+		t.Fatalf("a refused create changed the stored version to %d", v)
+	}
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	stored := 0
+	for i := range 8 {
+		wg.Go(func() {
+			have, err := s.Create(ctx, rec("raced", 1, fmt.Sprint(i)))
+			if err != nil {
+				t.Error(err)
+			}
+			if have == nil {
+				mu.Lock()
+				stored++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if stored != 1 {
+		t.Fatalf("%d of 8 racing creates stored the key, want 1", stored)
+	}
+}
+
+// The rules that end a round of writes.
+func TestWriteTallyCompletion(t *testing.T) {
+	stored := answer{}
+	had := answer{rec: &Record{Version: 2}}
+	cases := []struct {
+		name           string
+		need, readNeed int
+		answers        []answer
+		complete       bool
+	}{
+		{"write: W acks", 5, 0, []answer{stored, stored, stored, stored, stored}, true},
+		{"write: fewer than W", 5, 0, []answer{stored, stored, stored, stored}, false},
+		{"create: W acks, all without a record", 5, 5, []answer{stored, stored, stored, stored, stored}, true},
+		{"create: W acks but fewer than R answers", 2, 5, []answer{stored, stored, stored}, false},
+		{"create: a record, fewer than R answers", 5, 5, []answer{had, stored, stored, stored}, false},
+		{"create: a record among R answers", 5, 5, []answer{stored, had, stored, stored, stored}, true},
+		{"create: only records", 5, 5, []answer{had, had, had, had, had}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tally := newWriteTally(tc.need, tc.readNeed)
+			for _, a := range tc.answers {
+				tally.add(a)
+			}
+			select {
+			case <-tally.done:
+				if !tc.complete {
+					t.Fatal("complete too early")
+				}
+			default:
+				if tc.complete {
+					t.Fatal("not complete")
+				}
+			}
+		})
+	}
+}
