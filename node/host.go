@@ -41,7 +41,7 @@ import (
 // resource limits, a connection manager, identify and ping. It does what
 // libp2p.New does for these options, without importing the libp2p package,
 // which links every transport it knows (WebRTC, WebTransport, WebSocket,
-// relays): a third of the binary, and resident pages in every node.
+// relays): a sixth of the binary, resident in every node.
 // gater may be nil.
 func newHost(cfg config.Config, priv crypto.PrivKey, gater connmgr.ConnectionGater) (_ host.Host, err error) {
 	var psk pnet.PSK
