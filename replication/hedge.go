@@ -17,7 +17,10 @@ const (
 	minHedgeDelay = 2 * time.Millisecond
 )
 
-// answerTime is a moving average of how long holders take to answer a read.
+// answerTime is a moving average of how long holders take to answer a read
+// or a write. Writes count too, so the reads after a burst of writes start
+// from a delay learnt under the same load instead of the minimum (writes
+// take longer to answer: the average errs towards hedging less).
 type answerTime struct {
 	avg atomic.Int64 // nanoseconds; 0 until the first answer
 }

@@ -78,7 +78,7 @@ type Manager struct {
 	closed bool
 	kick   chan struct{}
 
-	answerTime answerTime    // of holders' answers to reads, for hedging
+	answerTime answerTime    // of holders' answers to reads and writes, for hedging
 	reads      atomic.Uint64 // quorum reads run by this node
 	hedges     atomic.Uint64 // holders asked by those reads after a hedge delay
 	repairs    atomic.Uint64

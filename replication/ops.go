@@ -246,10 +246,14 @@ func (m *Manager) writeHolders(rec *Record, c *candidateSet, op byte, tally *wri
 				rc, cancel := m.rpcContext()
 				defer cancel()
 				a := answer{peer: p}
+				start := time.Now()
 				if op == opCreate {
 					a.rec, a.err = m.tr.create(rc, p, rec)
 				} else {
 					a.err = m.tr.write(rc, p, rec)
+				}
+				if a.err == nil && p != m.self {
+					m.answerTime.observe(time.Since(start))
 				}
 				results <- a
 			}) {
