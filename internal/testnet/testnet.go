@@ -45,6 +45,11 @@ func Local(dir string, i int) config.Config {
 	return cfg
 }
 
+// setupTimeout bounds New's wait for a settled cluster. Generous: under the
+// race detector with packages tested in parallel on two cores, tables have
+// once taken more than 30 s to fill.
+const setupTimeout = time.Minute
+
 // New starts n nodes and waits until every node is ready. configure, if not
 // nil, adjusts each node's configuration before it starts.
 func New(t testing.TB, n int, configure func(i int, cfg *config.Config)) *Cluster {
@@ -67,7 +72,7 @@ func New(t testing.TB, n int, configure func(i int, cfg *config.Config)) *Cluste
 			c.cfgs[0].Listen = []ma.Multiaddr{ma.StringCast(c.nodes[0].ListenAddrs()[0]).Decapsulate(ma.StringCast("/p2p/" + c.nodes[0].PeerID().String()))}
 		}
 	}
-	c.WaitFor(30*time.Second, "every node ready", func() bool {
+	c.WaitFor(setupTimeout, "every node ready", func() bool {
 		for _, nd := range c.nodes {
 			if !nd.Ready() {
 				return false
@@ -77,7 +82,7 @@ func New(t testing.TB, n int, configure func(i int, cfg *config.Config)) *Cluste
 	})
 	if bucket := c.cfgs[0].Routing.BucketSize; bucket < n-1 {
 		// Tables cannot hold everyone: wait until each holds a bucket's worth.
-		c.WaitFor(30*time.Second, "routing tables of a bucket's worth", func() bool {
+		c.WaitFor(setupTimeout, "routing tables of a bucket's worth", func() bool {
 			for _, nd := range c.nodes {
 				if len(nd.RoutingTablePeers()) < bucket {
 					return false
@@ -86,7 +91,7 @@ func New(t testing.TB, n int, configure func(i int, cfg *config.Config)) *Cluste
 			return true
 		})
 	} else {
-		c.WaitForFullTables(30 * time.Second)
+		c.WaitForFullTables(setupTimeout)
 	}
 	return c
 }
