@@ -454,7 +454,9 @@ func TestReadsHedgeAroundStalledHolders(t *testing.T) {
 	}
 	reads := 0
 	for i := range n {
-		if slices.Contains(holders, i) {
+		// Node 0 wrote the key: its idle record streams to the holders
+		// predate the stalling handlers and are still served normally.
+		if i == 0 || slices.Contains(holders, i) {
 			continue
 		}
 		start := time.Now()
