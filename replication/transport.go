@@ -95,20 +95,19 @@ func (t *transport) create(ctx context.Context, p peer.ID, r *Record) (*Record, 
 	} else {
 		have, err = t.createAt(ctx, p, r)
 	}
-	if err == nil && have != nil {
+	var nh *errNotHolder
+	switch {
+	case errors.As(err, &nh):
+		return nil, err
+	case err == nil && have == nil:
+		return nil, nil
+	case err == nil:
 		var rec *Record
 		if rec, err = Unmarshal(r.Key, have); err == nil {
 			return rec, nil
 		}
 	}
-	if err != nil {
-		var nh *errNotHolder
-		if errors.As(err, &nh) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("create %q at %s: %w", r.Key, p.ShortString(), err)
-	}
-	return nil, nil
+	return nil, fmt.Errorf("create %q at %s: %w", r.Key, p.ShortString(), err)
 }
 
 // createAt sends a CREATE to p and returns the record p has instead of r, if any.
