@@ -65,13 +65,16 @@ type Engine string
 
 // Storage engines.
 const (
+	EngineLevelDB Engine = "leveldb"
+	EngineMemory  Engine = "memory"
+	// EnginePebble was the default engine of earlier versions; it is no
+	// longer built in (it was a quarter of the binary, resident in every node).
 	EnginePebble Engine = "pebble"
-	EngineMemory Engine = "memory"
 )
 
 // Storage configures the record datastore.
 type Storage struct {
-	Engine Engine `yaml:"engine" doc:"pebble (on disk under data_dir) or memory (lost on exit)"`
+	Engine Engine `yaml:"engine" doc:"leveldb (on disk under data_dir) or memory (lost on exit)"`
 	Sync   bool   `yaml:"sync" doc:"fsync before acknowledging a write, so it survives power loss"`
 }
 

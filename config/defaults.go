@@ -40,7 +40,7 @@ const (
 	// DefaultMinPeers re-bootstraps only when the routing table is empty.
 	DefaultMinPeers = 1
 	// DefaultStorageEngine keeps records across restarts.
-	DefaultStorageEngine = EnginePebble
+	DefaultStorageEngine = EngineLevelDB
 	// DefaultStorageSync skips fsync: acknowledged writes survive a process crash, and other holders cover power loss.
 	DefaultStorageSync = false
 	// DefaultShutdownTimeout gives a leaving node time to hand its records over without hanging a deploy.

@@ -30,7 +30,7 @@ func TestDefaultMatchesSpec(t *testing.T) {
 		{"routing.probe_interval", cfg.Routing.ProbeInterval, 5 * time.Second},
 		{"routing.probe_failures", cfg.Routing.ProbeFailures, 2},
 		{"routing.min_peers", cfg.Routing.MinPeers, 1},
-		{"storage.engine", cfg.Storage.Engine, EnginePebble},
+		{"storage.engine", cfg.Storage.Engine, EngineLevelDB},
 		{"storage.sync", cfg.Storage.Sync, false},
 		{"security.psk_file", cfg.Security.PSKFile, ""},
 		{"shutdown_timeout", cfg.ShutdownTimeout, 10 * time.Second},

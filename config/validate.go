@@ -103,8 +103,14 @@ func (c Config) Validate() error {
 	check(rt.ProbeFailures >= 1, "routing.probe_failures", "%d must be at least 1", rt.ProbeFailures)
 	check(rt.MinPeers >= 0, "routing.min_peers", "%d must not be negative", rt.MinPeers)
 
-	check(c.Storage.Engine == EnginePebble || c.Storage.Engine == EngineMemory, "storage.engine",
-		"%q must be %s or %s", c.Storage.Engine, EnginePebble, EngineMemory)
+	switch c.Storage.Engine {
+	case EngineLevelDB, EngineMemory:
+	case EnginePebble:
+		check(false, "storage.engine", "%q is no longer built in: use %s (the default) or %s",
+			c.Storage.Engine, EngineLevelDB, EngineMemory)
+	default:
+		check(false, "storage.engine", "%q must be %s or %s", c.Storage.Engine, EngineLevelDB, EngineMemory)
+	}
 
 	if psk := c.Security.PSKFile; psk != "" {
 		info, err := os.Stat(psk)

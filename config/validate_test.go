@@ -92,7 +92,8 @@ func TestValidate(t *testing.T) {
 		{"probe failures 0", func(c *Config) { c.Routing.ProbeFailures = 0 }, "routing.probe_failures", "0 must be at least 1"},
 		{"min peers negative", func(c *Config) { c.Routing.MinPeers = -1 }, "routing.min_peers", "-1 must not be negative"},
 		{"min peers 0", func(c *Config) { c.Routing.MinPeers = 0 }, "", ""},
-		{"unknown engine", func(c *Config) { c.Storage.Engine = "bolt" }, "storage.engine", `"bolt" must be pebble or memory`},
+		{"unknown engine", func(c *Config) { c.Storage.Engine = "bolt" }, "storage.engine", `"bolt" must be leveldb or memory`},
+		{"pebble engine", func(c *Config) { c.Storage.Engine = EnginePebble }, "storage.engine", `"pebble" is no longer built in: use leveldb (the default) or memory`},
 		{"memory engine", func(c *Config) { c.Storage.Engine = EngineMemory }, "", ""},
 		{"psk file missing", func(c *Config) {
 			c.Security.PSKFile = filepath.Join(t.TempDir(), "absent.key")

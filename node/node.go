@@ -15,10 +15,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
 	ds "github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
-	pebbleds "github.com/ipfs/go-ds-pebble"
+	leveldb "github.com/ipfs/go-ds-leveldb"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	record "github.com/libp2p/go-libp2p-record"
 	corecm "github.com/libp2p/go-libp2p/core/connmgr"
@@ -39,9 +38,19 @@ const Version = "0.1.0"
 // Files kept in the data directory.
 const (
 	IdentityFile  = "identity.key"
-	datastoreDir  = "datastore"
+	datastoreDir  = "leveldb"
+	pebbleDir     = "datastore" // earlier versions' store
 	peersFile     = "peers.json"
 	peersSaveTick = 30 * time.Second
+)
+
+// LevelDB sizes. Records are small and hot ones are served from the
+// replication store's own cache, so the store needs neither LevelDB's 4 MiB
+// memtable nor its 8 MiB block cache; a record larger than the memtable gets
+// one of its own size.
+const (
+	storeWriteBuffer = 1 << 20
+	storeBlockCache  = 2 << 20
 )
 
 // routingRefreshPeriod is how often kad-dht refreshes its buckets by lookups.
@@ -285,21 +294,25 @@ func openDatastore(cfg config.Config) (ds.Batching, error) {
 	if cfg.Ephemeral || cfg.Storage.Engine == config.EngineMemory {
 		return dssync.MutexWrap(ds.NewMapDatastore()), nil
 	}
-	write := pebble.NoSync // survives a process crash (the WAL is written before the ack)
-	if cfg.Storage.Sync {
-		write = pebble.Sync // survives power loss
+	if old := filepath.Join(cfg.DataDir, pebbleDir); dirExists(old) {
+		return nil, fmt.Errorf("%s holds a Pebble store from an earlier dhtnode, which this version cannot read; "+
+			"move it away to start (the other holders refill this node's records)", old)
 	}
 	path := filepath.Join(cfg.DataDir, datastoreDir)
-	opts := &pebble.Options{}
-	// Pebble's default compaction scheduler wakes every 100 ms to hand out
-	// compaction slots, which is most of what an idle node's store costs.
-	// This one grants a slot when a compaction asks and when one finishes
-	// (so a waiting compaction still runs), just without the ticker.
-	opts.Experimental.CompactionScheduler = pebble.NewConcurrencyLimitSchedulerWithNoPeriodicGrantingForTest()
-	d, err := pebbleds.NewDatastore(path, pebbleds.WithPebbleOpts(opts),
-		pebbleds.WithPebbleWriteOptions(write), pebbleds.WithCacheSize(8<<20))
+	d, err := leveldb.NewDatastore(path, &leveldb.Options{
+		// Without storage.sync a write is in the journal (written, not
+		// fsynced) before it is acknowledged: it survives a process crash.
+		NoSync:             !cfg.Storage.Sync,
+		WriteBuffer:        storeWriteBuffer,
+		BlockCacheCapacity: storeBlockCache,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("open datastore %s: %w", path, err)
 	}
 	return d, nil
+}
+
+func dirExists(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && info.IsDir()
 }

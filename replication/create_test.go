@@ -11,7 +11,7 @@ import (
 // answers with what is stored; of racing creates exactly one stores.
 func TestStoreCreate(t *testing.T) {
 	ctx := context.Background()
-	s := newPebbleStore(t)
+	s := newDiskStore(t, 1024)
 	priv := newKey(t)
 	rec := func(key string, v uint64, value string) *Record {
 		return signed(t, priv, Record{Key: key, Version: v, WrittenAt: int64(v), Value: []byte(value)})

@@ -6,20 +6,21 @@ import (
 	"sync"
 	"testing"
 
-	pebbleds "github.com/ipfs/go-ds-pebble"
+	leveldb "github.com/ipfs/go-ds-leveldb"
 	"github.com/libp2p/go-libp2p-kad-dht/records"
 	"google.golang.org/protobuf/proto"
 )
 
-// newPebbleStore returns a Store over a real on-disk Pebble datastore.
-func newPebbleStore(t *testing.T) *Store {
+// newDiskStore returns a Store over a real on-disk LevelDB datastore that
+// takes values up to maxValue bytes.
+func newDiskStore(t *testing.T, maxValue int) *Store {
 	t.Helper()
-	d, err := pebbleds.NewDatastore(t.TempDir())
+	d, err := leveldb.NewDatastore(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	return NewStore(d, NewValidator(1024))
+	return NewStore(d, NewValidator(maxValue))
 }
 
 func version(t *testing.T, s *Store, key string) uint64 {
@@ -40,7 +41,7 @@ func version(t *testing.T, s *Store, key string) uint64 {
 // read sees the change.
 func TestStoreReadsSeeEveryWriter(t *testing.T) {
 	ctx := context.Background()
-	s := newPebbleStore(t)
+	s := newDiskStore(t, 1024)
 	priv := newKey(t)
 	const key = "cached"
 	rec := func(v uint64) *Record {
@@ -99,7 +100,7 @@ func TestStoreReadsSeeEveryWriter(t *testing.T) {
 // newest version written.
 func TestStoreCacheNeverServesAnOverwrittenRecord(t *testing.T) {
 	ctx := context.Background()
-	s := newPebbleStore(t)
+	s := newDiskStore(t, 1024)
 	priv := newKey(t)
 	kad := records.NewValueStore(s.Datastore(), NewValidator(1024), 0)
 	keys := []string{"race-a", "race-b"}
@@ -155,12 +156,7 @@ func TestStoreCacheNeverServesAnOverwrittenRecord(t *testing.T) {
 
 func TestStoreDoesNotCacheLargeRecords(t *testing.T) {
 	ctx := context.Background()
-	d, err := pebbleds.NewDatastore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	s := NewStore(d, NewValidator(2*maxCachedRecord))
+	s := newDiskStore(t, 2*maxCachedRecord)
 	priv := newKey(t)
 	for _, size := range []int{10, maxCachedRecord + 1} {
 		r := signed(t, priv, Record{Key: "size", Version: uint64(size), WrittenAt: 1, Value: make([]byte, size)})

@@ -17,12 +17,12 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
-	"go.uber.org/goleak"
 
+	"github.com/dhtnode/dhtnode/internal/leakcheck"
 	"github.com/dhtnode/dhtnode/internal/partition"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
 
 // testNode is one host + DHT + Manager on 127.0.0.1.
 type testNode struct {
