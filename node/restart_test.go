@@ -1,7 +1,9 @@
 package node_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,13 +15,25 @@ import (
 	"github.com/dhtnode/dhtnode/node"
 )
 
+// Records, the largest allowed among them (bigger than the store's
+// memtable), survive a restart with and without fsync.
 func TestRestartKeepsIdentityAndRecords(t *testing.T) {
+	large := make([]byte, 1<<20) // the largest replication.max_value_size allowed
+	if _, err := rand.Read(large); err != nil {
+		t.Fatal(err)
+	}
 	for name, sync := range map[string]bool{"no fsync": false, "fsync": true} {
 		t.Run(name, func(t *testing.T) {
-			c := testnet.New(t, 2, func(_ int, cfg *config.Config) { cfg.Storage.Sync = sync })
+			c := testnet.New(t, 2, func(_ int, cfg *config.Config) {
+				cfg.Storage.Sync = sync
+				cfg.Replication.MaxValueSize = len(large)
+			})
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			if _, err := c.Client(1).Put(ctx, "durable", []byte("yes"), node.PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Client(1).Put(ctx, "large", large, node.PutOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			id := c.Node(1).PeerID()
@@ -32,6 +46,10 @@ func TestRestartKeepsIdentityAndRecords(t *testing.T) {
 			value, version, err := c.Client(1).Get(ctx, "durable", 1)
 			if err != nil || string(value) != "yes" || version != 1 {
 				t.Fatalf("after restart: %q v%d, %v", value, version, err)
+			}
+			value, _, err = c.Client(1).Get(ctx, "large", 1)
+			if err != nil || !bytes.Equal(value, large) {
+				t.Fatalf("after restart: the %d-byte value came back as %d bytes, %v", len(large), len(value), err)
 			}
 		})
 	}
