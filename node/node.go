@@ -53,9 +53,6 @@ const (
 	storeBlockCache  = 2 << 20
 )
 
-// routingRefreshPeriod is how often kad-dht refreshes its buckets by lookups.
-const routingRefreshPeriod = time.Minute
-
 // Connection manager watermarks: trimming starts above high and stops at low.
 const (
 	connLow  = 160
@@ -132,9 +129,8 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 		dht.MaxRecordAge(0), // records expire by their own expires_at
 		dht.DisableProviders(),
 		dht.BootstrapPeers(cfg.Bootstrap...),
-		// Peers that joined at the same moment find each other at the next
-		// refresh; kad-dht's default is 10 minutes.
-		dht.RoutingTableRefreshPeriod(routingRefreshPeriod),
+		// kad-dht refreshes the table every 10 minutes (its default); the
+		// routing manager adds refreshes while the node is young.
 		dht.OnRequestHook(inbound.Hook),
 	)
 	if err != nil {

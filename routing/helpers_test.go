@@ -87,7 +87,7 @@ func newTestNode(t testing.TB, priv crypto.PrivKey, cfg Config) *testNode {
 // newTestNodes starts count nodes and their managers, joined through node
 // 0: once node 0 knows everyone, every node refreshes its table from it.
 // (Nodes that join at the same time can otherwise miss each other until
-// kad-dht's next periodic refresh.)
+// the first early refresh.)
 func newTestNodes(t testing.TB, count int, cfg Config) []*testNode {
 	t.Helper()
 	nodes := make([]*testNode, count)

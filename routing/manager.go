@@ -40,6 +40,9 @@ type Config struct {
 	SaveInterval time.Duration
 	// Inbound, when set, tells the prober which peers recently sent requests.
 	Inbound *Inbound
+	// EarlyRefreshes: delays after Start of extra full table refreshes
+	// (jittered); nil takes DefaultEarlyRefreshes, an empty slice runs none.
+	EarlyRefreshes []time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -55,6 +58,9 @@ func (c Config) withDefaults() Config {
 	if c.SaveInterval <= 0 {
 		c.SaveInterval = DefaultSaveInterval
 	}
+	if c.EarlyRefreshes == nil {
+		c.EarlyRefreshes = DefaultEarlyRefreshes
+	}
 	return c
 }
 
@@ -64,12 +70,13 @@ type Stats struct {
 	ProbeFailures uint64 // probes that failed or timed out
 	Evictions     uint64 // peers evicted by the prober
 	Refills       uint64 // bucket refill lookups run
+	Refreshes     uint64 // early full table refreshes run
 	Rebootstraps  uint64 // re-bootstrap attempts
 	DroppedEvents uint64 // events dropped because a buffer was full
 }
 
 type counters struct {
-	probes, probeFailures, evictions, refills, rebootstraps, dropped atomic.Uint64
+	probes, probeFailures, evictions, refills, refreshes, rebootstraps, dropped atomic.Uint64
 }
 
 // probeFunc checks that p is alive and returns the round-trip time.
@@ -160,8 +167,8 @@ func New(h host.Host, d *dht.IpfsDHT, cfg Config, logger *slog.Logger) (*Manager
 	return m, nil
 }
 
-// Start starts the prober, event, refill, save, re-bootstrap and rejoin
-// loops. Calling it again, or after Close, does nothing.
+// Start starts the prober, event, refill, save, re-bootstrap, rejoin and
+// early-refresh loops. Calling it again, or after Close, does nothing.
 func (m *Manager) Start() {
 	m.startOnce.Do(func() {
 		if m.closed.Load() {
@@ -172,6 +179,7 @@ func (m *Manager) Start() {
 		m.wg.Go(m.refillLoop)
 		m.wg.Go(m.bootstrapLoop)
 		m.wg.Go(m.rejoinLoop)
+		m.wg.Go(m.earlyRefreshLoop)
 		if m.cfg.PeersFile != "" {
 			m.wg.Go(m.saveLoop)
 		}
@@ -202,6 +210,7 @@ func (m *Manager) Stats() Stats {
 		ProbeFailures: m.stats.probeFailures.Load(),
 		Evictions:     m.stats.evictions.Load(),
 		Refills:       m.stats.refills.Load(),
+		Refreshes:     m.stats.refreshes.Load(),
 		Rebootstraps:  m.stats.rebootstraps.Load(),
 		DroppedEvents: m.stats.dropped.Load(),
 	}
