@@ -48,7 +48,7 @@ func Local(dir string, i int) config.Config {
 // setupTimeout bounds New's wait for a settled cluster. Generous: now and
 // then (about one set-up in twenty, more under the race detector with
 // packages tested in parallel) a pair of nodes learns of each other only at
-// one of the early table refreshes, 10, 30 or 60 s after start.
+// one of the early table refreshes, 30 or 60 s after start.
 const setupTimeout = 90 * time.Second
 
 // New starts n nodes and waits until every node is ready. configure, if not
