@@ -151,6 +151,19 @@ start_node() {
 	printf '=== %s: dhtnode %s\n' "$(date '+%F %T')" "${args[*]}" >>"$dir/node.log"
 	nohup "$BIN" "${args[@]}" </dev/null >>"$dir/node.log" 2>&1 &
 	echo $! >"$dir/pid"
+	wait_exec $!
+}
+
+# wait_exec PID: wait (up to 5 s) until PID runs dhtnode or has exited. Until
+# the child execs, its command line is this script's, and is_alive would
+# report a node that is starting as dead.
+wait_exec() {
+	local pid=$1 deadline=$((SECONDS + 5)) stat
+	while ((SECONDS < deadline)) && ! is_alive "$pid"; do
+		stat=$(ps -p "$pid" -o stat= 2>/dev/null) || return 0
+		[[ $stat == Z* ]] && return 0
+		sleep 0.05
+	done
 }
 
 # wait_for WHAT PATH I...: wait until GET PATH answers 200 on every node I,
