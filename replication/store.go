@@ -31,10 +31,11 @@ type Store struct {
 
 // NewStore returns a store over dstore. Records never age out by receive time:
 // expiry is the record's own ExpiresAt. Give kad-dht the store's Datastore,
-// not dstore.
+// not dstore: writes through it keep the read cache coherent and never
+// replace a record with an older one (ordered.go).
 func NewStore(dstore ds.Batching, valid Validator) *Store {
 	cache := newReadCache()
-	watched := &watchedDatastore{Batching: dstore, cache: cache}
+	watched := &watchedDatastore{Batching: &orderedDatastore{Batching: dstore, valid: valid}, cache: cache}
 	return &Store{dstore: watched, values: records.NewValueStore(watched, valid, 0), valid: valid, cache: cache}
 }
 
@@ -89,7 +90,7 @@ func (s *Store) Put(ctx context.Context, r *Record) (bool, error) {
 // Creates of one key are serialised; a concurrent Put may still land
 // between the check and the store, and then Put's ordering decides.
 func (s *Store) Create(ctx context.Context, r *Record) (existing []byte, err error) {
-	lock := &s.createLocks[createLockIndex(r.Key)]
+	lock := &s.createLocks[stripe(r.Key)]
 	lock.Lock()
 	defer lock.Unlock()
 	if existing, err = s.getBytes(ctx, r.Key); err != nil || existing != nil {
@@ -105,7 +106,8 @@ func (s *Store) Create(ctx context.Context, r *Record) (existing []byte, err err
 	return existing, err
 }
 
-func createLockIndex(key string) byte {
+// stripe maps a key to one of 256 lock stripes.
+func stripe(key string) byte {
 	h := fnv.New32a()
 	h.Write([]byte(key))
 	return byte(h.Sum32())

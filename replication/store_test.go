@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	ds "github.com/ipfs/go-datastore"
 	leveldb "github.com/ipfs/go-ds-leveldb"
 	"github.com/libp2p/go-libp2p-kad-dht/records"
 	"google.golang.org/protobuf/proto"
@@ -190,5 +191,43 @@ func TestReadCacheSkipsAddsRacedByAWrite(t *testing.T) {
 	c.add(k.String(), []byte("new"), gen)
 	if !cached() {
 		t.Fatal("a read with no write after it was not cached")
+	}
+}
+
+// Writes through the store's datastore never replace a value record with an
+// older one, whichever ValueStore makes them: each serialises only its own
+// Puts, so two of them (kad-dht's and the Store's) can both pass their
+// checks, as TestStoreCacheNeverServesAnOverwrittenRecord provokes.
+func TestDatastoreNeverReplacesANewerRecord(t *testing.T) {
+	ctx := context.Background()
+	s := newDiskStore(t, 1024)
+	priv := newKey(t)
+	put := func(v uint64) error {
+		data, err := proto.Marshal(signed(t, priv, Record{Key: "k", Version: v, WrittenAt: int64(v), Value: []byte{byte(v)}}).toPB())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Datastore().Put(ctx, valueDsKey(DHTKey("k")), data)
+	}
+	for _, step := range []struct {
+		version uint64
+		wantErr error
+		want    uint64
+	}{{2, nil, 2}, {1, records.ErrOldRecord, 2}, {3, nil, 3}} {
+		if err := put(step.version); !errors.Is(err, step.wantErr) {
+			t.Fatalf("writing v%d: %v, want %v", step.version, err, step.wantErr)
+		}
+		if got := version(t, s, "k"); got != step.want {
+			t.Fatalf("after writing v%d the store holds v%d, want v%d", step.version, got, step.want)
+		}
+	}
+	other := ds.NewKey("/other/k") // not a value record: written as asked
+	for _, v := range []string{"b", "a"} {
+		if err := s.Datastore().Put(ctx, other, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.Datastore().Get(ctx, other); err != nil || string(got) != "a" {
+		t.Fatalf("other key holds %q, %v; want \"a\"", got, err)
 	}
 }

@@ -1,0 +1,66 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+
+	ds "github.com/ipfs/go-datastore"
+	"github.com/libp2p/go-libp2p-kad-dht/records"
+	recpb "github.com/libp2p/go-libp2p-record/pb"
+	"google.golang.org/protobuf/proto"
+)
+
+// orderedDatastore refuses, with records.ErrOldRecord, to overwrite a stored
+// value record with one that the validator's Select ranks lower. kad-dht's
+// ValueStore checks the same before it writes, but each ValueStore
+// serialises only its own Puts, and a node has two: kad-dht's, which stores
+// peers' PUT_VALUE requests, and the Store's. Without this check a PUT_VALUE
+// and a replication write of one key could both pass their checks and the
+// older record land last. Batches pass unchecked: nothing batches value
+// records.
+type orderedDatastore struct {
+	ds.Batching
+	valid Validator
+	locks [256]sync.Mutex
+}
+
+var valueKeyPrefix = "/" + Namespace + "/"
+
+// Put stores value under k unless k holds a value record that beats it.
+func (d *orderedDatastore) Put(ctx context.Context, k ds.Key, value []byte) error {
+	key := k.String()
+	if !strings.HasPrefix(key, valueKeyPrefix) {
+		return d.Batching.Put(ctx, k, value)
+	}
+	lock := &d.locks[stripe(key)]
+	lock.Lock()
+	defer lock.Unlock()
+	stored, err := d.Batching.Get(ctx, k)
+	switch {
+	case errors.Is(err, ds.ErrNotFound):
+	case err != nil:
+		return err
+	case !d.beats(value, stored):
+		return records.ErrOldRecord
+	}
+	return d.Batching.Put(ctx, k, value)
+}
+
+// beats reports whether the stored form value (a kad-dht record) should
+// replace stored. As in kad-dht's ValueStore, a stored record that is
+// unreadable, invalid or expired is replaced, and so is anything the
+// validator cannot rank.
+func (d *orderedDatastore) beats(value, stored []byte) bool {
+	var incoming, current recpb.Record
+	if proto.Unmarshal(value, &incoming) != nil || proto.Unmarshal(stored, &current) != nil {
+		return true
+	}
+	key := string(incoming.GetKey())
+	if d.valid.Validate(string(current.GetKey()), current.GetValue()) != nil {
+		return true
+	}
+	best, err := d.valid.Select(key, [][]byte{incoming.GetValue(), current.GetValue()})
+	return err != nil || best == 0
+}
