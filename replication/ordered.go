@@ -48,6 +48,23 @@ func (d *orderedDatastore) Put(ctx context.Context, k ds.Key, value []byte) erro
 	return d.Batching.Put(ctx, k, value)
 }
 
+// deleteIf deletes k if gone(stored) holds for what k holds, with k's
+// writes held off meanwhile, so that a record written in between is judged,
+// not deleted blindly. It reports whether it deleted.
+func (d *orderedDatastore) deleteIf(ctx context.Context, k ds.Key, gone func(stored []byte) bool) (bool, error) {
+	lock := &d.locks[stripe(k.String())]
+	lock.Lock()
+	defer lock.Unlock()
+	stored, err := d.Batching.Get(ctx, k)
+	if errors.Is(err, ds.ErrNotFound) || (err == nil && !gone(stored)) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, d.Batching.Delete(ctx, k)
+}
+
 // beats reports whether the stored form value (a kad-dht record) should
 // replace stored. As in kad-dht's ValueStore, a stored record that is
 // unreadable, invalid or expired is replaced, and so is anything the

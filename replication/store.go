@@ -21,10 +21,11 @@ import (
 // kad-dht are visible here. Reads are served from a cache (cache.go) that
 // stays coherent only if every writer uses Datastore().
 type Store struct {
-	dstore ds.Batching // watched: writes through it update the cache
-	values *records.ValueStore
-	valid  Validator
-	cache  *readCache
+	dstore  ds.Batching // watched: writes through it update the cache
+	ordered *orderedDatastore
+	values  *records.ValueStore
+	valid   Validator
+	cache   *readCache
 
 	createLocks [256]sync.Mutex
 }
@@ -35,8 +36,9 @@ type Store struct {
 // replace a record with an older one (ordered.go).
 func NewStore(dstore ds.Batching, valid Validator) *Store {
 	cache := newReadCache()
-	watched := &watchedDatastore{Batching: &orderedDatastore{Batching: dstore, valid: valid}, cache: cache}
-	return &Store{dstore: watched, values: records.NewValueStore(watched, valid, 0), valid: valid, cache: cache}
+	ordered := &orderedDatastore{Batching: dstore, valid: valid}
+	watched := &watchedDatastore{Batching: ordered, cache: cache}
+	return &Store{dstore: watched, ordered: ordered, values: records.NewValueStore(watched, valid, 0), valid: valid, cache: cache}
 }
 
 // Datastore is the datastore under the store, wrapped so that writes
@@ -113,14 +115,22 @@ func stripe(key string) byte {
 	return byte(h.Sum32())
 }
 
-// Remove deletes the stored copy of a key if it is still exactly version r:
-// a newer record that arrived in the meantime is kept.
+// Remove deletes the stored copy of a key if it is still exactly r: a
+// record that arrived in the meantime is kept.
 func (s *Store) Remove(ctx context.Context, r *Record) error {
-	cur, err := s.Get(ctx, r.Key)
-	if err != nil || cur == nil || cur.Compare(r) != 0 {
-		return err
+	k := valueDsKey(DHTKey(r.Key))
+	deleted, err := s.ordered.deleteIf(ctx, k, func(stored []byte) bool {
+		var pbrec recpb.Record
+		if proto.Unmarshal(stored, &pbrec) != nil {
+			return false
+		}
+		cur, err := Unmarshal(r.Key, pbrec.GetValue())
+		return err == nil && cur.Compare(r) == 0
+	})
+	if deleted {
+		s.cache.written(k)
 	}
-	return s.dstore.Delete(ctx, valueDsKey(DHTKey(r.Key)))
+	return err
 }
 
 // Each calls fn for every stored record, with its stored size in bytes.

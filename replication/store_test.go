@@ -231,3 +231,32 @@ func TestDatastoreNeverReplacesANewerRecord(t *testing.T) {
 		t.Fatalf("other key holds %q, %v; want \"a\"", got, err)
 	}
 }
+
+// Remove deletes a key's copy only while it is still the record given, and
+// the read cache forgets it.
+func TestStoreRemoveKeepsANewerRecord(t *testing.T) {
+	ctx := context.Background()
+	s := newDiskStore(t, 1024)
+	priv := newKey(t)
+	v1 := signed(t, priv, Record{Key: "k", Version: 1, WrittenAt: 1, Value: []byte{1}})
+	v2 := signed(t, priv, Record{Key: "k", Version: 2, WrittenAt: 2, Value: []byte{2}})
+	for _, r := range []*Record{v1, v2} {
+		if _, err := s.Put(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Remove(ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+	if got := version(t, s, "k"); got != 2 { // also puts v2 in the read cache
+		t.Fatalf("removing v1 left v%d, want v2 kept", got)
+	}
+	for range 2 { // the second finds nothing to remove
+		if err := s.Remove(ctx, v2); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Get(ctx, "k"); err != nil || got != nil {
+			t.Fatalf("after removing v2: %v, %v; want nothing", got, err)
+		}
+	}
+}
