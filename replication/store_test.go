@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	ds "github.com/ipfs/go-datastore"
 	leveldb "github.com/ipfs/go-ds-leveldb"
@@ -258,5 +259,42 @@ func TestStoreRemoveKeepsANewerRecord(t *testing.T) {
 		if got, err := s.Get(ctx, "k"); err != nil || got != nil {
 			t.Fatalf("after removing v2: %v, %v; want nothing", got, err)
 		}
+	}
+}
+
+// As in kad-dht's ValueStore, an expired stored record does not block a
+// write, however low the new record's version.
+func TestDatastoreReplacesAnExpiredRecord(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_000_000, 0)
+	valid := NewValidator(1024)
+	valid.Now = func() time.Time { return now }
+	d, err := leveldb.NewDatastore(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	s := NewStore(d, valid)
+	priv := newKey(t)
+	dskey := valueDsKey(DHTKey("k"))
+	put := func(r Record) error {
+		data, err := proto.Marshal(signed(t, priv, r).toPB())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Datastore().Put(ctx, dskey, data)
+	}
+	if err := put(Record{Key: "k", Version: 5, WrittenAt: 1, ExpiresAt: now.Add(time.Second).UnixNano(), Value: []byte{5}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(Record{Key: "k", Version: 1, WrittenAt: 2, Value: []byte{1}}); !errors.Is(err, records.ErrOldRecord) {
+		t.Fatalf("v1 over a live v5: %v, want ErrOldRecord", err)
+	}
+	now = now.Add(2 * time.Second)
+	if err := put(Record{Key: "k", Version: 1, WrittenAt: 3, Value: []byte{1}}); err != nil {
+		t.Fatalf("v1 over an expired v5: %v", err)
+	}
+	if got := version(t, s, "k"); got != 1 {
+		t.Fatalf("the store holds v%d, want v1", got)
 	}
 }
