@@ -26,7 +26,8 @@ type orderedDatastore struct {
 	locks [256]sync.Mutex
 }
 
-var valueKeyPrefix = "/" + Namespace + "/"
+// valueKeyPrefix starts the datastore keys of value records (valueDsKey).
+const valueKeyPrefix = "/" + Namespace + "/"
 
 // Put stores value under k unless k holds a value record that beats it.
 func (d *orderedDatastore) Put(ctx context.Context, k ds.Key, value []byte) error {

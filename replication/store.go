@@ -136,7 +136,7 @@ func (s *Store) Remove(ctx context.Context, r *Record) error {
 // Each calls fn for every stored record, with its stored size in bytes.
 // Entries that do not decode are skipped.
 func (s *Store) Each(ctx context.Context, fn func(r *Record, size int) error) error {
-	res, err := s.dstore.Query(ctx, dsq.Query{Prefix: "/" + Namespace + "/"})
+	res, err := s.dstore.Query(ctx, dsq.Query{Prefix: valueKeyPrefix})
 	if err != nil {
 		return err
 	}
