@@ -172,5 +172,5 @@ func (r *Record) toPB() *recpb.Record {
 // valueDsKey is kad-dht's datastore key of a value record (records/value_store.go):
 // "/<namespace>/<base32 of the DHT key>".
 func valueDsKey(dhtKey string) ds.Key {
-	return ds.NewKey("/" + Namespace + "/" + base32.RawStdEncoding.EncodeToString([]byte(dhtKey)))
+	return ds.NewKey(valueKeyPrefix + base32.RawStdEncoding.EncodeToString([]byte(dhtKey)))
 }
