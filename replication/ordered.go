@@ -75,10 +75,9 @@ func (d *orderedDatastore) beats(value, stored []byte) bool {
 	if proto.Unmarshal(value, &incoming) != nil || proto.Unmarshal(stored, &current) != nil {
 		return true
 	}
-	key := string(incoming.GetKey())
 	if d.valid.Validate(string(current.GetKey()), current.GetValue()) != nil {
 		return true
 	}
-	best, err := d.valid.Select(key, [][]byte{incoming.GetValue(), current.GetValue()})
+	best, err := d.valid.Select(string(incoming.GetKey()), [][]byte{incoming.GetValue(), current.GetValue()})
 	return err != nil || best == 0
 }

@@ -84,7 +84,6 @@ func (t *transport) put(ctx context.Context, p peer.ID, r *Record, op byte) erro
 	return nil
 }
 
-// notHolder decodes p's referral, learning the addresses it gives.
 // create asks p to store r, version 1, only if p has no record of its key.
 // It returns the record p has instead, if any.
 func (t *transport) create(ctx context.Context, p peer.ID, r *Record) (*Record, error) {
@@ -126,6 +125,7 @@ func (t *transport) createAt(ctx context.Context, p peer.ID, r *Record) ([]byte,
 	return nil, answerError(answer)
 }
 
+// notHolder decodes p's referral, learning the addresses it gives.
 func (t *transport) notHolder(p peer.ID, answer []byte) error {
 	infos, err := decodeReferral(answer[1:])
 	if err != nil {
