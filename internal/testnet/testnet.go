@@ -251,14 +251,22 @@ func (c *Cluster) WaitFor(timeout time.Duration, what string, cond func() bool) 
 func (c *Cluster) waitFor(timeout time.Duration, what string, cond func() (bool, string)) time.Duration {
 	c.t.Helper()
 	start := time.Now()
-	deadline := start.Add(timeout)
+	var missing string
+	if !Eventually(timeout, func() (ok bool) { ok, missing = cond(); return ok }) {
+		c.t.Fatalf("timed out after %v waiting for %s %s", timeout, what, missing)
+	}
+	return time.Since(start)
+}
+
+// Eventually polls cond every 50 ms and reports whether it held within timeout.
+func Eventually(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
 	for {
-		ok, missing := cond()
-		if ok {
-			return time.Since(start)
+		if cond() {
+			return true
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("timed out after %v waiting for %s %s", timeout, what, missing)
+			return false
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
