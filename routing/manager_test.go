@@ -294,16 +294,12 @@ func TestSlowPeerNotEvicted(t *testing.T) {
 // TestRejoinConnectedPeer: a peer that left the table while its connection
 // stayed up (kad-dht drops a peer after a failed query without
 // disconnecting) is re-added. kad-dht itself retries connected peers only
-// while its table holds at most 10 peers, hence 13 nodes. Probes run every
-// second, not fastConfig's 300 ms: 13 nodes probing 12 peers each that often
-// overloaded a slow CI machine, and timed-out probes evicted live peers.
+// while its table holds at most 10 peers, hence 13 nodes.
 func TestRejoinConnectedPeer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-node")
 	}
-	cfg := fastConfig()
-	cfg.ProbeInterval = time.Second
-	nodes := newTestNodes(t, 13, cfg)
+	nodes := newTestNodes(t, 13, fastConfig())
 	a, b := nodes[0], nodes[1]
 	waitFor(t, 10*time.Second, "a to know everyone", func() bool { return a.hasAll(nodes...) })
 	a.d.RoutingTable().RemovePeer(b.id())

@@ -39,7 +39,7 @@ func Local(dir string, i int) config.Config {
 	cfg.Network = "test"
 	cfg.Listen = []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}
 	cfg.API.Listen = "127.0.0.1:0"
-	cfg.Routing.ProbeInterval = time.Second
+	cfg.Routing.ProbeInterval = 2 * time.Second
 	cfg.Replication.RepairInterval = time.Second
 	cfg.ShutdownTimeout = 5 * time.Second
 	return cfg
