@@ -66,18 +66,44 @@ func (d *orderedDatastore) deleteIf(ctx context.Context, k ds.Key, gone func(sto
 	return true, d.Batching.Delete(ctx, k)
 }
 
-// beats reports whether the stored form value (a kad-dht record) should
-// replace stored. As in kad-dht's ValueStore, a stored record that is
-// unreadable, invalid or expired is replaced, and so is anything the
-// validator cannot rank.
-func (d *orderedDatastore) beats(value, stored []byte) bool {
-	var incoming, current recpb.Record
-	if proto.Unmarshal(value, &incoming) != nil || proto.Unmarshal(stored, &current) != nil {
-		return true
+// putIfAbsent stores value under k unless k holds a live value record
+// (live); then it stores nothing and returns that record's value.
+func (d *orderedDatastore) putIfAbsent(ctx context.Context, k ds.Key, value []byte) (held []byte, err error) {
+	lock := &d.locks[stripe(k.String())]
+	lock.Lock()
+	defer lock.Unlock()
+	stored, err := d.Batching.Get(ctx, k)
+	switch {
+	case errors.Is(err, ds.ErrNotFound):
+	case err != nil:
+		return nil, err
+	default:
+		if current := d.live(stored); current != nil {
+			return current.GetValue(), nil
+		}
 	}
-	if d.valid.Validate(string(current.GetKey()), current.GetValue()) != nil {
+	return nil, d.Batching.Put(ctx, k, value)
+}
+
+// beats reports whether the stored form value (a kad-dht record) should
+// replace stored. As in kad-dht's ValueStore, a stored record that is not
+// live is replaced, and so is anything the validator cannot rank.
+func (d *orderedDatastore) beats(value, stored []byte) bool {
+	var incoming recpb.Record
+	current := d.live(stored)
+	if current == nil || proto.Unmarshal(value, &incoming) != nil {
 		return true
 	}
 	best, err := d.valid.Select(string(incoming.GetKey()), [][]byte{incoming.GetValue(), current.GetValue()})
 	return err != nil || best == 0
+}
+
+// live decodes a stored record, or returns nil if it is unreadable or the
+// validator rejects it (expired, say).
+func (d *orderedDatastore) live(stored []byte) *recpb.Record {
+	current := new(recpb.Record)
+	if proto.Unmarshal(stored, current) != nil || d.valid.Validate(string(current.GetKey()), current.GetValue()) != nil {
+		return nil
+	}
+	return current
 }

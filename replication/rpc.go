@@ -192,8 +192,6 @@ func (sv *rpcServer) serve(msg []byte) []byte {
 		}
 		existing, err := sv.store.Create(sv.ctx, rec)
 		switch {
-		case errors.Is(err, errStale):
-			return []byte{statusStale}
 		case err != nil:
 			return append([]byte{statusFailed}, err.Error()...)
 		case existing != nil:

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"sync"
+	"time"
 
 	ds "github.com/ipfs/go-datastore"
 	dsq "github.com/ipfs/go-datastore/query"
@@ -26,8 +26,6 @@ type Store struct {
 	values  *records.ValueStore
 	valid   Validator
 	cache   *readCache
-
-	createLocks [256]sync.Mutex
 }
 
 // NewStore returns a store over dstore. Records never age out by receive time:
@@ -76,7 +74,11 @@ func (s *Store) getBytes(ctx context.Context, key string) ([]byte, error) {
 // Put stores r unless the stored record is at least as new (Record.Compare).
 // It reports whether r was stored.
 func (s *Store) Put(ctx context.Context, r *Record) (bool, error) {
-	err := s.values.Put(ctx, DHTKey(r.Key), r.toPB())
+	k, data, err := s.storedForm(r)
+	if err != nil {
+		return false, err
+	}
+	err = s.dstore.Put(ctx, k, data) // the ordered layer compares, under the key's lock
 	if errors.Is(err, records.ErrOldRecord) {
 		return false, nil
 	}
@@ -86,26 +88,40 @@ func (s *Store) Put(ctx context.Context, r *Record) (bool, error) {
 	return true, nil
 }
 
-// Create stores r only if no record of its key is stored. Otherwise it
-// stores nothing and returns the stored record's wire form; it returns
-// errStale when a stored record beat r but cannot be read back (expired).
-// Creates of one key are serialised; a concurrent Put may still land
-// between the check and the store, and then Put's ordering decides.
+// Create stores r only if no live record of its key is stored. Otherwise it
+// stores nothing and returns the stored record's wire form.
 func (s *Store) Create(ctx context.Context, r *Record) (existing []byte, err error) {
-	lock := &s.createLocks[stripe(r.Key)]
-	lock.Lock()
-	defer lock.Unlock()
 	if existing, err = s.getBytes(ctx, r.Key); err != nil || existing != nil {
 		return existing, err
 	}
-	stored, err := s.Put(ctx, r)
-	if err != nil || stored {
+	k, data, err := s.storedForm(r)
+	if err != nil {
 		return nil, err
 	}
-	if existing, err = s.getBytes(ctx, r.Key); err == nil && existing == nil {
-		err = errStale
+	existing, err = s.ordered.putIfAbsent(ctx, k, data)
+	if err != nil {
+		return nil, fmt.Errorf("store %q: %w", r.Key, err)
 	}
-	return existing, err
+	if existing == nil {
+		s.cache.written(k)
+	}
+	return existing, nil
+}
+
+// storedForm validates r and returns its datastore key and the bytes stored
+// there: kad-dht's record, stamped with the receive time as its ValueStore
+// stamps the records it stores.
+func (s *Store) storedForm(r *Record) (ds.Key, []byte, error) {
+	pb := r.toPB()
+	if err := s.valid.Validate(string(pb.Key), pb.Value); err != nil {
+		return ds.Key{}, nil, fmt.Errorf("store %q: validating record: %w", r.Key, err)
+	}
+	pb.TimeReceived = time.Now().UTC().Format(time.RFC3339Nano)
+	data, err := proto.Marshal(pb)
+	if err != nil {
+		return ds.Key{}, nil, fmt.Errorf("store %q: %w", r.Key, err)
+	}
+	return valueDsKey(string(pb.Key)), data, nil
 }
 
 // stripe maps a key to one of 256 lock stripes.
