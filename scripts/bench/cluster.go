@@ -245,7 +245,7 @@ func (c *Cluster) Kill(nodes []*Node) error {
 // IdleCores measures the CPU all live nodes use over d while no client
 // talks to them, in cores.
 func (c *Cluster) IdleCores(ctx context.Context, d time.Duration) (float64, error) {
-	before, err := c.CPUSeconds()
+	before, err := c.Usage()
 	if err != nil {
 		return 0, err
 	}
@@ -255,27 +255,38 @@ func (c *Cluster) IdleCores(ctx context.Context, d time.Duration) (float64, erro
 		return 0, ctx.Err()
 	case <-time.After(d):
 	}
-	after, err := c.CPUSeconds()
+	after, err := c.Usage()
 	if err != nil {
 		return 0, err
 	}
-	return (after - before) / time.Since(start).Seconds(), nil
+	return (after.CPU - before.CPU).Seconds() / time.Since(start).Seconds(), nil
 }
 
-// CPUSeconds sums the CPU time of every live node process.
-func (c *Cluster) CPUSeconds() (float64, error) {
-	var total time.Duration
+// Usage is what the live node processes have used in all, so far.
+type Usage struct {
+	CPU         time.Duration // scheduler run time
+	MinorFaults uint64
+}
+
+// Usage sums the CPU time and minor page faults of every live node process.
+func (c *Cluster) Usage() (Usage, error) {
+	var total Usage
 	for _, nd := range c.Live() {
 		t, err := CPUTime(nd.Proc.Pid())
+		var faults uint64
+		if err == nil {
+			faults, err = MinorFaults(nd.Proc.Pid())
+		}
 		if err != nil && !c.waitExit(nd) {
-			continue // exited between Live and the read; its CPU time is lost
+			continue // exited between Live and the read; its usage is lost
 		}
 		if err != nil {
-			return 0, fmt.Errorf("node %d: %w", nd.Spec.Index, err)
+			return Usage{}, fmt.Errorf("node %d: %w", nd.Spec.Index, err)
 		}
-		total += t
+		total.CPU += t
+		total.MinorFaults += faults
 	}
-	return total.Seconds(), nil
+	return total, nil
 }
 
 // Memory returns the resident memory of every live node.

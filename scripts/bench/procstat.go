@@ -55,6 +55,37 @@ func parseSchedstat(b []byte) (time.Duration, error) {
 	return time.Duration(ns), nil
 }
 
+// MinorFaults returns how many minor page faults process pid has taken
+// (field 10 of /proc/<pid>/stat): pages it touched for the first time, or
+// again after the Go runtime returned them to the kernel.
+func MinorFaults(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseMinorFaults(b)
+}
+
+// parseMinorFaults extracts minflt from a /proc/<pid>/stat line. The fields
+// are counted after the command name's closing parenthesis, since the name
+// may itself contain spaces and parentheses.
+func parseMinorFaults(b []byte) (uint64, error) {
+	s := string(b)
+	end := strings.LastIndexByte(s, ')')
+	if end < 0 {
+		return 0, errors.New("stat: no command name")
+	}
+	f := strings.Fields(s[end+1:])
+	if len(f) < 8 {
+		return 0, fmt.Errorf("stat: %d fields after the name, want at least 8", len(f))
+	}
+	n, err := strconv.ParseUint(f[7], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("stat minflt: %w", err)
+	}
+	return n, nil
+}
+
 // Memory is one process's resident memory, in bytes.
 type Memory struct {
 	RSS     int64 // VmRSS: every resident page, shared or not

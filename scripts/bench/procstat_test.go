@@ -32,12 +32,27 @@ func TestParseStatusKB(t *testing.T) {
 	}
 }
 
+func TestParseMinorFaults(t *testing.T) {
+	stat := "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 1234 0 5 0 10 3 0 0 20 0 9 0 100 0 0\n"
+	if got, err := parseMinorFaults([]byte(stat)); err != nil || got != 1234 {
+		t.Fatalf("parseMinorFaults = %d, %v; want 1234", got, err)
+	}
+	for _, bad := range []string{"", "1 (x) S 1 2", "1 (x) S 1 2 3 4 5 6 x 8"} {
+		if _, err := parseMinorFaults([]byte(bad)); err == nil {
+			t.Errorf("parseMinorFaults(%q): want an error", bad)
+		}
+	}
+}
+
 func TestProcReadersOnSelf(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("no /proc")
 	}
 	if d, err := CPUTime(os.Getpid()); err != nil || d <= 0 {
 		t.Fatalf("CPUTime = %v, %v; want > 0", d, err)
+	}
+	if n, err := MinorFaults(os.Getpid()); err != nil || n == 0 {
+		t.Fatalf("MinorFaults = %d, %v; want > 0", n, err)
 	}
 	m, err := MemoryOf(os.Getpid())
 	if err != nil || m.RSS <= 0 || m.Private <= 0 || m.PSS <= 0 || m.PSS > m.RSS {

@@ -56,9 +56,11 @@ type PhaseResult struct {
 	Latency LatencySummary `json:"latency"`
 	// CPUSeconds is the nodes' CPU time (scheduler run time) during the phase; CPUMsPerOp
 	// divides it by Ops.
-	CPUSeconds float64  `json:"cpu_seconds"`
-	CPUMsPerOp float64  `json:"cpu_ms_per_op"`
-	Errors     []string `json:"errors,omitempty"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+	CPUMsPerOp float64 `json:"cpu_ms_per_op"`
+	// FaultsPerOp is the nodes' minor page faults during the phase per op.
+	FaultsPerOp float64  `json:"minor_faults_per_op"`
+	Errors      []string `json:"errors,omitempty"`
 }
 
 // RunPhase runs fn(ctx, i) for i in [0, ops) with the given number of
@@ -67,7 +69,7 @@ type PhaseResult struct {
 func RunPhase(ctx context.Context, c *Cluster, name string, ops, clients int, opTimeout time.Duration,
 	fn func(ctx context.Context, i int) error) (PhaseResult, error) {
 	res := PhaseResult{Name: name, Clients: clients, Ops: ops}
-	cpu0, err := c.CPUSeconds()
+	use0, err := c.Usage()
 	if err != nil {
 		return res, err
 	}
@@ -87,7 +89,7 @@ func RunPhase(ctx context.Context, c *Cluster, name string, ops, clients int, op
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	cpu1, err := c.CPUSeconds()
+	use1, err := c.Usage()
 	if err != nil {
 		return res, err
 	}
@@ -102,8 +104,9 @@ func RunPhase(ctx context.Context, c *Cluster, name string, ops, clients int, op
 	}
 	if ops > 0 {
 		res.SuccessRate = float64(res.OK) / float64(ops)
-		res.CPUSeconds = cpu1 - cpu0
+		res.CPUSeconds = (use1.CPU - use0.CPU).Seconds()
 		res.CPUMsPerOp = res.CPUSeconds * 1000 / float64(ops)
+		res.FaultsPerOp = float64(use1.MinorFaults-use0.MinorFaults) / float64(ops)
 	}
 	res.WallSeconds = wall.Seconds()
 	if wall > 0 {
