@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -36,21 +37,54 @@ type Event struct {
 
 // chainCallbacks hooks the RT's PeerAdded/PeerRemoved, keeping kad-dht's own
 // functions (connection-manager tagging, low-peer repair). The hooks run
-// under the RT's lock: they only try a send and count a drop.
+// under the RT's lock: they update the member set and try a send.
 func (m *Manager) chainCallbacks() {
+	for _, p := range m.rt.ListPeers() {
+		m.members.set(p, true)
+	}
 	prevAdded, prevRemoved := m.rt.PeerAdded, m.rt.PeerRemoved
 	m.rt.PeerAdded = func(p peer.ID) {
 		if prevAdded != nil {
 			prevAdded(p)
 		}
+		m.members.set(p, true)
 		m.enqueue(Event{Kind: PeerAdded, Peer: p})
 	}
 	m.rt.PeerRemoved = func(p peer.ID) {
 		if prevRemoved != nil {
 			prevRemoved(p)
 		}
+		m.members.set(p, false)
 		m.enqueue(Event{Kind: PeerRemoved, Peer: p})
 	}
+}
+
+// memberSet mirrors the RT's peers, kept by the RT callbacks, so that the
+// prober can ask whether a peer is still in the table with a map lookup:
+// kbucket's Find hashes the ID and sorts the whole table by distance to it.
+type memberSet struct {
+	mu    sync.RWMutex
+	peers map[peer.ID]struct{}
+}
+
+func (s *memberSet) set(p peer.ID, in bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !in {
+		delete(s.peers, p)
+		return
+	}
+	if s.peers == nil {
+		s.peers = make(map[peer.ID]struct{})
+	}
+	s.peers[p] = struct{}{}
+}
+
+func (s *memberSet) has(p peer.ID) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.peers[p]
+	return ok
 }
 
 // enqueue never blocks: it is called with the RT lock held.

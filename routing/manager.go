@@ -109,6 +109,7 @@ type Manager struct {
 	bootKick      chan struct{}
 
 	departed *departedSet // guarded by its own lock
+	members  memberSet    // the RT's peers, guarded by its own lock
 
 	savedMu sync.Mutex
 	saved   []peer.AddrInfo // last loaded or saved peers

@@ -71,7 +71,7 @@ func (m *Manager) probeLoop() {
 		case e := <-disconnects:
 			ev, _ := e.(event.EvtPeerConnectednessChanged)
 			_, retrying := st.retries[ev.Peer]
-			if ev.Connectedness == network.NotConnected && !retrying && !st.inflight[ev.Peer] && m.rt.Find(ev.Peer) != "" {
+			if ev.Connectedness == network.NotConnected && !retrying && !st.inflight[ev.Peer] && m.members.has(ev.Peer) {
 				st.retries[ev.Peer] = time.Now()
 			}
 		case r := <-results:
@@ -138,7 +138,7 @@ func (m *Manager) newRound(st *prober) {
 // query or sent us a request within freshWindow (and is not suspect): that
 // counts as alive.
 func (m *Manager) visit(st *prober, p peer.ID, now time.Time, results chan<- probeResult) {
-	if st.inflight[p] || m.rt.Find(p) == "" {
+	if st.inflight[p] || !m.members.has(p) {
 		return
 	}
 	if _, retrying := st.retries[p]; retrying {
@@ -170,7 +170,7 @@ func (m *Manager) startProbe(st *prober, p peer.ID, results chan<- probeResult) 
 }
 
 func (m *Manager) handleProbe(st *prober, r probeResult) {
-	if m.rt.Find(r.p) == "" { // left the table meanwhile
+	if !m.members.has(r.p) { // left the table meanwhile
 		delete(st.retries, r.p)
 		m.forget(r.p)
 		return

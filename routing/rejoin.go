@@ -142,7 +142,7 @@ func (m *Manager) rejoinable(due []peer.AddrInfo) []peer.AddrInfo {
 	out := due[:0]
 	for _, ai := range due {
 		switch {
-		case m.rt.Find(ai.ID) != "":
+		case m.members.has(ai.ID):
 			m.departed.remove(ai.ID)
 		case !m.rt.UsefulNewPeer(ai.ID):
 		case m.h.Network().Connectedness(ai.ID) == network.Connected:
