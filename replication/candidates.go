@@ -38,6 +38,12 @@ func (r *router) candidates(dhtKey string, k int) *candidateSet {
 // newCandidateSet returns the candidate set of near (nearest target first)
 // and self.
 func newCandidateSet(self indexedPeer, target kb.ID, k int, near []indexedPeer) *candidateSet {
+	return &candidateSet{self: self.id, target: target, k: k, peers: withSelf(self, target, near)}
+}
+
+// withSelf returns the IDs of near (nearest target first) with self in its
+// place among them.
+func withSelf(self indexedPeer, target kb.ID, near []indexedPeer) []peer.ID {
 	peers := make([]peer.ID, 0, len(near)+1)
 	placed := false
 	for _, p := range near {
@@ -49,7 +55,7 @@ func newCandidateSet(self indexedPeer, target kb.ID, k int, near []indexedPeer) 
 	if !placed {
 		peers = append(peers, self.id)
 	}
-	return &candidateSet{self: self.id, target: target, k: k, peers: peers}
+	return peers
 }
 
 // windowPeers yields the peers currently taken for the key's holders: the

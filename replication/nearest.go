@@ -1,7 +1,6 @@
 package replication
 
 import (
-	"slices"
 	"sync"
 	"time"
 
@@ -55,7 +54,7 @@ const nearestSlack = 4
 // out those skip reports (asked only of the few nearest, as it may lock).
 func nearest(peers []indexedPeer, target kb.ID, n int, skip func(peer.ID) bool) []indexedPeer {
 	top := selectNearest(peers, target, n+nearestSlack, nil)
-	live := top[:0:0]
+	live := top[:0] // filtered in place: top is this call's own slice
 	for _, p := range top {
 		if !skip(p.id) {
 			live = append(live, p)
@@ -68,26 +67,35 @@ func nearest(peers []indexedPeer, target kb.ID, n int, skip func(peer.ID) bool) 
 }
 
 // selectNearest returns the m peers nearest target, nearest first, leaving
-// out those skip (if not nil) reports: one pass, keeping the best m so far.
+// out those skip (if not nil) reports: one pass, keeping the positions of the
+// best m so far in order (moving ints, not peers, as each one enters).
 func selectNearest(peers []indexedPeer, target kb.ID, m int, skip func(peer.ID) bool) []indexedPeer {
-	top := make([]indexedPeer, 0, m+1)
-	for _, p := range peers {
-		if len(top) == m && !closer(p.kid, top[m-1].kid, target) {
+	if m <= 0 {
+		return nil
+	}
+	top := make([]int, 0, min(m, len(peers)))
+	for i := range peers {
+		kid := peers[i].kid
+		if len(top) == m && !closer(kid, peers[top[m-1]].kid, target) {
 			continue
 		}
-		if skip != nil && skip(p.id) {
+		if skip != nil && skip(peers[i].id) {
 			continue
 		}
-		i := len(top)
-		for i > 0 && closer(p.kid, top[i-1].kid, target) {
-			i--
+		if len(top) < m {
+			top = append(top, i)
+		} else {
+			top[m-1] = i
 		}
-		top = slices.Insert(top, i, p)
-		if len(top) > m {
-			top = top[:m]
+		for j := len(top) - 1; j > 0 && closer(kid, peers[top[j-1]].kid, target); j-- {
+			top[j], top[j-1] = top[j-1], top[j]
 		}
 	}
-	return top
+	out := make([]indexedPeer, len(top))
+	for j, i := range top {
+		out[j] = peers[i]
+	}
+	return out
 }
 
 // closer reports whether a is nearer target than b in XOR distance.

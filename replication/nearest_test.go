@@ -43,3 +43,22 @@ func TestNearestMatchesKbucketOrder(t *testing.T) {
 		t.Fatalf("nearest 5 of 2 peers = %d peers", len(got))
 	}
 }
+
+// BenchmarkNearest picks a key's k+3 nearest of 48 routing-table peers, as
+// every client read and write and every repair pass does per key.
+func BenchmarkNearest(b *testing.B) {
+	peers := randomPeers(b, 48)
+	index := make([]indexedPeer, len(peers))
+	for i, p := range peers {
+		index[i] = indexedPeer{id: p, kid: kb.ConvertPeerID(p)}
+	}
+	targets := make([]kb.ID, 64)
+	for i := range targets {
+		targets[i] = kb.ConvertKey(string(rune('a' + i)))
+	}
+	never := func(peer.ID) bool { return false }
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		nearest(index, targets[i%len(targets)], 11, never)
+	}
+}

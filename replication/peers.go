@@ -56,16 +56,15 @@ func (r *router) closest(ctx context.Context, dhtKey string, n int) []peer.ID {
 // lookup is closest without the cache.
 func (r *router) lookup(ctx context.Context, dhtKey string, n int) []peer.ID {
 	target := kb.ConvertKey(dhtKey)
-	known := ids(r.nearestLive(target, n+lookupWidth))
-	if !r.neighbourhoodKnown(target) {
-		known = r.refine(ctx, dhtKey, target, known)
+	near := r.nearestLive(target, n+lookupWidth)
+	var sorted []peer.ID
+	if r.neighbourhoodKnown(target) {
+		sorted = withSelf(indexedPeer{id: r.self, kid: r.selfKid}, target, near)
+	} else {
+		known := append(r.refine(ctx, dhtKey, target, ids(near)), r.self)
+		sorted = kb.SortClosestPeers(known, target)
 	}
-	known = append(known, r.self)
-	sorted := kb.SortClosestPeers(known, target)
-	if len(sorted) > n {
-		sorted = sorted[:n]
-	}
-	return sorted
+	return sorted[:min(n, len(sorted))]
 }
 
 // nearerPeers returns the n live peers of the routing table nearest the DHT
