@@ -151,7 +151,7 @@ func (m *Manager) Close() error {
 // PeerChanged tells the manager that a peer joined or left the routing table;
 // the keys whose holders changed are repaired soon. It never blocks.
 func (m *Manager) PeerChanged(p peer.ID) {
-	m.router.cache.invalidate(p)
+	m.router.cache.invalidate()
 	m.sweeps.noteChanged(p)
 	select {
 	case m.kick <- struct{}{}:

@@ -1,7 +1,6 @@
 package replication
 
 import (
-	"fmt"
 	"slices"
 	"testing"
 
@@ -61,67 +60,5 @@ func BenchmarkNearest(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		nearest(index, targets[i%len(targets)], 11, never)
-	}
-}
-
-// A routing-table change drops the cached holder lists it can alter (the
-// peer is in one, or nearer the key than its farthest peer, or the list is
-// short) and keeps the others; an answer computed before the change is not
-// stored.
-func TestClosestCacheDropsOnlyWhatAChangeCanAlter(t *testing.T) {
-	peers := randomPeers(t, 40)
-	var c closestCache
-	type entry struct {
-		key    string
-		target kb.ID
-		list   []peer.ID
-	}
-	var entries []entry
-	for i := range 20 {
-		key := fmt.Sprintf("/dhtnode/k%d", i)
-		target := kb.ConvertKey(key)
-		list := kb.SortClosestPeers(peers[:30], target)[:8]
-		c.put(key, 8, c.generation(), target, list)
-		entries = append(entries, entry{key, target, list})
-	}
-	short := kb.SortClosestPeers(peers[:3], kb.ConvertKey("/dhtnode/short"))
-	c.put("/dhtnode/short", 8, c.generation(), kb.ConvertKey("/dhtnode/short"), short)
-
-	gen := c.generation()
-	joined := peers[35] // not in any list
-	c.invalidate(joined)
-	kept := 0
-	for _, e := range entries {
-		farthest := kb.ConvertPeerID(e.list[len(e.list)-1])
-		canAlter := closer(kb.ConvertPeerID(joined), farthest, e.target)
-		got, ok := c.get(e.key, 8)
-		if ok == canAlter {
-			t.Fatalf("%s: cached after the join = %v, want %v", e.key, ok, !canAlter)
-		}
-		if ok {
-			kept++
-			if !slices.Equal(got, e.list) {
-				t.Fatalf("%s: kept answer changed", e.key)
-			}
-		}
-	}
-	if _, ok := c.get("/dhtnode/short", 8); ok {
-		t.Fatal("a list shorter than asked survived a change")
-	}
-	if kept == 0 {
-		t.Fatal("the join dropped every answer")
-	}
-
-	left := entries[0].list[3]
-	c.invalidate(left)
-	for _, e := range entries {
-		if _, ok := c.get(e.key, 8); ok && slices.Contains(e.list, left) {
-			t.Fatalf("%s: still cached with a peer that left", e.key)
-		}
-	}
-
-	c.put("/dhtnode/late", 8, gen, kb.ConvertKey("/dhtnode/late"), entries[0].list)
-	if _, ok := c.get("/dhtnode/late", 8); ok {
-		t.Fatal("an answer computed before two changes was stored")
 	}
 }

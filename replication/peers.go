@@ -40,22 +40,22 @@ type router struct {
 }
 
 // closest returns up to n live peers closest to the DHT key in XOR distance,
-// this node included, nearest first. Answers are cached until a routing-table
-// change could alter them (or closestCacheTTL passes), so repeated operations
-// and repair sweeps cost no lookups.
+// this node included, nearest first. Answers are cached until the routing
+// table changes (or closestCacheTTL passes), so repeated operations and
+// repair sweeps on a stable network cost no lookups.
 func (r *router) closest(ctx context.Context, dhtKey string, n int) []peer.ID {
 	if peers, ok := r.cache.get(dhtKey, n); ok && !slices.ContainsFunc(peers, r.isSuspect) {
 		return peers
 	}
 	gen := r.cache.generation()
-	target := kb.ConvertKey(dhtKey)
-	peers := r.lookup(ctx, dhtKey, target, n)
-	r.cache.put(dhtKey, n, gen, target, peers)
+	peers := r.lookup(ctx, dhtKey, n)
+	r.cache.put(dhtKey, n, gen, peers)
 	return peers
 }
 
 // lookup is closest without the cache.
-func (r *router) lookup(ctx context.Context, dhtKey string, target kb.ID, n int) []peer.ID {
+func (r *router) lookup(ctx context.Context, dhtKey string, n int) []peer.ID {
+	target := kb.ConvertKey(dhtKey)
 	near := r.nearestLive(target, n+lookupWidth)
 	var sorted []peer.ID
 	if r.neighbourhoodKnown(target) {
@@ -172,40 +172,27 @@ const closestCacheTTL = 5 * time.Minute
 // closestCacheSize bounds the cache; it is cleared when full.
 const closestCacheSize = 1 << 14
 
-// closestCache remembers recent closest answers. A routing-table change
-// drops only the answers it can alter, so that a peer joining far from most
-// keys does not make the next repair sweep look up every key again.
+// closestCache remembers recent closest answers, invalidated as a whole by
+// every routing-table change.
 type closestCache struct {
 	mu      sync.Mutex
-	gen     uint64 // counts table changes; an answer computed before one is not stored
+	gen     uint64
 	entries map[string]cachedPeers
 }
 
 type cachedPeers struct {
-	gen      uint64
-	n        int
-	at       time.Time
-	peers    []peer.ID
-	target   kb.ID // the key's Kademlia ID
-	farthest kb.ID // Kademlia ID of the last of peers
+	gen   uint64
+	n     int
+	at    time.Time
+	peers []peer.ID
 }
 
-// invalidate notes that p joined or left the routing table: it drops the
-// answers that hold p, that hold fewer than they were asked for, or whose
-// farthest peer is farther from the key than p, and keeps the rest.
-func (c *closestCache) invalidate(p peer.ID) {
-	pk := kb.ConvertPeerID(p)
+// invalidate drops every cached answer (the routing table changed).
+func (c *closestCache) invalidate() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	for key, e := range c.entries {
-		if len(e.peers) < e.n || slices.Contains(e.peers, p) || closer(pk, e.farthest, e.target) {
-			delete(c.entries, key)
-			continue
-		}
-		e.gen = c.gen
-		c.entries[key] = e
-	}
+	clear(c.entries)
 }
 
 func (c *closestCache) generation() uint64 {
@@ -225,11 +212,7 @@ func (c *closestCache) get(key string, n int) ([]peer.ID, bool) {
 }
 
 // put stores an answer computed at generation gen, unless the table changed since.
-func (c *closestCache) put(key string, n int, gen uint64, target kb.ID, peers []peer.ID) {
-	if len(peers) == 0 {
-		return
-	}
-	farthest := kb.ConvertPeerID(peers[len(peers)-1])
+func (c *closestCache) put(key string, n int, gen uint64, peers []peer.ID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen {
@@ -238,5 +221,5 @@ func (c *closestCache) put(key string, n int, gen uint64, target kb.ID, peers []
 	if c.entries == nil || len(c.entries) >= closestCacheSize {
 		c.entries = make(map[string]cachedPeers)
 	}
-	c.entries[key] = cachedPeers{gen: gen, n: n, at: time.Now(), peers: slices.Clone(peers), target: target, farthest: farthest}
+	c.entries[key] = cachedPeers{gen: gen, n: n, at: time.Now(), peers: slices.Clone(peers)}
 }
