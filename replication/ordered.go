@@ -31,58 +31,60 @@ const valueKeyPrefix = "/" + Namespace + "/"
 
 // Put stores value under k unless k holds a value record that beats it.
 func (d *orderedDatastore) Put(ctx context.Context, k ds.Key, value []byte) error {
-	key := k.String()
-	if !strings.HasPrefix(key, valueKeyPrefix) {
+	if !strings.HasPrefix(k.String(), valueKeyPrefix) {
 		return d.Batching.Put(ctx, k, value)
 	}
-	lock := &d.locks[stripe(key)]
-	lock.Lock()
-	defer lock.Unlock()
-	stored, err := d.Batching.Get(ctx, k)
-	switch {
-	case errors.Is(err, ds.ErrNotFound):
-	case err != nil:
-		return err
-	case !d.beats(value, stored):
-		return records.ErrOldRecord
-	}
-	return d.Batching.Put(ctx, k, value)
+	return d.atKey(ctx, k, func(stored []byte) error {
+		if stored != nil && !d.beats(value, stored) {
+			return records.ErrOldRecord
+		}
+		return d.Batching.Put(ctx, k, value)
+	})
 }
 
 // deleteIf deletes k if gone(stored) holds for what k holds, with k's
 // writes held off meanwhile, so that a record written in between is judged,
 // not deleted blindly. It reports whether it deleted.
-func (d *orderedDatastore) deleteIf(ctx context.Context, k ds.Key, gone func(stored []byte) bool) (bool, error) {
-	lock := &d.locks[stripe(k.String())]
-	lock.Lock()
-	defer lock.Unlock()
-	stored, err := d.Batching.Get(ctx, k)
-	if errors.Is(err, ds.ErrNotFound) || (err == nil && !gone(stored)) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return true, d.Batching.Delete(ctx, k)
+func (d *orderedDatastore) deleteIf(ctx context.Context, k ds.Key, gone func(stored []byte) bool) (deleted bool, err error) {
+	err = d.atKey(ctx, k, func(stored []byte) error {
+		if stored == nil || !gone(stored) {
+			return nil
+		}
+		deleted = true
+		return d.Batching.Delete(ctx, k)
+	})
+	return deleted, err
 }
 
 // putIfAbsent stores value under k unless k holds a live value record
 // (live); then it stores nothing and returns that record's value.
 func (d *orderedDatastore) putIfAbsent(ctx context.Context, k ds.Key, value []byte) (held []byte, err error) {
+	err = d.atKey(ctx, k, func(stored []byte) error {
+		if stored != nil {
+			if current := d.live(stored); current != nil {
+				held = current.GetValue()
+				return nil
+			}
+		}
+		return d.Batching.Put(ctx, k, value)
+	})
+	return held, err
+}
+
+// atKey runs fn with what k holds (nil if nothing) and k's writes held off
+// until fn returns.
+func (d *orderedDatastore) atKey(ctx context.Context, k ds.Key, fn func(stored []byte) error) error {
 	lock := &d.locks[stripe(k.String())]
 	lock.Lock()
 	defer lock.Unlock()
 	stored, err := d.Batching.Get(ctx, k)
-	switch {
-	case errors.Is(err, ds.ErrNotFound):
-	case err != nil:
-		return nil, err
-	default:
-		if current := d.live(stored); current != nil {
-			return current.GetValue(), nil
-		}
+	if errors.Is(err, ds.ErrNotFound) {
+		stored, err = nil, nil
 	}
-	return nil, d.Batching.Put(ctx, k, value)
+	if err != nil {
+		return err
+	}
+	return fn(stored)
 }
 
 // beats reports whether the stored form value (a kad-dht record) should
