@@ -17,6 +17,7 @@ import (
 
 	"github.com/dhtnode/dhtnode/config"
 	"github.com/dhtnode/dhtnode/internal/procs"
+	"github.com/dhtnode/dhtnode/internal/timerslack"
 	"github.com/dhtnode/dhtnode/node"
 )
 
@@ -154,7 +155,16 @@ func (a *app) serve(cmd *cobra.Command, cfg config.Config) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger := cfg.Logger(a.stderr)
-	if a.sizeScheduler && a.getenv("GOMAXPROCS") == "" {
+	if a.tuneRuntime {
+		slack, err := timerslack.Parse(a.getenv(timerslack.Env))
+		if err != nil {
+			return configError{err}
+		}
+		if err := timerslack.Ensure(slack, os.Args, a.environ); err != nil {
+			logger.Warn("keeping the inherited timer slack", "error", err)
+		}
+	}
+	if a.tuneRuntime && a.getenv("GOMAXPROCS") == "" {
 		procsDone := make(chan struct{})
 		procsCtx, stopProcs := context.WithCancel(ctx)
 		go func() {

@@ -8,6 +8,6 @@ import (
 )
 
 func main() {
-	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, environ: os.Environ(), sizeScheduler: true}
+	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, environ: os.Environ(), tuneRuntime: true}
 	os.Exit(a.execute(context.Background(), os.Args[1:]))
 }

@@ -17,10 +17,12 @@ type app struct {
 	stdout  io.Writer
 	stderr  io.Writer
 	environ []string
-	// sizeScheduler lets "dhtnode run" size GOMAXPROCS to its load
-	// (internal/procs); only the real process sets it, as the count is
-	// process-wide and tests run several commands in one process.
-	sizeScheduler bool
+	// tuneRuntime lets "dhtnode run" tune its process: coarsen the timer
+	// slack (internal/timerslack, which re-executes the binary) and size
+	// GOMAXPROCS to its load (internal/procs). Only the real process sets
+	// it: both are process-wide, and tests run several commands in one
+	// process.
+	tuneRuntime bool
 	// started is set once cobra has parsed and checked the command line and
 	// runs a command; an error before that is a usage error of cobra's.
 	started bool

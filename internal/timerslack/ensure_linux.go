@@ -1,0 +1,65 @@
+package timerslack
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Ensure makes the process run with timer slack want (0: leave it as it
+// is). When the main thread already has it, it returns nil at once.
+// Otherwise it sets want on the calling thread and re-executes the binary
+// with args (argv, name included) and environ, and does not return; it
+// returns an error only when that fails, and the process carries on with
+// the slack it has.
+func Ensure(want time.Duration, args, environ []string) error {
+	if want == 0 {
+		return nil
+	}
+	have, err := Current()
+	if err != nil {
+		return fmt.Errorf("reading the timer slack: %w", err)
+	}
+	if have == want {
+		return nil
+	}
+	if slices.Contains(environ, reexecMarker+"=1") {
+		return fmt.Errorf("the timer slack is %v after re-executing to set %v", have, want)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding the binary to re-execute: %w", err)
+	}
+	runtime.LockOSThread() // the prctl and the exec must run on one thread
+	defer runtime.UnlockOSThread()
+	if err := setSlack(want); err != nil {
+		return fmt.Errorf("setting the timer slack: %w", err)
+	}
+	err = unix.Exec(exe, args, append(slices.Clip(environ), reexecMarker+"=1"))
+	return errors.Join(fmt.Errorf("re-executing %s to set the timer slack: %w", exe, err), setSlack(have))
+}
+
+// Current returns the timer slack of this process's main thread, which the
+// threads the runtime creates inherit.
+func Current() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/self/timerslack_ns")
+	if err != nil {
+		return 0, err
+	}
+	ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/self/timerslack_ns: %w", err)
+	}
+	return time.Duration(ns), nil
+}
+
+func setSlack(d time.Duration) error {
+	return unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(d.Nanoseconds()), 0, 0, 0)
+}
