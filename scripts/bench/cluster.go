@@ -265,14 +265,16 @@ func (c *Cluster) IdleCores(ctx context.Context, d time.Duration) (float64, erro
 // Usage is what the live node processes have used in all, so far.
 type Usage struct {
 	CPU         time.Duration // scheduler run time
+	Slices      uint64        // times a thread was put on a CPU
 	MinorFaults uint64
 }
 
-// Usage sums the CPU time and minor page faults of every live node process.
+// Usage sums the CPU time, time slices and minor page faults of every live
+// node process.
 func (c *Cluster) Usage() (Usage, error) {
 	var total Usage
 	for _, nd := range c.Live() {
-		t, err := CPUTime(nd.Proc.Pid())
+		st, err := SchedStatOf(nd.Proc.Pid())
 		var faults uint64
 		if err == nil {
 			faults, err = MinorFaults(nd.Proc.Pid())
@@ -283,7 +285,8 @@ func (c *Cluster) Usage() (Usage, error) {
 		if err != nil {
 			return Usage{}, fmt.Errorf("node %d: %w", nd.Spec.Index, err)
 		}
-		total.CPU += t
+		total.CPU += st.CPU
+		total.Slices += st.Slices
 		total.MinorFaults += faults
 	}
 	return total, nil

@@ -12,47 +12,61 @@ import (
 
 // Linux /proc readers for the per-node CPU and memory figures.
 
-// CPUTime returns the CPU time process pid has used: the sum of its
-// threads' run times in /proc/<pid>/task/*/schedstat, which the scheduler
-// keeps in nanoseconds (utime and stime in /proc/<pid>/stat are in 10 ms
-// ticks, too coarse when 50 processes each spend a few ms on a workload
-// round). A thread that exits takes its time with it; Go runtimes keep
-// their threads, so the loss is nil for the nodes measured here.
-func CPUTime(pid int) (time.Duration, error) {
+// SchedStat is what the kernel's scheduler counted for a process: the sum
+// over its threads of /proc/<pid>/task/*/schedstat.
+type SchedStat struct {
+	// CPU is the run time, kept in nanoseconds (utime and stime in
+	// /proc/<pid>/stat are in 10 ms ticks, too coarse when 50 processes each
+	// spend a few ms on a workload round).
+	CPU time.Duration
+	// Slices is how many times a thread was put on a CPU: each wake-up of a
+	// thread (a message, a timer, the Go runtime's monitor) is one.
+	Slices uint64
+}
+
+// SchedStatOf returns process pid's SchedStat. A thread that exits takes its
+// counts with it; Go runtimes keep their threads, so the loss is nil for the
+// nodes measured here.
+func SchedStatOf(pid int) (SchedStat, error) {
+	var total SchedStat
 	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
-		return 0, err
+		return total, err
 	}
-	var total time.Duration
 	for _, t := range tasks {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // the thread exited since the listing
 		}
 		if err != nil {
-			return 0, err
+			return total, err
 		}
-		d, err := parseSchedstat(b)
+		st, err := parseSchedstat(b)
 		if err != nil {
-			return 0, fmt.Errorf("task %s: %w", t.Name(), err)
+			return total, fmt.Errorf("task %s: %w", t.Name(), err)
 		}
-		total += d
+		total.CPU += st.CPU
+		total.Slices += st.Slices
 	}
 	return total, nil
 }
 
-// parseSchedstat extracts the run time (the first field, in ns) of a
-// /proc/<pid>/task/<tid>/schedstat line.
-func parseSchedstat(b []byte) (time.Duration, error) {
+// parseSchedstat reads a /proc/<pid>/task/<tid>/schedstat line: run time
+// in ns, time spent waiting for a CPU, and the number of time slices.
+func parseSchedstat(b []byte) (SchedStat, error) {
 	f := strings.Fields(string(b))
 	if len(f) != 3 {
-		return 0, fmt.Errorf("schedstat: %d fields, want 3", len(f))
+		return SchedStat{}, fmt.Errorf("schedstat: %d fields, want 3", len(f))
 	}
 	ns, err := strconv.ParseInt(f[0], 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("schedstat run time: %w", err)
+		return SchedStat{}, fmt.Errorf("schedstat run time: %w", err)
 	}
-	return time.Duration(ns), nil
+	slices, err := strconv.ParseUint(f[2], 10, 64)
+	if err != nil {
+		return SchedStat{}, fmt.Errorf("schedstat time slices: %w", err)
+	}
+	return SchedStat{CPU: time.Duration(ns), Slices: slices}, nil
 }
 
 // MinorFaults returns how many minor page faults process pid has taken

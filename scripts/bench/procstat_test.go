@@ -8,10 +8,10 @@ import (
 
 func TestParseSchedstat(t *testing.T) {
 	got, err := parseSchedstat([]byte("52933221 21199263 203\n"))
-	if err != nil || got != 52933221*time.Nanosecond {
-		t.Fatalf("parseSchedstat = %v, %v; want 52.933221ms", got, err)
+	if want := (SchedStat{CPU: 52933221 * time.Nanosecond, Slices: 203}); err != nil || got != want {
+		t.Fatalf("parseSchedstat = %+v, %v; want %+v", got, err, want)
 	}
-	for _, bad := range []string{"", "1 2", "x 2 3", "1 2 3 4"} {
+	for _, bad := range []string{"", "1 2", "x 2 3", "1 2 x", "1 2 -3", "1 2 3 4"} {
 		if _, err := parseSchedstat([]byte(bad)); err == nil {
 			t.Errorf("parseSchedstat(%q): want an error", bad)
 		}
@@ -48,8 +48,8 @@ func TestProcReadersOnSelf(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("no /proc")
 	}
-	if d, err := CPUTime(os.Getpid()); err != nil || d <= 0 {
-		t.Fatalf("CPUTime = %v, %v; want > 0", d, err)
+	if st, err := SchedStatOf(os.Getpid()); err != nil || st.CPU <= 0 || st.Slices == 0 {
+		t.Fatalf("SchedStatOf = %+v, %v; want CPU and slices > 0", st, err)
 	}
 	if n, err := MinorFaults(os.Getpid()); err != nil || n == 0 {
 		t.Fatalf("MinorFaults = %d, %v; want > 0", n, err)

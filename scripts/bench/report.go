@@ -44,6 +44,7 @@ func phaseRows(label string, phase func(*WorkloadResult) *PhaseResult) []row {
 		{label + " p99 ms", 2, get(func(p *PhaseResult) float64 { return p.Latency.P99 })},
 		{label + " CPU ms/op", 2, get(func(p *PhaseResult) float64 { return p.CPUMsPerOp })},
 		{label + " page faults/op", 1, get(func(p *PhaseResult) float64 { return p.FaultsPerOp })},
+		{label + " wake-ups/op", 1, get(func(p *PhaseResult) float64 { return p.SlicesPerOp })},
 	}
 }
 

@@ -59,7 +59,11 @@ type PhaseResult struct {
 	CPUSeconds float64 `json:"cpu_seconds"`
 	CPUMsPerOp float64 `json:"cpu_ms_per_op"`
 	// FaultsPerOp is the nodes' minor page faults during the phase per op.
-	FaultsPerOp float64  `json:"minor_faults_per_op"`
+	FaultsPerOp float64 `json:"minor_faults_per_op"`
+	// SlicesPerOp is how many times the nodes' threads were put on a CPU
+	// during the phase, per op: their wake-ups, a steadier measure of the
+	// work per op than CPU time on a shared machine.
+	SlicesPerOp float64  `json:"time_slices_per_op"`
 	Errors      []string `json:"errors,omitempty"`
 }
 
@@ -107,6 +111,7 @@ func RunPhase(ctx context.Context, c *Cluster, name string, ops, clients int, op
 		res.CPUSeconds = (use1.CPU - use0.CPU).Seconds()
 		res.CPUMsPerOp = res.CPUSeconds * 1000 / float64(ops)
 		res.FaultsPerOp = float64(use1.MinorFaults-use0.MinorFaults) / float64(ops)
+		res.SlicesPerOp = float64(use1.Slices-use0.Slices) / float64(ops)
 	}
 	res.WallSeconds = wall.Seconds()
 	if wall > 0 {
