@@ -13,12 +13,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Ensure makes the process run with timer slack want (0: leave it as it
-// is). When the main thread already has it, it returns nil at once.
-// Otherwise it sets want on the calling thread and re-executes the binary
-// with args (argv, name included) and environ, and does not return; it
-// returns an error only when that fails, and the process carries on with
-// the slack it has.
+// Ensure makes the process run with a timer slack of at least want (0:
+// leave it as it is). When the main thread already has that much, say
+// from systemd's TimerSlackNSec=, it returns nil at once. Otherwise it sets
+// want on the calling thread and re-executes the binary with args (argv,
+// name included) and environ, and does not return; it returns an error
+// only when that fails, and the process carries on with the slack it has.
 func Ensure(want time.Duration, args, environ []string) error {
 	if want == 0 {
 		return nil
@@ -27,7 +27,7 @@ func Ensure(want time.Duration, args, environ []string) error {
 	if err != nil {
 		return fmt.Errorf("reading the timer slack: %w", err)
 	}
-	if have == want {
+	if have >= want {
 		return nil
 	}
 	if slices.Contains(environ, reexecMarker+"=1") {

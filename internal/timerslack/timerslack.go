@@ -28,7 +28,8 @@ import (
 )
 
 // Env names the environment variable that sets the slack: a duration
-// ("1ms", "200us"), or "0" to keep the slack the process inherited.
+// ("1ms", "200us"), the least the process runs with (a larger inherited
+// slack is kept), or "0" to keep the slack the process inherited.
 const Env = "DHTNODE_TIMER_SLACK"
 
 // Default is the slack when Env is unset. sysmon's 20 µs sleeps last about

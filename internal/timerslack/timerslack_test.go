@@ -76,11 +76,16 @@ func TestEnsureReexecutesWithTheSlack(t *testing.T) {
 		t.Errorf("only %d threads seen", len(slacks))
 	}
 
-	// "0" leaves the inherited slack alone and does not re-execute.
-	slacks = runHelper(t, "0")
-	for _, s := range slacks {
-		if s != strconv.FormatInt(inherited.Nanoseconds(), 10) {
-			t.Errorf("with %s=0 a thread has slack %s ns, want the inherited %d", Env, s, inherited.Nanoseconds())
+	// "0", or less than the inherited slack, leaves it alone.
+	keep := []string{"0"}
+	if inherited > time.Microsecond {
+		keep = append(keep, (inherited - time.Microsecond).String())
+	}
+	for _, setting := range keep {
+		for _, s := range runHelper(t, setting) {
+			if s != strconv.FormatInt(inherited.Nanoseconds(), 10) {
+				t.Errorf("with %s=%s a thread has slack %s ns, want the inherited %d", Env, setting, s, inherited.Nanoseconds())
+			}
 		}
 	}
 }
