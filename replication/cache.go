@@ -65,25 +65,42 @@ func (c *readCache) written(k ds.Key) {
 	c.entries.Remove(k.String())
 }
 
-// watchedDatastore passes every call to the datastore it wraps and, after
-// each Put, Delete and batch Commit, tells the cache which keys changed.
+// watchedDatastore passes every call to the ordered datastore it wraps and,
+// after each write (Put, Delete, batch Commit and the conditional writes),
+// tells the cache which keys changed.
 type watchedDatastore struct {
-	ds.Batching
+	*orderedDatastore
 	cache *readCache
 }
 
 func (d *watchedDatastore) Put(ctx context.Context, k ds.Key, value []byte) error {
 	defer d.cache.written(k)
-	return d.Batching.Put(ctx, k, value)
+	return d.orderedDatastore.Put(ctx, k, value)
 }
 
 func (d *watchedDatastore) Delete(ctx context.Context, k ds.Key) error {
 	defer d.cache.written(k)
-	return d.Batching.Delete(ctx, k)
+	return d.orderedDatastore.Delete(ctx, k)
+}
+
+func (d *watchedDatastore) putIfAbsent(ctx context.Context, k ds.Key, value []byte) (held []byte, err error) {
+	held, err = d.orderedDatastore.putIfAbsent(ctx, k, value)
+	if err == nil && held == nil {
+		d.cache.written(k)
+	}
+	return held, err
+}
+
+func (d *watchedDatastore) deleteIf(ctx context.Context, k ds.Key, gone func(stored []byte) bool) (bool, error) {
+	deleted, err := d.orderedDatastore.deleteIf(ctx, k, gone)
+	if deleted {
+		d.cache.written(k)
+	}
+	return deleted, err
 }
 
 func (d *watchedDatastore) Batch(ctx context.Context) (ds.Batch, error) {
-	b, err := d.Batching.Batch(ctx)
+	b, err := d.orderedDatastore.Batch(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -21,11 +21,10 @@ import (
 // kad-dht are visible here. Reads are served from a cache (cache.go) that
 // stays coherent only if every writer uses Datastore().
 type Store struct {
-	dstore  ds.Batching // watched: writes through it update the cache
-	ordered *orderedDatastore
-	values  *records.ValueStore
-	valid   Validator
-	cache   *readCache
+	dstore *watchedDatastore // every write through it updates the cache
+	values *records.ValueStore
+	valid  Validator
+	cache  *readCache
 }
 
 // NewStore returns a store over dstore. Records never age out by receive time:
@@ -34,9 +33,8 @@ type Store struct {
 // replace a record with an older one (ordered.go).
 func NewStore(dstore ds.Batching, valid Validator) *Store {
 	cache := newReadCache()
-	ordered := &orderedDatastore{Batching: dstore, valid: valid}
-	watched := &watchedDatastore{Batching: ordered, cache: cache}
-	return &Store{dstore: watched, ordered: ordered, values: records.NewValueStore(watched, valid, 0), valid: valid, cache: cache}
+	watched := &watchedDatastore{orderedDatastore: &orderedDatastore{Batching: dstore, valid: valid}, cache: cache}
+	return &Store{dstore: watched, values: records.NewValueStore(watched, valid, 0), valid: valid, cache: cache}
 }
 
 // Datastore is the datastore under the store, wrapped so that writes
@@ -98,12 +96,9 @@ func (s *Store) Create(ctx context.Context, r *Record) (existing []byte, err err
 	if err != nil {
 		return nil, err
 	}
-	existing, err = s.ordered.putIfAbsent(ctx, k, data)
+	existing, err = s.dstore.putIfAbsent(ctx, k, data)
 	if err != nil {
 		return nil, fmt.Errorf("store %q: %w", r.Key, err)
-	}
-	if existing == nil {
-		s.cache.written(k)
 	}
 	return existing, nil
 }
@@ -135,7 +130,7 @@ func stripe(key string) byte {
 // record that arrived in the meantime is kept.
 func (s *Store) Remove(ctx context.Context, r *Record) error {
 	k := valueDsKey(DHTKey(r.Key))
-	deleted, err := s.ordered.deleteIf(ctx, k, func(stored []byte) bool {
+	_, err := s.dstore.deleteIf(ctx, k, func(stored []byte) bool {
 		var pbrec recpb.Record
 		if proto.Unmarshal(stored, &pbrec) != nil {
 			return false
@@ -143,9 +138,6 @@ func (s *Store) Remove(ctx context.Context, r *Record) error {
 		cur, err := Unmarshal(r.Key, pbrec.GetValue())
 		return err == nil && cur.Compare(r) == 0
 	})
-	if deleted {
-		s.cache.written(k)
-	}
 	return err
 }
 
