@@ -101,8 +101,8 @@ func TestApplyEnv(t *testing.T) {
 		"DHTNODE_API=http://127.0.0.1:9999", // the client's, ignored
 		"DHTNODE_TOKEN=client-secret",       // the client's, ignored
 		"DHTNODE_TEST_LOG=1",                // not a config key, ignored
-		"DHTNODE_TIMER_SLACK=1ms",           // internal/timerslack's, ignored
-		"DHTNODE_TIMER_SLACK_SET=1",         // likewise
+		"DHTNODE_TIMER_SLACK=1ms",           // internal/sysmon's, ignored
+		"DHTNODE_RUNTIME_TUNED=1",           // likewise
 	})
 	if err != nil {
 		t.Fatal(err)

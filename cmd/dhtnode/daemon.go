@@ -17,7 +17,7 @@ import (
 
 	"github.com/dhtnode/dhtnode/config"
 	"github.com/dhtnode/dhtnode/internal/procs"
-	"github.com/dhtnode/dhtnode/internal/timerslack"
+	"github.com/dhtnode/dhtnode/internal/sysmon"
 	"github.com/dhtnode/dhtnode/node"
 )
 
@@ -156,12 +156,12 @@ func (a *app) serve(cmd *cobra.Command, cfg config.Config) error {
 	defer stop()
 	logger := cfg.Logger(a.stderr)
 	if a.tuneRuntime {
-		slack, err := timerslack.Parse(a.getenv(timerslack.Env))
+		slack, err := sysmon.ParseSlack(a.getenv(sysmon.SlackEnv))
 		if err != nil {
 			return configError{err}
 		}
-		if err := timerslack.Ensure(slack, os.Args, a.environ); err != nil {
-			logger.Warn("keeping the inherited timer slack", "error", err)
+		if err := sysmon.Ensure(slack, os.Args, a.environ); err != nil {
+			logger.Warn("running without the sysmon tuning", "error", err)
 		}
 	}
 	if a.tuneRuntime && a.getenv("GOMAXPROCS") == "" {

@@ -17,8 +17,9 @@ type app struct {
 	stdout  io.Writer
 	stderr  io.Writer
 	environ []string
-	// tuneRuntime lets "dhtnode run" tune its process: coarsen the timer
-	// slack (internal/timerslack, which re-executes the binary) and size
+	// tuneRuntime lets "dhtnode run" tune its process: keep sysmon awake
+	// and coarsen the timer slack (internal/sysmon, which re-executes the
+	// binary) and size
 	// GOMAXPROCS to its load (internal/procs). Only the real process sets
 	// it: both are process-wide, and tests run several commands in one
 	// process.

@@ -1,8 +1,8 @@
 //go:build !linux
 
-package timerslack
+package sysmon
 
 import "time"
 
 // Ensure does nothing where threads have no settable timer slack.
-func Ensure(want time.Duration, args, environ []string) error { return nil }
+func Ensure(slack time.Duration, args, environ []string) error { return nil }
