@@ -5,6 +5,8 @@ package main
 import (
 	"context"
 	"os"
+
+	_ "github.com/dhtnode/dhtnode/cmd/dhtnode/internal/earlytune" // re-executes "dhtnode run" tuned, early
 )
 
 func main() {
