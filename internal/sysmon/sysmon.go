@@ -15,8 +15,9 @@
 // sysmon into the deep sleep; it backs off instead, to one check every 10 ms
 // while nothing needs it. Set to the largest period (2^31-1 ms, 24.8 days),
 // schedtrace prints nothing on a host up for less than that, and a line on
-// stderr once per period otherwise. The price is those checks, 100 a second
-// in an idle process; GODEBUG=schedtrace=0 restores Go's default.
+// stderr once per period otherwise (and a crash prints the scheduler's state
+// before the stack traces). The price is those checks, 100 a second in an
+// idle process; GODEBUG=schedtrace=0 restores Go's default.
 //
 // Timer slack is how late the kernel may fire a thread's timers so that it
 // can batch wake-ups. With more, sysmon's 20 µs sleeps cover more work. Go's
