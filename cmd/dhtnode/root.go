@@ -19,10 +19,9 @@ type app struct {
 	environ []string
 	// tuneRuntime lets "dhtnode run" tune its process: keep sysmon awake
 	// and coarsen the timer slack (internal/sysmon, which re-executes the
-	// binary) and size
-	// GOMAXPROCS to its load (internal/procs). Only the real process sets
-	// it: both are process-wide, and tests run several commands in one
-	// process.
+	// binary) and size GOMAXPROCS to its load (internal/procs). Only the
+	// real process sets it: both are process-wide, and tests run several
+	// commands in one process.
 	tuneRuntime bool
 	// started is set once cobra has parsed and checked the command line and
 	// runs a command; an error before that is a usage error of cobra's.

@@ -2,11 +2,12 @@
 // the program is still starting. The tuning re-executes the binary; from
 // this package's init, which runs before the heavier packages (libp2p, QUIC,
 // Prometheus, net) initialise, the first execution does little work that
-// the second repeats. Re-executing from the daemon command instead delayed
-// the readiness of 50 nodes started at once on 2 cores by about 0.7 s
-// (BENCHMARKS.md). The daemon command still calls sysmon.Ensure: it finds
-// the tuning in place, or applies it if this init could not, and it reports
-// a malformed setting as a configuration error.
+// the second repeats. Re-executing from the daemon command instead, after
+// every package and the configuration, took 90–94 ms of CPU until a node
+// was healthy against 69–84 ms from here (BENCHMARKS.md), which adds up
+// when many nodes start on one host. The daemon command still calls
+// sysmon.Ensure: it finds the tuning in place, or applies it if this init
+// could not, and it reports a malformed setting as a configuration error.
 //
 // The dhtnode command imports this package for its side effect only.
 package earlytune
