@@ -264,8 +264,7 @@ func (c *Cluster) IdleCores(ctx context.Context, d time.Duration) (float64, erro
 
 // Usage is what the live node processes have used in all, so far.
 type Usage struct {
-	CPU         time.Duration // scheduler run time
-	Slices      uint64        // times a thread was put on a CPU
+	SchedStat   // run time and time slices
 	MinorFaults uint64
 }
 
@@ -285,8 +284,7 @@ func (c *Cluster) Usage() (Usage, error) {
 		if err != nil {
 			return Usage{}, fmt.Errorf("node %d: %w", nd.Spec.Index, err)
 		}
-		total.CPU += st.CPU
-		total.Slices += st.Slices
+		total.add(st)
 		total.MinorFaults += faults
 	}
 	return total, nil

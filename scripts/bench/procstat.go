@@ -24,6 +24,12 @@ type SchedStat struct {
 	Slices uint64
 }
 
+// add counts o into s.
+func (s *SchedStat) add(o SchedStat) {
+	s.CPU += o.CPU
+	s.Slices += o.Slices
+}
+
 // SchedStatOf returns process pid's SchedStat. A thread that exits takes its
 // counts with it; Go runtimes keep their threads, so the loss is nil for the
 // nodes measured here.
@@ -45,8 +51,7 @@ func SchedStatOf(pid int) (SchedStat, error) {
 		if err != nil {
 			return total, fmt.Errorf("task %s: %w", t.Name(), err)
 		}
-		total.CPU += st.CPU
-		total.Slices += st.Slices
+		total.add(st)
 	}
 	return total, nil
 }
