@@ -58,7 +58,9 @@ func run(args []string) int {
 		failed = true
 	}
 	fmt.Print(FormatReport(results))
-	line, err := json.Marshal(Report{Options: o, Runs: results, Time: time.Now().UTC()})
+	checked := CheckTargets(results)
+	fmt.Print(FormatTargets(checked))
+	line, err := json.Marshal(Report{Options: o, Runs: results, Targets: checked, Time: time.Now().UTC()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1

@@ -16,6 +16,8 @@ type Report struct {
 	Time    time.Time   `json:"time"`
 	Options Options     `json:"options"`
 	Runs    []RunResult `json:"runs"`
+	// Targets checks issue 5's goals against the dhtnode run at N = 50.
+	Targets []TargetResult `json:"targets,omitempty"`
 }
 
 // row is one line of the table: a label, a number format and how to read
@@ -26,16 +28,19 @@ type row struct {
 	value func(r RunResult) (float64, bool)
 }
 
+// phaseFigure reads figure f of one workload phase of a run.
+func phaseFigure(phase func(*WorkloadResult) *PhaseResult, f func(*PhaseResult) float64) func(RunResult) (float64, bool) {
+	return func(r RunResult) (float64, bool) {
+		if r.Workload == nil {
+			return 0, false
+		}
+		return f(phase(r.Workload)), true
+	}
+}
+
 // phaseRows are the rows of one workload phase.
 func phaseRows(label string, phase func(*WorkloadResult) *PhaseResult) []row {
-	get := func(f func(p *PhaseResult) float64) func(RunResult) (float64, bool) {
-		return func(r RunResult) (float64, bool) {
-			if r.Workload == nil {
-				return 0, false
-			}
-			return f(phase(r.Workload)), true
-		}
-	}
+	get := func(f func(p *PhaseResult) float64) func(RunResult) (float64, bool) { return phaseFigure(phase, f) }
 	return []row{
 		{label + " success %", 1, get(func(p *PhaseResult) float64 { return 100 * p.SuccessRate })},
 		{label + " ops/s", 1, get(func(p *PhaseResult) float64 { return p.OpsPerSec })},
@@ -48,16 +53,29 @@ func phaseRows(label string, phase func(*WorkloadResult) *PhaseResult) []row {
 	}
 }
 
+// stepFigure reads figure f of failure step i (0 = before any kill) of a run.
+func stepFigure(i int, f func(s FailureStep) (float64, bool)) func(RunResult) (float64, bool) {
+	return func(r RunResult) (float64, bool) {
+		if i >= len(r.Failures) {
+			return 0, false
+		}
+		return f(r.Failures[i])
+	}
+}
+
+// stepGetFigure reads figure f of the gets after failure step i.
+func stepGetFigure(i int, f func(*PhaseResult) float64) func(RunResult) (float64, bool) {
+	return stepFigure(i, func(s FailureStep) (float64, bool) {
+		if s.Get == nil {
+			return 0, false
+		}
+		return f(s.Get), true
+	})
+}
+
 // failureRows are the rows of failure step i (0 = before any kill).
 func failureRows(i int, label string) []row {
-	step := func(f func(s FailureStep) (float64, bool)) func(RunResult) (float64, bool) {
-		return func(r RunResult) (float64, bool) {
-			if i >= len(r.Failures) {
-				return 0, false
-			}
-			return f(r.Failures[i])
-		}
-	}
+	step := func(f func(s FailureStep) (float64, bool)) func(RunResult) (float64, bool) { return stepFigure(i, f) }
 	rows := []row{
 		{label + " live nodes", 0, step(func(s FailureStep) (float64, bool) { return float64(s.LiveNodes), true })},
 		{label + " replicas mean", 2, step(func(s FailureStep) (float64, bool) { return s.Replicas.Mean, s.Replicas.N > 0 })},
@@ -67,14 +85,7 @@ func failureRows(i int, label string) []row {
 	if i == 0 {
 		return rows
 	}
-	get := func(f func(p *PhaseResult) float64) func(RunResult) (float64, bool) {
-		return step(func(s FailureStep) (float64, bool) {
-			if s.Get == nil {
-				return 0, false
-			}
-			return f(s.Get), true
-		})
-	}
+	get := func(f func(p *PhaseResult) float64) func(RunResult) (float64, bool) { return stepGetFigure(i, f) }
 	return append(rows,
 		row{label + " retrievable %", 1, get(func(p *PhaseResult) float64 { return 100 * p.SuccessRate })},
 		row{label + " get p50 ms", 2, get(func(p *PhaseResult) float64 { return p.Latency.P50 })},
