@@ -24,6 +24,7 @@ type PeerHealth struct {
 type liveness struct {
 	maxFailures int
 	peers       map[peer.ID]*PeerHealth
+	suspects    int // peers in peers with Suspect set
 }
 
 func newLiveness(maxFailures int) *liveness {
@@ -49,20 +50,38 @@ func (l *liveness) Observe(p peer.ID, ok bool, rtt time.Duration, now time.Time)
 			h.RTT = rtt
 		}
 		h.ConsecutiveFailures = 0
-		h.Suspect = false
+		l.setSuspect(h, false)
 		return false
 	}
 	h.ConsecutiveFailures++
-	h.Suspect = true
+	l.setSuspect(h, true)
 	if h.ConsecutiveFailures >= l.maxFailures {
-		delete(l.peers, p)
+		l.Forget(p)
 		return true
 	}
 	return false
 }
 
+func (l *liveness) setSuspect(h *PeerHealth, suspect bool) {
+	switch {
+	case suspect && !h.Suspect:
+		l.suspects++
+	case !suspect && h.Suspect:
+		l.suspects--
+	}
+	h.Suspect = suspect
+}
+
 // Forget drops p, e.g. once it left the routing table.
-func (l *liveness) Forget(p peer.ID) { delete(l.peers, p) }
+func (l *liveness) Forget(p peer.ID) {
+	if h, ok := l.peers[p]; ok {
+		l.setSuspect(h, false)
+		delete(l.peers, p)
+	}
+}
+
+// Suspects is how many tracked peers are suspect now.
+func (l *liveness) Suspects() int { return l.suspects }
 
 // Health returns a copy of p's state.
 func (l *liveness) Health(p peer.ID) (PeerHealth, bool) {

@@ -137,3 +137,28 @@ func TestNextBackoff(t *testing.T) {
 		}
 	}
 }
+
+func TestLivenessCountsSuspects(t *testing.T) {
+	l := newLiveness(2)
+	t0 := time.Unix(1000, 0)
+	steps := []struct {
+		name string
+		do   func()
+		want int
+	}{
+		{"a fails", func() { l.Observe("a", false, 0, t0) }, 1},
+		{"b fails", func() { l.Observe("b", false, 0, t0) }, 2},
+		{"a answers", func() { l.Observe("a", true, time.Millisecond, t0) }, 1},
+		{"a answers again", func() { l.Observe("a", true, time.Millisecond, t0) }, 1},
+		{"b is forgotten", func() { l.Forget("b") }, 0},
+		{"an unknown peer is forgotten", func() { l.Forget("c") }, 0},
+		{"a fails", func() { l.Observe("a", false, 0, t0) }, 1},
+		{"a fails again and is evicted", func() { l.Observe("a", false, 0, t0) }, 0},
+	}
+	for _, s := range steps {
+		s.do()
+		if got := l.Suspects(); got != s.want {
+			t.Fatalf("after %q: %d suspects, want %d", s.name, got, s.want)
+		}
+	}
+}

@@ -95,6 +95,10 @@ type Manager struct {
 
 	healthMu sync.RWMutex // guards health; held only for map operations
 	health   *liveness
+	// anySuspect mirrors health.Suspects() > 0, so that IsSuspect, asked for
+	// every candidate of every read and write, takes no lock while no peer
+	// is suspect (nearly always).
+	anySuspect atomic.Bool
 
 	rtEvents chan Event // written by the RT callbacks, never closed
 	closed   atomic.Bool
@@ -228,6 +232,9 @@ func (m *Manager) PeerHealth(p peer.ID) (PeerHealth, bool) {
 // IsSuspect reports whether p failed its latest probe(s) and has not answered
 // since. Replication skips suspect peers.
 func (m *Manager) IsSuspect(p peer.ID) bool {
+	if !m.anySuspect.Load() {
+		return false
+	}
 	h, ok := m.PeerHealth(p)
 	return ok && h.Suspect
 }
@@ -236,13 +243,16 @@ func (m *Manager) IsSuspect(p peer.ID) bool {
 func (m *Manager) observe(p peer.ID, ok bool, rtt time.Duration, now time.Time) bool {
 	m.healthMu.Lock()
 	defer m.healthMu.Unlock()
-	return m.health.Observe(p, ok, rtt, now)
+	evict := m.health.Observe(p, ok, rtt, now)
+	m.anySuspect.Store(m.health.Suspects() > 0)
+	return evict
 }
 
 func (m *Manager) forget(p peer.ID) {
 	m.healthMu.Lock()
 	defer m.healthMu.Unlock()
 	m.health.Forget(p)
+	m.anySuspect.Store(m.health.Suspects() > 0)
 }
 
 // kick sends a coalescing wake-up on a channel with a buffer of one.

@@ -306,3 +306,27 @@ func TestRejoinConnectedPeer(t *testing.T) {
 	took := waitFor(t, 10*time.Second, "b back in a's table", func() bool { return a.has(b.id()) })
 	t.Logf("connected peer dropped from the table re-added after %v", took)
 }
+
+// TestIsSuspectFollowsProbes: IsSuspect answers without a lock while no peer
+// is suspect, so it must see every change of the failure detector.
+func TestIsSuspectFollowsProbes(t *testing.T) {
+	n := newTestNode(t, nil, fastConfig())
+	a, b := peer.ID("peer-a"), peer.ID("peer-b")
+	now := time.Now()
+	for _, s := range []struct {
+		name         string
+		do           func()
+		wantA, wantB bool
+	}{
+		{"nothing known", func() {}, false, false},
+		{"a fails a probe", func() { n.m.observe(a, false, 0, now) }, true, false},
+		{"b fails a probe", func() { n.m.observe(b, false, 0, now) }, true, true},
+		{"a answers", func() { n.m.observe(a, true, time.Millisecond, now) }, false, true},
+		{"b leaves the table", func() { n.m.forget(b) }, false, false},
+	} {
+		s.do()
+		if gotA, gotB := n.m.IsSuspect(a), n.m.IsSuspect(b); gotA != s.wantA || gotB != s.wantB {
+			t.Fatalf("after %q: suspect a=%v b=%v, want a=%v b=%v", s.name, gotA, gotB, s.wantA, s.wantB)
+		}
+	}
+}
