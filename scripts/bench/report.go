@@ -103,6 +103,12 @@ func memory(pick func(*WorkloadResult) CountSummary, f func(CountSummary) float6
 	}
 }
 
+// The workload's phases and memory summaries, for phaseFigure and memory.
+func concurrentPut(w *WorkloadResult) *PhaseResult { return &w.ConcurrentPut }
+func concurrentGet(w *WorkloadResult) *PhaseResult { return &w.ConcurrentGet }
+func serialPut(w *WorkloadResult) *PhaseResult     { return &w.SerialPut }
+func serialGet(w *WorkloadResult) *PhaseResult     { return &w.SerialGet }
+
 func rssOf(w *WorkloadResult) CountSummary     { return w.RSSMiB }
 func privateOf(w *WorkloadResult) CountSummary { return w.PrivateMiB }
 func pssOf(w *WorkloadResult) CountSummary     { return w.PSSMiB }
@@ -117,10 +123,10 @@ func reportRows() []row {
 		{"RT size max", 0, func(r RunResult) (float64, bool) { return r.RTSizes.Max, r.RTSizes.N > 0 }},
 		{"idle CPU cores (all nodes)", 2, func(r RunResult) (float64, bool) { return r.IdleCores, r.IdleCores > 0 }},
 	}
-	rows = append(rows, phaseRows("put conc", func(w *WorkloadResult) *PhaseResult { return &w.ConcurrentPut })...)
-	rows = append(rows, phaseRows("get conc", func(w *WorkloadResult) *PhaseResult { return &w.ConcurrentGet })...)
-	rows = append(rows, phaseRows("put serial", func(w *WorkloadResult) *PhaseResult { return &w.SerialPut })...)
-	rows = append(rows, phaseRows("get serial", func(w *WorkloadResult) *PhaseResult { return &w.SerialGet })...)
+	rows = append(rows, phaseRows("put conc", concurrentPut)...)
+	rows = append(rows, phaseRows("get conc", concurrentGet)...)
+	rows = append(rows, phaseRows("put serial", serialPut)...)
+	rows = append(rows, phaseRows("get serial", serialGet)...)
 	rows = append(rows,
 		row{"RSS median MiB", 1, memory(rssOf, median)},
 		row{"RSS max MiB", 1, memory(rssOf, func(c CountSummary) float64 { return c.Max })},

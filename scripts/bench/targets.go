@@ -25,10 +25,6 @@ type target struct {
 	value     func(RunResult) (float64, bool)
 }
 
-func serialGet(w *WorkloadResult) *PhaseResult     { return &w.SerialGet }
-func serialPut(w *WorkloadResult) *PhaseResult     { return &w.SerialPut }
-func concurrentGet(w *WorkloadResult) *PhaseResult { return &w.ConcurrentGet }
-
 // targets lists the goals in the order. Both start-up figures are
 // held to the 5-s goal: "ready" (every API answers) is what the goal names,
 // the reference's 8.8 s was until the routing tables settled.
