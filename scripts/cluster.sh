@@ -65,11 +65,18 @@ api_addr() { echo "127.0.0.1:$((API_BASE_PORT + $1))"; }
 api_url() { echo "http://$(api_addr "$1")"; }
 
 # is_alive PID: whether PID is a running dhtnode (not a zombie, not a reused PID).
+# A node re-executes itself once as it starts (runtime tuning); in the middle
+# of that execve its command line reads empty, so an empty one is read again.
 is_alive() {
-	local pid=$1
+	local pid=$1 args tries
 	[[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
 	if [[ -r /proc/$pid/cmdline ]]; then
-		tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q dhtnode
+		for ((tries = 0; tries < 20; tries++)); do
+			args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+			[[ -n $args ]] && break
+			sleep 0.01
+		done
+		[[ $args == *dhtnode* ]]
 	else
 		[[ $(ps -p "$pid" -o stat= 2>/dev/null) != Z* ]] && ps -p "$pid" -o args= | grep -q dhtnode
 	fi
