@@ -48,8 +48,10 @@ type ReplicationState struct {
 	WriteQuorum  string `json:"write_quorum"`
 	ReadQuorum   string `json:"read_quorum"`
 	RepairsTotal uint64 `json:"repairs_total"`
-	// ReadsTotal and HedgedReadsTotal are not in SPEC §5: quorum reads run
-	// by this node, and the holders they asked after a hedge delay.
+	// AuditsTotal, ReadsTotal and HedgedReadsTotal are not in SPEC §5: keys
+	// whose holders repair asked for their copies, quorum reads run by this
+	// node, and the holders those asked after a hedge delay.
+	AuditsTotal      uint64     `json:"audits_total"`
 	ReadsTotal       uint64     `json:"reads_total"`
 	HedgedReadsTotal uint64     `json:"hedged_reads_total"`
 	LastSweep        *time.Time `json:"last_sweep"`

@@ -271,8 +271,8 @@ func (n *Node) status() StatusResponse {
 			Factor:       n.cfg.Replication.Factor,
 			WriteQuorum:  n.cfg.Replication.WriteQuorum.String(),
 			ReadQuorum:   n.cfg.Replication.ReadQuorum.String(),
-			RepairsTotal: st.RepairsTotal,
-			ReadsTotal:   st.ReadsTotal, HedgedReadsTotal: st.HedgedTotal,
+			RepairsTotal: st.RepairsTotal, AuditsTotal: st.AuditsTotal,
+			ReadsTotal: st.ReadsTotal, HedgedReadsTotal: st.HedgedTotal,
 		},
 	}
 	if !st.LastSweep.IsZero() {

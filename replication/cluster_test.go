@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -183,6 +184,99 @@ func TestNewCloserPeerReceivesKey(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// A peer joining makes only the holders of the keys it now holds audit them.
+// Keys written moments ago, not yet audited anywhere, are judged by the
+// holders' routing tables: a join far from them costs no audit (auditing
+// every fresh key on every routing event made a burst of writes followed by
+// routing churn cost each node a wave of audits).
+func TestJoinAuditsOnlyTheKeysTheNewcomerHolds(t *testing.T) {
+	const k, n, keys = 3, 10, 20
+	c := testnet.New(t, n, func(_ int, cfg *config.Config) {
+		cfg.Replication.Factor = k
+		cfg.Replication.RepairInterval = time.Hour // no sweeps: only routing events audit
+	})
+	ids := make([]peer.ID, n)
+	for i := range n {
+		ids[i] = c.Node(i).PeerID()
+	}
+	newcomer := n - 1
+	holdersAmong := func(key string, peers []peer.ID) []peer.ID {
+		return kb.SortClosestPeers(peers, kb.ConvertKey(replication.DHTKey(key)))[:k]
+	}
+	// One key the newcomer will hold, the rest far from it.
+	var far []string
+	var joined string
+	for i := 0; joined == "" || len(far) < keys-1; i++ {
+		key := fmt.Sprintf("k%d", i)
+		switch newHolder := slices.Contains(holdersAmong(key, ids), ids[newcomer]); {
+		case newHolder && joined == "":
+			joined = key
+		case !newHolder && len(far) < keys-1:
+			far = append(far, key)
+		}
+	}
+	written := append(far, joined)
+	// Nodes other than the newcomer and the joined key's holders before
+	// the join have nothing to audit.
+	involved := append(holdersAmong(joined, ids[:newcomer]), ids[newcomer])
+	quiet := map[int]bool{}
+	quietHold := 0
+	for i, id := range ids {
+		if !slices.Contains(involved, id) {
+			quiet[i] = true
+		}
+	}
+	for _, key := range written {
+		for _, h := range holdersAmong(key, ids) {
+			if quiet[slices.Index(ids, h)] {
+				quietHold++
+			}
+		}
+	}
+	if quietHold == 0 {
+		t.Fatal("the nodes that must stay quiet hold no key: the test checks nothing")
+	}
+
+	c.Stop(newcomer)
+	c.WaitForFullTables(10 * time.Second)
+	for _, key := range written {
+		mustPut(t, c, 0, key, "v")
+	}
+	audits := func() map[int]uint64 {
+		out := map[int]uint64{}
+		for _, i := range c.Running() {
+			st, err := c.Client(i).Status(ctxT(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[i] = st.Replication.AuditsTotal
+		}
+		return out
+	}
+	before := audits()
+	c.Start(newcomer)
+	c.WaitFor(30*time.Second, "every key on its k closest peers, the newcomer included", func() bool {
+		for _, key := range written {
+			if hs, up := holderIndexes(t, c, 0, key); len(hs) != k || up != k {
+				return false
+			}
+		}
+		return true
+	})
+	last, lastChange := audits(), time.Now()
+	c.WaitFor(10*time.Second, "repair passes done (no audit for 500ms)", func() bool {
+		if now := audits(); !maps.Equal(now, last) {
+			last, lastChange = now, time.Now()
+		}
+		return time.Since(lastChange) >= 500*time.Millisecond
+	})
+	for i := range quiet {
+		if got := last[i] - before[i]; got != 0 {
+			t.Errorf("node %d audited %d keys after a join far from all of its keys", i, got)
+		}
+	}
 }
 
 func TestGracefulLeaveHandsRecordsOff(t *testing.T) {

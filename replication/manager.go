@@ -81,7 +81,8 @@ type Manager struct {
 	answerTime answerTime    // of holders' answers to reads and writes, for hedging
 	reads      atomic.Uint64 // quorum reads run by this node
 	hedges     atomic.Uint64 // holders asked by those reads after a hedge delay
-	repairs    atomic.Uint64
+	repairs    atomic.Uint64 // copies pushed to holders that lacked them
+	audits     atomic.Uint64 // keys whose holders were all asked for their copy
 	pushLimit  *rate.Limiter
 	sweeps     sweepState
 }

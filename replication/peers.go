@@ -53,17 +53,22 @@ func (r *router) closest(ctx context.Context, dhtKey string, n int) []peer.ID {
 	return peers
 }
 
+// localClosest returns the n peers nearest target, this node included, among
+// those of its routing table: no network round trip.
+func (r *router) localClosest(target kb.ID, n int) []peer.ID {
+	sorted := withSelf(indexedPeer{id: r.self, kid: r.selfKid}, target, r.nearestLive(target, n))
+	return sorted[:min(n, len(sorted))]
+}
+
 // lookup is closest without the cache.
 func (r *router) lookup(ctx context.Context, dhtKey string, n int) []peer.ID {
 	target := kb.ConvertKey(dhtKey)
-	near := r.nearestLive(target, n+lookupWidth)
-	var sorted []peer.ID
 	if r.neighbourhoodKnown(target) {
-		sorted = withSelf(indexedPeer{id: r.self, kid: r.selfKid}, target, near)
-	} else {
-		known := append(r.refine(ctx, dhtKey, target, ids(near)), r.self)
-		sorted = kb.SortClosestPeers(known, target)
+		return r.localClosest(target, n)
 	}
+	near := r.nearestLive(target, n+lookupWidth)
+	known := append(r.refine(ctx, dhtKey, target, ids(near)), r.self)
+	sorted := kb.SortClosestPeers(known, target)
 	return sorted[:min(n, len(sorted))]
 }
 

@@ -68,6 +68,7 @@ type Stats struct {
 	Bytes           int64
 	UnderReplicated int
 	RepairsTotal    uint64
+	AuditsTotal     uint64    // keys audited (every holder asked for its copy) by repair
 	ReadsTotal      uint64    // quorum reads this node ran (gets, and the reads before writes)
 	HedgedTotal     uint64    // extra holders those reads asked after a hedge delay
 	LastSweep       time.Time // zero before the first sweep
@@ -98,7 +99,7 @@ func (m *Manager) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Stats{Records: s.count, Bytes: s.bytes, UnderReplicated: len(s.incomplete),
-		RepairsTotal: m.repairs.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last}
+		RepairsTotal: m.repairs.Load(), AuditsTotal: m.audits.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last}
 }
 
 func (s *sweepState) setCounts(count int, bytes int64) {
@@ -126,7 +127,11 @@ func (m *Manager) run() {
 			case <-m.ctx.Done():
 				return
 			}
-			m.pass(m.ctx, m.sweeps.takeChanged())
+			// A kick that arrived while the last pass gathered its burst
+			// may find nothing left to look at.
+			if changed := m.sweeps.takeChanged(); len(changed) > 0 {
+				m.pass(m.ctx, changed)
+			}
 		}
 	}
 }
@@ -210,20 +215,31 @@ func (m *Manager) repairKey(ctx context.Context, r *Record, sweep bool, budget *
 }
 
 // affected reports whether a peer that joined or left can change the key's
-// holders as last audited: it was one of them, or it is nearer to the key
-// than the farthest of them (or they were fewer than k). Keys never audited
-// here count as affected.
+// holders: it was one of them, or it is nearer to the key than the farthest
+// of them (or they were fewer than k). The holders are those of the last
+// audit or, for a key not audited here yet (one written moments ago), the k
+// nearest this node's routing table knows now: a peer that left was nearer
+// than the farthest of them if it was a holder, and a peer that joined is
+// among them if it became one. Keys whose last audit left them incomplete
+// count as affected.
 func (m *Manager) affected(key string, changed map[peer.ID]bool) bool {
 	m.sweeps.mu.Lock()
-	mark, ok := m.sweeps.marks[key]
+	mark := m.sweeps.marks[key]
 	incomplete := m.sweeps.incomplete[key]
 	m.sweeps.mu.Unlock()
-	if !ok || incomplete || len(mark.holders) < m.cfg.Factor {
+	if incomplete {
 		return true
 	}
-	farthest := mark.holders[len(mark.holders)-1]
+	holders := mark.holders
+	if holders == nil {
+		holders = m.router.localClosest(kb.ConvertKey(DHTKey(key)), m.cfg.Factor)
+	}
+	if len(holders) < m.cfg.Factor {
+		return true
+	}
+	farthest := holders[len(holders)-1]
 	for p := range changed {
-		if slices.Contains(mark.holders, p) || kb.Closer(p, farthest, DHTKey(key)) {
+		if slices.Contains(holders, p) || kb.Closer(p, farthest, DHTKey(key)) {
 			return true
 		}
 	}
@@ -315,6 +331,7 @@ func (m *Manager) forget(key string) {
 // has one, and pushes the winner to every holder behind. It reports whether
 // every holder ends up with the winner.
 func (m *Manager) audit(ctx context.Context, r *Record, holders []peer.ID) bool {
+	m.audits.Add(1)
 	got := m.fetchAll(ctx, r.Key, holders)
 	got = append(got, answer{peer: m.self, rec: r})
 	best := m.winner(got)
