@@ -94,6 +94,30 @@ type Status struct {
 	RoutingTable struct {
 		Size int `json:"size"`
 	} `json:"routing_table"`
+	// Replication is nil for a system that does not report dhtnode's
+	// counters (the baseline).
+	Replication *ReplicationCounters `json:"replication"`
+}
+
+// ReplicationCounters are dhtnode's cumulative read and repair counters.
+type ReplicationCounters struct {
+	Reads   uint64 `json:"reads_total"`        // quorum reads
+	Hedged  uint64 `json:"hedged_reads_total"` // holders those asked after a hedge delay
+	Audits  uint64 `json:"audits_total"`       // keys whose holders repair asked for their copies
+	Repairs uint64 `json:"repairs_total"`      // copies repair pushed
+}
+
+func (c *ReplicationCounters) add(o ReplicationCounters) {
+	c.Reads += o.Reads
+	c.Hedged += o.Hedged
+	c.Audits += o.Audits
+	c.Repairs += o.Repairs
+}
+
+// since returns the counts from before to c.
+func (c ReplicationCounters) since(before ReplicationCounters) ReplicationCounters {
+	return ReplicationCounters{Reads: c.Reads - before.Reads, Hedged: c.Hedged - before.Hedged,
+		Audits: c.Audits - before.Audits, Repairs: c.Repairs - before.Repairs}
 }
 
 // Status fetches GET /v1/status.

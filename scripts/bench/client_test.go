@@ -29,7 +29,8 @@ func TestAPIClientAgainstAServer(t *testing.T) {
 		}
 	})
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = io.WriteString(w, `{"peer_id":"12D3KooWx","routing_table":{"size":7,"buckets":[]}}`)
+		_, _ = io.WriteString(w, `{"peer_id":"12D3KooWx","routing_table":{"size":7,"buckets":[]},`+
+			`"replication":{"reads_total":9,"hedged_reads_total":2,"audits_total":3,"repairs_total":1}}`)
 	})
 	mux.HandleFunc("GET /v1/replicas/{key...}", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, `{"key":"a","version":1,"holders":[{"peer_id":"p1","has":true},{"peer_id":"p2","has":false}]}`)
@@ -57,8 +58,12 @@ func TestAPIClientAgainstAServer(t *testing.T) {
 	if has, err := c.HasLocal(ctx, srv.URL, "missing"); err != nil || has {
 		t.Fatalf("HasLocal missing = %v, %v", has, err)
 	}
-	if st, err := c.Status(ctx, srv.URL); err != nil || st.PeerID != "12D3KooWx" || st.RoutingTable.Size != 7 {
+	st, err := c.Status(ctx, srv.URL)
+	if err != nil || st.PeerID != "12D3KooWx" || st.RoutingTable.Size != 7 {
 		t.Fatalf("Status = %+v, %v", st, err)
+	}
+	if want := (ReplicationCounters{Reads: 9, Hedged: 2, Audits: 3, Repairs: 1}); st.Replication == nil || *st.Replication != want {
+		t.Fatalf("Status replication = %+v, want %+v", st.Replication, want)
 	}
 	if c.Ready(ctx, srv.URL+"/nowhere") {
 		t.Fatal("Ready of a 404 route: want false")

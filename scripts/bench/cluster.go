@@ -290,6 +290,32 @@ func (c *Cluster) Usage() (Usage, error) {
 	return total, nil
 }
 
+// Counters sums the replication counters of every live node. It reports
+// false when a node does not answer or has no such counters (the baseline).
+func (c *Cluster) Counters(ctx context.Context) (ReplicationCounters, bool) {
+	live := c.Live()
+	got := make([]*ReplicationCounters, len(live))
+	var wg sync.WaitGroup
+	for i, nd := range live {
+		wg.Go(func() {
+			rctx, cancel := context.WithTimeout(ctx, statusTimeout)
+			defer cancel()
+			if st, err := c.client.Status(rctx, nd.API); err == nil {
+				got[i] = st.Replication
+			}
+		})
+	}
+	wg.Wait()
+	var total ReplicationCounters
+	for _, g := range got {
+		if g == nil {
+			return ReplicationCounters{}, false
+		}
+		total.add(*g)
+	}
+	return total, true
+}
+
 // Memory returns the resident memory of every live node.
 func (c *Cluster) Memory() ([]Memory, error) {
 	var out []Memory

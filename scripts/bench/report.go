@@ -50,6 +50,22 @@ func phaseRows(label string, phase func(*WorkloadResult) *PhaseResult) []row {
 		{label + " CPU ms/op", 2, get(func(p *PhaseResult) float64 { return p.CPUMsPerOp })},
 		{label + " page faults/op", 1, get(func(p *PhaseResult) float64 { return p.FaultsPerOp })},
 		{label + " wake-ups/op", 1, get(func(p *PhaseResult) float64 { return p.SlicesPerOp })},
+		{label + " hedged reads/op", 2, counterFigure(phase, func(c ReplicationCounters, ops int) float64 {
+			return float64(c.Hedged) / float64(max(ops, 1))
+		})},
+		{label + " repair audits", 0, counterFigure(phase, func(c ReplicationCounters, _ int) float64 { return float64(c.Audits) })},
+	}
+}
+
+// counterFigure reads figure f of one workload phase's dhtnode counters
+// ("-" for a system without them).
+func counterFigure(phase func(*WorkloadResult) *PhaseResult, f func(c ReplicationCounters, ops int) float64) func(RunResult) (float64, bool) {
+	return func(r RunResult) (float64, bool) {
+		if r.Workload == nil || phase(r.Workload).Counters == nil {
+			return 0, false
+		}
+		p := phase(r.Workload)
+		return f(*p.Counters, p.Ops), true
 	}
 }
 

@@ -37,7 +37,9 @@ func cells(t *testing.T, out, label string) []string {
 }
 
 func TestFormatReportSideBySideWithRatio(t *testing.T) {
-	out := FormatReport([]RunResult{testRun("dhtnode", 2), testRun("baseline", 1)})
+	d := testRun("dhtnode", 2)
+	d.Workload.ConcurrentGet.Counters = &ReplicationCounters{Reads: 10, Hedged: 5, Audits: 3}
+	out := FormatReport([]RunResult{d, testRun("baseline", 1)})
 	if !strings.Contains(out, "== N=20 (client-facing nodes: 5)") {
 		t.Fatalf("no heading:\n%s", out)
 	}
@@ -50,6 +52,9 @@ func TestFormatReportSideBySideWithRatio(t *testing.T) {
 		"kill 1 replicas mean": {"7.00", "7.00", "1.00"},
 		"kill 1 retrievable %": {"100.0", "100.0", "1.00"},
 		"kill 2 get p50 ms":    {"-", "-", "-"},
+		// dhtnode's own counters: the baseline has none.
+		"get conc hedged reads/op": {"0.50", "-", "-"},
+		"get conc repair audits":   {"3", "-", "-"},
 	} {
 		if got := cells(t, out, label); strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Errorf("%s: %q, want %q", label, got, want)

@@ -63,8 +63,12 @@ type PhaseResult struct {
 	// SlicesPerOp is how many times the nodes' threads were put on a CPU
 	// during the phase, per op: their wake-ups, a steadier measure of the
 	// work per op than CPU time on a shared machine.
-	SlicesPerOp float64  `json:"time_slices_per_op"`
-	Errors      []string `json:"errors,omitempty"`
+	SlicesPerOp float64 `json:"time_slices_per_op"`
+	// Counters is what dhtnode's own counters saw during the phase, summed
+	// over the nodes (nil for the baseline): hedged reads, and repair work a
+	// phase may inherit from the one before it.
+	Counters *ReplicationCounters `json:"counters,omitempty"`
+	Errors   []string             `json:"errors,omitempty"`
 }
 
 // RunPhase runs fn(ctx, i) for i in [0, ops) with the given number of
@@ -73,6 +77,9 @@ type PhaseResult struct {
 func RunPhase(ctx context.Context, c *Cluster, name string, ops, clients int, opTimeout time.Duration,
 	fn func(ctx context.Context, i int) error) (PhaseResult, error) {
 	res := PhaseResult{Name: name, Clients: clients, Ops: ops}
+	// Counters are read outside the window whose CPU time is measured: the
+	// status requests cost the nodes a little.
+	counted0, counting := c.Counters(ctx)
 	use0, err := c.Usage()
 	if err != nil {
 		return res, err
@@ -96,6 +103,10 @@ func RunPhase(ctx context.Context, c *Cluster, name string, ops, clients int, op
 	use1, err := c.Usage()
 	if err != nil {
 		return res, err
+	}
+	if counted1, ok := c.Counters(ctx); counting && ok {
+		d := counted1.since(counted0)
+		res.Counters = &d
 	}
 	seen := map[string]bool{}
 	for i := range ops {
