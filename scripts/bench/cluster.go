@@ -160,23 +160,34 @@ func (c *Cluster) waitReady(ctx context.Context, nd *Node) error {
 	return err
 }
 
-// RTSizes polls every node's routing-table size concurrently; a node that
-// does not answer counts as -1.
-func (c *Cluster) RTSizes(ctx context.Context) []int {
-	sizes := make([]int, len(c.Nodes))
+// statuses asks the nodes for GET /v1/status concurrently; a node that does
+// not answer gets nil.
+func (c *Cluster) statuses(ctx context.Context, nodes []*Node) []*Status {
+	out := make([]*Status, len(nodes))
 	var wg sync.WaitGroup
-	for i, nd := range c.Nodes {
+	for i, nd := range nodes {
 		wg.Go(func() {
 			rctx, cancel := context.WithTimeout(ctx, statusTimeout)
 			defer cancel()
-			st, err := c.client.Status(rctx, nd.API)
-			sizes[i] = st.RoutingTable.Size
-			if err != nil {
-				sizes[i] = -1
+			if st, err := c.client.Status(rctx, nd.API); err == nil {
+				out[i] = &st
 			}
 		})
 	}
 	wg.Wait()
+	return out
+}
+
+// RTSizes polls every node's routing-table size concurrently; a node that
+// does not answer counts as -1.
+func (c *Cluster) RTSizes(ctx context.Context) []int {
+	sizes := make([]int, len(c.Nodes))
+	for i, st := range c.statuses(ctx, c.Nodes) {
+		sizes[i] = -1
+		if st != nil {
+			sizes[i] = st.RoutingTable.Size
+		}
+	}
 	return sizes
 }
 
@@ -293,25 +304,12 @@ func (c *Cluster) Usage() (Usage, error) {
 // Counters sums the replication counters of every live node. It reports
 // false when a node does not answer or has no such counters (the baseline).
 func (c *Cluster) Counters(ctx context.Context) (ReplicationCounters, bool) {
-	live := c.Live()
-	got := make([]*ReplicationCounters, len(live))
-	var wg sync.WaitGroup
-	for i, nd := range live {
-		wg.Go(func() {
-			rctx, cancel := context.WithTimeout(ctx, statusTimeout)
-			defer cancel()
-			if st, err := c.client.Status(rctx, nd.API); err == nil {
-				got[i] = st.Replication
-			}
-		})
-	}
-	wg.Wait()
 	var total ReplicationCounters
-	for _, g := range got {
-		if g == nil {
+	for _, st := range c.statuses(ctx, c.Live()) {
+		if st == nil || st.Replication == nil {
 			return ReplicationCounters{}, false
 		}
-		total.add(*g)
+		total.add(*st.Replication)
 	}
 	return total, true
 }

@@ -61,10 +61,13 @@ func phaseRows(label string, phase func(*WorkloadResult) *PhaseResult) []row {
 // ("-" for a system without them).
 func counterFigure(phase func(*WorkloadResult) *PhaseResult, f func(c ReplicationCounters, ops int) float64) func(RunResult) (float64, bool) {
 	return func(r RunResult) (float64, bool) {
-		if r.Workload == nil || phase(r.Workload).Counters == nil {
+		if r.Workload == nil {
 			return 0, false
 		}
 		p := phase(r.Workload)
+		if p.Counters == nil {
+			return 0, false
+		}
 		return f(*p.Counters, p.Ops), true
 	}
 }
