@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,10 +29,15 @@ func TestClusterScript(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
+	// A random port block, so that two test runs on one machine (two
+	// checkouts, say) do not collide.
+	basePort := 30000 + 10*rand.IntN(2000)
+	apiBase := basePort + 20000
 	env := append(os.Environ(),
 		"DHTNODE_BIN="+bin,
 		"CLUSTER_DIR="+filepath.Join(tmp, "cluster"),
-		"BASE_PORT=4651", "API_BASE_PORT=5651", "STOP_TIMEOUT=10", "READY_TIMEOUT=60",
+		fmt.Sprintf("BASE_PORT=%d", basePort), fmt.Sprintf("API_BASE_PORT=%d", apiBase),
+		"STOP_TIMEOUT=10", "READY_TIMEOUT=60",
 	)
 	script := func(args ...string) string {
 		t.Helper()
@@ -50,7 +56,7 @@ func TestClusterScript(t *testing.T) {
 	})
 	cli := func(node int, stdin string, args ...string) (string, int) {
 		t.Helper()
-		cmd := exec.Command(bin, append(args, "--api", fmt.Sprintf("http://127.0.0.1:%d", 5651+node))...)
+		cmd := exec.Command(bin, append(args, "--api", fmt.Sprintf("http://127.0.0.1:%d", apiBase+node))...)
 		cmd.Stdin = strings.NewReader(stdin)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
