@@ -31,7 +31,7 @@ func TestClusterScript(t *testing.T) {
 	}
 	// A random port block, so that two test runs on one machine (two
 	// checkouts, say) do not collide.
-	basePort := 30000 + 10*rand.IntN(2000)
+	basePort := 30000 + 10*rand.IntN(1500)
 	apiBase := basePort + 20000
 	env := append(os.Environ(),
 		"DHTNODE_BIN="+bin,
