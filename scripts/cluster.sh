@@ -72,7 +72,8 @@ is_alive() {
 	[[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
 	if [[ -r /proc/$pid/cmdline ]]; then
 		for ((tries = 0; tries < 20; tries++)); do
-			args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+			# stderr first: the file may vanish between the test and the read
+			args=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
 			[[ -n $args ]] && break
 			sleep 0.01
 		done
