@@ -90,6 +90,7 @@ node unreachable), 2 usage or configuration error.`,
 		a.newStatusCmd(),
 		a.newPeersCmd(),
 		a.newReplicasCmd(),
+		a.newHealthCmd(),
 		a.newVersionCmd(),
 	)
 	return root
