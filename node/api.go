@@ -55,6 +55,12 @@ type ReplicationState struct {
 	ReadsTotal       uint64     `json:"reads_total"`
 	HedgedReadsTotal uint64     `json:"hedged_reads_total"`
 	LastSweep        *time.Time `json:"last_sweep"`
+
+	// BadAnswersTotal counts holder answers whose record failed validation
+	// (forged, future-dated, ...); PartialWritesTotal counts writes that
+	// failed after some holders had stored them (not in SPEC §5 either).
+	BadAnswersTotal    uint64 `json:"bad_answers_total"`
+	PartialWritesTotal uint64 `json:"partial_writes_total"`
 }
 
 // PeerResponse is one element of GET /v1/peers.

@@ -273,6 +273,7 @@ func (n *Node) status() StatusResponse {
 			ReadQuorum:   n.cfg.Replication.ReadQuorum.String(),
 			RepairsTotal: st.RepairsTotal, AuditsTotal: st.AuditsTotal,
 			ReadsTotal: st.ReadsTotal, HedgedReadsTotal: st.HedgedTotal,
+			BadAnswersTotal: st.BadAnswers, PartialWritesTotal: st.PartialWrites,
 		},
 	}
 	if !st.LastSweep.IsZero() {
@@ -337,7 +338,7 @@ func (n *Node) peers() []PeerResponse {
 // errors to HTTP statuses); res carries the acks of a write that fell short.
 func writeOpError(w http.ResponseWriter, err error, res *replication.WriteResult) {
 	switch {
-	case errors.Is(err, replication.ErrInvalidKey):
+	case errors.Is(err, replication.ErrInvalidKey), errors.Is(err, replication.ErrBadQuorum):
 		writeError(w, http.StatusBadRequest, err.Error(), CodeBadRequest)
 	case errors.Is(err, replication.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not found", CodeNotFound)

@@ -132,6 +132,9 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 		dht.Validator(record.NamespacedValidator{replication.Namespace: valid}),
 		dht.MaxRecordAge(0), // records expire by their own expires_at
 		dht.DisableProviders(),
+		// Records move only over the record protocol (replication/rpc.go):
+		// kad-dht's PUT_VALUE would store whatever a stranger sends.
+		dht.DisableValues(),
 		dht.BootstrapPeers(cfg.Bootstrap...),
 		// kad-dht refreshes the table every 10 minutes (its default); the
 		// routing manager adds refreshes while the node is young.

@@ -83,6 +83,8 @@ type Manager struct {
 	hedges     atomic.Uint64 // holders asked by those reads after a hedge delay
 	repairs    atomic.Uint64 // copies pushed to holders that lacked them
 	audits     atomic.Uint64 // keys whose holders were all asked for their copy
+	partials   atomic.Uint64 // writes that failed after some holders stored them
+	network    netMemory     // the largest network seen lately (quorum.go)
 	pushLimit  *rate.Limiter
 	sweeps     sweepState
 }
@@ -177,15 +179,6 @@ func (m *Manager) goTracked(f func()) bool {
 }
 
 var errClosed = errors.New("replication manager closed")
-
-// quorum is the number of holder answers an operation needs: the fixed count
-// when one is set, else a majority of the holders it found.
-func quorum(fixed, found int) int {
-	if fixed > 0 {
-		return fixed
-	}
-	return found/2 + 1
-}
 
 func (m *Manager) rpcContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(m.ctx, m.cfg.RPCTimeout)

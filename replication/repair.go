@@ -71,6 +71,8 @@ type Stats struct {
 	AuditsTotal     uint64    // keys audited (every holder asked for its copy) by repair
 	ReadsTotal      uint64    // quorum reads this node ran (gets, and the reads before writes)
 	HedgedTotal     uint64    // extra holders those reads asked after a hedge delay
+	BadAnswers      uint64    // holder answers whose record failed validation (forged, ...)
+	PartialWrites   uint64    // writes that failed after some holders had stored them
 	LastSweep       time.Time // zero before the first sweep
 }
 
@@ -99,7 +101,8 @@ func (m *Manager) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Stats{Records: s.count, Bytes: s.bytes, UnderReplicated: len(s.incomplete),
-		RepairsTotal: m.repairs.Load(), AuditsTotal: m.audits.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last}
+		RepairsTotal: m.repairs.Load(), AuditsTotal: m.audits.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last,
+		BadAnswers: m.tr.bad.Load(), PartialWrites: m.partials.Load()}
 }
 
 func (s *sweepState) setCounts(count int, bytes int64) {
@@ -335,6 +338,10 @@ func (m *Manager) audit(ctx context.Context, r *Record, holders []peer.ID) bool 
 	got := m.fetchAll(ctx, r.Key, holders)
 	got = append(got, answer{peer: m.self, rec: r})
 	best := m.winner(got)
+	if best == nil { // not even the local copy passes validation (a lower max_value_size, say)
+		m.logger.Warn("repair: no valid copy of a stored key", "key", r.Key)
+		return false
+	}
 	complete := true
 	for _, a := range got {
 		if a.err != nil {
