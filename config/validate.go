@@ -80,8 +80,17 @@ func (c Config) Validate() error {
 		_, err = strconv.ParseUint(port, 10, 16)
 	}
 	check(err == nil, "api.listen", "%q must be host:port with a port from 0 to 65535", c.API.Listen)
-	check(err != nil || isLoopback(host) || c.API.Token != "", "api.token",
-		"must be set because api.listen %q is not a loopback address", c.API.Listen)
+	check(err != nil || isLoopback(host) || c.API.Token != "" || c.API.TokenFile != "", "api.token",
+		"must be set (or api.token_file) because api.listen %q is not a loopback address", c.API.Listen)
+	if c.API.TokenFile != "" && c.API.Token == "" {
+		_, err := c.API.BearerToken()
+		check(err == nil, "api.token_file", "%v", err)
+	}
+
+	check(c.API.Token == "" || c.API.TokenFile == "", "api.token_file", "set api.token or api.token_file, not both")
+	check(c.API.ReadTimeout > 0, "api.read_timeout", "%s must be positive", c.API.ReadTimeout)
+	check(c.API.IdleTimeout > 0, "api.idle_timeout", "%s must be positive", c.API.IdleTimeout)
+	check(c.API.MaxConnections >= 1, "api.max_connections", "%d must be at least 1", c.API.MaxConnections)
 
 	r := c.Replication
 	check(r.Factor >= 1 && r.Factor <= maxFactor, "replication.factor", "%d must be from 1 to %d", r.Factor, maxFactor)

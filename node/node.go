@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -75,12 +73,11 @@ type Node struct {
 	routing *routing.Manager
 	repl    *replication.Manager
 
-	apiListener net.Listener
-	api         *http.Server
-	stopEvents  func()
-	wg          sync.WaitGroup
-	closeOnce   sync.Once
-	closeErr    error
+	api        *apiServer
+	stopEvents func()
+	wg         sync.WaitGroup
+	closeOnce  sync.Once
+	closeErr   error
 }
 
 // Option injects a part into a node, for tests and tools.
@@ -111,6 +108,9 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 			err = errors.Join(err, n.Close())
 		}
 	}()
+	if n.cfg.API.Token, err = cfg.API.BearerToken(); err != nil {
+		return nil, fmt.Errorf("api.token_file: %w", err)
+	}
 	priv, err := n.identity()
 	if err != nil {
 		return nil, err
@@ -164,10 +164,9 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 	if err != nil {
 		return nil, err
 	}
-	if n.apiListener, err = net.Listen("tcp", cfg.API.Listen); err != nil {
-		return nil, fmt.Errorf("api.listen %s: %w", cfg.API.Listen, err)
+	if n.api, err = listenAPI(cfg.API, n.handler()); err != nil {
+		return nil, err
 	}
-	n.api = &http.Server{Handler: n.handler(), ReadHeaderTimeout: 10 * time.Second}
 	return n, nil
 }
 
@@ -186,7 +185,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.routing.Start()
 	n.repl.Start()
 	n.wg.Go(func() {
-		if err := n.api.Serve(n.apiListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := n.api.serve(); err != nil {
 			n.logger.Error("HTTP API stopped", "error", err)
 		}
 	})
@@ -194,9 +193,11 @@ func (n *Node) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close leaves the network gracefully (records are handed to the remaining
-// holders, bounded by shutdown_timeout), then closes the API, replication,
-// routing, DHT, host and datastore in that order. Safe to call more than once.
+// Close stops the API (requests in flight get a few seconds), leaves the
+// network gracefully (records are handed to the remaining holders, bounded
+// by shutdown_timeout, a budget of its own), then closes replication,
+// routing, DHT, host and datastore in that order. Safe to call more than
+// once, and before Start.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() { n.closeErr = n.close(true) })
 	return n.closeErr
@@ -210,22 +211,14 @@ func (n *Node) Kill() {
 
 func (n *Node) close(graceful bool) error {
 	var errs []error
-	timeout := n.cfg.ShutdownTimeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
 	if n.api != nil {
-		errs = append(errs, n.api.Shutdown(ctx))
-	} else if n.apiListener != nil {
-		errs = append(errs, n.apiListener.Close())
+		if err := n.api.shutdown(min(apiDrainTimeout, n.shutdownTimeout())); err != nil {
+			n.logger.Warn("HTTP API did not stop cleanly", "error", err)
+		}
 	}
 	if n.repl != nil {
-		if graceful && n.dht != nil && n.dht.RoutingTable().Size() > 0 {
-			if left := n.repl.Leave(ctx); left > 0 {
-				n.logger.Warn("graceful leave: some records not handed to every holder", "records", left)
-			}
+		if graceful && n.dht != nil {
+			n.handOff()
 		}
 		errs = append(errs, n.repl.Close())
 	}
@@ -249,7 +242,7 @@ func (n *Node) close(graceful bool) error {
 }
 
 // APIURL is the base URL of the HTTP API, e.g. http://127.0.0.1:5001.
-func (n *Node) APIURL() string { return "http://" + n.apiListener.Addr().String() }
+func (n *Node) APIURL() string { return "http://" + n.api.addr().String() }
 
 // Host is the node's libp2p host.
 func (n *Node) Host() host.Host { return n.host }

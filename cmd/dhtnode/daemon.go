@@ -69,8 +69,10 @@ func (o *runOptions) register(f *pflag.FlagSet) {
 	key("bootstrap", "bootstrap")
 	f.String("api", "", "HTTP API listen address HOST:PORT [api.listen]")
 	key("api", "api.listen")
-	f.String("api-token", "", "bearer token the HTTP API requires [api.token]")
+	f.String("api-token", "", "bearer token the HTTP API requires; shows in ps, so prefer --api-token-file or DHTNODE_API_TOKEN [api.token]")
 	key("api-token", "api.token")
+	f.String("api-token-file", "", "file whose first line is the API's bearer token [api.token_file]")
+	key("api-token-file", "api.token_file")
 	f.Int("replication-factor", 0, "holders per key, k [replication.factor]")
 	key("replication-factor", "replication.factor")
 	f.String("write-quorum", "", "holder acks a write needs: majority or a count [replication.write_quorum]")
@@ -155,6 +157,10 @@ func (a *app) serve(cmd *cobra.Command, cfg config.Config) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger := cfg.Logger(a.stderr)
+	if cmd.Flags().Changed("api-token") {
+		logger.Warn("--api-token is visible to every local user (ps, /proc) and in shell history; " +
+			"use --api-token-file, api.token_file or DHTNODE_API_TOKEN instead")
+	}
 	if a.tuneRuntime {
 		slack, err := sysmon.ParseSlack(a.getenv(sysmon.SlackEnv))
 		if err != nil {
