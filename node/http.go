@@ -43,7 +43,7 @@ func (n *Node) handler() http.Handler {
 			n.only(w, r, http.MethodGet, func() { writeJSON(w, http.StatusOK, map[string]string{"status": "ok"}) })
 			return
 		case "/readyz":
-			n.only(w, r, http.MethodGet, func() { n.handleReady(w) })
+			n.only(w, r, http.MethodGet, func() { n.handleReady(w, r) })
 			return
 		}
 		if !n.authorized(r) {
@@ -96,12 +96,24 @@ func (n *Node) authorized(r *http.Request) bool {
 // on) and the routing table is not empty.
 func (n *Node) Ready() bool { return n.dht.RoutingTable().Size() > 0 }
 
-func (n *Node) handleReady(w http.ResponseWriter) {
+// handleReady answers /readyz: 503 while the routing table is empty or the
+// datastore fails a read. A store recovered from corruption at start is
+// ready, with a note on what it lost.
+func (n *Node) handleReady(w http.ResponseWriter, r *http.Request) {
+	if err := n.checkStorage(r.Context()); err != nil {
+		n.logger.Error("readyz: datastore read failed", "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, ErrorResponse{Error: "storage unhealthy: " + err.Error(), Code: "not_ready"})
+		return
+	}
 	if !n.Ready() {
 		writeJSON(w, http.StatusServiceUnavailable, ErrorResponse{Error: "routing table is empty", Code: "not_ready"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	body := map[string]string{"status": "ready", "storage": "ok"}
+	if n.storageNote != "" {
+		body["storage"] = n.storageNote
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (n *Node) handleValue(w http.ResponseWriter, r *http.Request, escapedKey string) {

@@ -74,6 +74,9 @@ type Node struct {
 	repl    *replication.Manager
 
 	api        *apiServer
+	// storageNote says what a damaged datastore lost at start ("" if nothing).
+	storageNote string
+	dirLock     *os.File // nil for an ephemeral node
 	stopEvents func()
 	wg         sync.WaitGroup
 	closeOnce  sync.Once
@@ -115,7 +118,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 	if err != nil {
 		return nil, err
 	}
-	if n.dstore, err = openDatastore(cfg); err != nil {
+	if n.dstore, n.storageNote, err = openDatastore(cfg, logger); err != nil {
 		return nil, err
 	}
 	if n.host, err = newHost(cfg, priv, o.gater); err != nil {
@@ -238,6 +241,9 @@ func (n *Node) close(graceful bool) error {
 	if n.dstore != nil {
 		errs = append(errs, n.dstore.Close())
 	}
+	if n.dirLock != nil {
+		errs = append(errs, n.dirLock.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -280,29 +286,35 @@ func (n *Node) identity() (crypto.PrivKey, error) {
 	if err := os.MkdirAll(n.cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
+	lock, err := lockDataDir(n.cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	n.dirLock = lock
+	checkIdentity(n.cfg.DataDir, n.dataFile(IdentityFile), n.logger)
 	return LoadOrCreateIdentity(n.dataFile(IdentityFile))
 }
 
-func openDatastore(cfg config.Config) (ds.Batching, error) {
+func openDatastore(cfg config.Config, logger *slog.Logger) (ds.Batching, string, error) {
 	if cfg.Ephemeral || cfg.Storage.Engine == config.EngineMemory {
-		return dssync.MutexWrap(ds.NewMapDatastore()), nil
+		return dssync.MutexWrap(ds.NewMapDatastore()), "", nil
 	}
 	if old := filepath.Join(cfg.DataDir, pebbleDir); dirExists(old) {
-		return nil, fmt.Errorf("%s holds a Pebble store from an earlier dhtnode, which this version cannot read; "+
+		return nil, "", fmt.Errorf("%s holds a Pebble store from an earlier dhtnode, which this version cannot read; "+
 			"move it away to start (the other holders refill this node's records)", old)
 	}
 	path := filepath.Join(cfg.DataDir, datastoreDir)
-	d, err := leveldb.NewDatastore(path, &leveldb.Options{
+	d, note, err := openLevelDB(path, &leveldb.Options{
 		// Without storage.sync a write is in the journal (written, not
 		// fsynced) before it is acknowledged: it survives a process crash.
 		NoSync:             !cfg.Storage.Sync,
 		WriteBuffer:        storeWriteBuffer,
 		BlockCacheCapacity: storeBlockCache,
-	})
+	}, logger)
 	if err != nil {
-		return nil, fmt.Errorf("open datastore %s: %w", path, err)
+		return nil, "", err
 	}
-	return d, nil
+	return d, note, nil
 }
 
 func dirExists(path string) bool {
