@@ -73,14 +73,14 @@ type Node struct {
 	routing *routing.Manager
 	repl    *replication.Manager
 
-	api        *apiServer
+	api *apiServer
 	// storageNote says what a damaged datastore lost at start ("" if nothing).
 	storageNote string
 	dirLock     *os.File // nil for an ephemeral node
-	stopEvents func()
-	wg         sync.WaitGroup
-	closeOnce  sync.Once
-	closeErr   error
+	stopEvents  func()
+	wg          sync.WaitGroup
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // Option injects a part into a node, for tests and tools.
