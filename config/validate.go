@@ -33,11 +33,17 @@ var networkName = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 // ValidationError is one invalid value, named by its YAML path.
 type ValidationError struct {
+	// Source is where the value was set ("file.yaml:12", an environment
+	// variable, a flag), when known: Sources.Locate fills it in.
+	Source string
 	Path   string // e.g. "replication.write_quorum"
 	Reason string // e.g. "must be <= replication.factor (8)"
 }
 
 func (e *ValidationError) Error() string {
+	if e.Source != "" {
+		return e.Source + ": " + e.Path + ": " + e.Reason
+	}
 	return e.Path + ": " + e.Reason
 }
 

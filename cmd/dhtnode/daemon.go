@@ -108,21 +108,23 @@ func (a *app) runConfig(flags *pflag.FlagSet, o *runOptions) (config.Config, err
 			return config.Config{}, configError{err}
 		}
 	}
-	cfg := config.Default()
+	cfg, src := config.Default(), config.Sources{}
 	if path != "" {
 		var err error
-		if cfg, err = config.Load(path); err != nil {
+		if cfg, src, err = config.LoadSources(path); err != nil {
 			return config.Config{}, configError{err}
 		}
 	}
 	if err := config.ApplyEnv(&cfg, a.environ); err != nil {
 		return config.Config{}, configError{err}
 	}
+	src.AddEnv(a.environ)
 	var errs []error
 	for _, fk := range o.keys {
 		if !flags.Changed(fk.flag) {
 			continue
 		}
+		src.Add(fk.key, "--"+fk.flag)
 		if err := cfg.Set(fk.key, flagValue(flags.Lookup(fk.flag))); err != nil {
 			var ke *config.KeyError
 			if errors.As(err, &ke) {
@@ -136,7 +138,7 @@ func (a *app) runConfig(flags *pflag.FlagSet, o *runOptions) (config.Config, err
 	}
 	cfg.Ephemeral = o.ephemeral
 	if err := cfg.Validate(); err != nil {
-		return config.Config{}, configError{err}
+		return config.Config{}, configError{src.Locate(err)}
 	}
 	return cfg, nil
 }
