@@ -33,8 +33,14 @@ type Config struct {
 
 // API configures the HTTP API server.
 type API struct {
-	Listen string `yaml:"listen" doc:"host:port of the HTTP API; a non-loopback host needs a token"`
-	Token  string `yaml:"token" doc:"bearer token every route but /healthz and /readyz requires when set"`
+	Listen    string `yaml:"listen" doc:"host:port of the HTTP API; a non-loopback host needs a token"`
+	Token     string `yaml:"token" doc:"bearer token every route but /healthz and /readyz requires when set"`
+	TokenFile string `yaml:"token_file" doc:"file holding the bearer token (kept out of ps and shell history); used when token is empty"`
+	// ReadTimeout, IdleTimeout and MaxConnections bound what HTTP clients
+	// can hold, so the API cannot take the file descriptors libp2p needs.
+	ReadTimeout    time.Duration `yaml:"read_timeout" doc:"longest a client may take to send one request, headers and body"`
+	IdleTimeout    time.Duration `yaml:"idle_timeout" doc:"an idle keep-alive connection is closed after this"`
+	MaxConnections int           `yaml:"max_connections" doc:"open API connections at most; more wait in the kernel's queue"`
 }
 
 // Quorum is a read or write quorum: Majority (0) or a fixed count.

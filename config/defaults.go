@@ -21,6 +21,12 @@ const (
 	DefaultListenQUIC = "/ip4/0.0.0.0/udp/4001/quic-v1"
 	// DefaultAPIListen is loopback only, so the API needs no token out of the box.
 	DefaultAPIListen = "127.0.0.1:5001"
+	// DefaultAPIReadTimeout lets a slow client send a 1 MiB value over a slow link, but not hold a connection forever.
+	DefaultAPIReadTimeout = 30 * time.Second
+	// DefaultAPIIdleTimeout keeps keep-alive connections for a client's next request, not for good.
+	DefaultAPIIdleTimeout = 60 * time.Second
+	// DefaultAPIMaxConnections leaves most of a default 1,024-descriptor limit to libp2p's connections and the datastore.
+	DefaultAPIMaxConnections = 256
 	// DefaultReplicationFactor is Kademlia's usual k for values: eight copies outlive several failures per repair window.
 	DefaultReplicationFactor = 8
 	// DefaultWriteQuorum (majority) with a majority read quorum makes R + W exceed the holder count.
@@ -59,7 +65,12 @@ func Default() Config {
 		Network:   DefaultNetwork,
 		Listen:    []ma.Multiaddr{ma.StringCast(DefaultListenTCP), ma.StringCast(DefaultListenQUIC)},
 		Bootstrap: nil,
-		API:       API{Listen: DefaultAPIListen},
+		API: API{
+			Listen:         DefaultAPIListen,
+			ReadTimeout:    DefaultAPIReadTimeout,
+			IdleTimeout:    DefaultAPIIdleTimeout,
+			MaxConnections: DefaultAPIMaxConnections,
+		},
 		Replication: Replication{
 			Factor:         DefaultReplicationFactor,
 			WriteQuorum:    DefaultWriteQuorum,

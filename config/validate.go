@@ -33,11 +33,17 @@ var networkName = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 // ValidationError is one invalid value, named by its YAML path.
 type ValidationError struct {
+	// Source is where the value was set ("file.yaml:12", an environment
+	// variable, a flag), when known: Sources.Locate fills it in.
+	Source string
 	Path   string // e.g. "replication.write_quorum"
 	Reason string // e.g. "must be <= replication.factor (8)"
 }
 
 func (e *ValidationError) Error() string {
+	if e.Source != "" {
+		return e.Source + ": " + e.Path + ": " + e.Reason
+	}
 	return e.Path + ": " + e.Reason
 }
 
@@ -80,8 +86,17 @@ func (c Config) Validate() error {
 		_, err = strconv.ParseUint(port, 10, 16)
 	}
 	check(err == nil, "api.listen", "%q must be host:port with a port from 0 to 65535", c.API.Listen)
-	check(err != nil || isLoopback(host) || c.API.Token != "", "api.token",
-		"must be set because api.listen %q is not a loopback address", c.API.Listen)
+	check(err != nil || isLoopback(host) || c.API.Token != "" || c.API.TokenFile != "", "api.token",
+		"must be set (or api.token_file) because api.listen %q is not a loopback address", c.API.Listen)
+	if c.API.TokenFile != "" && c.API.Token == "" {
+		_, err := c.API.BearerToken()
+		check(err == nil, "api.token_file", "%v", err)
+	}
+
+	check(c.API.Token == "" || c.API.TokenFile == "", "api.token_file", "set api.token or api.token_file, not both")
+	check(c.API.ReadTimeout > 0, "api.read_timeout", "%s must be positive", c.API.ReadTimeout)
+	check(c.API.IdleTimeout > 0, "api.idle_timeout", "%s must be positive", c.API.IdleTimeout)
+	check(c.API.MaxConnections >= 1, "api.max_connections", "%d must be at least 1", c.API.MaxConnections)
 
 	r := c.Replication
 	check(r.Factor >= 1 && r.Factor <= maxFactor, "replication.factor", "%d must be from 1 to %d", r.Factor, maxFactor)

@@ -90,8 +90,10 @@ type DeleteResponse struct {
 
 // ReplicasResponse is the body of GET /v1/replicas/{key}.
 type ReplicasResponse struct {
-	Key     string          `json:"key"`
-	Version uint64          `json:"version"`
+	Key     string `json:"key"`
+	Version uint64 `json:"version"`
+	// Deleted is set when the winning version is a tombstone.
+	Deleted bool            `json:"deleted"`
 	Holders []HolderReplica `json:"holders"`
 }
 
@@ -100,6 +102,7 @@ type HolderReplica struct {
 	PeerID  string `json:"peer_id"`
 	Version uint64 `json:"version"`
 	Has     bool   `json:"has"`
+	Deleted bool   `json:"deleted,omitempty"` // what it holds is a tombstone
 	Self    bool   `json:"self,omitempty"`
 	Error   string `json:"error,omitempty"`
 }
@@ -125,6 +128,7 @@ const (
 	CodeTimeout              = "timeout"
 	CodeInternal             = "internal"
 	CodeMethodNotAllowed     = "method_not_allowed"
+	CodeURITooLong           = "uri_too_long"
 )
 
 // Response headers of GET /v1/values/{key}.

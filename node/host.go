@@ -149,9 +149,15 @@ func newHost(cfg config.Config, priv crypto.PrivKey, gater connmgr.ConnectionGat
 	whole := &p2pHost{BasicHost: h, observed: observed, quicConns: quicConns}
 	undo = closers{whole.Close}
 
-	// The swarm listens if at least one address works, like libp2p.New.
-	if err := sw.Listen(cfg.Listen...); err != nil {
-		return nil, fmt.Errorf("listen %v: %w", cfg.Listen, err)
+	// Every address must work: a node that silently lost its QUIC or TCP
+	// listener is reachable only by half of its peers.
+	if err := checkTCPPortsFree(cfg.Listen); err != nil {
+		return nil, err
+	}
+	for _, a := range cfg.Listen {
+		if err := sw.Listen(a); err != nil {
+			return nil, fmt.Errorf("listen %s: %w", a, err)
+		}
 	}
 	observed.Start(sw)
 	h.Start()

@@ -500,6 +500,7 @@ wait:
 type HolderState struct {
 	Peer    peer.ID
 	Version uint64 // 0 when it holds nothing
+	Deleted bool   // what it holds is a tombstone
 	Err     error  // set when the holder could not be asked
 }
 
@@ -521,7 +522,7 @@ func (m *Manager) Replicas(ctx context.Context, key string) ([]HolderState, uint
 			r, err := m.tr.fetch(c, p, key)
 			states[i].Err = err
 			if r != nil {
-				states[i].Version = r.Version
+				states[i].Version, states[i].Deleted = r.Version, r.Deleted
 			}
 		}()
 	}

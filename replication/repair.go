@@ -407,10 +407,16 @@ func (m *Manager) fetchAll(ctx context.Context, key string, peers []peer.ID) []a
 	return got
 }
 
+// LeaveResult counts what a graceful leave did: of Records live records and
+// tombstones, HandedOff reached every peer that holds them once this node is
+// gone; the rest fell short or were not tried before the deadline.
+type LeaveResult struct {
+	Records, HandedOff int
+}
+
 // Leave hands every local record to the peers that hold it once this node is
-// gone (its k closest other peers), until done or ctx ends. It reports how
-// many records could not be handed to all of them.
-func (m *Manager) Leave(ctx context.Context) int {
+// gone (its k closest other peers), until done or ctx ends.
+func (m *Manager) Leave(ctx context.Context) LeaveResult {
 	var recs []*Record
 	_ = m.store.Each(ctx, func(r *Record, _ int) error {
 		if r.Live(time.Now().UnixNano()) || r.Deleted {
@@ -418,18 +424,18 @@ func (m *Manager) Leave(ctx context.Context) int {
 		}
 		return nil
 	})
-	var failed atomic.Int64
+	var handed atomic.Int64
 	forEachBounded(ctx, recs, func(r *Record) {
 		others := m.router.closest(ctx, DHTKey(r.Key), m.cfg.Factor+1)
 		others = slices.DeleteFunc(others, func(p peer.ID) bool { return p == m.self })
 		if len(others) > m.cfg.Factor {
 			others = others[:m.cfg.Factor]
 		}
-		if !m.audit(ctx, r, others) {
-			failed.Add(1)
+		if m.audit(ctx, r, others) {
+			handed.Add(1)
 		}
 	})
-	return int(failed.Load())
+	return LeaveResult{Records: len(recs), HandedOff: int(handed.Load())}
 }
 
 // forEachBounded calls fn for each record on repairWorkers goroutines, and
