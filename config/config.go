@@ -25,6 +25,7 @@ type Config struct {
 	Routing         Routing         `yaml:"routing" doc:"routing table and peer liveness"`
 	Storage         Storage         `yaml:"storage" doc:"record datastore"`
 	Security        Security        `yaml:"security" doc:"network privacy"`
+	Limits          Limits          `yaml:"limits" doc:"connection limits per source address"`
 	ShutdownTimeout time.Duration   `yaml:"shutdown_timeout" doc:"how long a stopping node may spend handing its records over"`
 	Log             Log             `yaml:"log" doc:"logging"`
 	// Ephemeral runs on an in-memory store with a fresh identity (never read from YAML).
@@ -81,6 +82,16 @@ type Storage struct {
 // Security configures network privacy.
 type Security struct {
 	PSKFile string `yaml:"psk_file" doc:"swarm.key file that makes the network private (TCP only); empty for none"`
+}
+
+// Limits configures the resource manager's connection limits per source
+// address (IPv4 address, IPv6 /56). Loopback addresses are never limited.
+// libp2p's own defaults (8 connections and a burst of 16 then one new
+// connection per 5 s per address) are made for public networks; on a LAN,
+// behind a NAT or a load balancer many peers share one address.
+type Limits struct {
+	ConnsPerIP    int `yaml:"conns_per_ip" doc:"open connections allowed from one IP address (IPv6: one /56); also the burst of new ones"`
+	ConnRatePerIP int `yaml:"conn_rate_per_ip" doc:"new connections per minute allowed from one IP address once its burst is spent"`
 }
 
 // Log configures logging.

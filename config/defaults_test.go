@@ -33,6 +33,8 @@ func TestDefaultMatchesSpec(t *testing.T) {
 		{"storage.engine", cfg.Storage.Engine, EngineLevelDB},
 		{"storage.sync", cfg.Storage.Sync, false},
 		{"security.psk_file", cfg.Security.PSKFile, ""},
+		{"limits.conns_per_ip", cfg.Limits.ConnsPerIP, 256},
+		{"limits.conn_rate_per_ip", cfg.Limits.ConnRatePerIP, 600},
 		{"shutdown_timeout", cfg.ShutdownTimeout, 10 * time.Second},
 		{"log.level", cfg.Log.Level, "info"},
 		{"log.format", cfg.Log.Format, "text"},

@@ -121,6 +121,9 @@ func (c Config) Validate() error {
 		}
 	}
 
+	check(c.Limits.ConnsPerIP >= 1, "limits.conns_per_ip", "%d must be at least 1", c.Limits.ConnsPerIP)
+	check(c.Limits.ConnRatePerIP >= 1, "limits.conn_rate_per_ip", "%d must be at least 1 (per minute)", c.Limits.ConnRatePerIP)
+
 	check(c.ShutdownTimeout > 0, "shutdown_timeout", "%s must be positive", c.ShutdownTimeout)
 	_, ok := parseLevel(c.Log.Level)
 	check(ok, "log.level", "%q must be debug, info, warn or error", c.Log.Level)

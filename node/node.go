@@ -118,7 +118,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 	if n.dstore, err = openDatastore(cfg); err != nil {
 		return nil, err
 	}
-	if n.host, err = newHost(cfg, priv, o.gater); err != nil {
+	if n.host, err = newHost(cfg, priv, o.gater, loopback); err != nil {
 		return nil, err
 	}
 	valid := replication.NewValidator(cfg.Replication.MaxValueSize)
