@@ -17,6 +17,7 @@ import (
 // key's one-line comment in the template.
 type Config struct {
 	DataDir         string          `yaml:"data_dir" doc:"directory for identity.key, the datastore and saved peers; ~ is your home"`
+	IdentityFile    string          `yaml:"identity_file" doc:"private key file (DIR/identity.key of dhtnode init --data-dir DIR), read only, e.g. a mounted Secret; empty: <data_dir>/identity.key, created on first start"`
 	Network         string          `yaml:"network" doc:"network name; only peers with the same name (DHT protocol /dhtnode/<network>/kad/1.0.0) talk"`
 	Listen          []ma.Multiaddr  `yaml:"listen" doc:"libp2p listen multiaddrs (TCP or QUIC-v1 over ip4, ip6 or dns)"`
 	Bootstrap       []peer.AddrInfo `yaml:"bootstrap" doc:"peers to join through, as multiaddrs ending in /p2p/<peer id>"`

@@ -14,6 +14,7 @@ func TestDefaultMatchesSpec(t *testing.T) {
 		got, want any
 	}{
 		{"data_dir", cfg.DataDir, filepath.Join("/home/tester", ".dhtnode")},
+		{"identity_file", cfg.IdentityFile, ""},
 		{"network", cfg.Network, "default"},
 		{"listen", len(cfg.Listen), 2},
 		{"listen[0]", cfg.Listen[0].String(), "/ip4/0.0.0.0/tcp/4001"},

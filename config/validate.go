@@ -59,6 +59,10 @@ func (c Config) Validate() error {
 	case hasUnexpandedHome(c.DataDir):
 		check(false, "data_dir", "cannot expand ~ in %q: home directory unknown", c.DataDir)
 	}
+	if f := c.IdentityFile; f != "" {
+		info, err := os.Stat(f)
+		check(err == nil && info.Mode().IsRegular(), "identity_file", "%q must be an existing key file (dhtnode init --data-dir DIR writes one to DIR/identity.key)", f)
+	}
 	check(networkName.MatchString(c.Network) && len(c.Network) <= maxNetworkName, "network",
 		"%q must be 1 to %d characters from A-Z, a-z, 0-9, '.', '_' and '-'", c.Network, maxNetworkName)
 
