@@ -51,6 +51,12 @@ const (
 	DefaultStorageSync = false
 	// DefaultShutdownTimeout gives a leaving node time to hand its records over without hanging a deploy.
 	DefaultShutdownTimeout = 10 * time.Second
+	// DefaultConnsPerIP lets a 50-node LAN, or a few hundred peers behind one
+	// NAT, hold a connection each (libp2p's own default is 8 per address).
+	DefaultConnsPerIP = 256
+	// DefaultConnRatePerIP (10 a second) lets peers behind one NAT all
+	// reconnect within a minute after their burst (libp2p: 12 a minute).
+	DefaultConnRatePerIP = 600
 	// DefaultLogLevel logs lifecycle events and problems, not every request.
 	DefaultLogLevel = "info"
 	// DefaultLogFormat is for people reading a terminal; use json for log collectors.
@@ -85,6 +91,7 @@ func Default() Config {
 			MinPeers:      DefaultMinPeers,
 		},
 		Storage:         Storage{Engine: DefaultStorageEngine, Sync: DefaultStorageSync},
+		Limits:          Limits{ConnsPerIP: DefaultConnsPerIP, ConnRatePerIP: DefaultConnRatePerIP},
 		ShutdownTimeout: DefaultShutdownTimeout,
 		Log:             Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 	}

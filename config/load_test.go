@@ -47,6 +47,9 @@ storage:
   sync: true
 security:
   psk_file: ""
+limits:
+  conns_per_ip: 16
+  conn_rate_per_ip: 60
 shutdown_timeout: 3s
 log:
   level: debug
@@ -68,6 +71,7 @@ log:
 		Replication:     Replication{Factor: 5, WriteQuorum: 3, ReadQuorum: Majority, RepairInterval: 90 * time.Second, MaxValueSize: 1024},
 		Routing:         Routing{BucketSize: 16, ProbeInterval: 250 * time.Millisecond, ProbeFailures: 3, MinPeers: 0},
 		Storage:         Storage{Engine: EngineMemory, Sync: true},
+		Limits:          Limits{ConnsPerIP: 16, ConnRatePerIP: 60},
 		ShutdownTimeout: 3 * time.Second,
 		Log:             Log{Level: "debug", Format: "json"},
 	}

@@ -65,6 +65,10 @@ func (c Config) Validate() error {
 	case hasUnexpandedHome(c.DataDir):
 		check(false, "data_dir", "cannot expand ~ in %q: home directory unknown", c.DataDir)
 	}
+	if f := c.IdentityFile; f != "" {
+		info, err := os.Stat(f)
+		check(err == nil && info.Mode().IsRegular(), "identity_file", "%q must be an existing key file (dhtnode init --data-dir DIR writes one to DIR/identity.key)", f)
+	}
 	check(networkName.MatchString(c.Network) && len(c.Network) <= maxNetworkName, "network",
 		"%q must be 1 to %d characters from A-Z, a-z, 0-9, '.', '_' and '-'", c.Network, maxNetworkName)
 
@@ -135,6 +139,9 @@ func (c Config) Validate() error {
 			check(!quic, fmt.Sprintf("listen[%d]", i), "%q is QUIC, which libp2p cannot secure with security.psk_file; use TCP", a)
 		}
 	}
+
+	check(c.Limits.ConnsPerIP >= 1, "limits.conns_per_ip", "%d must be at least 1", c.Limits.ConnsPerIP)
+	check(c.Limits.ConnRatePerIP >= 1, "limits.conn_rate_per_ip", "%d must be at least 1 (per minute)", c.Limits.ConnRatePerIP)
 
 	check(c.ShutdownTimeout > 0, "shutdown_timeout", "%s must be positive", c.ShutdownTimeout)
 	_, ok := parseLevel(c.Log.Level)

@@ -121,7 +121,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 	if n.dstore, n.storageNote, err = openDatastore(cfg, logger); err != nil {
 		return nil, err
 	}
-	if n.host, err = newHost(cfg, priv, o.gater); err != nil {
+	if n.host, err = newHost(cfg, priv, o.gater, loopback); err != nil {
 		return nil, err
 	}
 	valid := replication.NewValidator(cfg.Replication.MaxValueSize)
@@ -279,9 +279,13 @@ func (n *Node) dataFile(name string) string {
 	return filepath.Join(n.cfg.DataDir, name)
 }
 
-// identity loads the node's key from the data dir, creating it on first
-// start; an ephemeral node gets a fresh key.
+// identity loads the node's key from identity_file when set, else from the
+// data dir, creating it on first start; an ephemeral node without an
+// identity_file gets a fresh key.
 func (n *Node) identity() (crypto.PrivKey, error) {
+	if n.cfg.IdentityFile != "" {
+		return LoadIdentity(n.cfg.IdentityFile)
+	}
 	if n.cfg.Ephemeral {
 		priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
 		return priv, err

@@ -61,6 +61,8 @@ func (o *runOptions) register(f *pflag.FlagSet) {
 	key := func(flag, key string) { o.keys = append(o.keys, flagKey{flag, key}) }
 	f.String("data-dir", "", "directory for identity, datastore and saved peers [data_dir]")
 	key("data-dir", "data_dir")
+	f.String("identity-file", "", "private key file to run as, read only (default <data-dir>/identity.key) [identity_file]")
+	key("identity-file", "identity_file")
 	f.String("network", "", "network name; only nodes with the same name talk [network]")
 	key("network", "network")
 	f.StringArray("listen", nil, "libp2p listen multiaddr, repeatable [listen]")
