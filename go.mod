@@ -23,6 +23,9 @@ require (
 )
 
 require (
+	github.com/chromedp/cdproto v0.160.1 // indirect
+	github.com/chromedp/chromedp v0.23.1 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/nxadm/tail v1.4.11 // indirect
 	github.com/syndtr/goleveldb v1.0.0 // indirect
 )

@@ -74,6 +74,7 @@ type Node struct {
 	dht     *dht.IpfsDHT
 	routing *routing.Manager
 	repl    *replication.Manager
+	metrics *metrics // Prometheus registry and request instruments (metrics.go)
 
 	apiListener net.Listener
 	api         *http.Server
@@ -167,7 +168,8 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 	if n.apiListener, err = net.Listen("tcp", cfg.API.Listen); err != nil {
 		return nil, fmt.Errorf("api.listen %s: %w", cfg.API.Listen, err)
 	}
-	n.api = &http.Server{Handler: n.handler(), ReadHeaderTimeout: 10 * time.Second}
+	n.metrics = newMetrics(n)
+	n.api = &http.Server{Handler: n.metrics.instrument(n.handler()), ReadHeaderTimeout: 10 * time.Second}
 	return n, nil
 }
 
