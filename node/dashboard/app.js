@@ -71,35 +71,32 @@ function svg(tag, attrs, text) {
   return e;
 }
 
-// bars draws values as bars into an SVG of viewBox 320×h, labelled below
-// with labels (every nth one) and the largest value on top.
-function bars(target, values, labels, h, cls) {
-  const w = 320, top = 12, bottom = labels ? 14 : 2;
-  const peak = Math.max(1, ...values);
-  const step = w / Math.max(1, values.length);
+// bars draws values as bars into an SVG, scaled to its viewBox, with the
+// largest value on top and, below, labels (every nth one) or, for a time
+// series (labels null), its span. At least minSlots bar widths fit across.
+function bars(target, values, labels, cls, minSlots, unit) {
+  const box = target.viewBox.baseVal, w = box.width, h = box.height, top = 14, bottom = 14;
+  const peak = Math.max(...values, 0);
+  const step = w / Math.max(minSlots || 1, values.length);
   const nodes = [];
   values.forEach((v, i) => {
-    const bh = (h - top - bottom) * v / peak;
+    if (!v) return;
+    const bh = (h - top - bottom) * v / Math.max(peak, 1e-9);
     const rect = svg("rect", { x: i * step + step * 0.1, y: h - bottom - bh, width: Math.max(1, step * 0.8), height: bh, class: cls });
-    rect.appendChild(svg("title", {}, (labels ? labels[i] + ": " : "") + v));
+    rect.appendChild(svg("title", {}, (labels ? labels[i] + ": " : "") + fmtNum(v) + " " + unit));
     nodes.push(rect);
-    if (labels && (values.length <= 16 || i % 4 === 0)) {
-      nodes.push(svg("text", { x: i * step + step / 2, y: h - 2, "text-anchor": "middle", class: "axis" }, labels[i]));
-    }
   });
-  nodes.push(svg("text", { x: 2, y: 9, class: "axis" }, "max " + fmtNum(peak)));
+  if (labels) {
+    labels.forEach((l, i) => {
+      if (values.length <= 16 || i % 4 === 0) nodes.push(svg("text", { x: i * step + step / 2, y: h - 3, "text-anchor": "middle", class: "axis" }, l));
+    });
+  } else {
+    nodes.push(svg("text", { x: 0, y: h - 3, class: "axis" }, "5 min ago"),
+      svg("text", { x: w, y: h - 3, "text-anchor": "end", class: "axis" }, "now"));
+  }
+  nodes.push(svg("line", { x1: 0, x2: w, y1: h - bottom, y2: h - bottom, class: "base" }),
+    svg("text", { x: 0, y: 10, class: "axis" }, "max " + fmtNum(peak) + " " + unit));
   target.replaceChildren(...nodes);
-}
-
-// line draws values as a polyline into an SVG of viewBox 320×h.
-function line(target, values, h, label) {
-  const w = 320, top = 12, bottom = 2;
-  const peak = Math.max(1e-9, ...values);
-  const step = values.length > 1 ? w / (values.length - 1) : w;
-  const pts = values.map((v, i) => (i * step).toFixed(1) + "," + (h - bottom - (h - top - bottom) * v / peak).toFixed(1));
-  target.replaceChildren(
-    svg("polyline", { points: pts.join(" "), class: "line" }),
-    svg("text", { x: 2, y: 9, class: "axis" }, label + " (max " + fmtNum(Math.max(...values, 0)) + ")"));
 }
 
 function fmtNum(v) {
@@ -119,20 +116,20 @@ function showStatus(s) {
   $("connections").textContent = s.connections;
   fill($("addrs"), (s.addrs || []).map((a) => el("div", a)));
 
-  $("record-count").textContent = s.records.count;
+  $("record-count").textContent = s.records.count + (s.records.count === 1 ? " record" : " records");
   $("record-bytes").textContent = bytes(s.records.bytes);
   const under = $("under");
   under.textContent = s.records.under_replicated;
   under.className = s.records.under_replicated > 0 ? "bad" : "ok";
   const r = s.replication;
   $("replication").textContent = "k = " + r.factor + ", W = " + r.write_quorum + ", R = " + r.read_quorum;
-  $("repairs").textContent = r.repairs_total + " copies pushed, " + r.audits_total + " keys audited";
+  $("repairs").textContent = "copies pushed " + r.repairs_total + " · keys audited " + r.audits_total;
   $("sweep").textContent = ago(r.last_sweep);
 
   const rt = s.routing_table;
   $("rt-size").textContent = rt.size + " peers";
   const counts = rt.buckets.map((b) => b.peers);
-  bars($("buckets"), counts, rt.buckets.map((b) => String(b.index)), 120, "bucket");
+  bars($("buckets"), counts, rt.buckets.map((b) => String(b.index)), "bucket", 8, "peers");
   $("probes").textContent = rt.probes + " probes, " + rt.evictions + " evictions, " + rt.rebootstraps + " re-bootstraps.";
 }
 
@@ -152,13 +149,12 @@ function showPeers(peers) {
 
 function showActivity(a) {
   const pts = a.points;
-  bars($("rate"), pts.map((p) => p.requests / a.interval_seconds), null, 70, "rate");
-  line($("latency"), pts.map((p) => p.mean_ms), 70, "mean latency, ms");
+  bars($("rate"), pts.map((p) => p.requests / a.interval_seconds), null, "rate", 1, "req/s");
+  bars($("latency"), pts.map((p) => p.mean_ms), null, "latency", 1, "ms mean latency");
   const recent = pts.slice(-30); // the last minute
   const n = recent.reduce((s, p) => s + p.requests, 0);
   const errs = recent.reduce((s, p) => s + p.errors, 0);
   const mean = n ? recent.reduce((s, p) => s + p.mean_ms * p.requests, 0) / n : 0;
-  $("rate").querySelector("text").textContent += " req/s";
   $("req-summary").textContent = "Last minute: " + fmtNum(n / 60) + " req/s, mean " + fmtNum(mean) + " ms, " + errs + " errors.";
 }
 
