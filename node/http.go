@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/dhtnode/dhtnode/node/dashboard"
 	"github.com/dhtnode/dhtnode/replication"
 )
 
@@ -46,6 +47,10 @@ func (n *Node) handler() http.Handler {
 			n.only(w, r, http.MethodGet, func() { n.handleReady(w, r) })
 			return
 		}
+		if path == "/" || strings.HasPrefix(path, dashboard.Prefix) { // static files; the page asks for the token
+			n.only(w, r, http.MethodGet, func() { dashboard.Handler().ServeHTTP(w, r) })
+			return
+		}
 		if !n.authorized(r) {
 			writeError(w, http.StatusUnauthorized, "missing or wrong API token", CodeUnauthorized)
 			return
@@ -55,6 +60,10 @@ func (n *Node) handler() http.Handler {
 			n.only(w, r, http.MethodGet, func() { writeJSON(w, http.StatusOK, n.status()) })
 		case path == "/v1/peers":
 			n.only(w, r, http.MethodGet, func() { writeJSON(w, http.StatusOK, n.peers()) })
+		case path == "/metrics":
+			n.only(w, r, http.MethodGet, func() { n.metrics.serve.ServeHTTP(w, r) })
+		case path == "/v1/activity":
+			n.only(w, r, http.MethodGet, func() { writeJSON(w, http.StatusOK, n.metrics.activity.snapshot(time.Now())) })
 		case strings.HasPrefix(path, valuesPrefix):
 			n.handleValue(w, r, strings.TrimPrefix(path, valuesPrefix))
 		case strings.HasPrefix(path, replicasPrefix):
@@ -138,6 +147,7 @@ func (n *Node) handleValue(w http.ResponseWriter, r *http.Request, escapedKey st
 			return
 		}
 		res, err := n.repl.Delete(ctx, key, opts)
+		n.metrics.observeWrite(res, err)
 		if err != nil {
 			writeOpError(w, err, &res)
 			return
@@ -194,6 +204,7 @@ func (n *Node) handlePut(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return
 	}
 	res, err := n.repl.Put(ctx, key, value, opts)
+	n.metrics.observeWrite(res, err)
 	if err != nil {
 		writeOpError(w, err, &res)
 		return

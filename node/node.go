@@ -72,6 +72,7 @@ type Node struct {
 	dht     *dht.IpfsDHT
 	routing *routing.Manager
 	repl    *replication.Manager
+	metrics *metrics // Prometheus registry and request instruments (metrics.go)
 
 	api *apiServer
 	// storageNote says what a damaged datastore lost at start ("" if nothing).
@@ -170,7 +171,8 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 	if err != nil {
 		return nil, err
 	}
-	if n.api, err = listenAPI(cfg.API, n.handler()); err != nil {
+	n.metrics = newMetrics(n)
+	if n.api, err = listenAPI(cfg.API, n.metrics.instrument(n.handler())); err != nil {
 		return nil, err
 	}
 	return n, nil

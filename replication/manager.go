@@ -85,6 +85,8 @@ type Manager struct {
 	audits     atomic.Uint64 // keys whose holders were all asked for their copy
 	partials   atomic.Uint64 // writes that failed after some holders stored them
 	network    netMemory     // the largest network seen lately (quorum.go)
+	readFixes  atomic.Uint64 // the repairs pushed by read repair
+	served     *rpcCounts    // record requests this node served
 	pushLimit  *rate.Limiter
 	sweeps     sweepState
 }
@@ -113,7 +115,8 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 	limit := store.valid.MaxValueSize + messageOverhead
 	client := &rpcClient{h: d.Host(), proto: cfg.Protocol, limit: limit, heard: cfg.Heard, idle: make(map[peer.ID][]*rpcStream)}
 	rt := &router{self: self, selfKid: kb.ConvertPeerID(self), d: d, pm: pm, live: live, bucketSize: cfg.BucketSize}
-	server := &rpcServer{store: store, limit: limit, heard: cfg.Heard, ctx: ctx,
+	served := new(rpcCounts)
+	server := &rpcServer{store: store, limit: limit, heard: cfg.Heard, ctx: ctx, counts: served,
 		nearer: func(key string) []peer.AddrInfo { return rt.nearerPeers(DHTKey(key), cfg.Factor) }}
 	d.Host().SetStreamHandler(cfg.Protocol, server.handle)
 	return &Manager{
@@ -130,6 +133,7 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 		cancel:    cancel,
 		kick:      make(chan struct{}, 1),
 		pushLimit: rate.NewLimiter(repairPushRate, repairPushBurst),
+		served:    served,
 		sweeps:    sweepState{marks: make(map[string]auditMark), incomplete: make(map[string]bool), changed: make(map[peer.ID]bool)},
 	}, nil
 }

@@ -490,6 +490,7 @@ wait:
 			c, cancel := m.rpcContext()
 			if m.tr.push(c, a.peer, best) == nil {
 				m.repairs.Add(1)
+				m.readFixes.Add(1)
 			}
 			cancel()
 		}

@@ -50,6 +50,7 @@ type Stats struct {
 	Bytes           int64
 	UnderReplicated int
 	RepairsTotal    uint64
+	ReadRepairs     uint64    // the part of RepairsTotal pushed by read repair
 	AuditsTotal     uint64    // keys audited (every holder asked for its copy) by repair
 	ReadsTotal      uint64    // quorum reads this node ran (gets, and the reads before writes)
 	HedgedTotal     uint64    // extra holders those reads asked after a hedge delay
@@ -83,7 +84,7 @@ func (m *Manager) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Stats{Records: s.count, Bytes: s.bytes, UnderReplicated: int(s.underReplicated.Load()),
-		RepairsTotal: m.repairs.Load(), AuditsTotal: m.audits.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last,
+		RepairsTotal: m.repairs.Load(), ReadRepairs: m.readFixes.Load(), AuditsTotal: m.audits.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last,
 		BadAnswers: m.tr.bad.Load(), PartialWrites: m.partials.Load()}
 }
 

@@ -115,6 +115,7 @@ type rpcServer struct {
 	// nil when it is one of the key's holders; nil means always a holder.
 	nearer func(key string) []peer.AddrInfo
 	ctx    context.Context
+	counts *rpcCounts // may be nil
 }
 
 // handle serves requests on s until the peer closes it or stays idle. The
@@ -141,6 +142,7 @@ func (sv *rpcServer) handle(s network.Stream) {
 			sv.heard(s.Conn().RemotePeer())
 		}
 		answer := sv.serve(msg)
+		sv.counts.add(msg, answer)
 		r.ReleaseMsg(msg) // serve keeps no reference to it
 		if err := w.WriteMsg(answer); err != nil {
 			s.Reset()
