@@ -111,6 +111,7 @@ type ErrorResponse struct {
 const (
 	CodeBadRequest           = "bad_request"
 	CodeUnauthorized         = "unauthorized"
+	CodeForbidden            = "forbidden" // a write of an owned key not signed by its owner
 	CodeNotFound             = "not_found"
 	CodeConflict             = "version_conflict"
 	CodeTooLarge             = "too_large"

@@ -52,6 +52,8 @@ func (n *Node) handler() http.Handler {
 			n.only(w, r, http.MethodGet, func() { writeJSON(w, http.StatusOK, n.peers()) })
 		case strings.HasPrefix(path, valuesPrefix):
 			n.handleValue(w, r, strings.TrimPrefix(path, valuesPrefix))
+		case strings.HasPrefix(path, recordsPrefix):
+			n.handleRecord(w, r, strings.TrimPrefix(path, recordsPrefix)) // records.go
 		case strings.HasPrefix(path, replicasPrefix):
 			n.only(w, r, http.MethodGet, func() { n.handleReplicas(w, r, strings.TrimPrefix(path, replicasPrefix)) })
 		default:
@@ -338,6 +340,10 @@ func (n *Node) peers() []PeerResponse {
 func writeOpError(w http.ResponseWriter, err error, res *replication.WriteResult) {
 	switch {
 	case errors.Is(err, replication.ErrInvalidKey):
+		writeError(w, http.StatusBadRequest, err.Error(), CodeBadRequest)
+	case errors.Is(err, replication.ErrForbidden):
+		writeError(w, http.StatusForbidden, err.Error(), CodeForbidden)
+	case errors.Is(err, replication.ErrMalformed), errors.Is(err, replication.ErrBadSignature), errors.Is(err, replication.ErrExpired):
 		writeError(w, http.StatusBadRequest, err.Error(), CodeBadRequest)
 	case errors.Is(err, replication.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not found", CodeNotFound)

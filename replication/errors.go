@@ -22,4 +22,8 @@ var (
 	// ErrInsufficientReplicas is returned when a read or write could not
 	// reach its quorum of holders.
 	ErrInsufficientReplicas = errors.New("quorum not reached")
+	// ErrForbidden is returned for a write of an owned key ("@<peer ID>/...")
+	// that the key's owner did not sign: by the writer's pre-check, by
+	// holders, which refuse to store it, and by the validator.
+	ErrForbidden = errors.New("forbidden: not signed by the key's owner")
 )

@@ -54,13 +54,16 @@ func (v Validator) Decode(dhtKey string, value []byte) (*Record, error) {
 	return r, nil
 }
 
-// check validates a decoded record: size, expiry and signature.
+// check validates a decoded record: size, expiry, owner and signature.
 func (v Validator) check(r *Record) error {
 	if len(r.Value) > v.MaxValueSize {
 		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(r.Value), v.MaxValueSize)
 	}
 	if r.Expired(v.now()) {
 		return ErrExpired
+	}
+	if err := checkOwner(r); err != nil { // owner.go
+		return err
 	}
 	return v.verified.verify(r)
 }

@@ -91,6 +91,7 @@ node unreachable), 2 usage or configuration error.`,
 		a.newPeersCmd(),
 		a.newReplicasCmd(),
 		a.newVersionCmd(),
+		a.newKeygenCmd(),
 	)
 	return root
 }
