@@ -168,6 +168,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 		return nil, fmt.Errorf("api.listen %s: %w", cfg.API.Listen, err)
 	}
 	n.api = &http.Server{Handler: n.handler(), ReadHeaderTimeout: 10 * time.Second}
+	n.api.RegisterOnShutdown(n.repl.StopWatches) // watch streams end, so Shutdown need not wait for them
 	return n, nil
 }
 

@@ -26,4 +26,10 @@ var (
 	// that the key's owner did not sign: by the writer's pre-check, by
 	// holders, which refuse to store it, and by the validator.
 	ErrForbidden = errors.New("forbidden: not signed by the key's owner")
+	// ErrTooManyWatches is returned by Manager.Watch when the node serves
+	// as many watches, or watches as many keys, as it allows.
+	ErrTooManyWatches = errors.New("too many watches")
+	// ErrWatchClosed is returned by Watch.Next once the node stopped the
+	// watch (it is shutting down) or the client closed it.
+	ErrWatchClosed = errors.New("watch closed")
 )

@@ -92,6 +92,7 @@ node unreachable), 2 usage or configuration error.`,
 		a.newReplicasCmd(),
 		a.newVersionCmd(),
 		a.newKeygenCmd(),
+		a.newWatchCmd(),
 	)
 	return root
 }
