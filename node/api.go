@@ -17,6 +17,17 @@ type StatusResponse struct {
 	RoutingTable  RoutingTableState `json:"routing_table"`
 	Records       RecordsState      `json:"records"`
 	Replication   ReplicationState  `json:"replication"`
+	Watches       WatchesState      `json:"watches"`
+}
+
+// WatchesState counts the watches of GET /v1/watch: client streams this
+// node serves, the distinct keys they watch, the holder subscriptions this
+// node holds for them, and the subscriptions it serves as a holder.
+type WatchesState struct {
+	Clients       int `json:"clients"`
+	Keys          int `json:"keys"`
+	Subscriptions int `json:"subscriptions"`
+	Served        int `json:"served"`
 }
 
 // RoutingTableState summarises the routing table.
@@ -120,6 +131,8 @@ type ErrorResponse struct {
 const (
 	CodeBadRequest           = "bad_request"
 	CodeUnauthorized         = "unauthorized"
+	CodeForbidden            = "forbidden" // a write of an owned key not signed by its owner
+	CodeTooManyWatches       = "too_many_watches"
 	CodeNotFound             = "not_found"
 	CodeConflict             = "version_conflict"
 	CodeTooLarge             = "too_large"

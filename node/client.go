@@ -25,6 +25,9 @@ var (
 	ErrInsufficientReplicas = errors.New("insufficient replicas")
 	// ErrUnauthorized is returned when the API token is missing or wrong.
 	ErrUnauthorized = errors.New("unauthorized")
+	// ErrForbidden is returned for a write of an owned key ("@<peer ID>/...")
+	// not signed by the key's owner.
+	ErrForbidden = errors.New("forbidden")
 	// ErrBadRequest is returned for a bad key or query parameter.
 	ErrBadRequest = errors.New("bad request")
 	// ErrTooLarge is returned when a value exceeds max_value_size.
@@ -39,6 +42,7 @@ var codeErrors = map[string]error{
 	CodeConflict:             ErrVersionConflict,
 	CodeInsufficientReplicas: ErrInsufficientReplicas,
 	CodeUnauthorized:         ErrUnauthorized,
+	CodeForbidden:            ErrForbidden,
 	CodeBadRequest:           ErrBadRequest,
 	CodeTooLarge:             ErrTooLarge,
 }

@@ -66,6 +66,10 @@ func (n *Node) handler() http.Handler {
 			n.only(w, r, http.MethodGet, func() { writeJSON(w, http.StatusOK, n.metrics.activity.snapshot(time.Now())) })
 		case strings.HasPrefix(path, valuesPrefix):
 			n.handleValue(w, r, strings.TrimPrefix(path, valuesPrefix))
+		case strings.HasPrefix(path, watchPrefix):
+			n.only(w, r, http.MethodGet, func() { n.handleWatch(w, r, strings.TrimPrefix(path, watchPrefix)) }) // watch.go
+		case strings.HasPrefix(path, recordsPrefix):
+			n.handleRecord(w, r, strings.TrimPrefix(path, recordsPrefix)) // records.go
 		case strings.HasPrefix(path, replicasPrefix):
 			n.only(w, r, http.MethodGet, func() {
 				if checkParams(w, r) {
@@ -318,6 +322,8 @@ func (n *Node) status() StatusResponse {
 			BadAnswersTotal: st.BadAnswers, PartialWritesTotal: st.PartialWrites,
 		},
 	}
+	ws := n.repl.WatchStats()
+	resp.Watches = WatchesState{Clients: ws.Clients, Keys: ws.Keys, Subscriptions: ws.Subscriptions, Served: ws.Served}
 	if !st.LastSweep.IsZero() {
 		resp.Replication.LastSweep = &st.LastSweep
 	}
@@ -381,6 +387,12 @@ func (n *Node) peers() []PeerResponse {
 func writeOpError(w http.ResponseWriter, err error, res *replication.WriteResult) {
 	switch {
 	case errors.Is(err, replication.ErrInvalidKey), errors.Is(err, replication.ErrBadQuorum):
+		writeError(w, http.StatusBadRequest, err.Error(), CodeBadRequest)
+	case errors.Is(err, replication.ErrTooManyWatches):
+		writeError(w, http.StatusServiceUnavailable, err.Error(), CodeTooManyWatches)
+	case errors.Is(err, replication.ErrForbidden):
+		writeError(w, http.StatusForbidden, err.Error(), CodeForbidden)
+	case errors.Is(err, replication.ErrMalformed), errors.Is(err, replication.ErrBadSignature), errors.Is(err, replication.ErrExpired):
 		writeError(w, http.StatusBadRequest, err.Error(), CodeBadRequest)
 	case errors.Is(err, replication.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not found", CodeNotFound)

@@ -175,6 +175,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 	if n.api, err = listenAPI(cfg.API, n.metrics.instrument(n.handler())); err != nil {
 		return nil, err
 	}
+	n.api.srv.RegisterOnShutdown(n.repl.StopWatches) // watch streams end, so Shutdown need not wait for them
 	return n, nil
 }
 

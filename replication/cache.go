@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 	ds "github.com/ipfs/go-datastore"
@@ -71,11 +72,27 @@ func (c *readCache) written(k ds.Key) {
 type watchedDatastore struct {
 	*orderedDatastore
 	cache *readCache
+	// onStored, if set, is told of every record stored by Put or
+	// putIfAbsent, with its stored form (watchserve.go).
+	onStored atomic.Pointer[func(k ds.Key, stored []byte)]
+}
+
+// setOnStored sets the function told of every stored record.
+func (d *watchedDatastore) setOnStored(fn func(k ds.Key, stored []byte)) { d.onStored.Store(&fn) }
+
+func (d *watchedDatastore) stored(k ds.Key, value []byte) {
+	if fn := d.onStored.Load(); fn != nil {
+		(*fn)(k, value)
+	}
 }
 
 func (d *watchedDatastore) Put(ctx context.Context, k ds.Key, value []byte) error {
 	defer d.cache.written(k)
-	return d.orderedDatastore.Put(ctx, k, value)
+	err := d.orderedDatastore.Put(ctx, k, value)
+	if err == nil {
+		d.stored(k, value)
+	}
+	return err
 }
 
 func (d *watchedDatastore) Delete(ctx context.Context, k ds.Key) error {
@@ -87,6 +104,7 @@ func (d *watchedDatastore) putIfAbsent(ctx context.Context, k ds.Key, value []by
 	held, err = d.orderedDatastore.putIfAbsent(ctx, k, value)
 	if err == nil && held == nil {
 		d.cache.written(k)
+		d.stored(k, value)
 	}
 	return held, err
 }

@@ -32,4 +32,14 @@ var (
 	// errBadAnswer marks a holder's answer that carried a record failing
 	// validation: it counts as a failed request, and in bad_answers_total.
 	errBadAnswer = errors.New("bad answer")
+	// ErrForbidden is returned for a write of an owned key ("@<peer ID>/...")
+	// that the key's owner did not sign: by the writer's pre-check, by
+	// holders, which refuse to store it, and by the validator.
+	ErrForbidden = errors.New("forbidden: not signed by the key's owner")
+	// ErrTooManyWatches is returned by Manager.Watch when the node serves
+	// as many watches, or watches as many keys, as it allows.
+	ErrTooManyWatches = errors.New("too many watches")
+	// ErrWatchClosed is returned by Watch.Next once the node stopped the
+	// watch (it is shutting down) or the client closed it.
+	ErrWatchClosed = errors.New("watch closed")
 )

@@ -89,6 +89,7 @@ type Manager struct {
 	served     *rpcCounts    // record requests this node served
 	pushLimit  *rate.Limiter
 	sweeps     sweepState
+	watch      *watchState // watches: subscriptions to holders, and served as one
 }
 
 // New returns a manager for the records in store, routing through d. live may
@@ -119,7 +120,7 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 	server := &rpcServer{store: store, limit: limit, heard: cfg.Heard, ctx: ctx, counts: served,
 		nearer: func(key string) []peer.AddrInfo { return rt.nearerPeers(DHTKey(key), cfg.Factor) }}
 	d.Host().SetStreamHandler(cfg.Protocol, server.handle)
-	return &Manager{
+	m := &Manager{
 		cfg:       cfg,
 		self:      self,
 		priv:      priv,
@@ -135,12 +136,18 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 		pushLimit: rate.NewLimiter(repairPushRate, repairPushBurst),
 		served:    served,
 		sweeps:    sweepState{marks: make(map[string]auditMark), incomplete: make(map[string]bool), changed: make(map[peer.ID]bool)},
-	}, nil
+	}
+	m.watch = newWatchState(m, watchProtocolFor(cfg.Protocol), limit) // watchstate.go
+	d.Host().SetStreamHandler(m.watch.proto, m.watch.handleStream)
+	return m, nil
 }
 
 // Start runs the repair loop: a sweep every RepairInterval and a pass soon
 // after every PeerChanged.
-func (m *Manager) Start() { m.goTracked(m.run) }
+func (m *Manager) Start() {
+	m.goTracked(m.run)
+	m.goTracked(m.watch.run)
+}
 
 // Close stops the repair loop and every background push, and waits for them.
 // Safe to call more than once.
@@ -149,7 +156,9 @@ func (m *Manager) Close() error {
 	m.closed = true
 	m.lifeMu.Unlock()
 	m.host.RemoveStreamHandler(m.cfg.Protocol)
+	m.host.RemoveStreamHandler(m.watch.proto)
 	m.cancel()
+	m.watch.close()
 	m.wg.Wait()
 	m.tr.client.close()
 	return nil
@@ -160,6 +169,7 @@ func (m *Manager) Close() error {
 func (m *Manager) PeerChanged(p peer.ID) {
 	m.router.cache.invalidate()
 	m.sweeps.noteChanged(p)
+	m.watch.poke() // watched keys may have new holders
 	select {
 	case m.kick <- struct{}{}:
 	default:

@@ -31,10 +31,14 @@ type WriteResult struct {
 
 // Put writes value under key at the highest version seen plus one and waits
 // for W holder acknowledgements. It returns ErrInsufficientReplicas (with the
-// result) when fewer acknowledged, ErrVersionConflict on an IfVersion mismatch.
+// result) when fewer acknowledged, ErrVersionConflict on an IfVersion mismatch,
+// ErrForbidden for a key owned by another peer (owner.go).
 // A plain put (no IfVersion) of a key that no holder has takes one round
 // trip (create); any other write reads the key first.
 func (m *Manager) Put(ctx context.Context, key string, value []byte, o WriteOptions) (WriteResult, error) {
+	if err := m.checkOwnWrite(key); err != nil { // owner.go
+		return WriteResult{}, err
+	}
 	rec := &Record{Key: key, Value: value}
 	if o.IfVersion == nil {
 		return m.create(ctx, rec, o)
@@ -44,6 +48,9 @@ func (m *Manager) Put(ctx context.Context, key string, value []byte, o WriteOpti
 
 // Delete writes a tombstone for key, with the same rules as Put.
 func (m *Manager) Delete(ctx context.Context, key string, o WriteOptions) (WriteResult, error) {
+	if err := m.checkOwnWrite(key); err != nil { // owner.go
+		return WriteResult{}, err
+	}
 	return m.write(ctx, &Record{Key: key, Deleted: true}, o)
 }
 

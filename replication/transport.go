@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -166,6 +167,9 @@ func answerError(answer []byte) error {
 	case statusStale:
 		return errStale
 	case statusInvalid, statusFailed:
+		if bytes.Contains(answer[1:], []byte(ErrForbidden.Error())) { // the holder's validator refused it (owner.go)
+			return fmt.Errorf("holder refused: %w (%s)", ErrForbidden, answer[1:])
+		}
 		return fmt.Errorf("holder refused: %s", answer[1:])
 	}
 	return fmt.Errorf("unexpected answer status %d", answer[0])

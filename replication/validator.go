@@ -54,7 +54,7 @@ func (v Validator) Decode(dhtKey string, value []byte) (*Record, error) {
 	return r, nil
 }
 
-// check validates a decoded record: size, expiry, version and signature.
+// check validates a decoded record: size, expiry, version, owner and signature.
 func (v Validator) check(r *Record) error {
 	if r.Expired(v.now()) {
 		return ErrExpired
@@ -70,6 +70,9 @@ func (v Validator) checkAnswer(r *Record) error {
 		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(r.Value), v.MaxValueSize)
 	}
 	if err := checkVersion(r, v.now()); err != nil {
+		return err
+	}
+	if err := checkOwner(r); err != nil { // owner.go
 		return err
 	}
 	return v.verified.verify(r)

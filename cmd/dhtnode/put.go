@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
@@ -19,6 +20,7 @@ type putOptions struct {
 	ttl       time.Duration
 	w         int
 	ifVersion uint64
+	identity  string
 }
 
 func (a *app) newPutCmd() *cobra.Command {
@@ -41,7 +43,7 @@ func (a *app) newPutCmd() *cobra.Command {
 			if cmd.Flags().Changed("if-version") {
 				opts.IfVersion = &o.ifVersion
 			}
-			res, err := o.client(a).Put(cmd.Context(), args[0], value, opts)
+			res, err := o.write(cmd.Context(), a, args[0], value, opts)
 			if err != nil {
 				return fmt.Errorf("put %q: %w", args[0], err)
 			}
@@ -56,6 +58,21 @@ func (a *app) newPutCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.DurationVar(&o.ttl, "ttl", 0, "expire the value after this long, e.g. 90s or 24h (default never)")
 	f.IntVar(&o.w, "w", 0, "write quorum for this write: holder acks needed (default the node's replication.write_quorum)")
+	f.StringVar(&o.identity, "identity", "", "sign the record here with this key file (dhtnode keygen) instead of by the node")
 	f.Uint64Var(&o.ifVersion, "if-version", 0, "write only if the key's current version is this one (0 = the key must not exist)")
 	return cmd
+}
+
+// write puts value through the node, signed by the node or, with
+// --identity, signed here (signedWrite).
+func (o *putOptions) write(ctx context.Context, a *app, key string, value []byte, opts node.PutOptions) (node.PutResponse, error) {
+	if o.identity == "" {
+		return o.client(a).Put(ctx, key, value, opts)
+	}
+	priv, err := loadSigningKey(o.identity)
+	if err != nil {
+		return node.PutResponse{}, err
+	}
+	opts.TTL = 0 // signed into the record instead
+	return signedWrite(ctx, o.client(a), priv, key, value, false, o.ttl, opts)
 }

@@ -92,6 +92,8 @@ node unreachable), 2 usage or configuration error.`,
 		a.newReplicasCmd(),
 		a.newHealthCmd(),
 		a.newVersionCmd(),
+		a.newKeygenCmd(),
+		a.newWatchCmd(),
 	)
 	return root
 }

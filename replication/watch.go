@@ -1,0 +1,279 @@
+package replication
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Watches, subscriber side. A client's Watch of a key shares one keyWatch
+// with every other watch of that key on this node. The keyWatch subscribes
+// to each of the key's holders over the watch protocol (watchsession.go;
+// this node's own copy directly) and keeps the newest authentic record
+// they report, each subscription answering first with the holder's copy.
+// Its first state comes from a quorum read taken after the subscriptions,
+// so no change falls between the two. When the holder set changes (a
+// session to a holder breaks, or the routing table changes) the keyWatch
+// subscribes to the new holders, which reads the key again from them, so
+// the final state is always delivered.
+
+// Subscriber-side bounds and timers.
+const (
+	// maxWatches bounds the client watches this node serves.
+	maxWatches = 10000
+	// maxWatchedKeys bounds the distinct keys they watch.
+	maxWatchedKeys = 10000
+	// watchEventQueue is how many events wait for a slow client; beyond
+	// it the oldest are dropped (only the newest state of a key matters).
+	watchEventQueue = 64
+	// watchRetry is how often keys missing a holder subscription retry it.
+	watchRetry = time.Second
+	// watchDialTimeout bounds opening a watch stream to a holder.
+	watchDialTimeout = 2 * time.Second
+)
+
+// WatchKind says what a watch event reports.
+type WatchKind int
+
+// The kinds of watch events.
+const (
+	WatchValue   WatchKind = iota // a live value
+	WatchDeleted                  // a tombstone
+	WatchExpired                  // the value's expiry passed
+	WatchAbsent                   // no holder has a record of the key
+)
+
+func (k WatchKind) String() string {
+	return [...]string{"value", "deleted", "expired", "absent"}[k]
+}
+
+// WatchEvent is one state of a watched key: its record (nil when absent).
+type WatchEvent struct {
+	Kind   WatchKind
+	Record *Record
+}
+
+func eventOf(r *Record, now int64) WatchEvent {
+	switch {
+	case r == nil:
+		return WatchEvent{Kind: WatchAbsent}
+	case r.Deleted:
+		return WatchEvent{Kind: WatchDeleted, Record: r}
+	case r.Expired(now):
+		return WatchEvent{Kind: WatchExpired, Record: r}
+	}
+	return WatchEvent{Kind: WatchValue, Record: r}
+}
+
+// Watch is one client's watch of a key: first the key's current state,
+// then one event per newer record. Close it when done.
+type Watch struct {
+	kw     *keyWatch
+	signal chan struct{}
+	once   sync.Once
+
+	mu     sync.Mutex
+	queue  []WatchEvent
+	ended  bool
+	closed bool
+}
+
+func newWatch(kw *keyWatch) *Watch { return &Watch{kw: kw, signal: make(chan struct{}, 1)} }
+
+// push queues ev, dropping the oldest queued event when the queue is full.
+func (w *Watch) push(ev WatchEvent) {
+	w.mu.Lock()
+	if len(w.queue) == watchEventQueue {
+		w.queue = w.queue[1:]
+	}
+	w.queue = append(w.queue, ev)
+	w.mu.Unlock()
+	w.wake()
+}
+
+func (w *Watch) wake() {
+	select {
+	case w.signal <- struct{}{}:
+	default:
+	}
+}
+
+// end stops the watch from the node's side: Next returns ErrWatchClosed
+// once the queue is drained.
+func (w *Watch) end() {
+	w.mu.Lock()
+	w.ended = true
+	w.mu.Unlock()
+	w.wake()
+}
+
+// Next returns the next event, waiting for one until ctx ends or the watch
+// is closed (ErrWatchClosed).
+func (w *Watch) Next(ctx context.Context) (WatchEvent, error) {
+	for {
+		w.mu.Lock()
+		switch {
+		case w.closed:
+			w.mu.Unlock()
+			return WatchEvent{}, ErrWatchClosed
+		case len(w.queue) > 0:
+			ev := w.queue[0]
+			w.queue = w.queue[1:]
+			w.mu.Unlock()
+			return ev, nil
+		case w.ended:
+			w.mu.Unlock()
+			return WatchEvent{}, ErrWatchClosed
+		}
+		w.mu.Unlock()
+		select {
+		case <-w.signal:
+		case <-ctx.Done():
+			return WatchEvent{}, ctx.Err()
+		}
+	}
+}
+
+// Close ends the watch; the last watch of a key unsubscribes from its holders.
+func (w *Watch) Close() {
+	w.once.Do(func() {
+		w.mu.Lock()
+		w.closed = true
+		w.mu.Unlock()
+		w.wake()
+		w.kw.ws.release(w)
+	})
+}
+
+// keyWatch is this node's subscription to one key's holders, shared by
+// every client watch of the key.
+type keyWatch struct {
+	key string
+	ws  *watchState
+
+	syncMu sync.Mutex // serialises holder (re)subscription
+
+	mu      sync.Mutex
+	best    *Record
+	ready   bool // the first state was sent
+	closed  bool
+	clients map[*Watch]struct{}
+	holders map[peer.ID]bool // holders subscribed to
+	want    int              // holders it should be subscribed to
+	expiry  *time.Timer
+}
+
+// offer takes a holder's authentic record of the key and, if it is newer
+// than the best so far, sends it to the clients.
+func (kw *keyWatch) offer(r *Record) {
+	kw.mu.Lock()
+	defer kw.mu.Unlock()
+	if kw.closed || (kw.best != nil && r.Compare(kw.best) <= 0) {
+		return
+	}
+	kw.best = r
+	if kw.ready {
+		kw.broadcast(eventOf(r, time.Now().UnixNano()))
+		kw.armExpiry()
+	}
+}
+
+// markReady sends the first state to the clients waiting for it.
+func (kw *keyWatch) markReady() {
+	kw.mu.Lock()
+	defer kw.mu.Unlock()
+	if kw.closed || kw.ready {
+		return
+	}
+	kw.ready = true
+	kw.broadcast(eventOf(kw.best, time.Now().UnixNano()))
+	kw.armExpiry()
+}
+
+func (kw *keyWatch) broadcast(ev WatchEvent) {
+	for w := range kw.clients {
+		w.push(ev)
+	}
+}
+
+// armExpiry schedules an expired event at the best record's expiry.
+func (kw *keyWatch) armExpiry() {
+	if kw.expiry != nil {
+		kw.expiry.Stop()
+		kw.expiry = nil
+	}
+	r := kw.best
+	if r == nil || r.Deleted || r.ExpiresAt == 0 {
+		return
+	}
+	wait := time.Until(time.Unix(0, r.ExpiresAt))
+	if wait <= 0 {
+		return // already sent as expired
+	}
+	kw.expiry = time.AfterFunc(wait, func() {
+		kw.mu.Lock()
+		defer kw.mu.Unlock()
+		if !kw.closed && kw.best == r {
+			kw.broadcast(WatchEvent{Kind: WatchExpired, Record: r})
+		}
+	})
+}
+
+func (kw *keyWatch) subscribed() []peer.ID {
+	kw.mu.Lock()
+	defer kw.mu.Unlock()
+	out := make([]peer.ID, 0, len(kw.holders))
+	for p := range kw.holders {
+		out = append(out, p)
+	}
+	return out
+}
+
+func (kw *keyWatch) setHolder(p peer.ID, on bool) {
+	kw.mu.Lock()
+	defer kw.mu.Unlock()
+	if on {
+		kw.holders[p] = true
+	} else {
+		delete(kw.holders, p)
+	}
+}
+
+// incomplete reports whether some holder subscription is missing.
+func (kw *keyWatch) incomplete() bool {
+	kw.mu.Lock()
+	defer kw.mu.Unlock()
+	return !kw.closed && len(kw.holders) < kw.want
+}
+
+func (kw *keyWatch) isClosed() bool {
+	kw.mu.Lock()
+	defer kw.mu.Unlock()
+	return kw.closed
+}
+
+// WatchStats counts this node's watches.
+type WatchStats struct {
+	Clients       int // client watches served
+	Keys          int // distinct keys they watch
+	Subscriptions int // holder subscriptions this node holds for them
+	Served        int // subscriptions this node serves as a holder
+}
+
+// Watch starts a watch of key: its first event is the key's current state.
+// It returns ErrTooManyWatches over the node's limits.
+func (m *Manager) Watch(key string) (*Watch, error) {
+	if err := ValidateKey(key); err != nil {
+		return nil, err
+	}
+	return m.watch.add(key)
+}
+
+// StopWatches ends every client watch (Next returns ErrWatchClosed), for a
+// node that is shutting down; new watches can still start.
+func (m *Manager) StopWatches() { m.watch.endAll() }
+
+// WatchStats returns the counts of this node's watches.
+func (m *Manager) WatchStats() WatchStats { return m.watch.stats() }
