@@ -146,7 +146,7 @@ func (m *Manager) pass(ctx context.Context, changed map[peer.ID]bool) {
 	in := planInput{
 		self: m.self, k: m.cfg.Factor, interval: m.cfg.RepairInterval, tombstoneTTL: m.cfg.TombstoneTTL,
 		now: time.Now(), sweep: changed == nil, changed: changed, recs: recs,
-		marks:    s.marks, incomplete: s.incomplete, budget: maxAuditsPerPass,
+		marks: s.marks, incomplete: s.incomplete, budget: maxAuditsPerPass,
 		nearby: func(key string) []peer.ID {
 			return m.router.localClosest(kb.ConvertKey(DHTKey(key)), m.cfg.Factor)
 		},
