@@ -54,6 +54,14 @@ func (n *Node) handleWatch(w http.ResponseWriter, r *http.Request, escapedKey st
 		}
 		have = &v
 	}
+	rc := http.NewResponseController(w)
+	// The stream outlives api.read_timeout: a read deadline left on the
+	// connection would end it (the server's read that notices a client
+	// going away fails at the deadline and cancels the request).
+	if err := rc.SetReadDeadline(time.Time{}); err != nil {
+		writeOpError(w, err, nil)
+		return
+	}
 	watch, err := n.repl.Watch(key)
 	if err != nil {
 		writeOpError(w, err, nil)
@@ -65,7 +73,6 @@ func (n *Node) handleWatch(w http.ResponseWriter, r *http.Request, escapedKey st
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
 	if rc.Flush() != nil {
 		return
 	}
