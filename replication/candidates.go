@@ -19,10 +19,10 @@ const maxAskedFactor = 3
 // holders are taken to be the k nearest candidates not known to be
 // non-holders (the window).
 type candidateSet struct {
-	self    peer.ID
-	target  kb.ID
-	k       int
-	peers   []peer.ID
+	self     peer.ID
+	target   kb.ID
+	k        int
+	peers    []peer.ID
 	asked    []peer.ID
 	refused  []peer.ID        // answered with a referral, or named by one and failed
 	referred map[peer.ID]bool // named by a referral, not in this node's table
