@@ -19,12 +19,13 @@ const maxAskedFactor = 3
 // holders are taken to be the k nearest candidates not known to be
 // non-holders (the window).
 type candidateSet struct {
-	self    peer.ID
-	target  kb.ID
-	k       int
-	peers   []peer.ID
-	asked   []peer.ID
-	refused []peer.ID // answered with a referral
+	self     peer.ID
+	target   kb.ID
+	k        int
+	peers    []peer.ID
+	asked    []peer.ID
+	refused  []peer.ID        // answered with a referral, or named by one and failed
+	referred map[peer.ID]bool // named by a referral, not in this node's table
 }
 
 // candidates returns the candidate set of a DHT key from the routing table
@@ -118,9 +119,25 @@ func (c *candidateSet) refuse(p peer.ID, nearer []peer.ID) {
 	for _, q := range nearer {
 		if !slices.Contains(c.peers, q) {
 			c.peers = append(c.peers, q)
+			if c.referred == nil {
+				c.referred = make(map[peer.ID]bool)
+			}
+			c.referred[q] = true
 		}
 	}
 	c.peers = kb.SortClosestPeers(c.peers, c.target)
+}
+
+// dropReferred takes p out of the window if only a referral named it
+// (p failed to answer): a peer that names made-up or dead peers nearer
+// the key than every holder cannot keep them in the window. It reports
+// whether p was dropped.
+func (c *candidateSet) dropReferred(p peer.ID) bool {
+	if !c.referred[p] || slices.Contains(c.refused, p) {
+		return false
+	}
+	c.refused = append(c.refused, p)
+	return true
 }
 
 // learnReferral adds the addresses of a referral's peers to the peerstore,

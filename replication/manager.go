@@ -115,7 +115,8 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 	ctx, cancel := context.WithCancel(context.Background())
 	limit := store.valid.MaxValueSize + messageOverhead
 	client := &rpcClient{h: d.Host(), proto: cfg.Protocol, limit: limit, heard: cfg.Heard, idle: make(map[peer.ID][]*rpcStream)}
-	rt := &router{self: self, selfKid: kb.ConvertPeerID(self), d: d, pm: pm, live: live, bucketSize: cfg.BucketSize}
+	box := newPenaltyBox(live)
+	rt := &router{self: self, selfKid: kb.ConvertPeerID(self), d: d, pm: pm, live: box, bucketSize: cfg.BucketSize}
 	served := new(rpcCounts)
 	server := &rpcServer{store: store, limit: limit, heard: cfg.Heard, ctx: ctx, counts: served,
 		nearer: func(key string) []peer.AddrInfo { return rt.nearerPeers(DHTKey(key), cfg.Factor) }}
@@ -127,7 +128,7 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 		store:     store,
 		valid:     store.valid,
 		router:    rt,
-		tr:        &transport{self: self, store: store, client: client},
+		tr:        &transport{self: self, store: store, client: client, box: box},
 		host:      d.Host(),
 		logger:    logger.With("component", "replication"),
 		ctx:       ctx,

@@ -337,6 +337,9 @@ func (m *Manager) writeHolders(rec *Record, c *candidateSet, op byte, tally *wri
 		default:
 			failed = true
 			m.logger.Debug("write failed", "key", rec.Key, "error", a.err)
+			if c.dropReferred(a.peer) {
+				launch()
+			}
 		}
 	}
 	tally.finish()
@@ -437,6 +440,7 @@ func (m *Manager) read(ctx context.Context, key string, c *candidateSet, need in
 				launch()
 			default:
 				got = append(got, a)
+				c.dropReferred(a.peer)
 				launch()
 			}
 		case <-ctx.Done():

@@ -17,7 +17,16 @@ type transport struct {
 	self   peer.ID
 	store  *Store
 	client *rpcClient
-	bad    atomic.Uint64 // answers carrying a record that failed validation
+	bad    atomic.Uint64 // answers carrying a record that failed validation, or malformed
+	box    *penaltyBox   // peers that answered badly; nil in unit tests
+}
+
+// misbehaved counts a bad answer from p and leaves p out for a while.
+func (t *transport) misbehaved(p peer.ID) {
+	t.bad.Add(1)
+	if t.box != nil && p != t.self {
+		t.box.add(p)
+	}
 }
 
 // verify passes p's answer r through unless it fails validation (expiry
@@ -25,7 +34,7 @@ type transport struct {
 // it influences no read, write or repair.
 func (t *transport) verify(p peer.ID, r *Record) (*Record, error) {
 	if err := t.store.valid.checkAnswer(r); err != nil {
-		t.bad.Add(1)
+		t.misbehaved(p)
 		return nil, fmt.Errorf("%w from %s: %w", errBadAnswer, p.ShortString(), err)
 	}
 	return r, nil
@@ -59,9 +68,9 @@ func (t *transport) get(ctx context.Context, p peer.ID, key string, op byte) (*R
 		if r, err = Unmarshal(key, answer[1:]); err == nil {
 			return t.verify(p, r)
 		}
-		t.bad.Add(1)
+		t.misbehaved(p)
 	default:
-		err = answerError(answer)
+		err = t.answerError(p, answer)
 	}
 	return nil, fmt.Errorf("fetch %q from %s: %w", key, p.ShortString(), err)
 }
@@ -91,7 +100,7 @@ func (t *transport) put(ctx context.Context, p peer.ID, r *Record, op byte) erro
 	case answer[0] == statusNotHolder:
 		return t.notHolder(p, answer)
 	case answer[0] != statusOK:
-		err = answerError(answer)
+		err = t.answerError(p, answer)
 	}
 	if err != nil {
 		return fmt.Errorf("push %q v%d to %s: %w", r.Key, r.Version, p.ShortString(), err)
@@ -125,7 +134,7 @@ func (t *transport) conditional(ctx context.Context, p peer.ID, r *Record, op by
 			return t.verify(p, rec)
 		}
 		if p != t.self {
-			t.bad.Add(1)
+			t.misbehaved(p)
 		}
 	}
 	return nil, fmt.Errorf("conditional write of %q at %s: %w", r.Key, p.ShortString(), err)
@@ -145,13 +154,14 @@ func (t *transport) conditionalAt(ctx context.Context, p peer.ID, r *Record, op 
 	case answer[0] == statusNotHolder:
 		return nil, t.notHolder(p, answer)
 	}
-	return nil, answerError(answer)
+	return nil, t.answerError(p, answer)
 }
 
 // notHolder decodes p's referral, learning the addresses it gives.
 func (t *transport) notHolder(p peer.ID, answer []byte) error {
 	infos, err := decodeReferral(answer[1:])
 	if err != nil {
+		t.misbehaved(p)
 		return fmt.Errorf("%s answered with a bad referral: %w", p.ShortString(), err)
 	}
 	return &errNotHolder{peer: p, nearer: learnReferral(t.client.h.Peerstore(), t.self, infos)}
@@ -161,16 +171,18 @@ func (t *transport) notHolder(p peer.ID, answer []byte) error {
 // as new.
 var errStale = errors.New("a newer version is stored")
 
-// answerError turns a holder's non-OK answer into an error.
-func answerError(answer []byte) error {
+// answerError turns p's non-OK answer into an error; one that makes no
+// sense for the request is a bad answer.
+func (t *transport) answerError(p peer.ID, answer []byte) error {
 	switch answer[0] {
 	case statusStale:
 		return errStale
 	case statusInvalid, statusFailed:
 		if bytes.Contains(answer[1:], []byte(ErrForbidden.Error())) { // the holder's validator refused it (owner.go)
-			return fmt.Errorf("holder refused: %w (%s)", ErrForbidden, answer[1:])
+			return fmt.Errorf("holder refused: %w (%.200q)", ErrForbidden, answer[1:])
 		}
-		return fmt.Errorf("holder refused: %s", answer[1:])
+		return fmt.Errorf("holder refused: %.200q", answer[1:])
 	}
-	return fmt.Errorf("unexpected answer status %d", answer[0])
+	t.misbehaved(p)
+	return fmt.Errorf("%w: unexpected answer status %d", errBadAnswer, answer[0])
 }
