@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -9,6 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/dhtnode/dhtnode/internal/testnet"
 	"github.com/dhtnode/dhtnode/node"
@@ -112,5 +116,42 @@ func TestIdentityKeyWarnings(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "IDENTITY") || strings.Contains(logs.String(), "readable") {
 		t.Errorf("a fresh data dir logged a key problem:\n%s", logs.String())
+	}
+}
+
+// A fresh node that joins through its bootstrap peer neither logs nor
+// counts a re-bootstrap.
+func TestFreshNodeDoesNotRebootstrap(t *testing.T) {
+	dir := t.TempDir()
+	boot := startNode(t, dir, 0, nil)
+	var logs logBuffer
+	cfg := testnet.Local(dir, 1)
+	cfg.Bootstrap = []peer.AddrInfo{{ID: boot.PeerID(), Addrs: boot.Host().Addrs()}}
+	n, err := node.New(cfg, logs.logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !n.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatal("the fresh node did not join")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Two probe intervals: the re-bootstrap check runs on that ticker.
+	deadline = time.Now().Add(2*cfg.Routing.ProbeInterval + time.Second)
+	for time.Now().Before(deadline) {
+		st, err := node.NewClient(n.APIURL(), "").Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.RoutingTable.Rebootstraps != 0 || strings.Contains(logs.String(), "re-bootstrapping") {
+			t.Fatalf("a healthy fresh node re-bootstrapped (%d):\n%s", st.RoutingTable.Rebootstraps, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
