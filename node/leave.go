@@ -22,7 +22,9 @@ func (n *Node) shutdownTimeout() time.Duration {
 // first, on a separate budget), and logs what was and was not handed off.
 func (n *Node) handOff() {
 	if n.dht.RoutingTable().Size() == 0 {
-		n.logger.Warn("graceful leave: no peers to hand records to", "records", n.repl.Stats().Records)
+		if records := n.repl.Stats().Records; records > 0 {
+			n.logger.Warn("graceful leave: no peers to hand records to", "records", records)
+		}
 		return
 	}
 	timeout := n.shutdownTimeout()

@@ -55,3 +55,33 @@ func TestBusyPortsFailCleanly(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// A second node on a TCP port a running node holds fails to start, naming
+// the address, instead of sharing the port through SO_REUSEPORT; with TCP
+// and QUIC on that port it does not start on QUIC alone either.
+func TestSecondNodeOnATakenTCPPortFails(t *testing.T) {
+	dir := t.TempDir()
+	first := startNode(t, dir, 0, nil)
+	addr := first.Host().Network().ListenAddresses()[0] // /ip4/127.0.0.1/tcp/P
+	for name, listen := range map[string][]ma.Multiaddr{
+		"tcp":          {addr},
+		"tcp and quic": {addr, ma.StringCast("/ip4/127.0.0.1/udp/0/quic-v1")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := testnet.Local(dir, 1)
+			cfg.Listen = listen
+			n, err := node.New(cfg, testnet.Logger())
+			if err == nil {
+				n.Close()
+				t.Fatalf("a second node started on %s", addr)
+			}
+			if !strings.Contains(err.Error(), addr.String()) || !strings.Contains(err.Error(), "taken by another process") {
+				t.Fatalf("error does not name the taken address %s: %v", addr, err)
+			}
+		})
+	}
+	// The first node still has its port and serves.
+	if got := first.Host().Network().ListenAddresses()[0]; !got.Equal(addr) {
+		t.Fatalf("first node's address changed to %s", got)
+	}
+}

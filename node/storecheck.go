@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	ds "github.com/ipfs/go-datastore"
@@ -23,48 +24,86 @@ var storageProbeKey = ds.NewKey("/dhtnode/readyz-probe")
 // LevelDB's own open checks only its manifest and journal, and the
 // datastore's queries end silently at a damaged table, so without the scan
 // a truncated or overwritten table would pass for an empty or smaller store.
-// A damaged store is logged as an error and recovered: LevelDB rebuilds it
-// from what is readable and drops the rest, which the other holders then
-// restore through repair. It returns a note on what was recovered, or "".
+// A damaged store is logged as an error and salvaged: every readable entry
+// is copied into a new store, the damaged one is moved aside, and the other
+// holders restore what was lost through repair. (LevelDB's own RecoverFile
+// is not used: in goleveldb v1.0.0 it rebuilds a partly damaged table with
+// an index that panics on the first range query.) It returns a note on what
+// was salvaged, or "".
 func openLevelDB(path string, opts *leveldb.Options, logger *slog.Logger) (*leveldb.Datastore, string, error) {
 	d, err := leveldb.NewDatastore(path, opts)
 	if err != nil {
 		return nil, "", fmt.Errorf("open datastore %s: %w", path, err)
 	}
-	readable, scanErr := scanLevelDB(d.DB)
-	if scanErr == nil {
+	_, damage := scanLevelDB(d.DB)
+	if damage == nil {
 		return d, "", nil
 	}
-	logger.Error("DATASTORE CORRUPTED: a table cannot be read; recovering what is readable, "+
-		"the other holders restore the rest through repair", "path", path, "error", scanErr, "entries_read_before_damage", readable)
-	if err := d.Close(); err != nil {
-		return nil, "", fmt.Errorf("close corrupted datastore %s: %w", path, err)
-	}
-	o := opt.Options(*opts)
-	db, err := goleveldb.RecoverFile(path, &o)
+	logger.Error("DATASTORE CORRUPTED: a table cannot be read; copying what is readable to a new store, "+
+		"the other holders restore the rest through repair", "path", path, "error", damage)
+	aside := path + ".corrupt-" + time.Now().UTC().Format("20060102T150405Z")
+	kept, err := salvage(d, path, aside, opts)
 	if err != nil {
-		return nil, "", fmt.Errorf("datastore %s is corrupted (%v) and cannot be recovered: %w; "+
-			"move it away to start empty (the other holders refill this node's records)", path, scanErr, err)
-	}
-	if err := db.Close(); err != nil {
-		return nil, "", fmt.Errorf("close recovered datastore %s: %w", path, err)
+		return nil, "", fmt.Errorf("datastore %s is corrupted (%v) and could not be salvaged: %w; "+
+			"move it away to start empty (the other holders refill this node's records)", path, damage, err)
 	}
 	if d, err = leveldb.NewDatastore(path, opts); err != nil {
-		return nil, "", fmt.Errorf("open recovered datastore %s: %w", path, err)
+		return nil, "", fmt.Errorf("open salvaged datastore %s: %w", path, err)
 	}
-	entries, err := scanLevelDB(d.DB)
-	if err != nil {
-		return nil, "", errors.Join(fmt.Errorf("datastore %s is still corrupted after recovery: %w; "+
-			"move it away to start empty (the other holders refill this node's records)", path, err), d.Close())
+	if _, err := scanLevelDB(d.DB); err != nil {
+		return nil, "", errors.Join(fmt.Errorf("salvaged datastore %s is still corrupted: %w", path, err), d.Close())
 	}
-	note := fmt.Sprintf("recovered from corruption at start (%v); %d entries kept, the rest come back through repair", scanErr, entries)
-	logger.Error("DATASTORE RECOVERED: records lost with the damaged tables are missing until repair restores them",
-		"path", path, "entries", entries)
+	logger.Error("DATASTORE SALVAGED: records in the damaged tables are missing until repair restores them; "+
+		"delete the damaged copy once you no longer need it", "path", path, "entries_kept", kept, "damaged_copy", aside)
+	note := fmt.Sprintf("recovered from corruption at start (%v): %d entries kept, the rest come back through repair; damaged copy in %s",
+		damage, kept, aside)
 	return d, note, nil
 }
 
-// scanLevelDB reads every entry of db with every checksum verified, and
-// returns how many it read and the first error.
+// salvage copies every readable entry of the damaged store d (at path) into
+// a new store, closes d, moves it to aside and puts the new store at path.
+// It returns how many entries it kept.
+func salvage(d *leveldb.Datastore, path, aside string, opts *leveldb.Options) (int, error) {
+	tmp := path + ".salvage"
+	if err := os.RemoveAll(tmp); err != nil {
+		return 0, errors.Join(err, d.Close())
+	}
+	o := opt.Options(*opts)
+	fresh, err := goleveldb.OpenFile(tmp, &o)
+	if err != nil {
+		return 0, errors.Join(err, d.Close())
+	}
+	// Without StrictReader the iterator skips damaged blocks and tables.
+	it := d.DB.NewIterator(nil, &opt.ReadOptions{Strict: opt.StrictOverride | opt.StrictBlockChecksum})
+	kept := 0
+	var batch goleveldb.Batch
+	for err == nil && it.Next() {
+		batch.Put(it.Key(), it.Value())
+		kept++
+		if batch.Len() >= 256 {
+			err = fresh.Write(&batch, &opt.WriteOptions{Sync: true})
+			batch.Reset()
+		}
+	}
+	if err == nil {
+		err = it.Error()
+	}
+	if err == nil {
+		err = fresh.Write(&batch, &opt.WriteOptions{Sync: true})
+	}
+	it.Release()
+	err = errors.Join(err, fresh.Close(), d.Close())
+	if err == nil {
+		err = os.Rename(path, aside)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	return kept, err
+}
+
+// scanLevelDB reads every entry of db, verifying every checksum, and
+// returns how many it read before the first error, and that error.
 func scanLevelDB(db *goleveldb.DB) (int, error) {
 	it := db.NewIterator(nil, &opt.ReadOptions{Strict: opt.StrictAll})
 	defer it.Release()

@@ -24,22 +24,29 @@ const connectTimeout = 5 * time.Second
 const maxConcurrentDials = 8
 
 // bootstrapLoop re-bootstraps while the RT holds fewer than MinPeers peers.
-// It checks at once (a restart with an empty table), on every removal that
+// It bootstraps at once when the table starts short (every start), which is
+// not counted as a re-bootstrap, and then checks on every removal that
 // leaves the table short (bootKick) and every ProbeInterval.
 func (m *Manager) bootstrapLoop() {
 	ticker := time.NewTicker(m.cfg.ProbeInterval)
 	defer ticker.Stop()
+	// At start the table fills as identify completes: the first check after
+	// the start's bootstrap waits for the ticker.
+	starting := m.rt.Size() < m.cfg.MinPeers
+	if starting {
+		m.bootstrap(false)
+	}
 	backoff := time.Duration(0)
 	for {
-		if m.rt.Size() < m.cfg.MinPeers {
-			m.rebootstrap()
+		if !starting && m.rt.Size() < m.cfg.MinPeers {
+			m.bootstrap(true)
 			backoff = nextBackoff(backoff, minBootBackoff, maxBootBackoff)
 			if !sleep(m.ctx, backoff) {
 				return
 			}
 			continue
 		}
-		backoff = 0
+		starting, backoff = false, 0
 		select {
 		case <-m.ctx.Done():
 			return
@@ -49,16 +56,21 @@ func (m *Manager) bootstrapLoop() {
 	}
 }
 
-// rebootstrap connects to the configured bootstrap peers and the saved
+// bootstrap connects to the configured bootstrap peers and the saved
 // peers, then asks kad-dht to refresh (which fills the table from them).
-func (m *Manager) rebootstrap() {
+// again marks a re-bootstrap (counted), not the one at start.
+func (m *Manager) bootstrap(again bool) {
 	candidates := m.bootstrapCandidates()
 	if len(candidates) == 0 {
 		return
 	}
-	m.stats.rebootstraps.Add(1)
+	msg := "bootstrapping"
+	if again {
+		m.stats.rebootstraps.Add(1)
+		msg = "re-bootstrapping"
+	}
 	connected := m.connectAll(candidates)
-	m.logger.Info("re-bootstrapping", "rt_size", m.rt.Size(), "min_peers", m.cfg.MinPeers,
+	m.logger.Info(msg, "rt_size", m.rt.Size(), "min_peers", m.cfg.MinPeers,
 		"candidates", len(candidates), "connected", connected)
 	if connected > 0 {
 		_ = m.d.RefreshRoutingTable() // buffered reply; kad-dht also refreshes when peers are added
