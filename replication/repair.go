@@ -277,12 +277,14 @@ func (m *Manager) fetchAll(ctx context.Context, key string, peers []peer.ID) []a
 			continue
 		}
 		n++
-		go func() {
+		if !m.goTracked(func() {
 			c, cancel := context.WithTimeout(ctx, m.cfg.RPCTimeout)
 			defer cancel()
 			rec, err := m.tr.fetch(c, p, key)
 			out <- answer{p, rec, err}
-		}()
+		}) {
+			out <- answer{peer: p, err: errClosed}
+		}
 	}
 	got := make([]answer, 0, n+1)
 	for range n {
