@@ -77,6 +77,9 @@ type Manager struct {
 	lifeMu sync.RWMutex // guards closed against wg.Add after Close
 	closed bool
 	kick   chan struct{}
+	// started is when Start ran: the repair planner lets the node settle
+	// after it (settleSweeps).
+	started time.Time
 
 	answerTime answerTime    // of holders' answers to reads and writes, for hedging
 	reads      atomic.Uint64 // quorum reads run by this node
@@ -134,7 +137,10 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 
 // Start runs the repair loop: a sweep every RepairInterval and a pass soon
 // after every PeerChanged.
-func (m *Manager) Start() { m.goTracked(m.run) }
+func (m *Manager) Start() {
+	m.started = time.Now()
+	m.goTracked(m.run)
+}
 
 // Close stops the repair loop and every background push, and waits for them.
 // Safe to call more than once.

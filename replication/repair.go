@@ -142,6 +142,7 @@ func (m *Manager) pass(ctx context.Context, changed map[peer.ID]bool) {
 	in := planInput{
 		self: m.self, k: m.cfg.Factor, interval: m.cfg.RepairInterval, tombstoneTTL: m.cfg.TombstoneTTL,
 		now: time.Now(), sweep: changed == nil, changed: changed, recs: recs,
+		settling: time.Since(m.started) < settleSweeps*m.cfg.RepairInterval,
 		marks:    s.marks, incomplete: s.incomplete, budget: maxAuditsPerPass,
 		nearby: func(key string) []peer.ID {
 			return m.router.localClosest(kb.ConvertKey(DHTKey(key)), m.cfg.Factor)
