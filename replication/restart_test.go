@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/dhtnode/dhtnode/config"
-	"github.com/dhtnode/dhtnode/internal/testnet"
 	"github.com/dhtnode/dhtnode/node"
 )
 
@@ -16,12 +15,9 @@ import (
 // key once or twice. Now the node seeds the marks of the keys it finds and
 // audits them spread over the next full-audit period (plan.go, settleSweeps).
 func TestRestartDoesNotAuditEveryKey(t *testing.T) {
-	if testing.Short() {
-		t.Skip("multi-node test")
-	}
 	const n, keys = 4, 24
 	const interval = 3 * time.Second
-	c := testnet.New(t, n, func(_ int, cfg *config.Config) {
+	c := newCluster(t, n, func(_ int, cfg *config.Config) {
 		cfg.Replication.Factor = n // every node holds every key
 		cfg.Replication.RepairInterval = interval
 	})

@@ -17,6 +17,9 @@ type transport struct {
 	client *rpcClient
 }
 
+// close closes the pooled streams.
+func (t *transport) close() { t.client.close() }
+
 // fetch returns p's copy of the key, or nil if p has none. The record is
 // decoded but not verified: callers verify the one they pick.
 func (t *transport) fetch(ctx context.Context, p peer.ID, key string) (*Record, error) {
