@@ -49,7 +49,7 @@ const (
 // the garbage collector counts it as live heap, so each MiB of it also lets a
 // MiB more garbage pile up between collections: 256 KiB instead of 1 MiB
 // took 0.6 MiB off the median node's RSS and 1.1–1.4 MiB off the largest
-// (BENCHMARKS.md, tenth session).
+// (docs/benchmarks-history-2026.md, tenth session).
 const (
 	storeWriteBuffer = 256 << 10
 	storeBlockCache  = 2 << 20

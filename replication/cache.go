@@ -11,7 +11,7 @@ import (
 
 // The read cache keeps the wire bytes of recently read records in memory, so
 // that a holder answers a read without a LevelDB lookup and a protobuf decode
-// (together ≈ 10 % of a node's CPU under a read load, BENCHMARKS.md).
+// (together ≈ 10 % of a node's CPU under a read load, docs/benchmarks-history-2026.md).
 // Records over maxCachedRecord bytes are not cached: the cache holds at most
 // readCacheEntries × maxCachedRecord bytes.
 const (

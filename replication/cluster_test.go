@@ -21,6 +21,17 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
+// newCluster starts n real nodes on loopback (testnet.New); go test -short
+// skips the test. protocols_test.go runs the same protocols over an
+// in-memory network in every mode.
+func newCluster(t *testing.T, n int, configure func(i int, cfg *config.Config)) *testnet.Cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("real-network cluster test, skipped with -short")
+	}
+	return testnet.New(t, n, configure)
+}
+
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
@@ -69,7 +80,7 @@ func readsBack(c *testnet.Cluster, i int, key, value string) bool {
 }
 
 func TestWriteThroughOneNodeReadThroughEvery(t *testing.T) {
-	c := testnet.New(t, 5, nil)
+	c := newCluster(t, 5, nil)
 	res := mustPut(t, c, 0, "greeting", "hello")
 	if res.Version != 1 || res.Acks < 3 || res.Replicas != 5 {
 		t.Fatalf("put = %+v, want version 1, >= 3 acks of 5 replicas", res)
@@ -90,7 +101,7 @@ func TestWriteThroughOneNodeReadThroughEvery(t *testing.T) {
 
 func TestKillAllButOneHolderKeepsKeyAndRestoresK(t *testing.T) {
 	const k = 4
-	c := testnet.New(t, 10, func(_ int, cfg *config.Config) { cfg.Replication.Factor = k })
+	c := newCluster(t, 10, func(_ int, cfg *config.Config) { cfg.Replication.Factor = k })
 	mustPut(t, c, 0, "precious", "data")
 	holders, _ := holderIndexes(t, c, 0, "precious")
 	// Kill k-1 holders at once, never node 0 (the bootstrap), and keep one holder.
@@ -128,7 +139,7 @@ func TestKillAllButOneHolderKeepsKeyAndRestoresK(t *testing.T) {
 }
 
 func TestSixtyPercentDieInTwoWaves(t *testing.T) {
-	c := testnet.New(t, 10, func(_ int, cfg *config.Config) { cfg.Replication.Factor = 5 })
+	c := newCluster(t, 10, func(_ int, cfg *config.Config) { cfg.Replication.Factor = 5 })
 	keys := map[string]string{}
 	for i := range 20 {
 		k := fmt.Sprintf("key-%d", i)
@@ -164,7 +175,7 @@ func TestSixtyPercentDieInTwoWaves(t *testing.T) {
 
 func TestNewCloserPeerReceivesKey(t *testing.T) {
 	const k = 3
-	c := testnet.New(t, 6, func(_ int, cfg *config.Config) { cfg.Replication.Factor = k })
+	c := newCluster(t, 6, func(_ int, cfg *config.Config) { cfg.Replication.Factor = k })
 	// Stop two nodes, write while they are away, and bring them back: keys for
 	// which they are now among the k closest must reach them.
 	c.Stop(4)
@@ -193,7 +204,7 @@ func TestNewCloserPeerReceivesKey(t *testing.T) {
 // routing churn cost each node a wave of audits).
 func TestJoinAuditsOnlyTheKeysTheNewcomerHolds(t *testing.T) {
 	const k, n, keys = 3, 10, 20
-	c := testnet.New(t, n, func(_ int, cfg *config.Config) {
+	c := newCluster(t, n, func(_ int, cfg *config.Config) {
 		cfg.Replication.Factor = k
 		cfg.Replication.RepairInterval = time.Hour // no sweeps: only routing events audit
 	})
@@ -281,7 +292,7 @@ func TestJoinAuditsOnlyTheKeysTheNewcomerHolds(t *testing.T) {
 
 func TestGracefulLeaveHandsRecordsOff(t *testing.T) {
 	const k = 3
-	c := testnet.New(t, 6, func(_ int, cfg *config.Config) {
+	c := newCluster(t, 6, func(_ int, cfg *config.Config) {
 		cfg.Replication.Factor = k
 		cfg.Replication.RepairInterval = time.Hour // only the leave itself may move records
 	})
@@ -303,7 +314,7 @@ func TestGracefulLeaveHandsRecordsOff(t *testing.T) {
 }
 
 func TestConcurrentWritersConverge(t *testing.T) {
-	c := testnet.New(t, 5, nil)
+	c := newCluster(t, 5, nil)
 	var wg sync.WaitGroup
 	for i := range 5 {
 		wg.Go(func() {
@@ -337,7 +348,7 @@ func TestConcurrentWritersConverge(t *testing.T) {
 }
 
 func TestCompareAndSet(t *testing.T) {
-	c := testnet.New(t, 3, nil)
+	c := newCluster(t, 3, nil)
 	zero := uint64(0)
 	if _, err := c.Client(0).Put(ctxT(t), "cas", []byte("a"), node.PutOptions{IfVersion: &zero}); err != nil {
 		t.Fatalf("create with if_version=0: %v", err)
@@ -356,7 +367,7 @@ func TestCompareAndSet(t *testing.T) {
 }
 
 func TestTTLExpiry(t *testing.T) {
-	c := testnet.New(t, 3, nil)
+	c := newCluster(t, 3, nil)
 	if _, err := c.Client(0).Put(ctxT(t), "short", []byte("lived"), node.PutOptions{TTL: 700 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +385,7 @@ func TestTTLExpiry(t *testing.T) {
 }
 
 func TestDeleteReachesANodeThatWasDown(t *testing.T) {
-	c := testnet.New(t, 4, nil)
+	c := newCluster(t, 4, nil)
 	mustPut(t, c, 0, "doomed", "v")
 	c.Stop(3)
 	c.WaitForFullTables(10 * time.Second)
@@ -402,7 +413,7 @@ func TestDeleteReachesANodeThatWasDown(t *testing.T) {
 }
 
 func TestPartitionHealConverges(t *testing.T) {
-	c := testnet.New(t, 6, func(_ int, cfg *config.Config) { cfg.Replication.Factor = 6 })
+	c := newCluster(t, 6, func(_ int, cfg *config.Config) { cfg.Replication.Factor = 6 })
 	mustPut(t, c, 0, "split", "before")
 	sideA, sideB := []int{0, 1, 2}, []int{3, 4, 5}
 	c.Partition(sideA)
@@ -464,7 +475,7 @@ func TestPartitionHealConverges(t *testing.T) {
 // answer the read at R = k.
 func TestReadsAndWritesFollowReferrals(t *testing.T) {
 	const n, k = 16, 3
-	c := testnet.New(t, n, func(_ int, cfg *config.Config) {
+	c := newCluster(t, n, func(_ int, cfg *config.Config) {
 		cfg.Routing.BucketSize = k + 2
 		cfg.Replication.Factor = k
 		cfg.Replication.RepairInterval = time.Hour
@@ -559,7 +570,7 @@ func TestReadsAndWritesFollowReferrals(t *testing.T) {
 // without a quorum, the read asks one more holder.
 func TestReadsHedgeAroundStalledHolders(t *testing.T) {
 	const n = 12 // k = 8, read quorum 5: 5 holders answer
-	c := testnet.New(t, n, func(_ int, cfg *config.Config) { cfg.Replication.RepairInterval = time.Hour })
+	c := newCluster(t, n, func(_ int, cfg *config.Config) { cfg.Replication.RepairInterval = time.Hour })
 	mustPut(t, c, 0, "hedged", "value")
 	holders, _ := holderIndexes(t, c, 0, "hedged") // nearest first
 	if len(holders) != 8 {
@@ -606,7 +617,7 @@ func TestReadsHedgeAroundStalledHolders(t *testing.T) {
 // known key reads the key from that round's answers: neither runs a quorum
 // read of its own. A put with if_version reads first.
 func TestPlainPutsNeedNoSeparateRead(t *testing.T) {
-	c := testnet.New(t, 5, nil)
+	c := newCluster(t, 5, nil)
 	reads := func(i int) uint64 {
 		st, err := c.Client(i).Status(ctxT(t))
 		if err != nil {

@@ -13,7 +13,6 @@ import (
 	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
 	kb "github.com/libp2p/go-libp2p-kbucket"
 	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"golang.org/x/time/rate"
@@ -66,10 +65,11 @@ type Manager struct {
 	priv   crypto.PrivKey
 	store  *Store
 	valid  Validator
-	router *router
-	tr     *transport
-	host   host.Host
+	router holderRouter
+	tr     holderTransport
 	logger *slog.Logger
+	// unserve stops answering record requests (nil: nothing to stop).
+	unserve func()
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -77,6 +77,9 @@ type Manager struct {
 	lifeMu sync.RWMutex // guards closed against wg.Add after Close
 	closed bool
 	kick   chan struct{}
+	// started is when Start ran: the repair planner lets the node settle
+	// after it (settleSweeps).
+	started time.Time
 
 	answerTime answerTime    // of holders' answers to reads and writes, for hedging
 	reads      atomic.Uint64 // quorum reads run by this node
@@ -95,59 +98,79 @@ type Manager struct {
 // New returns a manager for the records in store, routing through d. live may
 // be nil. It starts nothing until Start.
 func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg Config, logger *slog.Logger) (*Manager, error) {
-	if cfg.Factor < 1 {
-		return nil, fmt.Errorf("replication: factor %d < 1", cfg.Factor)
-	}
-	if cfg.TombstoneTTL == 0 {
-		cfg.TombstoneTTL = DefaultTombstoneTTL
-	}
-	if cfg.RPCTimeout == 0 {
-		cfg.RPCTimeout = DefaultRPCTimeout
-	}
 	if cfg.Protocol == "" {
 		return nil, errors.New("replication: no record protocol ID")
+	}
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
 	pm, err := pb.NewProtocolMessenger(d.MessageSender())
 	if err != nil {
 		return nil, fmt.Errorf("replication: %w", err)
 	}
 	self := d.PeerID()
-	ctx, cancel := context.WithCancel(context.Background())
 	limit := store.valid.MaxValueSize + messageOverhead
 	client := &rpcClient{h: d.Host(), proto: cfg.Protocol, limit: limit, heard: cfg.Heard, idle: make(map[peer.ID][]*rpcStream)}
 	box := newPenaltyBox(live)
 	rt := &router{self: self, selfKid: kb.ConvertPeerID(self), d: d, pm: pm, live: box, bucketSize: cfg.BucketSize}
-	served := new(rpcCounts)
-	server := &rpcServer{store: store, limit: limit, heard: cfg.Heard, ctx: ctx, counts: served,
-		nearer: func(key string) []peer.AddrInfo { return rt.nearerPeers(DHTKey(key), cfg.Factor) }}
-	d.Host().SetStreamHandler(cfg.Protocol, server.handle)
-	m := &Manager{
+	m := newManager(cfg, self, priv, store, rt, &transport{self: self, store: store, client: client, box: box}, logger)
+	server := &rpcServer{store: store, limit: limit, heard: cfg.Heard, ctx: m.ctx, counts: m.served,
+		nearer: func(key string) []peer.AddrInfo { return rt.nearerPeers(DHTKey(key), m.cfg.Factor) }}
+	h := d.Host()
+	h.SetStreamHandler(cfg.Protocol, server.handle)
+	m.watch = newWatchState(m, h, watchProtocolFor(cfg.Protocol), limit) // watchstate.go
+	h.SetStreamHandler(m.watch.proto, m.watch.handleStream)
+	m.unserve = func() {
+		h.RemoveStreamHandler(cfg.Protocol)
+		h.RemoveStreamHandler(m.watch.proto)
+	}
+	return m, nil
+}
+
+// check refuses a configuration New cannot run with.
+func (cfg Config) check() error {
+	if cfg.Factor < 1 {
+		return fmt.Errorf("replication: factor %d < 1", cfg.Factor)
+	}
+	return nil
+}
+
+// newManager returns a manager that reaches the network through router and
+// tr; cfg has passed check. Its watches are served once New gives it a host.
+func newManager(cfg Config, self peer.ID, priv crypto.PrivKey, store *Store, router holderRouter, tr holderTransport, logger *slog.Logger) *Manager {
+	if cfg.TombstoneTTL == 0 {
+		cfg.TombstoneTTL = DefaultTombstoneTTL
+	}
+	if cfg.RPCTimeout == 0 {
+		cfg.RPCTimeout = DefaultRPCTimeout
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Manager{
 		cfg:       cfg,
 		self:      self,
 		priv:      priv,
 		store:     store,
 		valid:     store.valid,
-		router:    rt,
-		tr:        &transport{self: self, store: store, client: client, box: box},
-		host:      d.Host(),
+		router:    router,
+		tr:        tr,
 		logger:    logger.With("component", "replication"),
 		ctx:       ctx,
 		cancel:    cancel,
 		kick:      make(chan struct{}, 1),
 		pushLimit: rate.NewLimiter(repairPushRate, repairPushBurst),
-		served:    served,
+		served:    new(rpcCounts),
 		sweeps:    sweepState{marks: make(map[string]auditMark), incomplete: make(map[string]bool), changed: make(map[peer.ID]bool)},
 	}
-	m.watch = newWatchState(m, watchProtocolFor(cfg.Protocol), limit) // watchstate.go
-	d.Host().SetStreamHandler(m.watch.proto, m.watch.handleStream)
-	return m, nil
 }
 
 // Start runs the repair loop: a sweep every RepairInterval and a pass soon
 // after every PeerChanged.
 func (m *Manager) Start() {
+	m.started = time.Now()
 	m.goTracked(m.run)
-	m.goTracked(m.watch.run)
+	if m.watch != nil {
+		m.goTracked(m.watch.run)
+	}
 }
 
 // Close stops the repair loop and every background push, and waits for them.
@@ -156,21 +179,26 @@ func (m *Manager) Close() error {
 	m.lifeMu.Lock()
 	m.closed = true
 	m.lifeMu.Unlock()
-	m.host.RemoveStreamHandler(m.cfg.Protocol)
-	m.host.RemoveStreamHandler(m.watch.proto)
+	if m.unserve != nil {
+		m.unserve()
+	}
 	m.cancel()
-	m.watch.close()
+	if m.watch != nil {
+		m.watch.close()
+	}
 	m.wg.Wait()
-	m.tr.client.close()
+	m.tr.close()
 	return nil
 }
 
 // PeerChanged tells the manager that a peer joined or left the routing table;
 // the keys whose holders changed are repaired soon. It never blocks.
 func (m *Manager) PeerChanged(p peer.ID) {
-	m.router.cache.invalidate()
+	m.router.invalidate()
 	m.sweeps.noteChanged(p)
-	m.watch.poke() // watched keys may have new holders
+	if m.watch != nil {
+		m.watch.poke() // watched keys may have new holders
+	}
 	select {
 	case m.kick <- struct{}{}:
 	default:

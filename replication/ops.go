@@ -527,7 +527,7 @@ func (m *Manager) Replicas(ctx context.Context, key string) ([]HolderState, uint
 	done := make(chan struct{}, len(holders))
 	for i, p := range holders {
 		states[i].Peer = p
-		go func() {
+		if !m.goTracked(func() {
 			defer func() { done <- struct{}{} }()
 			c, cancel := context.WithTimeout(ctx, m.cfg.RPCTimeout)
 			defer cancel()
@@ -536,7 +536,10 @@ func (m *Manager) Replicas(ctx context.Context, key string) ([]HolderState, uint
 			if r != nil {
 				states[i].Version, states[i].Deleted = r.Version, r.Deleted
 			}
-		}()
+		}) {
+			states[i].Err = errClosed
+			done <- struct{}{}
+		}
 	}
 	var best uint64
 	for range holders {

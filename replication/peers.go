@@ -156,6 +156,11 @@ func (r *router) filter(ps []peer.ID) []peer.ID {
 	return out
 }
 
+// invalidate drops the cached answers: the routing table changed.
+func (r *router) invalidate() { r.cache.invalidate() }
+
+func (r *router) tableSize() int { return r.d.RoutingTable().Size() }
+
 func (r *router) isSuspect(p peer.ID) bool { return r.live != nil && r.live.IsSuspect(p) }
 
 // rank returns the position of p in peers, or -1.

@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"hash/fnv"
 	"slices"
 	"time"
 
@@ -33,15 +34,22 @@ const (
 	fullAuditSweeps = 6
 	// backstopSweeps: any holder audits a key it has not audited for this many sweeps.
 	backstopSweeps = 30
+	// settleSweeps: for this many sweep intervals after a (re)start, while
+	// its routing table fills, a node takes the records it already had as
+	// audited (seeded marks) instead of auditing them all at once.
+	settleSweeps = 2
 )
 
 // auditMark remembers the last complete audit of a key by this node, or its
-// first sight of a key written moments ago (holders nil
+// first sight of a key written moments ago or present at start (holders nil
 // until a sweep learns them).
 type auditMark struct {
 	holders []peer.ID
 	version uint64
 	at      time.Time
+	// seeded marks a key first seen while the node settled after a start:
+	// audits start, spread out, once the node has settled.
+	seeded bool
 }
 
 // planInput is everything a repair plan depends on.
@@ -55,7 +63,9 @@ type planInput struct {
 	// the peers that joined or left the routing table in changed.
 	sweep   bool
 	changed map[peer.ID]bool
-	recs    []*Record
+	// settling is true for settleSweeps intervals after this node started.
+	settling bool
+	recs     []*Record
 	// marks and incomplete are what earlier passes left: the last audit of
 	// each key, and the keys whose last audit or hand-off left copies missing.
 	marks      map[string]auditMark
@@ -152,6 +162,18 @@ func (in *planInput) decide(r *Record) keyStep {
 	}
 	mark, audited := in.marks[r.Key]
 	incomplete := in.incomplete[r.Key]
+	if in.settling && !incomplete && (!audited || (mark.seeded && mark.holders == nil && mark.version == r.Version)) {
+		// Marks live in memory, so after a restart every key this node
+		// holds looks overdue, and its holders (as its filling routing
+		// table sees them) changing. Instead the other holders repair
+		// what the routing events they see call for, and this node starts
+		// each key's clock at a point spread over the next full-audit
+		// period, then learns the holders at its first sweep once settled.
+		if !audited {
+			return keyStep{mark: &auditMark{version: r.Version, at: in.seedTime(r.Key), seeded: true}}
+		}
+		return keyStep{}
+	}
 	if !in.sweep && !in.affected(r.Key, mark, incomplete) {
 		return keyStep{}
 	}
@@ -177,6 +199,19 @@ func (in *planInput) decide(r *Record) keyStep {
 		return keyStep{action: &repairAction{kind: actAudit, rec: r, holders: holders}}
 	}
 	return keyStep{}
+}
+
+// seedTime is the time a seeded mark says the key was last audited: such
+// that the key is due for its periodic audit at a point spread evenly (by a
+// hash of this node and the key) over the fullAuditSweeps intervals after
+// the node has settled.
+func (in *planInput) seedTime(key string) time.Time {
+	h := fnv.New64a()
+	h.Write([]byte(in.self))
+	h.Write([]byte(key))
+	period := uint64(fullAuditSweeps * in.interval)
+	phase := time.Duration(h.Sum64() % max(period, 1))
+	return in.now.Add(settleSweeps*in.interval - phase)
 }
 
 // affected reports whether a peer that joined or left can change the key's

@@ -34,6 +34,9 @@ func outcome(p repairPlan) string {
 		return p.actions[0].kind.String()
 	}
 	if m, ok := p.marks[planKey]; ok {
+		if m.seeded && m.holders == nil {
+			return "seed"
+		}
 		if m.holders == nil {
 			return "note"
 		}
@@ -54,10 +57,12 @@ func TestPlanRepairDecisions(t *testing.T) {
 		holders []int // indexes in P; nil: none known yet
 		version uint64
 		ago     int // sweeps since the mark was set
+		seeded  bool
 	}
 	cases := []struct {
 		name       string
 		sweep      bool
+		settling   bool
 		changed    []int // event pass: the peers that joined or left
 		self       int
 		rec        Record // Key and, unless set, Version 1 and an old WrittenAt are filled in
@@ -113,6 +118,24 @@ func TestPlanRepairDecisions(t *testing.T) {
 		{name: "event: fewer holders known than k", changed: []int{7}, nearby: []int{0, 1}, holders: []int{0, 1}, want: "audit"},
 		{name: "event: incomplete key", changed: []int{7}, self: 2, mark: &mark{holders: []int{0, 1, 2}, version: 1}, incomplete: true, want: "audit"},
 		{name: "event: a key written moments ago is not just noted", changed: []int{1}, rec: Record{WrittenAt: now.UnixNano()}, want: "audit"},
+
+		// After a (re)start, while the routing table fills (settleSweeps).
+		{name: "settling: a key without a mark is seeded, not audited", sweep: true, settling: true, want: "seed"},
+		{name: "settling: an event pass seeds too", settling: true, changed: []int{1}, want: "seed"},
+		{name: "settling: a seeded key is left alone by routing events", settling: true, changed: []int{1},
+			mark: &mark{version: 1, seeded: true}, want: "nothing"},
+		{name: "settling: a seeded key is left alone by sweeps", sweep: true, settling: true,
+			mark: &mark{version: 1, seeded: true, ago: 1}, want: "nothing"},
+		{name: "settling: a seeded key overwritten since is audited", sweep: true, settling: true, rec: Record{Version: 2},
+			mark: &mark{version: 1, seeded: true}, want: "audit"},
+		{name: "settling: an incomplete key is audited", sweep: true, settling: true, incomplete: true, want: "audit"},
+		{name: "settling: an expired key is dropped", sweep: true, settling: true, rec: Record{ExpiresAt: 1}, want: "drop"},
+		{name: "settling: a key audited since the start is treated as usual", settling: true, changed: []int{1}, holders: []int{0, 2, 3},
+			mark: &mark{holders: []int{0, 1, 2}, version: 1}, want: "audit"},
+		{name: "settled: the first sweep learns a seeded key's holders", sweep: true,
+			mark: &mark{version: 1, seeded: true, ago: fullAuditSweeps}, want: "learn"},
+		{name: "settled: a seeded key whose holder left is audited", changed: []int{1}, holders: []int{0, 2, 3},
+			mark: &mark{version: 1, seeded: true}, want: "audit"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -134,7 +157,7 @@ func TestPlanRepairDecisions(t *testing.T) {
 			}
 			in := planInput{
 				self: P[tc.self], k: k, interval: interval, tombstoneTTL: 24 * time.Hour, now: now,
-				sweep: tc.sweep, recs: []*Record{&rec}, marks: map[string]auditMark{},
+				sweep: tc.sweep, settling: tc.settling, recs: []*Record{&rec}, marks: map[string]auditMark{},
 				incomplete: map[string]bool{planKey: tc.incomplete}, budget: 10,
 				nearby: func(string) []peer.ID { return nearby },
 			}
@@ -145,7 +168,7 @@ func TestPlanRepairDecisions(t *testing.T) {
 				}
 			}
 			if tc.mark != nil {
-				m := auditMark{version: tc.mark.version, at: now.Add(-time.Duration(tc.mark.ago) * interval)}
+				m := auditMark{version: tc.mark.version, at: now.Add(-time.Duration(tc.mark.ago) * interval), seeded: tc.mark.seeded}
 				if tc.mark.holders != nil {
 					m.holders = peersAt(P, tc.mark.holders...)
 				}
@@ -202,5 +225,29 @@ func TestPlanRepairLookupsAndBudget(t *testing.T) {
 	}
 	if len(in.marks) != 0 || len(in.incomplete) != 0 {
 		t.Fatal("planning changed its inputs")
+	}
+}
+
+// The keys a node had when it started become due for their periodic audit
+// spread evenly over the fullAuditSweeps intervals after it settled, not all
+// at once.
+func TestSeededAuditsAreSpread(t *testing.T) {
+	const keys = 1200
+	interval := 10 * time.Second
+	now := time.Unix(1_000_000, 0)
+	in := planInput{self: randomPeer(t), interval: interval, now: now}
+	settled := now.Add(settleSweeps * interval)
+	perInterval := make([]int, fullAuditSweeps)
+	for i := range keys {
+		due := in.seedTime(fmt.Sprintf("key-%d", i)).Add(fullAuditSweeps * interval)
+		if !due.After(settled) || due.After(settled.Add(fullAuditSweeps*interval)) {
+			t.Fatalf("key-%d due at %v, want within the %d intervals after %v", i, due, fullAuditSweeps, settled)
+		}
+		perInterval[(due.Sub(settled)-1)/interval]++
+	}
+	for j, n := range perInterval {
+		if n > 2*keys/fullAuditSweeps {
+			t.Fatalf("%d of %d keys due in interval %d after settling (all: %v)", n, keys, j+1, perInterval)
+		}
 	}
 }

@@ -50,7 +50,7 @@ func (n *netMemory) observe(size int, now time.Time) int {
 // expectedHolders returns how many holders a key has as far as this node
 // can know, and the routing table's size.
 func (m *Manager) expectedHolders() (expected, table int) {
-	table = m.router.d.RoutingTable().Size()
+	table = m.router.tableSize()
 	return min(m.cfg.Factor, m.network.observe(table+1, time.Now())), table
 }
 

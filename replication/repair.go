@@ -85,7 +85,7 @@ func (m *Manager) Stats() Stats {
 	defer s.mu.Unlock()
 	return Stats{Records: s.count, Bytes: s.bytes, UnderReplicated: int(s.underReplicated.Load()),
 		RepairsTotal: m.repairs.Load(), ReadRepairs: m.readFixes.Load(), AuditsTotal: m.audits.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last,
-		BadAnswers: m.tr.bad.Load(), PartialWrites: m.partials.Load()}
+		BadAnswers: m.tr.badAnswers(), PartialWrites: m.partials.Load()}
 }
 
 func (s *sweepState) setCounts(count int, bytes int64) {
@@ -146,7 +146,8 @@ func (m *Manager) pass(ctx context.Context, changed map[peer.ID]bool) {
 	in := planInput{
 		self: m.self, k: m.cfg.Factor, interval: m.cfg.RepairInterval, tombstoneTTL: m.cfg.TombstoneTTL,
 		now: time.Now(), sweep: changed == nil, changed: changed, recs: recs,
-		marks: s.marks, incomplete: s.incomplete, budget: maxAuditsPerPass,
+		settling: time.Since(m.started) < settleSweeps*m.cfg.RepairInterval,
+		marks:    s.marks, incomplete: s.incomplete, budget: maxAuditsPerPass,
 		nearby: func(key string) []peer.ID {
 			return m.router.localClosest(kb.ConvertKey(DHTKey(key)), m.cfg.Factor)
 		},
@@ -285,12 +286,14 @@ func (m *Manager) fetchAll(ctx context.Context, key string, peers []peer.ID) []a
 			continue
 		}
 		n++
-		go func() {
+		if !m.goTracked(func() {
 			c, cancel := context.WithTimeout(ctx, m.cfg.RPCTimeout)
 			defer cancel()
 			rec, err := m.tr.fetch(c, p, key)
 			out <- answer{p, rec, err}
-		}()
+		}) {
+			out <- answer{peer: p, err: errClosed}
+		}
 	}
 	got := make([]answer, 0, n+1)
 	for range n {

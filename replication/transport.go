@@ -29,6 +29,9 @@ func (t *transport) misbehaved(p peer.ID) {
 	}
 }
 
+// badAnswers returns the bad answers counted so far.
+func (t *transport) badAnswers() uint64 { return t.bad.Load() }
+
 // verify passes p's answer r through unless it fails validation (expiry
 // aside); then the answer counts as bad and as a failed request, so that
 // it influences no read, write or repair.
@@ -39,6 +42,9 @@ func (t *transport) verify(p peer.ID, r *Record) (*Record, error) {
 	}
 	return r, nil
 }
+
+// close closes the pooled streams.
+func (t *transport) close() { t.client.close() }
 
 // fetch returns p's copy of the key, or nil if p has none. A remote copy
 // is verified (verify); the local one was when it was stored.

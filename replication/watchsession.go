@@ -50,7 +50,7 @@ func (ss *subSession) open() {
 	defer close(ss.ready)
 	ctx, cancel := context.WithTimeout(ss.ws.m.ctx, watchDialTimeout)
 	defer cancel()
-	s, err := ss.ws.m.host.NewStream(ctx, ss.peer, ss.ws.proto)
+	s, err := ss.ws.host.NewStream(ctx, ss.peer, ss.ws.proto)
 	if err == nil {
 		ss.s, ss.w = s, msgio.NewVarintWriter(s)
 		if !ss.ws.m.goTracked(ss.readLoop) {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -18,6 +19,7 @@ import (
 // subscriptions it serves (holderHub).
 type watchState struct {
 	m     *Manager
+	host  host.Host // opens subscription streams to holders
 	hub   *holderHub
 	proto protocol.ID
 	limit int // largest watch message
@@ -30,8 +32,8 @@ type watchState struct {
 	clients  int
 }
 
-func newWatchState(m *Manager, proto protocol.ID, limit int) *watchState {
-	ws := &watchState{m: m, proto: proto, limit: limit, kick: make(chan struct{}, 1),
+func newWatchState(m *Manager, h host.Host, proto protocol.ID, limit int) *watchState {
+	ws := &watchState{m: m, host: h, proto: proto, limit: limit, kick: make(chan struct{}, 1),
 		keys: make(map[string]*keyWatch), sessions: make(map[peer.ID]*subSession)}
 	ws.hub = newHolderHub(m.ctx, m.store)
 	ws.local = &localSubscriber{ws: ws}

@@ -36,13 +36,15 @@ type Event struct {
 }
 
 // chainCallbacks hooks the RT's PeerAdded/PeerRemoved, keeping kad-dht's own
-// functions (connection-manager tagging, low-peer repair). The hooks run
-// under the RT's lock: they update the member set and try a send.
-func (m *Manager) chainCallbacks() {
-	for _, p := range m.rt.ListPeers() {
-		m.members.set(p, true)
-	}
+// functions (connection-manager tagging, low-peer repair), then seeds the
+// member set with the peers list returns (the RT's ListPeers). The hooks
+// run under the RT's lock: they update the member set and try a send.
+// Hooking first and listing after means a peer that enters the table
+// meanwhile is seen by the hook, the listing or both (the set dedupes), and
+// a listed peer that leaves meanwhile is not seeded back (memberSet.seed).
+func (m *Manager) chainCallbacks(list func() []peer.ID) {
 	prevAdded, prevRemoved := m.rt.PeerAdded, m.rt.PeerRemoved
+	m.members.beginSeed()
 	m.rt.PeerAdded = func(p peer.ID) {
 		if prevAdded != nil {
 			prevAdded(p)
@@ -57,6 +59,7 @@ func (m *Manager) chainCallbacks() {
 		m.members.set(p, false)
 		m.enqueue(Event{Kind: PeerRemoved, Peer: p})
 	}
+	m.members.seed(list())
 }
 
 // memberSet mirrors the RT's peers, kept by the RT callbacks, so that the
@@ -65,11 +68,18 @@ func (m *Manager) chainCallbacks() {
 type memberSet struct {
 	mu    sync.RWMutex
 	peers map[peer.ID]struct{}
+	// left, while the set is being seeded, holds the peers the callbacks
+	// removed since seeding began: a listing taken before their removal
+	// must not add them back.
+	left map[peer.ID]bool
 }
 
 func (s *memberSet) set(p peer.ID, in bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.left != nil {
+		s.left[p] = !in
+	}
 	if !in {
 		delete(s.peers, p)
 		return
@@ -78,6 +88,29 @@ func (s *memberSet) set(p peer.ID, in bool) {
 		s.peers = make(map[peer.ID]struct{})
 	}
 	s.peers[p] = struct{}{}
+}
+
+// beginSeed starts remembering removals, for seed.
+func (s *memberSet) beginSeed() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.left = make(map[peer.ID]bool)
+}
+
+// seed adds the listed peers, except those removed since beginSeed, and
+// ends the seeding.
+func (s *memberSet) seed(listed []peer.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.peers == nil {
+		s.peers = make(map[peer.ID]struct{})
+	}
+	for _, p := range listed {
+		if !s.left[p] {
+			s.peers[p] = struct{}{}
+		}
+	}
+	s.left = nil
 }
 
 func (s *memberSet) has(p peer.ID) bool {

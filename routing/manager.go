@@ -182,7 +182,7 @@ func New(h host.Host, d *dht.IpfsDHT, cfg Config, logger *slog.Logger) (*Manager
 		}
 		m.saved = saved
 	}
-	m.chainCallbacks()
+	m.chainCallbacks(m.rt.ListPeers)
 	return m, nil
 }
 

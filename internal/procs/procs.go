@@ -7,7 +7,7 @@
 // thread to look for work, which then finds none and sleeps again. On a host
 // running many nodes (a local cluster, a Kubernetes node without CPU limits)
 // those wake-ups cost more CPU than the messages: 50 nodes on 2 cores spent
-// 35 % less CPU per get with one processor each (BENCHMARKS.md). A node that
+// 35 % less CPU per get with one processor each (docs/benchmarks-history-2026.md). A node that
 // does need more than a core (many clients, signature checks) gets every
 // core within a sampling interval.
 package procs

@@ -9,7 +9,7 @@
 // message that arrives costs sysmon a wake-up from the deep sleep, a short
 // sleep and a return to it: in the benchmark (50 nodes on 2 cores) that was
 // more than half of the nodes' context switches, and keeping sysmon awake
-// cut their CPU per get by 11–24 % (BENCHMARKS.md).
+// cut their CPU per get by 11–24 % (docs/benchmarks-history-2026.md).
 //
 // Keeping sysmon awake: with GODEBUG's schedtrace set, the runtime never puts
 // sysmon into the deep sleep; it backs off instead, to one check every 10 ms

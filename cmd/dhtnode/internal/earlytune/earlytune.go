@@ -4,7 +4,7 @@
 // Prometheus, net) initialise, the first execution does little work that
 // the second repeats. Re-executing from the daemon command instead, after
 // every package and the configuration, took 90–94 ms of CPU until a node
-// was healthy against 69–84 ms from here (BENCHMARKS.md), which adds up
+// was healthy against 69–84 ms from here (docs/benchmarks-history-2026.md), which adds up
 // when many nodes start on one host. The daemon command still calls
 // sysmon.Ensure: it finds the tuning in place, or applies it if this init
 // could not, and it reports a malformed setting as a configuration error.

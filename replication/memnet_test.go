@@ -1,0 +1,244 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	ds "github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
+	kb "github.com/libp2p/go-libp2p-kbucket"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// memNet is an in-memory network of Managers, for deterministic tests of
+// the replication protocols without libp2p (style guide: an in-memory
+// Sender with cut/stall, as raft's network). Each node has a real Store on
+// an in-memory datastore and a fixed view of the network (its routing
+// table); a request to a node is served from its store, after the same
+// holder check as the record protocol's: a node that knows k peers nearer
+// the key than itself answers a holder request with a referral to them.
+type memNet struct {
+	t     *testing.T
+	k     int
+	nodes map[peer.ID]*memNode
+	order []peer.ID // in creation order
+
+	mu       sync.Mutex
+	down     map[peer.ID]bool // requests to it fail at once
+	stalled  map[peer.ID]bool // requests to it never answer (until their context ends)
+	requests map[string]int   // "op peer-index", counted
+}
+
+type memNode struct {
+	id    peer.ID
+	priv  crypto.PrivKey
+	store *Store
+	known []peer.ID // its routing table
+	m     *Manager
+}
+
+// newMemNet starts n Managers with factor k, each knowing every other node.
+// cfg may adjust their configuration.
+func newMemNet(t *testing.T, n, k int, cfg func(*Config)) *memNet {
+	net := &memNet{t: t, k: k, nodes: map[peer.ID]*memNode{}, down: map[peer.ID]bool{}, stalled: map[peer.ID]bool{}, requests: map[string]int{}}
+	for range n {
+		priv := newKey(t)
+		id, err := peer.IDFromPrivateKey(priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		net.nodes[id] = &memNode{id: id, priv: priv, store: NewStore(dssync.MutexWrap(ds.NewMapDatastore()), NewValidator(1024))}
+		net.order = append(net.order, id)
+	}
+	for _, nd := range net.nodes {
+		nd.known = slices.DeleteFunc(slices.Clone(net.order), func(p peer.ID) bool { return p == nd.id })
+		c := Config{Factor: k, RepairInterval: time.Hour}
+		if cfg != nil {
+			cfg(&c)
+		}
+		nd.m = newManager(c, nd.id, nd.priv, nd.store, &memRouter{net: net, self: nd.id}, &memTransport{net: net, self: nd.id}, slog.New(slog.DiscardHandler))
+		t.Cleanup(func() { _ = nd.m.Close() })
+	}
+	return net
+}
+
+// byDistance returns the nodes nearest the key first.
+func (net *memNet) byDistance(key string) []peer.ID {
+	return kb.SortClosestPeers(slices.Clone(net.order), kb.ConvertKey(DHTKey(key)))
+}
+
+func (net *memNet) node(p peer.ID) *memNode { return net.nodes[p] }
+
+func (net *memNet) set(m map[peer.ID]bool, p peer.ID, on bool) {
+	net.mu.Lock()
+	defer net.mu.Unlock()
+	m[p] = on
+}
+
+// count returns how many op requests p was sent.
+func (net *memNet) count(op string, p peer.ID) int {
+	net.mu.Lock()
+	defer net.mu.Unlock()
+	return net.requests[op+" "+string(p)]
+}
+
+// store writes a signed record with the given version, written two hours
+// ago, straight into p's store.
+func (net *memNet) store(p peer.ID, key, value string, version uint64) *Record {
+	net.t.Helper()
+	r := signed(net.t, net.node(net.order[0]).priv, Record{Key: key, Value: []byte(value), Version: version, WrittenAt: time.Now().Add(-2 * time.Hour).UnixNano()})
+	if _, err := net.node(p).store.Put(context.Background(), r); err != nil {
+		net.t.Fatal(err)
+	}
+	return r
+}
+
+// version returns the version of key p stores, 0 if none.
+func (net *memNet) version(p peer.ID, key string) uint64 {
+	net.t.Helper()
+	r, err := net.node(p).store.Get(context.Background(), key)
+	if err != nil {
+		net.t.Fatal(err)
+	}
+	if r == nil {
+		return 0
+	}
+	return r.Version
+}
+
+// nearer returns the k peers p knows nearer the DHT key than itself, if it
+// knows k of them: then p is not one of the key's holders.
+func (net *memNet) nearer(p peer.ID, dhtKey string) []peer.ID {
+	var out []peer.ID
+	for _, q := range kb.SortClosestPeers(slices.Clone(net.node(p).known), kb.ConvertKey(dhtKey)) {
+		if kb.Closer(q, p, dhtKey) {
+			out = append(out, q)
+		}
+	}
+	if len(out) < net.k {
+		return nil
+	}
+	return out[:net.k]
+}
+
+// memRouter is a node's view of the network: its fixed routing table.
+type memRouter struct {
+	net  *memNet
+	self peer.ID
+}
+
+func (r *memRouter) closest(_ context.Context, dhtKey string, n int) []peer.ID {
+	return r.localClosest(kb.ConvertKey(dhtKey), n)
+}
+
+func (r *memRouter) localClosest(target kb.ID, n int) []peer.ID {
+	peers := kb.SortClosestPeers(append(slices.Clone(r.net.node(r.self).known), r.self), target)
+	return peers[:min(n, len(peers))]
+}
+
+func (r *memRouter) candidates(dhtKey string, k int) *candidateSet {
+	target := kb.ConvertKey(dhtKey)
+	near := kb.SortClosestPeers(slices.Clone(r.net.node(r.self).known), target)
+	return newCandidateSet(indexed(r.self), target, k, mapSlice(near[:min(k+lookupWidth, len(near))], indexed))
+}
+
+func (r *memRouter) filter(ps []peer.ID) []peer.ID { return ps }
+func (r *memRouter) invalidate()                   {}
+func (r *memRouter) tableSize() int                { return len(r.net.node(r.self).known) }
+
+func mapSlice[T, U any](in []T, f func(T) U) []U {
+	out := make([]U, len(in))
+	for i, v := range in {
+		out[i] = f(v)
+	}
+	return out
+}
+
+// memTransport sends a node's requests over the memNet: each is served by
+// the target's own local transport, after the failure rules and the holder
+// check.
+type memTransport struct {
+	net  *memNet
+	self peer.ID
+}
+
+var errDown = errors.New("peer unreachable")
+
+// at returns the transport that serves a request to p, after counting it,
+// failing it if p is down, holding it until ctx ends if p is stalled, and,
+// for a holder request (key set), answering with a referral if p is not a
+// holder.
+func (t *memTransport) at(ctx context.Context, op string, p peer.ID, holderKey string) (*transport, error) {
+	net := t.net
+	net.mu.Lock()
+	net.requests[op+" "+string(p)]++
+	down, stalled := net.down[p], net.stalled[p]
+	net.mu.Unlock()
+	switch {
+	case p == t.self:
+	case down:
+		return nil, errDown
+	case stalled:
+		<-ctx.Done()
+		return nil, ctx.Err()
+	case holderKey != "":
+		if nearer := net.nearer(p, DHTKey(holderKey)); nearer != nil {
+			return nil, &errNotHolder{peer: p, nearer: nearer}
+		}
+	}
+	return &transport{self: p, store: net.node(p).store}, nil
+}
+
+func (t *memTransport) fetch(ctx context.Context, p peer.ID, key string) (*Record, error) {
+	tr, err := t.at(ctx, "fetch", p, "")
+	if err != nil {
+		return nil, err
+	}
+	return tr.fetch(ctx, p, key)
+}
+
+func (t *memTransport) read(ctx context.Context, p peer.ID, key string) (*Record, error) {
+	tr, err := t.at(ctx, "read", p, key)
+	if err != nil {
+		return nil, err
+	}
+	return tr.read(ctx, p, key)
+}
+
+func (t *memTransport) push(ctx context.Context, p peer.ID, r *Record) error {
+	tr, err := t.at(ctx, "push", p, "")
+	if err != nil {
+		return err
+	}
+	return tr.push(ctx, p, r)
+}
+
+func (t *memTransport) write(ctx context.Context, p peer.ID, r *Record) error {
+	tr, err := t.at(ctx, "write", p, r.Key)
+	if err != nil {
+		return err
+	}
+	return tr.write(ctx, p, r)
+}
+
+func (t *memTransport) conditional(ctx context.Context, p peer.ID, r *Record, op byte) (*Record, error) {
+	name := "create"
+	if op == opSwap {
+		name = "swap"
+	}
+	tr, err := t.at(ctx, name, p, r.Key)
+	if err != nil {
+		return nil, err
+	}
+	return tr.conditional(ctx, p, r, op)
+}
+
+func (t *memTransport) badAnswers() uint64 { return 0 }
+
+func (t *memTransport) close() {}

@@ -1,0 +1,199 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// The replication protocols over the in-memory network (memnet_test.go):
+// no libp2p, no timing, each step driven by the test.
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// eventually polls cond until it holds, failing the test after 5 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A sweep of the key's nearest holder audits it and pushes the record to
+// the holder that missed it; the next sweep finds nothing to do.
+func TestMemRepairRestoresAHolderThatMissedARecord(t *testing.T) {
+	net := newMemNet(t, 6, 3, nil)
+	const key = "missed"
+	holders := net.byDistance(key)[:3]
+	net.store(holders[0], key, "v", 2)
+	net.store(holders[1], key, "v", 2)
+	net.store(holders[2], key, "old", 1)
+	auditor := net.node(holders[0]).m
+	auditor.pass(testCtx(t), nil)
+	if v := net.version(holders[2], key); v != 2 {
+		t.Fatalf("the holder that missed version 2 has version %d after the sweep", v)
+	}
+	if st := auditor.Stats(); st.AuditsTotal != 1 || st.RepairsTotal != 1 || st.UnderReplicated != 0 {
+		t.Fatalf("after the sweep: %+v; want 1 audit, 1 repair, nothing under-replicated", st)
+	}
+	fetches := net.count("fetch", holders[2])
+	auditor.pass(testCtx(t), nil)
+	if st := auditor.Stats(); st.AuditsTotal != 1 || net.count("fetch", holders[2]) != fetches {
+		t.Fatalf("a second sweep of an unchanged key audited again: %+v", st)
+	}
+}
+
+// An audit that cannot reach a holder leaves the key under-replicated, and
+// the next pass (a routing event far from the key, even) audits it again.
+func TestMemRepairRetriesAnIncompleteAudit(t *testing.T) {
+	net := newMemNet(t, 6, 3, nil)
+	const key = "retried"
+	order := net.byDistance(key)
+	holders := order[:3]
+	for _, h := range holders[:2] {
+		net.store(h, key, "v", 1)
+	}
+	net.set(net.down, holders[2], true)
+	auditor := net.node(holders[0]).m
+	auditor.pass(testCtx(t), nil)
+	if st := auditor.Stats(); st.UnderReplicated != 1 || net.version(holders[2], key) != 0 {
+		t.Fatalf("audit with a holder down: %+v", st)
+	}
+	net.set(net.down, holders[2], false)
+	auditor.pass(testCtx(t), map[peer.ID]bool{order[5]: true})
+	if st := auditor.Stats(); st.UnderReplicated != 0 || st.AuditsTotal != 2 || net.version(holders[2], key) != 1 {
+		t.Fatalf("after the holder came back and a routing event: %+v, version %d there", st, net.version(holders[2], key))
+	}
+}
+
+// A node that is no longer one of a key's holders hands its copy to them
+// and drops it.
+func TestMemRepairHandsOffAndDrops(t *testing.T) {
+	net := newMemNet(t, 6, 3, nil)
+	const key = "moved"
+	order := net.byDistance(key)
+	net.store(order[4], key, "v", 3)
+	net.node(order[4]).m.pass(testCtx(t), nil)
+	for _, h := range order[:3] {
+		if v := net.version(h, key); v != 3 {
+			t.Fatalf("holder has version %d after the hand-off, want 3", v)
+		}
+	}
+	if v := net.version(order[4], key); v != 0 {
+		t.Fatalf("the former holder kept version %d", v)
+	}
+}
+
+// A plain put of a new key is one CREATE round, with no separate read; a
+// put of a key that exists reads it from the CREATE answers and commits
+// the next version in a second round of writes.
+func TestMemCreateRound(t *testing.T) {
+	net := newMemNet(t, 6, 3, nil)
+	const key = "created"
+	order := net.byDistance(key)
+	writer := net.node(order[5]).m
+	res, err := writer.Put(testCtx(t), key, []byte("v1"), WriteOptions{})
+	if err != nil || res.Version != 1 || res.Acks < 2 || res.Replicas != 3 {
+		t.Fatalf("put = %+v, %v; want version 1, at least 2 of 3 acks", res, err)
+	}
+	eventually(t, "version 1 on every holder", func() bool {
+		return net.version(order[0], key) == 1 && net.version(order[1], key) == 1 && net.version(order[2], key) == 1
+	})
+	for _, h := range order[:3] {
+		if c, r, w := net.count("create", h), net.count("read", h), net.count("write", h); c != 1 || r != 0 || w != 0 {
+			t.Fatalf("a holder was sent %d creates, %d reads, %d writes; want one create", c, r, w)
+		}
+	}
+	res, err = writer.Put(testCtx(t), key, []byte("v2"), WriteOptions{})
+	if err != nil || res.Version != 2 {
+		t.Fatalf("second put = %+v, %v; want version 2", res, err)
+	}
+	eventually(t, "version 2 on every holder", func() bool {
+		return net.version(order[0], key) == 2 && net.version(order[1], key) == 2 && net.version(order[2], key) == 2
+	})
+	if r := net.count("read", order[0]) + net.count("read", order[1]) + net.count("read", order[2]); r != 0 {
+		t.Fatalf("the second put read %d holders; the CREATE answers are the read", r)
+	}
+}
+
+// A node whose routing table lacks a key's holders still reaches them: the
+// peers it asks answer with referrals to nearer peers.
+func TestMemReadsAndWritesFollowReferrals(t *testing.T) {
+	const n, k = 10, 3
+	net := newMemNet(t, n, k, nil)
+	const key = "referred"
+	order := net.byDistance(key)
+	blind := net.node(order[n-1])
+	blind.known = order[k : n-1] // none of the holders
+	res, err := blind.m.Put(testCtx(t), key, []byte("v"), WriteOptions{})
+	if err != nil || res.Version != 1 {
+		t.Fatalf("put through a node blind to the holders = %+v, %v", res, err)
+	}
+	eventually(t, "the record on every holder", func() bool {
+		return net.version(order[0], key) == 1 && net.version(order[1], key) == 1 && net.version(order[2], key) == 1
+	})
+	if net.count("create", order[k]) == 0 {
+		t.Fatal("the put did not ask the peers it knew (the test checks nothing)")
+	}
+	rec, err := blind.m.Get(testCtx(t), key, k)
+	if err != nil || string(rec.Value) != "v" {
+		t.Fatalf("get at R = k through the blind node = %v, %v", rec, err)
+	}
+	for _, h := range order[:k] {
+		if net.count("read", h) != 1 {
+			t.Fatalf("holder asked %d times by the read, want once", net.count("read", h))
+		}
+	}
+}
+
+// A read whose nearest holder never answers asks one more holder after the
+// hedge delay instead of waiting for the request to time out.
+func TestMemReadHedgesAroundAStalledHolder(t *testing.T) {
+	net := newMemNet(t, 5, 3, func(c *Config) { c.RPCTimeout = time.Minute })
+	const key = "hedged"
+	order := net.byDistance(key)
+	for _, h := range order[:3] {
+		net.store(h, key, "v", 1)
+	}
+	net.set(net.stalled, order[0], true)
+	reader := net.node(order[4]).m
+	rec, err := reader.Get(testCtx(t), key, 2) // would wait a minute for order[0] without hedging
+	if err != nil || string(rec.Value) != "v" {
+		t.Fatalf("get with the nearest holder stalled = %v, %v", rec, err)
+	}
+	if st := reader.Stats(); st.HedgedTotal != 1 || net.count("read", order[2]) != 1 {
+		t.Fatalf("hedged %d reads, asked the third holder %d times; want 1 and 1", st.HedgedTotal, net.count("read", order[2]))
+	}
+}
+
+// Once Close has begun, Replicas starts no fetch: every fetch it starts is
+// one Close waits for.
+func TestMemReplicasAfterClose(t *testing.T) {
+	net := newMemNet(t, 4, 3, nil)
+	const key = "closed"
+	order := net.byDistance(key)
+	m := net.node(order[3]).m
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	states, _, err := m.Replicas(testCtx(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range states {
+		if !errors.Is(s.Err, errClosed) || net.count("fetch", s.Peer) != 0 {
+			t.Fatalf("replicas after Close: %+v, %d fetches; want errClosed and none", s, net.count("fetch", s.Peer))
+		}
+	}
+}
