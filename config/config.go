@@ -17,6 +17,7 @@ import (
 // key's one-line comment in the template.
 type Config struct {
 	DataDir         string          `yaml:"data_dir" doc:"directory for identity.key, the datastore and saved peers; ~ is your home"`
+	IdentityFile    string          `yaml:"identity_file" doc:"private key file (DIR/identity.key of dhtnode init --data-dir DIR), read only, e.g. a mounted Secret; empty: <data_dir>/identity.key, created on first start"`
 	Network         string          `yaml:"network" doc:"network name; only peers with the same name (DHT protocol /dhtnode/<network>/kad/1.0.0) talk"`
 	Listen          []ma.Multiaddr  `yaml:"listen" doc:"libp2p listen multiaddrs (TCP or QUIC-v1 over ip4, ip6 or dns)"`
 	Bootstrap       []peer.AddrInfo `yaml:"bootstrap" doc:"peers to join through, as multiaddrs ending in /p2p/<peer id>"`
@@ -25,6 +26,7 @@ type Config struct {
 	Routing         Routing         `yaml:"routing" doc:"routing table and peer liveness"`
 	Storage         Storage         `yaml:"storage" doc:"record datastore"`
 	Security        Security        `yaml:"security" doc:"network privacy"`
+	Limits          Limits          `yaml:"limits" doc:"connection limits per source address"`
 	ShutdownTimeout time.Duration   `yaml:"shutdown_timeout" doc:"how long a stopping node may spend handing its records over"`
 	Log             Log             `yaml:"log" doc:"logging"`
 	// Ephemeral runs on an in-memory store with a fresh identity (never read from YAML).
@@ -33,8 +35,14 @@ type Config struct {
 
 // API configures the HTTP API server.
 type API struct {
-	Listen string `yaml:"listen" doc:"host:port of the HTTP API; a non-loopback host needs a token"`
-	Token  string `yaml:"token" doc:"bearer token every route but /healthz and /readyz requires when set"`
+	Listen    string `yaml:"listen" doc:"host:port of the HTTP API; a non-loopback host needs a token"`
+	Token     string `yaml:"token" doc:"bearer token every route but /healthz and /readyz requires when set"`
+	TokenFile string `yaml:"token_file" doc:"file holding the bearer token (kept out of ps and shell history); used when token is empty"`
+	// ReadTimeout, IdleTimeout and MaxConnections bound what HTTP clients
+	// can hold, so the API cannot take the file descriptors libp2p needs.
+	ReadTimeout    time.Duration `yaml:"read_timeout" doc:"longest a client may take to send one request, headers and body"`
+	IdleTimeout    time.Duration `yaml:"idle_timeout" doc:"an idle keep-alive connection is closed after this"`
+	MaxConnections int           `yaml:"max_connections" doc:"open API connections at most; more wait in the kernel's queue"`
 }
 
 // Quorum is a read or write quorum: Majority (0) or a fixed count.
@@ -81,6 +89,16 @@ type Storage struct {
 // Security configures network privacy.
 type Security struct {
 	PSKFile string `yaml:"psk_file" doc:"swarm.key file that makes the network private (TCP only); empty for none"`
+}
+
+// Limits configures the resource manager's connection limits per source
+// address (IPv4 address, IPv6 /56). Loopback addresses are never limited.
+// libp2p's own defaults (8 connections and a burst of 16 then one new
+// connection per 5 s per address) are made for public networks; on a LAN,
+// behind a NAT or a load balancer many peers share one address.
+type Limits struct {
+	ConnsPerIP    int `yaml:"conns_per_ip" doc:"open connections allowed from one IP address (IPv6: one /56); also the burst of new ones"`
+	ConnRatePerIP int `yaml:"conn_rate_per_ip" doc:"new connections per minute allowed from one IP address once its burst is spent"`
 }
 
 // Log configures logging.

@@ -21,6 +21,12 @@ const (
 	DefaultListenQUIC = "/ip4/0.0.0.0/udp/4001/quic-v1"
 	// DefaultAPIListen is loopback only, so the API needs no token out of the box.
 	DefaultAPIListen = "127.0.0.1:5001"
+	// DefaultAPIReadTimeout lets a slow client send a 1 MiB value over a slow link, but not hold a connection forever.
+	DefaultAPIReadTimeout = 30 * time.Second
+	// DefaultAPIIdleTimeout keeps keep-alive connections for a client's next request, not for good.
+	DefaultAPIIdleTimeout = 60 * time.Second
+	// DefaultAPIMaxConnections leaves most of a default 1,024-descriptor limit to libp2p's connections and the datastore.
+	DefaultAPIMaxConnections = 256
 	// DefaultReplicationFactor is Kademlia's usual k for values: eight copies outlive several failures per repair window.
 	DefaultReplicationFactor = 8
 	// DefaultWriteQuorum (majority) with a majority read quorum makes R + W exceed the holder count.
@@ -45,6 +51,12 @@ const (
 	DefaultStorageSync = false
 	// DefaultShutdownTimeout gives a leaving node time to hand its records over without hanging a deploy.
 	DefaultShutdownTimeout = 10 * time.Second
+	// DefaultConnsPerIP lets a 50-node LAN, or a few hundred peers behind one
+	// NAT, hold a connection each (libp2p's own default is 8 per address).
+	DefaultConnsPerIP = 256
+	// DefaultConnRatePerIP (10 a second) lets peers behind one NAT all
+	// reconnect within a minute after their burst (libp2p: 12 a minute).
+	DefaultConnRatePerIP = 600
 	// DefaultLogLevel logs lifecycle events and problems, not every request.
 	DefaultLogLevel = "info"
 	// DefaultLogFormat is for people reading a terminal; use json for log collectors.
@@ -59,7 +71,12 @@ func Default() Config {
 		Network:   DefaultNetwork,
 		Listen:    []ma.Multiaddr{ma.StringCast(DefaultListenTCP), ma.StringCast(DefaultListenQUIC)},
 		Bootstrap: nil,
-		API:       API{Listen: DefaultAPIListen},
+		API: API{
+			Listen:         DefaultAPIListen,
+			ReadTimeout:    DefaultAPIReadTimeout,
+			IdleTimeout:    DefaultAPIIdleTimeout,
+			MaxConnections: DefaultAPIMaxConnections,
+		},
 		Replication: Replication{
 			Factor:         DefaultReplicationFactor,
 			WriteQuorum:    DefaultWriteQuorum,
@@ -74,6 +91,7 @@ func Default() Config {
 			MinPeers:      DefaultMinPeers,
 		},
 		Storage:         Storage{Engine: DefaultStorageEngine, Sync: DefaultStorageSync},
+		Limits:          Limits{ConnsPerIP: DefaultConnsPerIP, ConnRatePerIP: DefaultConnRatePerIP},
 		ShutdownTimeout: DefaultShutdownTimeout,
 		Log:             Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 	}

@@ -14,6 +14,7 @@ func TestDefaultMatchesSpec(t *testing.T) {
 		got, want any
 	}{
 		{"data_dir", cfg.DataDir, filepath.Join("/home/tester", ".dhtnode")},
+		{"identity_file", cfg.IdentityFile, ""},
 		{"network", cfg.Network, "default"},
 		{"listen", len(cfg.Listen), 2},
 		{"listen[0]", cfg.Listen[0].String(), "/ip4/0.0.0.0/tcp/4001"},
@@ -33,6 +34,8 @@ func TestDefaultMatchesSpec(t *testing.T) {
 		{"storage.engine", cfg.Storage.Engine, EngineLevelDB},
 		{"storage.sync", cfg.Storage.Sync, false},
 		{"security.psk_file", cfg.Security.PSKFile, ""},
+		{"limits.conns_per_ip", cfg.Limits.ConnsPerIP, 256},
+		{"limits.conn_rate_per_ip", cfg.Limits.ConnRatePerIP, 600},
 		{"shutdown_timeout", cfg.ShutdownTimeout, 10 * time.Second},
 		{"log.level", cfg.Log.Level, "info"},
 		{"log.format", cfg.Log.Format, "text"},

@@ -31,7 +31,7 @@ func FuzzLoad(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg := Default()
-		if err := cfg.decodeYAML("fuzz.yaml", data); err != nil {
+		if err := cfg.decodeYAML("fuzz.yaml", data, Sources{}); err != nil {
 			return
 		}
 		_ = cfg.Validate()
@@ -40,7 +40,7 @@ func FuzzLoad(f *testing.F) {
 			t.Fatalf("marshal of a decoded config: %v", err)
 		}
 		again := Default()
-		if err := again.decodeYAML("again.yaml", out); err != nil {
+		if err := again.decodeYAML("again.yaml", out, Sources{}); err != nil {
 			t.Fatalf("decoding marshalled config: %v\n%s", err, out)
 		}
 		assertConfigEqual(t, again, cfg)

@@ -18,26 +18,35 @@ import (
 // caller decides whether a config file is optional. Load does not
 // Validate.
 func Load(path string) (Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, fmt.Errorf("read config: %w", err)
-	}
-	cfg := Default()
-	if err := cfg.decodeYAML(path, data); err != nil {
-		return Config{}, err
-	}
-	return cfg, nil
+	cfg, _, err := LoadSources(path)
+	return cfg, err
 }
 
-// decodeYAML applies the YAML document data, read from file name, to c.
-// Keys absent from the document keep their current values.
-func (c *Config) decodeYAML(name string, data []byte) error {
+// LoadSources is Load that also returns where in the file each key was set,
+// so that Validate's errors can be located (Sources.Locate).
+func LoadSources(path string) (Config, Sources, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg := Default()
+	src := Sources{}
+	if err := cfg.decodeYAML(path, data, src); err != nil {
+		return Config{}, nil, err
+	}
+	return cfg, src, nil
+}
+
+// decodeYAML applies the YAML document data, read from file name, to c,
+// and records in src the file and line of each key it sets. Keys absent
+// from the document keep their current values.
+func (c *Config) decodeYAML(name string, data []byte, src Sources) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
 		return nil // an empty file changes nothing
 	} else if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+		return yamlSyntaxError(name, err)
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
@@ -46,7 +55,7 @@ func (c *Config) decodeYAML(name string, data []byte) error {
 	if len(doc.Content) == 0 {
 		return nil // only comments
 	}
-	d := decoder{file: name}
+	d := decoder{file: name, src: src}
 	d.section(reflect.ValueOf(c).Elem(), "", doc.Content[0])
 	c.DataDir = expandHome(c.DataDir)
 	return errors.Join(d.errs...)
@@ -55,14 +64,18 @@ func (c *Config) decodeYAML(name string, data []byte) error {
 // decoder walks a YAML node tree along Config's keys, collecting every error.
 type decoder struct {
 	file string
+	src  Sources
 	errs []error
 }
+
+// at is the source of node n: "file:line".
+func (d *decoder) at(n *yaml.Node) string { return fmt.Sprintf("%s:%d", d.file, n.Line) }
 
 func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
 	if path == "" {
 		path = "(top level)"
 	}
-	d.errs = append(d.errs, &KeyError{Source: fmt.Sprintf("%s:%d", d.file, n.Line), Path: path, Reason: fmt.Sprintf(format, args...)})
+	d.errs = append(d.errs, &KeyError{Source: d.at(n), Path: path, Reason: fmt.Sprintf(format, args...)})
 }
 
 // section applies mapping n to section v, whose YAML path is prefix.
@@ -95,8 +108,10 @@ func (d *decoder) section(v reflect.Value, prefix string, n *yaml.Node) {
 		case isSection(f.Type()):
 			d.section(f, path, val)
 		case f.Kind() == reflect.Slice:
+			d.src[path] = d.at(k)
 			d.list(f, path, val)
 		default:
+			d.src[path] = d.at(k)
 			d.scalar(f, path, val)
 		}
 	}
@@ -118,6 +133,7 @@ func (d *decoder) list(f reflect.Value, path string, n *yaml.Node) {
 	for i, item := range n.Content {
 		item = resolve(item)
 		itemPath := fmt.Sprintf("%s[%d]", path, i)
+		d.src[itemPath] = d.at(item)
 		if item.Kind != yaml.ScalarNode || isNull(item) {
 			d.fail(item, itemPath, "want a multiaddr string, got %s", describe(item))
 			ok = false

@@ -27,6 +27,10 @@ bootstrap:
 api:
   listen: 0.0.0.0:8080
   token: s3cret
+  token_file: ""
+  read_timeout: 5s
+  idle_timeout: 2m
+  max_connections: 64
 replication:
   factor: 5
   write_quorum: 3
@@ -43,6 +47,9 @@ storage:
   sync: true
 security:
   psk_file: ""
+limits:
+  conns_per_ip: 16
+  conn_rate_per_ip: 60
 shutdown_timeout: 3s
 log:
   level: debug
@@ -60,10 +67,11 @@ log:
 			{ID: p1, Addrs: []ma.Multiaddr{ma.StringCast("/ip4/10.0.0.1/tcp/4001"), ma.StringCast("/ip4/10.0.0.1/udp/4001/quic-v1")}},
 			{ID: p2, Addrs: []ma.Multiaddr{ma.StringCast("/dns4/seed.example/tcp/4001")}},
 		},
-		API:             API{Listen: "0.0.0.0:8080", Token: "s3cret"},
+		API:             API{Listen: "0.0.0.0:8080", Token: "s3cret", ReadTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute, MaxConnections: 64},
 		Replication:     Replication{Factor: 5, WriteQuorum: 3, ReadQuorum: Majority, RepairInterval: 90 * time.Second, MaxValueSize: 1024},
 		Routing:         Routing{BucketSize: 16, ProbeInterval: 250 * time.Millisecond, ProbeFailures: 3, MinPeers: 0},
 		Storage:         Storage{Engine: EngineMemory, Sync: true},
+		Limits:          Limits{ConnsPerIP: 16, ConnRatePerIP: 60},
 		ShutdownTimeout: 3 * time.Second,
 		Log:             Log{Level: "debug", Format: "json"},
 	}
@@ -143,7 +151,7 @@ func TestLoadRejects(t *testing.T) {
 		{"bootstrap without p2p", "bootstrap:\n  - /ip4/10.0.0.1/tcp/4001\n", []string{":2: bootstrap[0]: \"/ip4/10.0.0.1/tcp/4001\" has no /p2p/<peer id>"}},
 		{"bootstrap with bad peer id", "bootstrap:\n  - /ip4/10.0.0.1/tcp/4001/p2p/QmNotAPeer\n", []string{"bootstrap[0]", "QmNotAPeer"}},
 		{"two documents", "network: a\n---\nnetwork: b\n", []string{"config.yaml: holds more than one YAML document"}},
-		{"syntax error", "network: a\n  bad: indent\n", []string{"config.yaml: yaml: line 2"}},
+		{"syntax error", "network: a\n  bad: indent\n", []string{"config.yaml:2: YAML syntax"}},
 		{"every error reported", "netwrok: x\nreplication:\n  factor: x\n" + "bootstrap: [/ip4/1.2.3.4/tcp/1/p2p/" + peerID + ", /ip4/1.2.3.4/tcp/1]\n",
 			[]string{"netwrok: unknown key", "replication.factor: want an integer", "bootstrap[1]: \"/ip4/1.2.3.4/tcp/1\" has no /p2p/"}},
 	} {

@@ -125,7 +125,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := Default()
-			if err := got.decodeYAML("test.yaml", data); err != nil {
+			if err := got.decodeYAML("test.yaml", data, Sources{}); err != nil {
 				t.Fatalf("%v\n%s", err, data)
 			}
 			if len(want.Listen) == 0 {

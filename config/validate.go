@@ -33,11 +33,17 @@ var networkName = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 // ValidationError is one invalid value, named by its YAML path.
 type ValidationError struct {
+	// Source is where the value was set ("file.yaml:12", an environment
+	// variable, a flag), when known: Sources.Locate fills it in.
+	Source string
 	Path   string // e.g. "replication.write_quorum"
 	Reason string // e.g. "must be <= replication.factor (8)"
 }
 
 func (e *ValidationError) Error() string {
+	if e.Source != "" {
+		return e.Source + ": " + e.Path + ": " + e.Reason
+	}
 	return e.Path + ": " + e.Reason
 }
 
@@ -58,6 +64,10 @@ func (c Config) Validate() error {
 		check(false, "data_dir", "must be set (or run ephemeral)")
 	case hasUnexpandedHome(c.DataDir):
 		check(false, "data_dir", "cannot expand ~ in %q: home directory unknown", c.DataDir)
+	}
+	if f := c.IdentityFile; f != "" {
+		info, err := os.Stat(f)
+		check(err == nil && info.Mode().IsRegular(), "identity_file", "%q must be an existing key file (dhtnode init --data-dir DIR writes one to DIR/identity.key)", f)
 	}
 	check(networkName.MatchString(c.Network) && len(c.Network) <= maxNetworkName, "network",
 		"%q must be 1 to %d characters from A-Z, a-z, 0-9, '.', '_' and '-'", c.Network, maxNetworkName)
@@ -80,8 +90,17 @@ func (c Config) Validate() error {
 		_, err = strconv.ParseUint(port, 10, 16)
 	}
 	check(err == nil, "api.listen", "%q must be host:port with a port from 0 to 65535", c.API.Listen)
-	check(err != nil || isLoopback(host) || c.API.Token != "", "api.token",
-		"must be set because api.listen %q is not a loopback address", c.API.Listen)
+	check(err != nil || isLoopback(host) || c.API.Token != "" || c.API.TokenFile != "", "api.token",
+		"must be set (or api.token_file) because api.listen %q is not a loopback address", c.API.Listen)
+	if c.API.TokenFile != "" && c.API.Token == "" {
+		_, err := c.API.BearerToken()
+		check(err == nil, "api.token_file", "%v", err)
+	}
+
+	check(c.API.Token == "" || c.API.TokenFile == "", "api.token_file", "set api.token or api.token_file, not both")
+	check(c.API.ReadTimeout > 0, "api.read_timeout", "%s must be positive", c.API.ReadTimeout)
+	check(c.API.IdleTimeout > 0, "api.idle_timeout", "%s must be positive", c.API.IdleTimeout)
+	check(c.API.MaxConnections >= 1, "api.max_connections", "%d must be at least 1", c.API.MaxConnections)
 
 	r := c.Replication
 	check(r.Factor >= 1 && r.Factor <= maxFactor, "replication.factor", "%d must be from 1 to %d", r.Factor, maxFactor)
@@ -120,6 +139,9 @@ func (c Config) Validate() error {
 			check(!quic, fmt.Sprintf("listen[%d]", i), "%q is QUIC, which libp2p cannot secure with security.psk_file; use TCP", a)
 		}
 	}
+
+	check(c.Limits.ConnsPerIP >= 1, "limits.conns_per_ip", "%d must be at least 1", c.Limits.ConnsPerIP)
+	check(c.Limits.ConnRatePerIP >= 1, "limits.conn_rate_per_ip", "%d must be at least 1 (per minute)", c.Limits.ConnRatePerIP)
 
 	check(c.ShutdownTimeout > 0, "shutdown_timeout", "%s must be positive", c.ShutdownTimeout)
 	_, ok := parseLevel(c.Log.Level)

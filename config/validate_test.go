@@ -35,6 +35,8 @@ func validationErrors(t *testing.T, err error) []*ValidationError {
 
 func TestValidate(t *testing.T) {
 	psk := writeFile(t, "swarm.key", "/key/swarm/psk/1.0.0/\n/base16/\n"+strings.Repeat("ab", 32)+"\n")
+	tokenFile := writeFile(t, "token", "  s3cret \nignored\n")
+	emptyFile := writeFile(t, "empty-token", "\n")
 	p1 := testPeer(t, 1)
 	tcp := ma.StringCast("/ip4/127.0.0.1/tcp/4001")
 	for _, tc := range []struct {
@@ -70,7 +72,7 @@ func TestValidate(t *testing.T) {
 		{"api.listen localhost", func(c *Config) { c.API.Listen = "localhost:5001" }, "", ""},
 		{"api.listen loopback range", func(c *Config) { c.API.Listen = "127.8.0.1:5001" }, "", ""},
 		{"api.listen ipv6 loopback", func(c *Config) { c.API.Listen = "[::1]:5001" }, "", ""},
-		{"api.listen public needs token", func(c *Config) { c.API.Listen = "0.0.0.0:5001" }, "api.token", `must be set because api.listen "0.0.0.0:5001" is not a loopback address`},
+		{"api.listen public needs token", func(c *Config) { c.API.Listen = "0.0.0.0:5001" }, "api.token", `must be set (or api.token_file) because api.listen "0.0.0.0:5001" is not a loopback address`},
 		{"api.listen empty host needs token", func(c *Config) { c.API.Listen = ":5001" }, "api.token", "must be set"},
 		{"api.listen hostname needs token", func(c *Config) { c.API.Listen = "node.lan:5001" }, "api.token", "must be set"},
 		{"api.listen public with token", func(c *Config) { c.API.Listen, c.API.Token = "0.0.0.0:5001", "t" }, "", ""},
@@ -102,7 +104,20 @@ func TestValidate(t *testing.T) {
 		{"psk file is a directory", func(c *Config) { c.Security.PSKFile, c.Listen = t.TempDir(), []ma.Multiaddr{tcp} }, "security.psk_file", "must be an existing file"},
 		{"psk with quic listen", func(c *Config) { c.Security.PSKFile = psk }, "listen[1]", "is QUIC, which libp2p cannot secure with security.psk_file"},
 		{"psk with tcp only", func(c *Config) { c.Security.PSKFile, c.Listen = psk, []ma.Multiaddr{tcp} }, "", ""},
+		{"identity file missing", func(c *Config) { c.IdentityFile = filepath.Join(t.TempDir(), "absent.key") }, "identity_file", "must be an existing key file"},
+		{"identity file is a directory", func(c *Config) { c.IdentityFile = t.TempDir() }, "identity_file", "must be an existing key file"},
+		{"identity file exists", func(c *Config) { c.IdentityFile = psk }, "", ""},
+		{"conns per ip 0", func(c *Config) { c.Limits.ConnsPerIP = 0 }, "limits.conns_per_ip", "0 must be at least 1"},
+		{"conn rate per ip 0", func(c *Config) { c.Limits.ConnRatePerIP = 0 }, "limits.conn_rate_per_ip", "0 must be at least 1 (per minute)"},
+		{"libp2p's own per-ip limits", func(c *Config) { c.Limits = Limits{ConnsPerIP: 8, ConnRatePerIP: 12} }, "", ""},
 		{"shutdown timeout 0", func(c *Config) { c.ShutdownTimeout = 0 }, "shutdown_timeout", "0s must be positive"},
+		{"api read timeout 0", func(c *Config) { c.API.ReadTimeout = 0 }, "api.read_timeout", "0s must be positive"},
+		{"api idle timeout 0", func(c *Config) { c.API.IdleTimeout = 0 }, "api.idle_timeout", "0s must be positive"},
+		{"api max connections 0", func(c *Config) { c.API.MaxConnections = 0 }, "api.max_connections", "0 must be at least 1"},
+		{"token and token file", func(c *Config) { c.API.Token, c.API.TokenFile = "a", tokenFile }, "api.token_file", "not both"},
+		{"token file missing", func(c *Config) { c.API.TokenFile = filepath.Join(t.TempDir(), "absent") }, "api.token_file", "no such file"},
+		{"token file empty", func(c *Config) { c.API.TokenFile = emptyFile }, "api.token_file", "first line is empty"},
+		{"token file on a public api", func(c *Config) { c.API.Listen, c.API.TokenFile = "0.0.0.0:5001", tokenFile }, "", ""},
 		{"log level", func(c *Config) { c.Log.Level = "trace" }, "log.level", `"trace" must be debug, info, warn or error`},
 		{"log level upper case", func(c *Config) { c.Log.Level = "INFO" }, "log.level", "must be debug"},
 		{"log format", func(c *Config) { c.Log.Format = "logfmt" }, "log.format", `"logfmt" must be text or json`},
@@ -159,5 +174,19 @@ func TestValidateChecksPSKFileOnDisk(t *testing.T) {
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestBearerTokenReadsTheFilesFirstLine(t *testing.T) {
+	a := API{TokenFile: writeFile(t, "token", "  s3cret \nignored\n")}
+	if got, err := a.BearerToken(); err != nil || got != "s3cret" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	if got, err := (API{Token: "flag"}).BearerToken(); err != nil || got != "flag" {
+		t.Fatalf("token: got %q, %v", got, err)
+	}
+	big := API{TokenFile: writeFile(t, "big", strings.Repeat("x", maxTokenFile+1))}
+	if _, err := big.BearerToken(); err == nil {
+		t.Fatal("a token file over the limit was read")
 	}
 }

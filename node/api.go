@@ -55,6 +55,12 @@ type ReplicationState struct {
 	ReadsTotal       uint64     `json:"reads_total"`
 	HedgedReadsTotal uint64     `json:"hedged_reads_total"`
 	LastSweep        *time.Time `json:"last_sweep"`
+
+	// BadAnswersTotal counts holder answers whose record failed validation
+	// (forged, future-dated, ...); PartialWritesTotal counts writes that
+	// failed after some holders had stored them (not in SPEC §5 either).
+	BadAnswersTotal    uint64 `json:"bad_answers_total"`
+	PartialWritesTotal uint64 `json:"partial_writes_total"`
 }
 
 // PeerResponse is one element of GET /v1/peers.
@@ -84,8 +90,10 @@ type DeleteResponse struct {
 
 // ReplicasResponse is the body of GET /v1/replicas/{key}.
 type ReplicasResponse struct {
-	Key     string          `json:"key"`
-	Version uint64          `json:"version"`
+	Key     string `json:"key"`
+	Version uint64 `json:"version"`
+	// Deleted is set when the winning version is a tombstone.
+	Deleted bool            `json:"deleted"`
 	Holders []HolderReplica `json:"holders"`
 }
 
@@ -94,6 +102,7 @@ type HolderReplica struct {
 	PeerID  string `json:"peer_id"`
 	Version uint64 `json:"version"`
 	Has     bool   `json:"has"`
+	Deleted bool   `json:"deleted,omitempty"` // what it holds is a tombstone
 	Self    bool   `json:"self,omitempty"`
 	Error   string `json:"error,omitempty"`
 }
@@ -119,6 +128,7 @@ const (
 	CodeTimeout              = "timeout"
 	CodeInternal             = "internal"
 	CodeMethodNotAllowed     = "method_not_allowed"
+	CodeURITooLong           = "uri_too_long"
 )
 
 // Response headers of GET /v1/values/{key}.

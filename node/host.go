@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 
 	"github.com/libp2p/go-libp2p/core/connmgr"
@@ -20,7 +21,6 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 	"github.com/libp2p/go-libp2p/p2p/host/observedaddrs"
 	"github.com/libp2p/go-libp2p/p2p/host/peerstore/pstoremem"
-	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	basicconnmgr "github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
@@ -38,12 +38,13 @@ import (
 
 // newHost assembles the node's libp2p host from go-libp2p's parts: TCP and
 // (without a private-network key) QUIC, Noise and TLS, yamux, the default
-// resource limits, a connection manager, identify and ping. It does what
+// resource limits with cfg's limits per source address (none on addresses in
+// unlimited), a connection manager, identify and ping. It does what
 // libp2p.New does for these options, without importing the libp2p package,
 // which links every transport it knows (WebRTC, WebTransport, WebSocket,
 // relays): a sixth of the binary, resident in every node.
 // gater may be nil.
-func newHost(cfg config.Config, priv crypto.PrivKey, gater connmgr.ConnectionGater) (_ host.Host, err error) {
+func newHost(cfg config.Config, priv crypto.PrivKey, gater connmgr.ConnectionGater, unlimited []netip.Prefix) (_ host.Host, err error) {
 	var psk pnet.PSK
 	if cfg.Security.PSKFile != "" {
 		if psk, err = readPSK(cfg.Security.PSKFile); err != nil {
@@ -72,7 +73,7 @@ func newHost(cfg config.Config, priv crypto.PrivKey, gater connmgr.ConnectionGat
 	if err := peers.AddPubKey(id, priv.GetPublic()); err != nil {
 		return nil, err
 	}
-	limits, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(rcmgr.DefaultLimits.AutoScale()))
+	limits, err := newResourceManager(cfg.Limits, unlimited)
 	if err != nil {
 		return nil, err
 	}
@@ -149,9 +150,15 @@ func newHost(cfg config.Config, priv crypto.PrivKey, gater connmgr.ConnectionGat
 	whole := &p2pHost{BasicHost: h, observed: observed, quicConns: quicConns}
 	undo = closers{whole.Close}
 
-	// The swarm listens if at least one address works, like libp2p.New.
-	if err := sw.Listen(cfg.Listen...); err != nil {
-		return nil, fmt.Errorf("listen %v: %w", cfg.Listen, err)
+	// Every address must work: a node that silently lost its QUIC or TCP
+	// listener is reachable only by half of its peers.
+	if err := checkTCPPortsFree(cfg.Listen); err != nil {
+		return nil, err
+	}
+	for _, a := range cfg.Listen {
+		if err := sw.Listen(a); err != nil {
+			return nil, fmt.Errorf("listen %s: %w", a, err)
+		}
 	}
 	observed.Start(sw)
 	h.Start()

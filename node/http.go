@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/dhtnode/dhtnode/node/dashboard"
 	"github.com/dhtnode/dhtnode/replication"
 )
 
@@ -32,13 +33,22 @@ const (
 // that keys with "/", "//" or ".." reach the handlers unchanged.
 func (n *Node) handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w = &apiWriter{ResponseWriter: w, logger: n.logger, req: r}
+		if len(r.RequestURI) > maxRequestURI {
+			writeError(w, http.StatusRequestURITooLong, "request URI longer than "+strconv.Itoa(maxRequestURI)+" bytes", CodeURITooLong)
+			return
+		}
 		path := r.URL.EscapedPath()
 		switch path {
 		case "/healthz":
 			n.only(w, r, http.MethodGet, func() { writeJSON(w, http.StatusOK, map[string]string{"status": "ok"}) })
 			return
 		case "/readyz":
-			n.only(w, r, http.MethodGet, func() { n.handleReady(w) })
+			n.only(w, r, http.MethodGet, func() { n.handleReady(w, r) })
+			return
+		}
+		if path == "/" || strings.HasPrefix(path, dashboard.Prefix) { // static files; the page asks for the token
+			n.only(w, r, http.MethodGet, func() { dashboard.Handler().ServeHTTP(w, r) })
 			return
 		}
 		if !n.authorized(r) {
@@ -50,19 +60,33 @@ func (n *Node) handler() http.Handler {
 			n.only(w, r, http.MethodGet, func() { writeJSON(w, http.StatusOK, n.status()) })
 		case path == "/v1/peers":
 			n.only(w, r, http.MethodGet, func() { writeJSON(w, http.StatusOK, n.peers()) })
+		case path == "/metrics":
+			n.only(w, r, http.MethodGet, func() { n.metrics.serve.ServeHTTP(w, r) })
+		case path == "/v1/activity":
+			n.only(w, r, http.MethodGet, func() { writeJSON(w, http.StatusOK, n.metrics.activity.snapshot(time.Now())) })
 		case strings.HasPrefix(path, valuesPrefix):
 			n.handleValue(w, r, strings.TrimPrefix(path, valuesPrefix))
 		case strings.HasPrefix(path, replicasPrefix):
-			n.only(w, r, http.MethodGet, func() { n.handleReplicas(w, r, strings.TrimPrefix(path, replicasPrefix)) })
+			n.only(w, r, http.MethodGet, func() {
+				if checkParams(w, r) {
+					n.handleReplicas(w, r, strings.TrimPrefix(path, replicasPrefix))
+				}
+			})
 		default:
 			writeError(w, http.StatusNotFound, "no such route: "+r.URL.Path, CodeNotFound)
 		}
 	})
 }
 
+// only serves the request if its method is method; a GET route answers HEAD
+// too (net/http sends the headers without the body).
 func (n *Node) only(w http.ResponseWriter, r *http.Request, method string, serve func()) {
-	if r.Method != method {
-		w.Header().Set("Allow", method)
+	if r.Method != method && (method != http.MethodGet || r.Method != http.MethodHead) {
+		allow := method
+		if method == http.MethodGet {
+			allow = "GET, HEAD"
+		}
+		w.Header().Set("Allow", allow)
 		writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here", CodeMethodNotAllowed)
 		return
 	}
@@ -81,12 +105,24 @@ func (n *Node) authorized(r *http.Request) bool {
 // on) and the routing table is not empty.
 func (n *Node) Ready() bool { return n.dht.RoutingTable().Size() > 0 }
 
-func (n *Node) handleReady(w http.ResponseWriter) {
+// handleReady answers /readyz: 503 while the routing table is empty or the
+// datastore fails a read. A store recovered from corruption at start is
+// ready, with a note on what it lost.
+func (n *Node) handleReady(w http.ResponseWriter, r *http.Request) {
+	if err := n.checkStorage(r.Context()); err != nil {
+		n.logger.Error("readyz: datastore read failed", "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, ErrorResponse{Error: "storage unhealthy: " + err.Error(), Code: "not_ready"})
+		return
+	}
 	if !n.Ready() {
 		writeJSON(w, http.StatusServiceUnavailable, ErrorResponse{Error: "routing table is empty", Code: "not_ready"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	body := map[string]string{"status": "ready", "storage": "ok"}
+	if n.storageNote != "" {
+		body["storage"] = n.storageNote
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (n *Node) handleValue(w http.ResponseWriter, r *http.Request, escapedKey string) {
@@ -94,10 +130,13 @@ func (n *Node) handleValue(w http.ResponseWriter, r *http.Request, escapedKey st
 	if !ok {
 		return
 	}
+	if !checkParams(w, r) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
 	switch r.Method {
-	case http.MethodGet:
+	case http.MethodGet, http.MethodHead:
 		n.handleGet(ctx, w, r, key)
 	case http.MethodPut:
 		n.handlePut(ctx, w, r, key)
@@ -108,13 +147,14 @@ func (n *Node) handleValue(w http.ResponseWriter, r *http.Request, escapedKey st
 			return
 		}
 		res, err := n.repl.Delete(ctx, key, opts)
+		n.metrics.observeWrite(res, err)
 		if err != nil {
 			writeOpError(w, err, &res)
 			return
 		}
 		writeJSON(w, http.StatusOK, DeleteResponse{Key: key, Version: res.Version, Acks: res.Acks})
 	default:
-		w.Header().Set("Allow", "GET, PUT, DELETE")
+		w.Header().Set("Allow", "GET, HEAD, PUT, DELETE")
 		writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here", CodeMethodNotAllowed)
 	}
 }
@@ -164,6 +204,7 @@ func (n *Node) handlePut(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return
 	}
 	res, err := n.repl.Put(ctx, key, value, opts)
+	n.metrics.observeWrite(res, err)
 	if err != nil {
 		writeOpError(w, err, &res)
 		return
@@ -194,8 +235,8 @@ func writeOptions(q url.Values) (replication.WriteOptions, error) {
 	var o replication.WriteOptions
 	if s := q.Get("ttl"); s != "" {
 		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			return o, errors.New("ttl must be a positive Go duration such as 90s or 24h")
+		if err != nil || d < minTTL || d > maxTTL {
+			return o, errors.New("ttl must be a Go duration from 1s to 87600h (ten years), such as 90s or 24h")
 		}
 		o.TTL = d
 	}
@@ -242,7 +283,8 @@ func (n *Node) handleReplicas(w http.ResponseWriter, r *http.Request, escapedKey
 	}
 	resp := ReplicasResponse{Key: key, Version: best, Holders: make([]HolderReplica, 0, len(states))}
 	for _, s := range states {
-		h := HolderReplica{PeerID: s.Peer.String(), Version: s.Version, Has: best > 0 && s.Version == best, Self: s.Peer == n.host.ID()}
+		h := HolderReplica{PeerID: s.Peer.String(), Version: s.Version, Has: best > 0 && s.Version == best, Deleted: s.Deleted, Self: s.Peer == n.host.ID()}
+		resp.Deleted = resp.Deleted || (h.Has && s.Deleted)
 		if s.Err != nil {
 			h.Error = s.Err.Error()
 		}
@@ -273,6 +315,7 @@ func (n *Node) status() StatusResponse {
 			ReadQuorum:   n.cfg.Replication.ReadQuorum.String(),
 			RepairsTotal: st.RepairsTotal, AuditsTotal: st.AuditsTotal,
 			ReadsTotal: st.ReadsTotal, HedgedReadsTotal: st.HedgedTotal,
+			BadAnswersTotal: st.BadAnswers, PartialWritesTotal: st.PartialWrites,
 		},
 	}
 	if !st.LastSweep.IsZero() {
@@ -337,7 +380,7 @@ func (n *Node) peers() []PeerResponse {
 // errors to HTTP statuses); res carries the acks of a write that fell short.
 func writeOpError(w http.ResponseWriter, err error, res *replication.WriteResult) {
 	switch {
-	case errors.Is(err, replication.ErrInvalidKey):
+	case errors.Is(err, replication.ErrInvalidKey), errors.Is(err, replication.ErrBadQuorum):
 		writeError(w, http.StatusBadRequest, err.Error(), CodeBadRequest)
 	case errors.Is(err, replication.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not found", CodeNotFound)
@@ -354,7 +397,7 @@ func writeOpError(w http.ResponseWriter, err error, res *replication.WriteResult
 	case errors.Is(err, context.DeadlineExceeded):
 		writeError(w, http.StatusGatewayTimeout, "timed out", CodeTimeout)
 	default:
-		writeError(w, http.StatusInternalServerError, "internal error: "+err.Error(), CodeInternal)
+		writeInternal(w, err)
 	}
 }
 

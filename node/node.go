@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -74,9 +72,12 @@ type Node struct {
 	dht     *dht.IpfsDHT
 	routing *routing.Manager
 	repl    *replication.Manager
+	metrics *metrics // Prometheus registry and request instruments (metrics.go)
 
-	apiListener net.Listener
-	api         *http.Server
+	api *apiServer
+	// storageNote says what a damaged datastore lost at start ("" if nothing).
+	storageNote string
+	dirLock     *os.File // nil for an ephemeral node
 	stopEvents  func()
 	wg          sync.WaitGroup
 	closeOnce   sync.Once
@@ -111,14 +112,17 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 			err = errors.Join(err, n.Close())
 		}
 	}()
+	if n.cfg.API.Token, err = cfg.API.BearerToken(); err != nil {
+		return nil, fmt.Errorf("api.token_file: %w", err)
+	}
 	priv, err := n.identity()
 	if err != nil {
 		return nil, err
 	}
-	if n.dstore, err = openDatastore(cfg); err != nil {
+	if n.dstore, n.storageNote, err = openDatastore(cfg, logger); err != nil {
 		return nil, err
 	}
-	if n.host, err = newHost(cfg, priv, o.gater); err != nil {
+	if n.host, err = newHost(cfg, priv, o.gater, loopback); err != nil {
 		return nil, err
 	}
 	valid := replication.NewValidator(cfg.Replication.MaxValueSize)
@@ -132,6 +136,9 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 		dht.Validator(record.NamespacedValidator{replication.Namespace: valid}),
 		dht.MaxRecordAge(0), // records expire by their own expires_at
 		dht.DisableProviders(),
+		// Records move only over the record protocol (replication/rpc.go):
+		// kad-dht's PUT_VALUE would store whatever a stranger sends.
+		dht.DisableValues(),
 		dht.BootstrapPeers(cfg.Bootstrap...),
 		// kad-dht refreshes the table every 10 minutes (its default); the
 		// routing manager adds refreshes while the node is young.
@@ -164,10 +171,10 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 	if err != nil {
 		return nil, err
 	}
-	if n.apiListener, err = net.Listen("tcp", cfg.API.Listen); err != nil {
-		return nil, fmt.Errorf("api.listen %s: %w", cfg.API.Listen, err)
+	n.metrics = newMetrics(n)
+	if n.api, err = listenAPI(cfg.API, n.metrics.instrument(n.handler())); err != nil {
+		return nil, err
 	}
-	n.api = &http.Server{Handler: n.handler(), ReadHeaderTimeout: 10 * time.Second}
 	return n, nil
 }
 
@@ -186,7 +193,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.routing.Start()
 	n.repl.Start()
 	n.wg.Go(func() {
-		if err := n.api.Serve(n.apiListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := n.api.serve(); err != nil {
 			n.logger.Error("HTTP API stopped", "error", err)
 		}
 	})
@@ -194,9 +201,11 @@ func (n *Node) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close leaves the network gracefully (records are handed to the remaining
-// holders, bounded by shutdown_timeout), then closes the API, replication,
-// routing, DHT, host and datastore in that order. Safe to call more than once.
+// Close stops the API (requests in flight get a few seconds), leaves the
+// network gracefully (records are handed to the remaining holders, bounded
+// by shutdown_timeout, a budget of its own), then closes replication,
+// routing, DHT, host and datastore in that order. Safe to call more than
+// once, and before Start.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() { n.closeErr = n.close(true) })
 	return n.closeErr
@@ -210,22 +219,14 @@ func (n *Node) Kill() {
 
 func (n *Node) close(graceful bool) error {
 	var errs []error
-	timeout := n.cfg.ShutdownTimeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
 	if n.api != nil {
-		errs = append(errs, n.api.Shutdown(ctx))
-	} else if n.apiListener != nil {
-		errs = append(errs, n.apiListener.Close())
+		if err := n.api.shutdown(min(apiDrainTimeout, n.shutdownTimeout())); err != nil {
+			n.logger.Warn("HTTP API did not stop cleanly", "error", err)
+		}
 	}
 	if n.repl != nil {
-		if graceful && n.dht != nil && n.dht.RoutingTable().Size() > 0 {
-			if left := n.repl.Leave(ctx); left > 0 {
-				n.logger.Warn("graceful leave: some records not handed to every holder", "records", left)
-			}
+		if graceful && n.dht != nil {
+			n.handOff()
 		}
 		errs = append(errs, n.repl.Close())
 	}
@@ -245,11 +246,14 @@ func (n *Node) close(graceful bool) error {
 	if n.dstore != nil {
 		errs = append(errs, n.dstore.Close())
 	}
+	if n.dirLock != nil {
+		errs = append(errs, n.dirLock.Close())
+	}
 	return errors.Join(errs...)
 }
 
 // APIURL is the base URL of the HTTP API, e.g. http://127.0.0.1:5001.
-func (n *Node) APIURL() string { return "http://" + n.apiListener.Addr().String() }
+func (n *Node) APIURL() string { return "http://" + n.api.addr().String() }
 
 // Host is the node's libp2p host.
 func (n *Node) Host() host.Host { return n.host }
@@ -277,9 +281,13 @@ func (n *Node) dataFile(name string) string {
 	return filepath.Join(n.cfg.DataDir, name)
 }
 
-// identity loads the node's key from the data dir, creating it on first
-// start; an ephemeral node gets a fresh key.
+// identity loads the node's key from identity_file when set, else from the
+// data dir, creating it on first start; an ephemeral node without an
+// identity_file gets a fresh key.
 func (n *Node) identity() (crypto.PrivKey, error) {
+	if n.cfg.IdentityFile != "" {
+		return LoadIdentity(n.cfg.IdentityFile)
+	}
 	if n.cfg.Ephemeral {
 		priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
 		return priv, err
@@ -287,29 +295,35 @@ func (n *Node) identity() (crypto.PrivKey, error) {
 	if err := os.MkdirAll(n.cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
+	lock, err := lockDataDir(n.cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	n.dirLock = lock
+	checkIdentity(n.cfg.DataDir, n.dataFile(IdentityFile), n.logger)
 	return LoadOrCreateIdentity(n.dataFile(IdentityFile))
 }
 
-func openDatastore(cfg config.Config) (ds.Batching, error) {
+func openDatastore(cfg config.Config, logger *slog.Logger) (ds.Batching, string, error) {
 	if cfg.Ephemeral || cfg.Storage.Engine == config.EngineMemory {
-		return dssync.MutexWrap(ds.NewMapDatastore()), nil
+		return dssync.MutexWrap(ds.NewMapDatastore()), "", nil
 	}
 	if old := filepath.Join(cfg.DataDir, pebbleDir); dirExists(old) {
-		return nil, fmt.Errorf("%s holds a Pebble store from an earlier dhtnode, which this version cannot read; "+
+		return nil, "", fmt.Errorf("%s holds a Pebble store from an earlier dhtnode, which this version cannot read; "+
 			"move it away to start (the other holders refill this node's records)", old)
 	}
 	path := filepath.Join(cfg.DataDir, datastoreDir)
-	d, err := leveldb.NewDatastore(path, &leveldb.Options{
+	d, note, err := openLevelDB(path, &leveldb.Options{
 		// Without storage.sync a write is in the journal (written, not
 		// fsynced) before it is acknowledged: it survives a process crash.
 		NoSync:             !cfg.Storage.Sync,
 		WriteBuffer:        storeWriteBuffer,
 		BlockCacheCapacity: storeBlockCache,
-	})
+	}, logger)
 	if err != nil {
-		return nil, fmt.Errorf("open datastore %s: %w", path, err)
+		return nil, "", err
 	}
-	return d, nil
+	return d, note, nil
 }
 
 func dirExists(path string) bool {

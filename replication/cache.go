@@ -91,6 +91,14 @@ func (d *watchedDatastore) putIfAbsent(ctx context.Context, k ds.Key, value []by
 	return held, err
 }
 
+func (d *watchedDatastore) putUnless(ctx context.Context, k ds.Key, value []byte, held func(stored []byte) []byte) ([]byte, error) {
+	answer, err := d.orderedDatastore.putUnless(ctx, k, value, held)
+	if err == nil && answer == nil {
+		d.cache.written(k)
+	}
+	return answer, err
+}
+
 func (d *watchedDatastore) deleteIf(ctx context.Context, k ds.Key, gone func(stored []byte) bool) (bool, error) {
 	deleted, err := d.orderedDatastore.deleteIf(ctx, k, gone)
 	if deleted {

@@ -414,12 +414,25 @@ func TestPartitionHealConverges(t *testing.T) {
 		}
 		return true
 	})
-	// Both sides accept writes (a majority of the 3 holders each finds); side B
-	// writes twice, so its record has the higher version and must win.
-	mustPut(t, c, sideA[0], "split", "from A")
-	mustPut(t, c, sideB[0], "split", "from B 1")
-	if res := mustPut(t, c, sideB[1], "split", "from B 2"); res.Version != 3 {
-		t.Fatalf("side B's second write got version %d, want 3", res.Version)
+	// Neither side can know a majority of the 6 holders it remembers: a
+	// default put is refused. Asked for 2 acknowledgements, both sides
+	// write; side B writes twice, so its record has the higher version and
+	// must win.
+	if _, err := c.Client(sideA[0]).Put(ctxT(t), "split", []byte("from A"), node.PutOptions{}); !errors.Is(err, node.ErrInsufficientReplicas) {
+		t.Fatalf("default put on one side of a partition: %v, want 503", err)
+	}
+	w2 := node.PutOptions{W: 2}
+	for i, put := range []struct {
+		node  int
+		value string
+	}{{sideA[0], "from A"}, {sideB[0], "from B 1"}, {sideB[1], "from B 2"}} {
+		res, err := c.Client(put.node).Put(ctxT(t), "split", []byte(put.value), w2)
+		if err != nil {
+			t.Fatalf("put %q with w=2: %v", put.value, err)
+		}
+		if i == 2 && res.Version != 3 {
+			t.Fatalf("side B's second write got version %d, want 3", res.Version)
+		}
 	}
 	c.Heal(sideA)
 	took := c.WaitFor(60*time.Second, "healed tables and the winning record on all 6 holders", func() bool {

@@ -20,6 +20,16 @@ var (
 	// expected version is not the current one.
 	ErrVersionConflict = errors.New("version conflict")
 	// ErrInsufficientReplicas is returned when a read or write could not
-	// reach its quorum of holders.
+	// reach its quorum of holders, or when this node cannot know a majority
+	// of the key's holders (quorum.go).
 	ErrInsufficientReplicas = errors.New("quorum not reached")
+	// ErrBadQuorum is returned, before anything is sent, for a w or r that
+	// asks for more holders than the replication factor or than were found.
+	ErrBadQuorum = errors.New("quorum cannot be met")
+	// ErrBadVersion is returned by the validator for a record whose version
+	// or written_at the clock rules out (versions.go).
+	ErrBadVersion = errors.New("bad record version")
+	// errBadAnswer marks a holder's answer that carried a record failing
+	// validation: it counts as a failed request, and in bad_answers_total.
+	errBadAnswer = errors.New("bad answer")
 )

@@ -83,6 +83,10 @@ type Manager struct {
 	hedges     atomic.Uint64 // holders asked by those reads after a hedge delay
 	repairs    atomic.Uint64 // copies pushed to holders that lacked them
 	audits     atomic.Uint64 // keys whose holders were all asked for their copy
+	partials   atomic.Uint64 // writes that failed after some holders stored them
+	network    netMemory     // the largest network seen lately (quorum.go)
+	readFixes  atomic.Uint64 // the repairs pushed by read repair
+	served     *rpcCounts    // record requests this node served
 	pushLimit  *rate.Limiter
 	sweeps     sweepState
 }
@@ -111,7 +115,8 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 	limit := store.valid.MaxValueSize + messageOverhead
 	client := &rpcClient{h: d.Host(), proto: cfg.Protocol, limit: limit, heard: cfg.Heard, idle: make(map[peer.ID][]*rpcStream)}
 	rt := &router{self: self, selfKid: kb.ConvertPeerID(self), d: d, pm: pm, live: live, bucketSize: cfg.BucketSize}
-	server := &rpcServer{store: store, limit: limit, heard: cfg.Heard, ctx: ctx,
+	served := new(rpcCounts)
+	server := &rpcServer{store: store, limit: limit, heard: cfg.Heard, ctx: ctx, counts: served,
 		nearer: func(key string) []peer.AddrInfo { return rt.nearerPeers(DHTKey(key), cfg.Factor) }}
 	d.Host().SetStreamHandler(cfg.Protocol, server.handle)
 	return &Manager{
@@ -128,6 +133,7 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 		cancel:    cancel,
 		kick:      make(chan struct{}, 1),
 		pushLimit: rate.NewLimiter(repairPushRate, repairPushBurst),
+		served:    served,
 		sweeps:    sweepState{marks: make(map[string]auditMark), incomplete: make(map[string]bool), changed: make(map[peer.ID]bool)},
 	}, nil
 }
@@ -177,15 +183,6 @@ func (m *Manager) goTracked(f func()) bool {
 }
 
 var errClosed = errors.New("replication manager closed")
-
-// quorum is the number of holder answers an operation needs: the fixed count
-// when one is set, else a majority of the holders it found.
-func quorum(fixed, found int) int {
-	if fixed > 0 {
-		return fixed
-	}
-	return found/2 + 1
-}
 
 func (m *Manager) rpcContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(m.ctx, m.cfg.RPCTimeout)

@@ -55,11 +55,32 @@ func (m *Manager) write(ctx context.Context, rec *Record, o WriteOptions) (Write
 		return WriteResult{}, err
 	}
 	found := len(c.window())
-	cur, err := m.read(ctx, rec.Key, c, quorum(pick(o.R, m.cfg.ReadQuorum), found))
+	readNeed, writeNeed, err := m.writeQuorums(o, found)
 	if err != nil {
 		return WriteResult{}, err
 	}
-	return m.commit(ctx, rec, cur, c, found, o)
+	cur, err := m.read(ctx, rec.Key, c, readNeed)
+	if err != nil {
+		return WriteResult{}, err
+	}
+	return m.commit(ctx, rec, cur, c, found, writeNeed, o)
+}
+
+// writeQuorums returns a write's read and write quorums among the found
+// holders (quorum.go). A request that sets w but not r reads from a
+// majority of the holders found: it asked for less than the node's rule.
+func (m *Manager) writeQuorums(o WriteOptions, found int) (readNeed, writeNeed int, err error) {
+	if writeNeed, err = m.need("w", o.W, m.cfg.WriteQuorum, found); err != nil {
+		return 0, 0, err
+	}
+	r := o.R
+	if r == 0 && o.W > 0 {
+		r = found/2 + 1
+	}
+	if readNeed, err = m.need("r", r, m.cfg.ReadQuorum, found); err != nil {
+		return 0, 0, err
+	}
+	return readNeed, writeNeed, nil
 }
 
 // create sends rec as version 1 to every holder as a CREATE, which a holder
@@ -76,9 +97,12 @@ func (m *Manager) create(ctx context.Context, rec *Record, o WriteOptions) (Writ
 		return WriteResult{}, err
 	}
 	found := len(c.window())
-	readNeed := quorum(pick(o.R, m.cfg.ReadQuorum), found)
-	res := WriteResult{Needed: quorum(pick(o.W, m.cfg.WriteQuorum), found), Replicas: found}
-	if err := m.stamp(rec, nil, o); err != nil {
+	readNeed, writeNeed, err := m.writeQuorums(o, found)
+	if err != nil {
+		return WriteResult{}, err
+	}
+	res := WriteResult{Needed: writeNeed, Replicas: found}
+	if err := m.stamp(ctx, rec, nil, o); err != nil {
 		return WriteResult{}, err
 	}
 	tally := newWriteTally(res.Needed, readNeed)
@@ -89,7 +113,8 @@ func (m *Manager) create(ctx context.Context, rec *Record, o WriteOptions) (Writ
 		return res, nil
 	}
 	if ctx.Err() != nil {
-		return WriteResult{}, fmt.Errorf("%w: %d of %d holders acknowledged before %v", ErrInsufficientReplicas, acks, found, ctx.Err())
+		res.Acks = acks
+		return res, m.shortfall(res, found, ctx.Err())
 	}
 	// The first round's writes may still be under way: the second round
 	// gets its own record and candidate set.
@@ -101,7 +126,7 @@ func (m *Manager) create(ctx context.Context, rec *Record, o WriteOptions) (Writ
 	} else if cur, err = m.read(ctx, rec.Key, c, readNeed); err != nil {
 		return WriteResult{}, err
 	}
-	return m.commit(ctx, next, cur, c, found, o)
+	return m.commit(ctx, next, cur, c, found, writeNeed, o)
 }
 
 // writeCandidates checks rec's key and size and returns the key's holders
@@ -117,9 +142,9 @@ func (m *Manager) writeCandidates(rec *Record) (*candidateSet, error) {
 }
 
 // commit writes rec over cur, the key's current record (nil if none): it
-// checks IfVersion, stamps rec with the next version and waits for W of the
-// found holders to acknowledge.
-func (m *Manager) commit(ctx context.Context, rec, cur *Record, c *candidateSet, found int, o WriteOptions) (WriteResult, error) {
+// checks IfVersion, stamps rec with the next version and waits for need of
+// the found holders to acknowledge. A compare-and-set goes on in commitCAS.
+func (m *Manager) commit(ctx context.Context, rec, cur *Record, c *candidateSet, found, need int, o WriteOptions) (WriteResult, error) {
 	if o.IfVersion != nil && !versionMatches(cur, *o.IfVersion, time.Now().UnixNano()) {
 		have := uint64(0)
 		if cur != nil {
@@ -127,28 +152,60 @@ func (m *Manager) commit(ctx context.Context, rec, cur *Record, c *candidateSet,
 		}
 		return WriteResult{Version: have}, fmt.Errorf("%w: the key is at version %d, not %d", ErrVersionConflict, have, *o.IfVersion)
 	}
-	if err := m.stamp(rec, cur, o); err != nil {
+	if err := m.stamp(ctx, rec, cur, o); err != nil {
 		return WriteResult{}, err
 	}
-	res := WriteResult{Version: rec.Version, Needed: quorum(pick(o.W, m.cfg.WriteQuorum), found), Replicas: found}
+	res := WriteResult{Version: rec.Version, Needed: need, Replicas: found}
+	if o.IfVersion != nil {
+		return m.commitCAS(ctx, rec, c, res)
+	}
 	tally := newWriteTally(res.Needed, 0)
 	m.replicate(ctx, rec, c, opWrite, tally)
 	res.Acks, _ = tally.result()
 	if res.Acks < res.Needed {
-		return res, fmt.Errorf("%w: %d of %d holders acknowledged, %d needed", ErrInsufficientReplicas, res.Acks, found, res.Needed)
+		return res, m.shortfall(res, found, nil)
 	}
 	return res, nil
 }
 
+// shortfall is the error of a write that did not reach its quorum (cause,
+// if not nil, says why it stopped waiting). A write that some holders
+// stored is not undone: the error says so, and it is counted.
+func (m *Manager) shortfall(res WriteResult, found int, cause error) error {
+	why := ""
+	if cause != nil {
+		why = fmt.Sprintf(" before %v", cause)
+	}
+	if res.Acks == 0 {
+		return fmt.Errorf("%w: 0 of %d holders acknowledged%s, %d needed", ErrInsufficientReplicas, found, why, res.Needed)
+	}
+	m.partials.Add(1)
+	return fmt.Errorf("%w: %d of %d holders acknowledged%s, %d needed; partially applied: %d holders stored it, and a read may return it",
+		ErrInsufficientReplicas, res.Acks, found, why, res.Needed, res.Acks)
+}
+
 // stamp gives rec the version after cur's (1 without cur), the time of
-// writing and the expiry o asks for, and signs it.
-func (m *Manager) stamp(rec, cur *Record, o WriteOptions) error {
-	now := time.Now()
+// writing and the expiry o asks for, and signs it. A version ahead of this
+// node's clock (versions.go) is stamped at its earliest written_at; if that
+// is more than half of MaxClockSkew away, stamp waits until it is not
+// (at most half of MaxClockSkew, as cur passed validation).
+func (m *Manager) stamp(ctx context.Context, rec, cur *Record, o WriteOptions) error {
 	rec.Version = 1
 	if cur != nil {
 		rec.Version = cur.Version + 1
 	}
-	rec.WrittenAt = now.UnixNano()
+	earliest := earliestStamp(rec.Version)
+	if wait := time.Until(time.Unix(0, earliest).Add(-MaxClockSkew / 2)); wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: version %d is ahead of this node's clock: %v", ErrInsufficientReplicas, rec.Version, ctx.Err())
+		}
+	}
+	now := time.Now()
+	rec.WrittenAt = max(now.UnixNano(), earliest)
 	rec.ExpiresAt = 0
 	if o.TTL > 0 {
 		rec.ExpiresAt = now.Add(o.TTL).UnixNano()
@@ -163,13 +220,6 @@ func versionMatches(cur *Record, want uint64, now int64) bool {
 		return want == 0 || (cur != nil && cur.Version == want)
 	}
 	return cur.Version == want
-}
-
-func pick(request, configured int) int {
-	if request > 0 {
-		return request
-	}
-	return configured
 }
 
 // replicate sends rec to the key's holders, the window of c (which moves
@@ -216,7 +266,7 @@ func (t *writeTally) add(a answer) {
 	} else {
 		t.acks++
 	}
-	complete := t.acks >= max(t.need, t.readNeed) || (len(t.existing) > 0 && t.acks+len(t.existing) >= t.readNeed)
+	complete := t.acks >= max(t.need, t.readNeed) || (t.readNeed > 0 && len(t.existing) > 0 && t.acks+len(t.existing) >= t.readNeed)
 	t.mu.Unlock()
 	if complete {
 		t.finish()
@@ -247,8 +297,8 @@ func (m *Manager) writeHolders(rec *Record, c *candidateSet, op byte, tally *wri
 				defer cancel()
 				a := answer{peer: p}
 				start := time.Now()
-				if op == opCreate {
-					a.rec, a.err = m.tr.create(rc, p, rec)
+				if op == opCreate || op == opSwap {
+					a.rec, a.err = m.tr.conditional(rc, p, rec, op)
 				} else {
 					a.err = m.tr.write(rc, p, rec)
 				}
@@ -301,7 +351,11 @@ func (m *Manager) Get(ctx context.Context, key string, r int) (*Record, error) {
 		return nil, err
 	}
 	c := m.router.candidates(DHTKey(key), m.cfg.Factor)
-	rec, err := m.read(ctx, key, c, quorum(pick(r, m.cfg.ReadQuorum), len(c.window())))
+	need, err := m.need("r", r, m.cfg.ReadQuorum, len(c.window()))
+	if err != nil {
+		return nil, err
+	}
+	rec, err := m.read(ctx, key, c, need)
 	if err != nil {
 		return nil, err
 	}
@@ -391,24 +445,21 @@ func (m *Manager) read(ctx context.Context, key string, c *candidateSet, need in
 	return winner, nil
 }
 
-// winner returns the best record among the answers whose signature verifies.
+// winner returns the best record among the answers that pass validation
+// (expiry aside: an expired winner means the key expired). A record that
+// fails it is never picked, however high its version (remote answers are
+// already filtered by transport.verify; this also covers the local copy).
 func (m *Manager) winner(got []answer) *Record {
-	for {
-		var best *Record
-		for _, a := range got {
-			if a.rec != nil && (best == nil || a.rec.Compare(best) > 0) {
-				best = a.rec
-			}
+	var best *Record
+	for _, a := range got {
+		if a.rec == nil || (best != nil && a.rec.Compare(best) <= 0) {
+			continue
 		}
-		if best == nil || m.valid.check(best) == nil || best.Expired(time.Now().UnixNano()) {
-			return best
-		}
-		for i := range got { // forged or oversized: drop every copy of it
-			if got[i].rec != nil && got[i].rec.Compare(best) == 0 {
-				got[i].rec = nil
-			}
+		if m.valid.checkAnswer(a.rec) == nil {
+			best = a.rec
 		}
 	}
+	return best
 }
 
 // readRepair waits for the answers still pending, then pushes the winner to
@@ -439,6 +490,7 @@ wait:
 			c, cancel := m.rpcContext()
 			if m.tr.push(c, a.peer, best) == nil {
 				m.repairs.Add(1)
+				m.readFixes.Add(1)
 			}
 			cancel()
 		}
@@ -449,6 +501,7 @@ wait:
 type HolderState struct {
 	Peer    peer.ID
 	Version uint64 // 0 when it holds nothing
+	Deleted bool   // what it holds is a tombstone
 	Err     error  // set when the holder could not be asked
 }
 
@@ -470,7 +523,7 @@ func (m *Manager) Replicas(ctx context.Context, key string) ([]HolderState, uint
 			r, err := m.tr.fetch(c, p, key)
 			states[i].Err = err
 			if r != nil {
-				states[i].Version = r.Version
+				states[i].Version, states[i].Deleted = r.Version, r.Deleted
 			}
 		}()
 	}

@@ -71,6 +71,20 @@ func (d *orderedDatastore) putIfAbsent(ctx context.Context, k ds.Key, value []by
 	return held, err
 }
 
+// putUnless stores value under k unless held, given what k holds, returns
+// the bytes to answer with instead; then it stores nothing and returns them.
+func (d *orderedDatastore) putUnless(ctx context.Context, k ds.Key, value []byte, held func(stored []byte) []byte) (answer []byte, err error) {
+	err = d.atKey(ctx, k, func(stored []byte) error {
+		if stored != nil {
+			if answer = held(stored); answer != nil {
+				return nil
+			}
+		}
+		return d.Batching.Put(ctx, k, value)
+	})
+	return answer, err
+}
+
 // atKey runs fn with what k holds (nil if nothing) and k's writes held off
 // until fn returns.
 func (d *orderedDatastore) atKey(ctx context.Context, k ds.Key, fn func(stored []byte) error) error {

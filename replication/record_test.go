@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -31,11 +32,12 @@ func signed(t testing.TB, priv crypto.PrivKey, r Record) *Record {
 func TestRecordRoundTrip(t *testing.T) {
 	priv := newKey(t)
 	cases := map[string]Record{
-		"value":     {Key: "a", Value: []byte("hello"), Version: 1, WrittenAt: 1700000000000000000},
-		"empty":     {Key: "dir/with/slashes", Value: []byte{}, Version: 7, WrittenAt: 1},
-		"ttl":       {Key: "k", Value: []byte("v"), Version: 2, WrittenAt: 5, ExpiresAt: time.Now().Add(time.Hour).UnixNano()},
-		"tombstone": {Key: "gone", Version: 3, WrittenAt: 9, Deleted: true},
-		"unicode":   {Key: "ключ/🔑", Value: bytes.Repeat([]byte{0}, 1000), Version: 1 << 40, WrittenAt: -1},
+		"value":       {Key: "a", Value: []byte("hello"), Version: 1, WrittenAt: 1700000000000000000},
+		"empty":       {Key: "dir/with/slashes", Value: []byte{}, Version: 7, WrittenAt: 1},
+		"ttl":         {Key: "k", Value: []byte("v"), Version: 2, WrittenAt: 5, ExpiresAt: time.Now().Add(time.Hour).UnixNano()},
+		"tombstone":   {Key: "gone", Version: 3, WrittenAt: 9, Deleted: true},
+		"unicode":     {Key: "ключ/🔑", Value: bytes.Repeat([]byte{0}, 1000), Version: 1 << 40, WrittenAt: 1700000000000000000},
+		"before 1970": {Key: "old", Value: []byte("v"), Version: 2, WrittenAt: -1},
 	}
 	v := Validator{MaxValueSize: 64 << 10}
 	for name, rec := range cases {
@@ -68,6 +70,12 @@ func TestValidatorRejects(t *testing.T) {
 	big := signed(t, priv, Record{Key: "k", Value: make([]byte, 17), Version: 1, WrittenAt: 1})
 	expired := signed(t, priv, Record{Key: "k", Value: []byte("v"), Version: 1, WrittenAt: 1, ExpiresAt: time.Now().Add(-time.Second).UnixNano()})
 	trailing := append(good.Marshal(), 0)
+	now := time.Now().UnixNano()
+	versionZero := signed(t, priv, Record{Key: "k", Value: []byte("v"), Version: 0, WrittenAt: now})
+	overflowing := signed(t, priv, Record{Key: "k", Value: []byte("v"), Version: math.MaxUint64, WrittenAt: now})
+	aheadOfClock := signed(t, priv, Record{Key: "k", Value: []byte("v"), Version: uint64(now/1000) + 1_000_000, WrittenAt: now})
+	future := signed(t, priv, Record{Key: "k", Value: []byte("v"), Version: 1, WrittenAt: now + int64(time.Minute)})
+	unsigned := Record{Key: "k", Value: []byte("v"), Version: 1, WrittenAt: 1, Writer: good.Writer}
 	cases := []struct {
 		name  string
 		key   string
@@ -78,6 +86,11 @@ func TestValidatorRejects(t *testing.T) {
 		{"signed for another key", "/v/k", otherKey.Marshal(), ErrBadSignature},
 		{"too large", "/v/k", big.Marshal(), ErrTooLarge},
 		{"expired", "/v/k", expired.Marshal(), ErrExpired},
+		{"version 0", "/v/k", versionZero.Marshal(), ErrBadVersion},
+		{"version 2^64-1", "/v/k", overflowing.Marshal(), ErrBadVersion},
+		{"version ahead of written_at", "/v/k", aheadOfClock.Marshal(), ErrBadVersion},
+		{"written in the future", "/v/k", future.Marshal(), ErrBadVersion},
+		{"unsigned", "/v/k", unsigned.Marshal(), ErrBadSignature},
 		{"other namespace", "/pk/k", good.Marshal(), ErrInvalidKey},
 		{"empty user key", "/v/", good.Marshal(), ErrInvalidKey},
 		{"NUL in key", "/v/a\x00b", good.Marshal(), ErrInvalidKey},

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -12,39 +13,20 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// Who repairs a key (so that a failure does not cause k-fold traffic): the
-// two holders nearest to the key among those this node last saw holding it
-// audit it — fetch every holder's copy and push the winner to those behind —
-// when its holders change, and every fullAuditSweeps sweeps.
-// A join does not shift that duty to the newcomers, who do not have the key
-// yet, because ranks are taken among the last audited holders. Every other
-// holder audits a key only as a slow backstop (backstopSweeps), and a node
-// that is no longer among a key's holders hands its copy off and drops it.
-const (
-	responsibleRanks = 2
-	// fullAuditSweeps: a responsible holder re-audits an unchanged key every this many sweeps.
-	fullAuditSweeps = 6
-	// backstopSweeps: any holder audits a key it has not audited for this many sweeps.
-	backstopSweeps = 30
-)
-
-// auditMark remembers the last complete audit of a key by this node.
-type auditMark struct {
-	holders []peer.ID
-	version uint64
-	at      time.Time
-}
-
-// sweepState is what repair passes learned, for status and for skipping work.
+// sweepState is what repair passes learned, for status and for skipping
+// work. The repair loop (run) owns marks and incomplete; mu guards the rest.
 type sweepState struct {
-	mu         sync.Mutex
 	marks      map[string]auditMark
 	incomplete map[string]bool // keys whose last audit or hand-off left copies missing
-	last       time.Time
-	count      int
-	bytes      int64
-	counted    time.Time        // when count and bytes were taken
-	changed    map[peer.ID]bool // peers that joined or left the table since the last event pass
+	// underReplicated is len(incomplete), for Stats.
+	underReplicated atomic.Int64
+
+	mu      sync.Mutex
+	last    time.Time
+	count   int
+	bytes   int64
+	counted time.Time        // when count and bytes were taken
+	changed map[peer.ID]bool // peers that joined or left the table since the last event pass
 }
 
 func (s *sweepState) noteChanged(p peer.ID) {
@@ -68,9 +50,12 @@ type Stats struct {
 	Bytes           int64
 	UnderReplicated int
 	RepairsTotal    uint64
+	ReadRepairs     uint64    // the part of RepairsTotal pushed by read repair
 	AuditsTotal     uint64    // keys audited (every holder asked for its copy) by repair
 	ReadsTotal      uint64    // quorum reads this node ran (gets, and the reads before writes)
 	HedgedTotal     uint64    // extra holders those reads asked after a hedge delay
+	BadAnswers      uint64    // holder answers whose record failed validation (forged, ...)
+	PartialWrites   uint64    // writes that failed after some holders had stored them
 	LastSweep       time.Time // zero before the first sweep
 }
 
@@ -98,8 +83,9 @@ func (m *Manager) Stats() Stats {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Records: s.count, Bytes: s.bytes, UnderReplicated: len(s.incomplete),
-		RepairsTotal: m.repairs.Load(), AuditsTotal: m.audits.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last}
+	return Stats{Records: s.count, Bytes: s.bytes, UnderReplicated: int(s.underReplicated.Load()),
+		RepairsTotal: m.repairs.Load(), ReadRepairs: m.readFixes.Load(), AuditsTotal: m.audits.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last,
+		BadAnswers: m.tr.bad.Load(), PartialWrites: m.partials.Load()}
 }
 
 func (s *sweepState) setCounts(count int, bytes int64) {
@@ -141,9 +127,10 @@ func (m *Manager) run() {
 // keys it is responsible for whose holders changed (and, in a sweep, those
 // due for a periodic audit). A sweep has changed == nil; a pass after
 // routing events gets the peers that joined or left, and looks only at the
-// keys whose holders they can change.
+// keys whose holders they can change. What to do is decided by planRepair
+// (plan.go); pass gathers its inputs, carries the plan out and records the
+// outcomes.
 func (m *Manager) pass(ctx context.Context, changed map[peer.ID]bool) {
-	sweep := changed == nil
 	var recs []*Record
 	var bytes int64
 	err := m.store.Each(ctx, func(r *Record, size int) error {
@@ -155,176 +142,99 @@ func (m *Manager) pass(ctx context.Context, changed map[peer.ID]bool) {
 		m.logger.Warn("repair pass: reading the store", "error", err)
 		return
 	}
-	var budget atomic.Int64
-	budget.Store(maxAuditsPerPass)
-	forEachBounded(ctx, recs, func(r *Record) {
-		if sweep || m.affected(r.Key, changed) {
-			m.repairKey(ctx, r, sweep, &budget)
-		}
-	})
-
 	s := &m.sweeps
-	s.setCounts(len(recs), bytes)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if sweep {
-		s.last = time.Now()
+	in := planInput{
+		self: m.self, k: m.cfg.Factor, interval: m.cfg.RepairInterval, tombstoneTTL: m.cfg.TombstoneTTL,
+		now: time.Now(), sweep: changed == nil, changed: changed, recs: recs,
+		marks:    s.marks, incomplete: s.incomplete, budget: maxAuditsPerPass,
+		nearby: func(key string) []peer.ID {
+			return m.router.localClosest(kb.ConvertKey(DHTKey(key)), m.cfg.Factor)
+		},
 	}
+	plan := planRepair(in)
+	if len(plan.lookup) > 0 {
+		in.holders = m.lookupHolders(ctx, plan.lookup)
+		plan = planRepair(in)
+	}
+	maps.Copy(s.marks, plan.marks)
+	done := m.carryOut(ctx, plan.actions)
+	now := time.Now()
+	for i, a := range plan.actions {
+		m.recordOutcome(a, done[i], now)
+	}
+
+	s.setCounts(len(recs), bytes)
 	live := make(map[string]bool, len(recs))
 	for _, r := range recs {
 		live[r.Key] = true
 	}
-	for k := range s.incomplete {
-		if !live[k] {
-			delete(s.incomplete, k)
-		}
-	}
-	for k := range s.marks {
-		if !live[k] {
-			delete(s.marks, k)
-		}
+	maps.DeleteFunc(s.incomplete, func(k string, _ bool) bool { return !live[k] })
+	maps.DeleteFunc(s.marks, func(k string, _ auditMark) bool { return !live[k] })
+	s.underReplicated.Store(int64(len(s.incomplete)))
+	if in.sweep {
+		s.mu.Lock()
+		s.last = now
+		s.mu.Unlock()
 	}
 }
 
-func (m *Manager) repairKey(ctx context.Context, r *Record, sweep bool, budget *atomic.Int64) {
-	if ctx.Err() != nil {
-		return
-	}
-	now := time.Now()
-	if (r.Expired(now.UnixNano()) && !r.Deleted) || (r.Deleted && now.Sub(time.Unix(0, r.WrittenAt)) > m.cfg.TombstoneTTL) {
-		if err := m.store.Remove(ctx, r); err != nil {
-			m.logger.Warn("dropping an expired record", "key", r.Key, "error", err)
+// lookupHolders finds the holders of each key, repairWorkers at a time.
+func (m *Manager) lookupHolders(ctx context.Context, keys []string) map[string][]peer.ID {
+	found := make([][]peer.ID, len(keys))
+	forEachBounded(ctx, len(keys), func(i int) {
+		found[i] = m.router.closest(ctx, DHTKey(keys[i]), m.cfg.Factor)
+	})
+	out := make(map[string][]peer.ID, len(keys))
+	for i, k := range keys {
+		if found[i] != nil { // nil: the pass was cut short
+			out[k] = found[i]
 		}
-		m.forget(r.Key)
-		return
 	}
-	if sweep && m.noteFresh(r, now) {
-		return
-	}
-	holders := m.router.closest(ctx, DHTKey(r.Key), m.cfg.Factor)
-	if rank(holders, m.self) < 0 {
-		if budget.Add(-1) >= 0 {
-			m.handOff(ctx, r, holders)
-		}
-		return
-	}
-	if m.auditDue(r, holders, now, sweep) && budget.Add(-1) >= 0 {
-		complete := m.audit(ctx, r, holders)
-		m.record(r, holders, complete, now)
-	}
+	return out
 }
 
-// affected reports whether a peer that joined or left can change the key's
-// holders: it was one of them, or it is nearer to the key than the farthest
-// of them (or they were fewer than k). The holders are those of the last
-// audit or, for a key not audited here yet (one written moments ago), the k
-// nearest this node's routing table knows now: a peer that left was nearer
-// than the farthest of them if it was a holder, and a peer that joined is
-// among them if it became one. Keys whose last audit left them incomplete
-// count as affected.
-func (m *Manager) affected(key string, changed map[peer.ID]bool) bool {
-	m.sweeps.mu.Lock()
-	mark := m.sweeps.marks[key]
-	incomplete := m.sweeps.incomplete[key]
-	m.sweeps.mu.Unlock()
-	if incomplete {
-		return true
-	}
-	holders := mark.holders
-	if holders == nil {
-		holders = m.router.localClosest(kb.ConvertKey(DHTKey(key)), m.cfg.Factor)
-	}
-	if len(holders) < m.cfg.Factor {
-		return true
-	}
-	farthest := holders[len(holders)-1]
-	for p := range changed {
-		if slices.Contains(holders, p) || kb.Closer(p, farthest, DHTKey(key)) {
-			return true
+// carryOut runs the actions, repairWorkers at a time, and reports for each
+// whether it left the key complete: dropped, or every holder with the winner.
+func (m *Manager) carryOut(ctx context.Context, actions []repairAction) []bool {
+	done := make([]bool, len(actions))
+	forEachBounded(ctx, len(actions), func(i int) {
+		a := actions[i]
+		if ctx.Err() != nil {
+			return
 		}
-	}
-	return false
+		switch a.kind {
+		case actDrop:
+			if err := m.store.Remove(ctx, a.rec); err != nil {
+				m.logger.Warn("dropping an expired record", "key", a.rec.Key, "error", err)
+			}
+			done[i] = true
+		case actAudit:
+			done[i] = m.audit(ctx, a.rec, a.holders)
+		case actHandOff:
+			if done[i] = m.audit(ctx, a.rec, a.holders); done[i] {
+				if err := m.store.Remove(ctx, a.rec); err != nil {
+					m.logger.Warn("dropping a handed-off record", "key", a.rec.Key, "error", err)
+				}
+			}
+		}
+	})
+	return done
 }
 
-// noteFresh handles a sweep's first sight of a key written moments ago: its
-// writer audits it if a push failed (followUp), so the sweep only starts the
-// key's clocks, and leaves its holders (a lookup) to the next sweep so that
-// the sweeps after a burst of writes stay cheap.
-func (m *Manager) noteFresh(r *Record, now time.Time) bool {
-	if now.Sub(time.Unix(0, r.WrittenAt)) >= m.cfg.RepairInterval {
-		return false
-	}
+// recordOutcome updates the marks with the outcome of an action.
+func (m *Manager) recordOutcome(a repairAction, complete bool, now time.Time) {
 	s := &m.sweeps
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, seen := s.marks[r.Key]; seen || s.incomplete[r.Key] {
-		return false
-	}
-	s.marks[r.Key] = auditMark{version: r.Version, at: now}
-	return true
-}
-
-// auditDue decides whether this node audits a key in this pass.
-func (m *Manager) auditDue(r *Record, holders []peer.ID, now time.Time, sweep bool) bool {
-	m.sweeps.mu.Lock()
-	mark, audited := m.sweeps.marks[r.Key]
-	incomplete := m.sweeps.incomplete[r.Key]
-	m.sweeps.mu.Unlock()
-	changed := !audited || mark.version != r.Version || !slices.Equal(mark.holders, holders)
-	age := now.Sub(mark.at)
-	responsible := rankAmong(holders, mark.holders, m.self) < responsibleRanks
-	if sweep && audited && mark.holders == nil && mark.version == r.Version {
-		// First full sight of a key noted by noteFresh: learn its holders.
-		m.sweeps.mu.Lock()
-		m.sweeps.marks[r.Key] = auditMark{holders: holders, version: r.Version, at: mark.at}
-		m.sweeps.mu.Unlock()
-		return false
-	}
+	key := a.rec.Key
 	switch {
-	case incomplete:
-		return true
-	case responsible && changed:
-		return true
-	case sweep && responsible && age >= fullAuditSweeps*m.cfg.RepairInterval:
-		return true
-	default:
-		return sweep && age >= backstopSweeps*m.cfg.RepairInterval
+	case !complete:
+		s.incomplete[key] = true
+	case a.kind == actAudit:
+		s.marks[key] = auditMark{holders: a.holders, version: a.rec.Version, at: now}
+		delete(s.incomplete, key)
+	default: // dropped or handed off: the key is no longer here
+		delete(s.marks, key)
+		delete(s.incomplete, key)
 	}
-}
-
-// rankAmong is self's rank among the holders that were holders at the last
-// audit (all of them when there was none): newcomers do not take the duty.
-func rankAmong(holders, before []peer.ID, self peer.ID) int {
-	n := 0
-	for _, p := range holders {
-		if p == self {
-			return n
-		}
-		if len(before) == 0 || slices.Contains(before, p) {
-			n++
-		}
-	}
-	return -1
-}
-
-func (m *Manager) record(r *Record, holders []peer.ID, complete bool, now time.Time) {
-	s := &m.sweeps
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if complete {
-		s.marks[r.Key] = auditMark{holders: holders, version: r.Version, at: now}
-		delete(s.incomplete, r.Key)
-	} else {
-		s.incomplete[r.Key] = true
-	}
-}
-
-func (m *Manager) forget(key string) {
-	s := &m.sweeps
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.marks, key)
-	delete(s.incomplete, key)
 }
 
 // audit fetches every holder's copy, adopts a newer verified copy if a holder
@@ -335,6 +245,10 @@ func (m *Manager) audit(ctx context.Context, r *Record, holders []peer.ID) bool 
 	got := m.fetchAll(ctx, r.Key, holders)
 	got = append(got, answer{peer: m.self, rec: r})
 	best := m.winner(got)
+	if best == nil { // not even the local copy passes validation (a lower max_value_size, say)
+		m.logger.Warn("repair: no valid copy of a stored key", "key", r.Key)
+		return false
+	}
 	complete := true
 	for _, a := range got {
 		if a.err != nil {
@@ -362,21 +276,6 @@ func (m *Manager) audit(ctx context.Context, r *Record, holders []peer.ID) bool 
 	return complete
 }
 
-// handOff gives a record this node no longer holds to its holders and drops
-// the local copy once every holder has it or something newer.
-func (m *Manager) handOff(ctx context.Context, r *Record, holders []peer.ID) {
-	if m.audit(ctx, r, holders) {
-		if err := m.store.Remove(ctx, r); err != nil {
-			m.logger.Warn("dropping a handed-off record", "key", r.Key, "error", err)
-		}
-		m.forget(r.Key)
-		return
-	}
-	m.sweeps.mu.Lock()
-	m.sweeps.incomplete[r.Key] = true
-	m.sweeps.mu.Unlock()
-}
-
 // fetchAll asks the given peers (this node excluded) for their copy of key.
 func (m *Manager) fetchAll(ctx context.Context, key string, peers []peer.ID) []answer {
 	out := make(chan answer, len(peers))
@@ -400,10 +299,16 @@ func (m *Manager) fetchAll(ctx context.Context, key string, peers []peer.ID) []a
 	return got
 }
 
+// LeaveResult counts what a graceful leave did: of Records live records and
+// tombstones, HandedOff reached every peer that holds them once this node is
+// gone; the rest fell short or were not tried before the deadline.
+type LeaveResult struct {
+	Records, HandedOff int
+}
+
 // Leave hands every local record to the peers that hold it once this node is
-// gone (its k closest other peers), until done or ctx ends. It reports how
-// many records could not be handed to all of them.
-func (m *Manager) Leave(ctx context.Context) int {
+// gone (its k closest other peers), until done or ctx ends.
+func (m *Manager) Leave(ctx context.Context) LeaveResult {
 	var recs []*Record
 	_ = m.store.Each(ctx, func(r *Record, _ int) error {
 		if r.Live(time.Now().UnixNano()) || r.Deleted {
@@ -411,29 +316,30 @@ func (m *Manager) Leave(ctx context.Context) int {
 		}
 		return nil
 	})
-	var failed atomic.Int64
-	forEachBounded(ctx, recs, func(r *Record) {
+	var handed atomic.Int64
+	forEachBounded(ctx, len(recs), func(i int) {
+		r := recs[i]
 		others := m.router.closest(ctx, DHTKey(r.Key), m.cfg.Factor+1)
 		others = slices.DeleteFunc(others, func(p peer.ID) bool { return p == m.self })
 		if len(others) > m.cfg.Factor {
 			others = others[:m.cfg.Factor]
 		}
-		if !m.audit(ctx, r, others) {
-			failed.Add(1)
+		if m.audit(ctx, r, others) {
+			handed.Add(1)
 		}
 	})
-	return int(failed.Load())
+	return LeaveResult{Records: len(recs), HandedOff: int(handed.Load())}
 }
 
-// forEachBounded calls fn for each record on repairWorkers goroutines, and
-// stops handing out records once ctx ends.
-func forEachBounded(ctx context.Context, recs []*Record, fn func(*Record)) {
-	work := make(chan *Record)
+// forEachBounded calls fn(i) for each i in [0, n) on repairWorkers
+// goroutines, and stops handing out indexes once ctx ends.
+func forEachBounded(ctx context.Context, n int, fn func(i int)) {
+	work := make(chan int)
 	var wg sync.WaitGroup
-	for range repairWorkers {
+	for range min(repairWorkers, n) {
 		wg.Go(func() {
-			for r := range work {
-				fn(r)
+			for i := range work {
+				fn(i)
 			}
 		})
 	}
@@ -441,9 +347,9 @@ func forEachBounded(ctx context.Context, recs []*Record, fn func(*Record)) {
 		close(work)
 		wg.Wait()
 	}()
-	for _, r := range recs {
+	for i := range n {
 		select {
-		case work <- r:
+		case work <- i:
 		case <-ctx.Done():
 			return
 		}

@@ -39,6 +39,11 @@ import (
 // CREATE is a WRITE that a holder carries out only if it has no record of
 // the key; otherwise it answers with the record it has (statusExists), so a
 // round of CREATEs is also a read (Manager.create).
+//
+// SWAP is a WRITE that a holder carries out only if the record it has, live
+// or not, has a lower version (or is the same record); otherwise it answers
+// with that record (statusExists). Compare-and-set writes use it (cas.go),
+// so that two writers of one version cannot both be acknowledged.
 
 const (
 	opGet    byte = 1
@@ -46,6 +51,7 @@ const (
 	opRead   byte = 3
 	opWrite  byte = 4
 	opCreate byte = 5
+	opSwap   byte = 6
 )
 
 const (
@@ -55,7 +61,7 @@ const (
 	statusInvalid   byte = 3 // malformed request or record
 	statusFailed    byte = 4 // not served: the record failed validation or the store failed
 	statusNotHolder byte = 5 // READ, WRITE, CREATE: not a holder; a referral follows
-	statusExists    byte = 6 // CREATE: not stored; the record the holder has follows
+	statusExists    byte = 6 // CREATE, SWAP: not stored; the record the holder has follows
 )
 
 // Stream lifetimes: a holder drops a stream idle for serverIdleTimeout
@@ -109,6 +115,7 @@ type rpcServer struct {
 	// nil when it is one of the key's holders; nil means always a holder.
 	nearer func(key string) []peer.AddrInfo
 	ctx    context.Context
+	counts *rpcCounts // may be nil
 }
 
 // handle serves requests on s until the peer closes it or stays idle. The
@@ -135,6 +142,7 @@ func (sv *rpcServer) handle(s network.Stream) {
 			sv.heard(s.Conn().RemotePeer())
 		}
 		answer := sv.serve(msg)
+		sv.counts.add(msg, answer)
 		r.ReleaseMsg(msg) // serve keeps no reference to it
 		if err := w.WriteMsg(answer); err != nil {
 			s.Reset()
@@ -152,13 +160,13 @@ func (sv *rpcServer) serve(msg []byte) []byte {
 	if err != nil {
 		return append([]byte{statusInvalid}, err.Error()...)
 	}
-	if op == opRead || op == opWrite || op == opCreate {
+	if op == opRead || op == opWrite || op == opCreate || op == opSwap {
 		if sv.nearer != nil {
 			if nearer := sv.nearer(key); nearer != nil {
 				return encodeReferral([]byte{statusNotHolder}, nearer)
 			}
 		}
-		if op != opCreate {
+		if op == opRead || op == opWrite {
 			op -= opRead - opGet // served as GET or PUT
 		}
 	}
@@ -185,12 +193,12 @@ func (sv *rpcServer) serve(msg []byte) []byte {
 			return []byte{statusStale}
 		}
 		return []byte{statusOK}
-	case opCreate:
+	case opCreate, opSwap:
 		rec, err := Unmarshal(key, payload)
 		if err != nil {
 			return append([]byte{statusInvalid}, err.Error()...)
 		}
-		existing, err := sv.store.Create(sv.ctx, rec)
+		existing, err := sv.store.conditional(sv.ctx, rec, op)
 		switch {
 		case err != nil:
 			return append([]byte{statusFailed}, err.Error()...)

@@ -15,11 +15,10 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Store is this node's local copy of the records it holds. It shares kad-dht's
-// value-record layout in the datastore, so records written here are served to
-// peers by kad-dht's GET_VALUE handler, and records that peers PUT through
-// kad-dht are visible here. Reads are served from a cache (cache.go) that
-// stays coherent only if every writer uses Datastore().
+// Store is this node's local copy of the records it holds, in kad-dht's
+// value-record layout in the datastore (kad-dht's own value handlers are
+// off: node/node.go). Reads are served from a cache (cache.go) that stays
+// coherent only if every writer uses Datastore().
 type Store struct {
 	dstore *watchedDatastore // every write through it updates the cache
 	values *records.ValueStore
@@ -101,6 +100,40 @@ func (s *Store) Create(ctx context.Context, r *Record) (existing []byte, err err
 		return nil, fmt.Errorf("store %q: %w", r.Key, err)
 	}
 	return existing, nil
+}
+
+// PutNewer stores r only if the stored record of its key, live or not, has
+// a lower version, or is r itself. Otherwise it stores nothing and returns
+// the stored record's wire form: a compare-and-set write (cas.go) that
+// finds another record at its version has lost this holder.
+func (s *Store) PutNewer(ctx context.Context, r *Record) (existing []byte, err error) {
+	k, data, err := s.storedForm(r)
+	if err != nil {
+		return nil, err
+	}
+	existing, err = s.dstore.putUnless(ctx, k, data, func(stored []byte) []byte {
+		var pbrec recpb.Record
+		if proto.Unmarshal(stored, &pbrec) != nil {
+			return nil
+		}
+		cur, err := Unmarshal(r.Key, pbrec.GetValue())
+		if err != nil || cur.Version < r.Version || cur.Compare(r) == 0 {
+			return nil
+		}
+		return pbrec.GetValue()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store %q: %w", r.Key, err)
+	}
+	return existing, nil
+}
+
+// conditional is Create (op opCreate) or PutNewer (opSwap).
+func (s *Store) conditional(ctx context.Context, r *Record, op byte) ([]byte, error) {
+	if op == opCreate {
+		return s.Create(ctx, r)
+	}
+	return s.PutNewer(ctx, r)
 }
 
 // storedForm validates r and returns its datastore key and the bytes stored

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -15,10 +16,22 @@ type transport struct {
 	self   peer.ID
 	store  *Store
 	client *rpcClient
+	bad    atomic.Uint64 // answers carrying a record that failed validation
 }
 
-// fetch returns p's copy of the key, or nil if p has none. The record is
-// decoded but not verified: callers verify the one they pick.
+// verify passes p's answer r through unless it fails validation (expiry
+// aside); then the answer counts as bad and as a failed request, so that
+// it influences no read, write or repair.
+func (t *transport) verify(p peer.ID, r *Record) (*Record, error) {
+	if err := t.store.valid.checkAnswer(r); err != nil {
+		t.bad.Add(1)
+		return nil, fmt.Errorf("%w from %s: %w", errBadAnswer, p.ShortString(), err)
+	}
+	return r, nil
+}
+
+// fetch returns p's copy of the key, or nil if p has none. A remote copy
+// is verified (verify); the local one was when it was stored.
 func (t *transport) fetch(ctx context.Context, p peer.ID, key string) (*Record, error) {
 	return t.get(ctx, p, key, opGet)
 }
@@ -43,8 +56,9 @@ func (t *transport) get(ctx context.Context, p peer.ID, key string, op byte) (*R
 	case answer[0] == statusOK:
 		var r *Record
 		if r, err = Unmarshal(key, answer[1:]); err == nil {
-			return r, nil
+			return t.verify(p, r)
 		}
+		t.bad.Add(1)
 	default:
 		err = answerError(answer)
 	}
@@ -84,15 +98,16 @@ func (t *transport) put(ctx context.Context, p peer.ID, r *Record, op byte) erro
 	return nil
 }
 
-// create asks p to store r, version 1, only if p has no record of its key.
-// It returns the record p has instead, if any.
-func (t *transport) create(ctx context.Context, p peer.ID, r *Record) (*Record, error) {
+// conditional asks p to store r only if p has no record of its key
+// (opCreate) or only a lower version of it (opSwap). It returns the record
+// p has instead, if any.
+func (t *transport) conditional(ctx context.Context, p peer.ID, r *Record, op byte) (*Record, error) {
 	var have []byte
 	var err error
 	if p == t.self {
-		have, err = t.store.Create(ctx, r)
+		have, err = t.store.conditional(ctx, r, op)
 	} else {
-		have, err = t.createAt(ctx, p, r)
+		have, err = t.conditionalAt(ctx, p, r, op)
 	}
 	var nh *errNotHolder
 	switch {
@@ -103,15 +118,22 @@ func (t *transport) create(ctx context.Context, p peer.ID, r *Record) (*Record, 
 	case err == nil:
 		var rec *Record
 		if rec, err = Unmarshal(r.Key, have); err == nil {
-			return rec, nil
+			if p == t.self {
+				return rec, nil
+			}
+			return t.verify(p, rec)
+		}
+		if p != t.self {
+			t.bad.Add(1)
 		}
 	}
-	return nil, fmt.Errorf("create %q at %s: %w", r.Key, p.ShortString(), err)
+	return nil, fmt.Errorf("conditional write of %q at %s: %w", r.Key, p.ShortString(), err)
 }
 
-// createAt sends a CREATE to p and returns the record p has instead of r, if any.
-func (t *transport) createAt(ctx context.Context, p peer.ID, r *Record) ([]byte, error) {
-	answer, err := t.client.call(ctx, p, encodeRequest(opCreate, r.Key, r.Marshal()))
+// conditionalAt sends a CREATE or SWAP to p and returns the record p has
+// instead of r, if any.
+func (t *transport) conditionalAt(ctx context.Context, p peer.ID, r *Record, op byte) ([]byte, error) {
+	answer, err := t.client.call(ctx, p, encodeRequest(op, r.Key, r.Marshal()))
 	switch {
 	case err != nil:
 		return nil, err

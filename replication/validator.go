@@ -54,13 +54,23 @@ func (v Validator) Decode(dhtKey string, value []byte) (*Record, error) {
 	return r, nil
 }
 
-// check validates a decoded record: size, expiry and signature.
+// check validates a decoded record: size, expiry, version and signature.
 func (v Validator) check(r *Record) error {
+	if r.Expired(v.now()) {
+		return ErrExpired
+	}
+	return v.checkAnswer(r)
+}
+
+// checkAnswer validates a record a holder answered with: everything check
+// does but expiry, as an expired record is a true answer (the key expired).
+// A record that fails it must not influence a read, a write or a repair.
+func (v Validator) checkAnswer(r *Record) error {
 	if len(r.Value) > v.MaxValueSize {
 		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(r.Value), v.MaxValueSize)
 	}
-	if r.Expired(v.now()) {
-		return ErrExpired
+	if err := checkVersion(r, v.now()); err != nil {
+		return err
 	}
 	return v.verified.verify(r)
 }

@@ -114,12 +114,14 @@ func (m *Manager) connectAll(peers []peer.AddrInfo) int {
 	return connected
 }
 
-// connect dials ai, skipping the swarm's dial backoff: these peers are
-// retried on our own schedule, and a peer that just came back must not be
-// refused for minutes because earlier dials failed.
+// connect dials ai (a bootstrap peer at its configured addresses too, with
+// their names looked up again), skipping the swarm's dial backoff: these
+// peers are retried on our own schedule, and a peer that just came back
+// must not be refused for minutes because earlier dials failed.
 func (m *Manager) connect(ai peer.AddrInfo) error {
 	ctx, cancel := context.WithTimeout(m.ctx, connectTimeout)
 	defer cancel()
+	ai = m.dialable(ctx, ai)
 	forgetDialFailures(m.h, ai.ID)
 	err := m.h.Connect(ctx, ai)
 	if err != nil {

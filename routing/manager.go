@@ -12,6 +12,8 @@ import (
 	kb "github.com/libp2p/go-libp2p-kbucket"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	madns "github.com/multiformats/go-multiaddr-dns"
 )
 
 // Defaults applied by New to zero or negative Config fields.
@@ -31,8 +33,11 @@ type Config struct {
 	ProbeFailures int
 	// MinPeers: while the RT holds fewer peers, the node re-bootstraps.
 	MinPeers int
-	// Bootstrap: the configured bootstrap peers.
+	// Bootstrap: the configured bootstrap peers. Their /dns, /dns4, /dns6
+	// and /dnsaddr names are looked up again on every dial.
 	Bootstrap []peer.AddrInfo
+	// Resolver looks those names up; nil asks the system resolver.
+	Resolver Resolver
 	// PeersFile is where RT peers (with addresses) are saved and loaded
 	// from; "" disables saving and loading.
 	PeersFile string
@@ -57,6 +62,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SaveInterval <= 0 {
 		c.SaveInterval = DefaultSaveInterval
+	}
+	if c.Resolver == nil {
+		c.Resolver = madns.DefaultResolver
 	}
 	if c.EarlyRefreshes == nil {
 		c.EarlyRefreshes = DefaultEarlyRefreshes
@@ -112,6 +120,8 @@ type Manager struct {
 	refillKick    chan struct{}
 	bootKick      chan struct{}
 
+	configured map[peer.ID][]ma.Multiaddr // cfg.Bootstrap's addresses by peer; read-only
+
 	departed *departedSet // guarded by its own lock
 	members  memberSet    // the RT's peers, guarded by its own lock
 
@@ -156,11 +166,15 @@ func New(h host.Host, d *dht.IpfsDHT, cfg Config, logger *slog.Logger) (*Manager
 		refillPending: make(map[uint]bool),
 		refillKick:    make(chan struct{}, 1),
 		bootKick:      make(chan struct{}, 1),
+		configured:    make(map[peer.ID][]ma.Multiaddr, len(cfg.Bootstrap)),
 		departed:      newDepartedSet(maxDeparted, cfg.ProbeInterval),
 		ctx:           ctx,
 		cancel:        cancel,
 	}
 	m.probe = m.ping
+	for _, ai := range cfg.Bootstrap {
+		m.configured[ai.ID] = append(m.configured[ai.ID], ai.Addrs...)
+	}
 	if cfg.PeersFile != "" {
 		saved, err := loadPeers(cfg.PeersFile)
 		if err != nil {

@@ -17,7 +17,8 @@
 # Environment: CLUSTER_DIR (default .cluster in the repository), BASE_PORT
 # (4101), API_BASE_PORT (5101), READY_TIMEOUT (60 s), STOP_TIMEOUT (15 s),
 # DHTNODE_BIN (a dhtnode binary to use instead of building bin/dhtnode),
-# DHTNODE_TOKEN (API token for status, when the nodes run with --api-token).
+# DHTNODE_API_TOKEN (every node requires this API token, and status sends it;
+# unlike an --api-token flag it shows neither in ps nor in run-flags).
 # Needs bash, Go, curl and jq.
 set -euo pipefail
 
@@ -72,7 +73,8 @@ is_alive() {
 	[[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
 	if [[ -r /proc/$pid/cmdline ]]; then
 		for ((tries = 0; tries < 20; tries++)); do
-			args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+			# stderr first: the file may vanish between the test and the read
+			args=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
 			[[ -n $args ]] && break
 			sleep 0.01
 		done
@@ -107,7 +109,7 @@ http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" || true; 
 # curl_status I: node I's /v1/status body, or nothing.
 curl_status() {
 	local auth=()
-	local token=${DHTNODE_TOKEN:-$(run_flag_value --api-token)}
+	local token=${DHTNODE_API_TOKEN:-${DHTNODE_TOKEN:-$(run_flag_value --api-token)}}
 	if [[ -n $token ]]; then auth=(-H "Authorization: Bearer $token"); fi
 	curl -sf --max-time 2 ${auth[@]+"${auth[@]}"} "$(api_url "$1")/v1/status" || true
 }
@@ -274,8 +276,11 @@ cmd_up() {
 	mkdir -p "$CLUSTER_DIR"
 	echo "$SIZE" >"$SIZE_FILE"
 	echo "$BASE_PORT $API_BASE_PORT" >"$PORTS_FILE"
-	: >"$FLAGS_FILE"
+	(umask 077 && : >"$FLAGS_FILE") # owner-only: the flags may hold a token
 	if ((${#RUN_FLAGS[@]} > 0)); then printf '%s\n' "${RUN_FLAGS[@]}" >"$FLAGS_FILE"; fi
+	if [[ -n $(run_flag_value --api-token) ]]; then
+		echo "cluster.sh: warning: --api-token shows in ps and is kept in $FLAGS_FILE; export DHTNODE_API_TOKEN instead" >&2
+	fi
 
 	for ((i = 0; i < SIZE; i++)); do init_node "$i"; done
 	start_node 0

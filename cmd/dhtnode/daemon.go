@@ -61,6 +61,8 @@ func (o *runOptions) register(f *pflag.FlagSet) {
 	key := func(flag, key string) { o.keys = append(o.keys, flagKey{flag, key}) }
 	f.String("data-dir", "", "directory for identity, datastore and saved peers [data_dir]")
 	key("data-dir", "data_dir")
+	f.String("identity-file", "", "private key file to run as, read only (default <data-dir>/identity.key) [identity_file]")
+	key("identity-file", "identity_file")
 	f.String("network", "", "network name; only nodes with the same name talk [network]")
 	key("network", "network")
 	f.StringArray("listen", nil, "libp2p listen multiaddr, repeatable [listen]")
@@ -69,8 +71,10 @@ func (o *runOptions) register(f *pflag.FlagSet) {
 	key("bootstrap", "bootstrap")
 	f.String("api", "", "HTTP API listen address HOST:PORT [api.listen]")
 	key("api", "api.listen")
-	f.String("api-token", "", "bearer token the HTTP API requires [api.token]")
+	f.String("api-token", "", "bearer token the HTTP API requires; shows in ps, so prefer --api-token-file or DHTNODE_API_TOKEN [api.token]")
 	key("api-token", "api.token")
+	f.String("api-token-file", "", "file whose first line is the API's bearer token [api.token_file]")
+	key("api-token-file", "api.token_file")
 	f.Int("replication-factor", 0, "holders per key, k [replication.factor]")
 	key("replication-factor", "replication.factor")
 	f.String("write-quorum", "", "holder acks a write needs: majority or a count [replication.write_quorum]")
@@ -106,21 +110,23 @@ func (a *app) runConfig(flags *pflag.FlagSet, o *runOptions) (config.Config, err
 			return config.Config{}, configError{err}
 		}
 	}
-	cfg := config.Default()
+	cfg, src := config.Default(), config.Sources{}
 	if path != "" {
 		var err error
-		if cfg, err = config.Load(path); err != nil {
+		if cfg, src, err = config.LoadSources(path); err != nil {
 			return config.Config{}, configError{err}
 		}
 	}
 	if err := config.ApplyEnv(&cfg, a.environ); err != nil {
 		return config.Config{}, configError{err}
 	}
+	src.AddEnv(a.environ)
 	var errs []error
 	for _, fk := range o.keys {
 		if !flags.Changed(fk.flag) {
 			continue
 		}
+		src.Add(fk.key, "--"+fk.flag)
 		if err := cfg.Set(fk.key, flagValue(flags.Lookup(fk.flag))); err != nil {
 			var ke *config.KeyError
 			if errors.As(err, &ke) {
@@ -134,7 +140,7 @@ func (a *app) runConfig(flags *pflag.FlagSet, o *runOptions) (config.Config, err
 	}
 	cfg.Ephemeral = o.ephemeral
 	if err := cfg.Validate(); err != nil {
-		return config.Config{}, configError{err}
+		return config.Config{}, configError{src.Locate(err)}
 	}
 	return cfg, nil
 }
@@ -155,6 +161,10 @@ func (a *app) serve(cmd *cobra.Command, cfg config.Config) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger := cfg.Logger(a.stderr)
+	if cmd.Flags().Changed("api-token") {
+		logger.Warn("--api-token is visible to every local user (ps, /proc) and in shell history; " +
+			"use --api-token-file, api.token_file or DHTNODE_API_TOKEN instead")
+	}
 	if a.tuneRuntime {
 		slack, err := sysmon.ParseSlack(a.getenv(sysmon.SlackEnv))
 		if err != nil {

@@ -73,11 +73,16 @@ func TestRunConfigPrecedence(t *testing.T) {
 
 func TestRunConfigFlags(t *testing.T) {
 	const boot = "/ip4/127.0.0.1/tcp/4101/p2p/12D3KooWAGxXBSzgJjfeVJmFcFJqRmXqZC49d3X1iazVFP7anmWL"
+	key := filepath.Join(t.TempDir(), "seed.key")
+	if _, err := node.CreateIdentity(key); err != nil {
+		t.Fatal(err)
+	}
 	cfg, err := runConfigFor(t, nil, "--data-dir", t.TempDir(), "--ephemeral",
 		"--listen", "/ip4/127.0.0.1/tcp/4102", "--listen", "/ip4/127.0.0.1/udp/4102/quic-v1",
 		"--bootstrap", boot, "--api", "127.0.0.1:5102", "--api-token", "tok", "--network", "n1",
 		"--replication-factor", "5", "--write-quorum", "2", "--read-quorum", "majority",
-		"--repair-interval", "2s", "--probe-interval", "500ms", "--log-level", "warn", "--log-format", "json", "--storage-sync")
+		"--repair-interval", "2s", "--probe-interval", "500ms", "--log-level", "warn", "--log-format", "json", "--storage-sync",
+		"--identity-file", key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +108,7 @@ func TestRunConfigFlags(t *testing.T) {
 		{"log.level", cfg.Log.Level, "warn"},
 		{"log.format", cfg.Log.Format, "json"},
 		{"storage.sync", cfg.Storage.Sync, true},
+		{"identity_file", cfg.IdentityFile, key},
 	}
 	for _, w := range want {
 		if w.got != w.want {
@@ -134,6 +140,7 @@ func TestRunBadConfigExitsTwo(t *testing.T) {
 		{"file", nil, []string{"--data-dir", writeConfig(t, "replication:\n  factr: 3\n")}, "replication.factr: unknown key"},
 		{"missing --config", nil, []string{"--config", missing}, missing},
 		{"validation", nil, []string{"--write-quorum", "9"}, "replication.write_quorum: 9 must be <= replication.factor (8)"},
+		{"missing identity file", nil, []string{"--identity-file", missing}, "identity_file: " + `"` + missing + `" must be an existing key file`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
