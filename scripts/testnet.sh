@@ -9,7 +9,8 @@
 #   scripts/testnet.sh stop I                docker stop node I (SIGTERM to dhtnode, PID 1: the graceful leave)
 #   scripts/testnet.sh start I               start node I again (same volume, new IP), wait until ready
 #   scripts/testnet.sh logs I                node I's log (followed on a terminal)
-#   scripts/testnet.sh partition A-B C-D ... nodes in different groups cannot reach each other (both directions)
+#   scripts/testnet.sh partition A-B C-D ... nodes in different groups cannot reach each other (both directions);
+#                                            a group is indexes and ranges joined by commas, e.g. 0,2,4-5
 #   scripts/testnet.sh heal                  remove the partition
 #   scripts/testnet.sh netem "delay 25ms loss 2%" | off   delay and/or drop every node's outgoing packets
 #
@@ -59,7 +60,7 @@ PARTITION_FILE=$TESTNET_DIR/partition # the groups of "partition", while one hol
 NETEM_FILE=$TESTNET_DIR/netem         # the netem spec, while one holds
 
 die() { echo "testnet.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 container() { echo "$TESTNET_NAME-$1"; }
 volume() { echo "$TESTNET_NAME-data-$1"; }
@@ -242,11 +243,12 @@ cmd_down() {
 cmd_status() {
 	if [[ ! -f $STATE_FILE ]]; then echo "no test network in $TESTNET_DIR" >&2; return 0; fi
 	load_net
-	local i state ready rt records body format='%-5s  %-52s  %-22s  %-15s  %-8s  %-5s  %-7s  %s\n'
+	local i state pid ready rt records body format='%-5s  %-52s  %-22s  %-8s  %-8s  %-5s  %-7s  %-7s  %s\n'
 	# shellcheck disable=SC2059 # the format is the constant above
-	printf "$format" INDEX 'PEER ID' API IP STATE READY 'RT SIZE' RECORDS
+	printf "$format" INDEX 'PEER ID' API PID STATE READY 'RT SIZE' RECORDS IP
+	load_pids
 	for ((i = 0; i < SIZE; i++)); do
-		ready=- rt=- records=-
+		ready=- rt=- records=- pid=${PIDS[i]:--}
 		state=$(docker inspect -f '{{.State.Status}}' "$(container "$i")" 2>/dev/null || echo missing)
 		if [[ $state == running ]]; then
 			body=$(curl_status "$i")
@@ -255,7 +257,7 @@ cmd_status() {
 			fi
 		fi
 		# shellcheck disable=SC2059
-		printf "$format" "$i" "$(peer_id "$i")" "$(api_url "$i")" "$(ip_of "$i")" "$state" "$ready" "$rt" "$records"
+		printf "$format" "$i" "$(peer_id "$i")" "$(api_url "$i")" "$pid" "$state" "$ready" "$rt" "$records" "${IPS[i]:--}"
 	done
 	[[ ! -f $PARTITION_FILE ]] || echo "partition: $(<"$PARTITION_FILE")"
 	[[ ! -f $NETEM_FILE ]] || echo "netem: $(<"$NETEM_FILE")"
@@ -320,20 +322,23 @@ cmd_logs() {
 
 # ---- faults -----------------------------------------------------------------
 
-# parse_groups SPEC...: check "A-B" / "A" groups of node indexes; sets GROUP[i]
-# to the group number of each node named.
+# parse_groups GROUP...: check the groups of node indexes, each a
+# comma-separated list of indexes and ranges ("0-3", "0,2,5-7"); sets
+# GROUP[i] to the group number of each node named.
 parse_groups() {
-	local g=0 spec a b i
+	local g=0 spec part a b i
 	GROUP=()
 	(($# >= 2)) || die "partition needs at least two groups, e.g. 'partition 0-5 6-7'"
 	for spec in "$@"; do
-		[[ $spec =~ ^([0-9]+)(-([0-9]+))?$ ]] || die "bad group '$spec': want A-B or A"
-		a=${BASH_REMATCH[1]} b=${BASH_REMATCH[3]:-${BASH_REMATCH[1]}}
-		((a <= b)) || die "bad group '$spec': $a > $b"
-		check_index "$b"
-		for ((i = a; i <= b; i++)); do
-			[[ -z ${GROUP[i]:-} ]] || die "node $i is in two groups"
-			GROUP[i]=$g
+		for part in ${spec//,/ }; do
+			[[ $part =~ ^([0-9]+)(-([0-9]+))?$ ]] || die "bad group '$spec': want ranges A-B or indexes A, separated by commas"
+			a=${BASH_REMATCH[1]} b=${BASH_REMATCH[3]:-${BASH_REMATCH[1]}}
+			((a <= b)) || die "bad group '$spec': $a > $b"
+			check_index "$b"
+			for ((i = a; i <= b; i++)); do
+				[[ -z ${GROUP[i]:-} ]] || die "node $i is in two groups"
+				GROUP[i]=$g
+			done
 		done
 		g=$((g + 1))
 	done
