@@ -353,6 +353,27 @@ func containerPort(t *testing.T, sts *appsv1.StatefulSet, name string) corev1.Co
 	return corev1.ContainerPort{}
 }
 
+// probes are a container's liveness and readiness probes, with the path each
+// must ask and the status a node without peers answers it with.
+func probes(c *corev1.Container) []struct {
+	probe *corev1.Probe
+	path  string
+	alone int
+} {
+	return []struct {
+		probe *corev1.Probe
+		path  string
+		alone int
+	}{{c.LivenessProbe, "/healthz", http.StatusOK}, {c.ReadinessProbe, "/readyz", http.StatusServiceUnavailable}}
+}
+
+func formatSeconds(s *int64) string {
+	if s == nil {
+		return "unset"
+	}
+	return strconv.FormatInt(*s, 10) + "s"
+}
+
 func selects(t *testing.T, sel *metav1.LabelSelector, podLabels map[string]string) bool {
 	t.Helper()
 	s, err := metav1.LabelSelectorAsSelector(sel)
@@ -443,7 +464,12 @@ func TestStatefulSetsAgreeWithServiceAndConfig(t *testing.T) {
 			}
 			grace := sts.Spec.Template.Spec.TerminationGracePeriodSeconds
 			if grace == nil || time.Duration(*grace)*time.Second <= cfg.ShutdownTimeout {
-				t.Errorf("terminationGracePeriodSeconds %v must exceed shutdown_timeout %s", grace, cfg.ShutdownTimeout)
+				t.Errorf("terminationGracePeriodSeconds (%s) must exceed shutdown_timeout %s", formatSeconds(grace), cfg.ShutdownTimeout)
+			}
+			for _, pr := range probes(container(t, sts)) {
+				if pr.probe == nil || pr.probe.HTTPGet == nil || pr.probe.HTTPGet.Path != pr.path || pr.probe.HTTPGet.Port.String() != "api" {
+					t.Errorf("want an HTTP probe of %s on port api, got %+v", pr.path, pr.probe)
+				}
 			}
 		})
 	}
@@ -564,25 +590,17 @@ func TestProbesHitTheNodesAPI(t *testing.T) {
 			if err := n.Start(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			c := container(t, sts)
-			for _, probe := range []struct {
-				p    *corev1.Probe
-				path string
-				want int
-			}{{c.LivenessProbe, "/healthz", http.StatusOK}, {c.ReadinessProbe, "/readyz", http.StatusServiceUnavailable}} {
-				if probe.p == nil || probe.p.HTTPGet == nil || probe.p.HTTPGet.Path != probe.path {
-					t.Fatalf("want an HTTP probe of %s, got %+v", probe.path, probe.p)
+			for _, probe := range probes(container(t, sts)) {
+				if probe.probe == nil || probe.probe.HTTPGet == nil {
+					t.Fatalf("no HTTP probe of %s", probe.path)
 				}
-				if port := probe.p.HTTPGet.Port.String(); port != "api" {
-					t.Errorf("probe of %s on port %s, want api", probe.path, port)
-				}
-				resp, err := http.Get(n.APIURL() + probe.p.HTTPGet.Path)
+				resp, err := http.Get(n.APIURL() + probe.probe.HTTPGet.Path)
 				if err != nil {
 					t.Fatal(err)
 				}
 				resp.Body.Close()
-				if resp.StatusCode != probe.want {
-					t.Errorf("GET %s: %d, want %d", probe.path, resp.StatusCode, probe.want)
+				if resp.StatusCode != probe.alone {
+					t.Errorf("GET %s: %d, want %d", probe.path, resp.StatusCode, probe.alone)
 				}
 			}
 		})
