@@ -171,7 +171,8 @@ func (a *app) serve(cmd *cobra.Command, cfg config.Config) error {
 			return configError{err}
 		}
 		if err := sysmon.Ensure(slack, os.Args, a.environ); err != nil {
-			logger.Warn("running without the sysmon tuning", "error", err)
+			// An optimisation only (README "CPU cores"): not worth a warning.
+			logger.Debug("running without the sysmon tuning", "error", err)
 		}
 	}
 	if a.tuneRuntime && a.getenv("GOMAXPROCS") == "" {

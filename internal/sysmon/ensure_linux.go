@@ -6,8 +6,6 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -48,16 +46,16 @@ func Ensure(slack time.Duration, args, environ []string) error {
 	return errors.Join(fmt.Errorf("re-executing %s to tune sysmon: %w", exe, err), setSlack(have))
 }
 
-// Current returns the timer slack of this process's main thread, which the
-// threads the runtime creates inherit.
+// Current returns the timer slack of the calling thread, which is the
+// process's: a thread inherits the slack of the thread that creates it, and
+// only Ensure changes it here, right before its exec. (Not from
+// /proc/self/timerslack_ns: that file is the main thread's, and the kernel
+// lets another thread read it only with CAP_SYS_NICE, so a process that is
+// not root got EPERM from every thread but the main one, as in a container.)
 func Current() (time.Duration, error) {
-	b, err := os.ReadFile("/proc/self/timerslack_ns")
+	ns, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
 	if err != nil {
-		return 0, err
-	}
-	ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("/proc/self/timerslack_ns: %w", err)
+		return 0, fmt.Errorf("PR_GET_TIMERSLACK: %w", err)
 	}
 	return time.Duration(ns), nil
 }

@@ -1,13 +1,16 @@
 package sysmon
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -16,9 +19,19 @@ import (
 // TestMain and TestEnsureReexecutesTuned.
 const helperEnv = "SYSMON_TEST_HELPER"
 
+// currentEnv makes the test binary check Current on many threads and exit.
+const currentEnv = "SYSMON_TEST_CURRENT"
+
 func TestMain(m *testing.M) {
 	if want := os.Getenv(helperEnv); want != "" {
 		os.Exit(helper(want))
+	}
+	if os.Getenv(currentEnv) != "" {
+		if err := currentOnThreads(); err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
@@ -199,4 +212,77 @@ func FuzzWithSysmonAwake(f *testing.F) {
 			t.Fatalf("not stable: %q then %q", got, again)
 		}
 	})
+}
+
+// Current answers on every thread and gives the calling thread's slack,
+// which is every thread's.
+func TestCurrentOnAnyThread(t *testing.T) {
+	if err := currentOnThreads(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The same as a user without CAP_SYS_NICE, as in a container (when the
+// tests run as root): reading the main thread's slack from another thread
+// failed there with EPERM, and every node logged a warning.
+func TestCurrentOnAnyThreadNotRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("runs the check as another user, which needs root; TestCurrentOnAnyThread covers this user")
+	}
+	dir, err := os.MkdirTemp("", "sysmon-") // t.TempDir's parent is private to root
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(dir, "sysmon.test")
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), currentEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("as uid 65534: %v\n%s", err, out)
+	}
+}
+
+// currentOnThreads calls Current on threads of their own and compares it
+// with each thread's own slack.
+func currentOnThreads() error {
+	errs := make(chan error, 8)
+	for range cap(errs) {
+		go func() {
+			runtime.LockOSThread() // a thread of its own, often not the main one
+			defer runtime.UnlockOSThread()
+			got, err := Current()
+			if err != nil {
+				errs <- err
+				return
+			}
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/timerslack_ns", syscall.Gettid())) // its own: no capability needed
+			if err != nil {
+				errs <- err
+				return
+			}
+			if want := strings.TrimSpace(string(b)); strconv.FormatInt(got.Nanoseconds(), 10) != want {
+				errs <- fmt.Errorf("Current() = %d ns, the thread's slack is %s ns", got.Nanoseconds(), want)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	var all []error
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			all = append(all, err)
+		}
+	}
+	return errors.Join(all...)
 }
