@@ -91,6 +91,43 @@ scrape_configs:
 		return len(r) == 1 && r[0].value > 0
 	})
 	t.Logf("put rate as Prometheus saw it: %.3f/s", rate[0].value)
+
+	// Every query of the Grafana dashboard parses and runs (Grafana itself
+	// is not tested).
+	for _, q := range grafanaQueries(t) {
+		if _, err := prom.query(strings.ReplaceAll(q, "$job", "dhtnode")); err != nil {
+			t.Errorf("deploy/grafana-dashboard.json: %v", err)
+		}
+	}
+}
+
+// grafanaQueries returns the PromQL expressions of deploy/grafana-dashboard.json.
+func grafanaQueries(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile("../deploy/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(data, &dash); err != nil {
+		t.Fatalf("deploy/grafana-dashboard.json: %v", err)
+	}
+	var out []string
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			out = append(out, tg.Expr)
+		}
+	}
+	if len(out) < 10 {
+		t.Fatalf("only %d queries in deploy/grafana-dashboard.json", len(out))
+	}
+	return out
 }
 
 // promServer is a Prometheus server started by a test.
