@@ -191,7 +191,7 @@ func (m *Manager) repairKey(ctx context.Context, r *Record, sweep bool, budget *
 		return
 	}
 	now := time.Now()
-	if (r.Expired(now.UnixNano()) && !r.Deleted) || (r.Deleted && now.Sub(time.Unix(0, r.WrittenAt)) > m.cfg.TombstoneTTL) {
+	if !keepsForever(r.Key) && ((r.Expired(now.UnixNano()) && !r.Deleted) || (r.Deleted && now.Sub(time.Unix(0, r.WrittenAt)) > m.cfg.TombstoneTTL)) {
 		if err := m.store.Remove(ctx, r); err != nil {
 			m.logger.Warn("dropping an expired record", "key", r.Key, "error", err)
 		}
