@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strings"
@@ -61,7 +62,7 @@ func (d *orderedDatastore) deleteIf(ctx context.Context, k ds.Key, gone func(sto
 func (d *orderedDatastore) putIfAbsent(ctx context.Context, k ds.Key, value []byte) (held []byte, err error) {
 	err = d.atKey(ctx, k, func(stored []byte) error {
 		if stored != nil {
-			if current := d.live(stored); current != nil {
+			if current := cmp.Or(d.live(stored), ownedStored(stored)); current != nil {
 				held = current.GetValue()
 				return nil
 			}
@@ -107,6 +108,9 @@ func (d *orderedDatastore) atKey(ctx context.Context, k ds.Key, fn func(stored [
 func (d *orderedDatastore) beats(value, stored []byte) bool {
 	var incoming recpb.Record
 	current := d.live(stored)
+	if current == nil {
+		current = ownedStored(stored) // owned keys: versions only grow, even past expiry (owner.go)
+	}
 	if current == nil || proto.Unmarshal(value, &incoming) != nil {
 		return true
 	}

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"strings"
 
+	recpb "github.com/libp2p/go-libp2p-record/pb"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"google.golang.org/protobuf/proto"
 )
 
 // Owned keys. A key of the form "@<peer ID>/<name>" belongs to the key
@@ -40,6 +42,32 @@ func Owner(key string) (peer.ID, bool, error) {
 		return "", false, fmt.Errorf("%w: %q is not a peer ID in its canonical form", ErrInvalidKey, idText)
 	}
 	return id, true, nil
+}
+
+// keepsForever reports whether a holder keeps the last record of key
+// however old: for an owned key, an expired record or a tombstone is never
+// dropped, so that its versions only grow (the owner's next write builds
+// on it) and an older record of the owner's cannot be replayed over it.
+func keepsForever(key string) bool {
+	_, owned, err := Owner(key)
+	return owned && err == nil
+}
+
+// ownedStored decodes a stored record (kad-dht's stored form) of an owned
+// key whatever its expiry, or returns nil for an open key or bad bytes.
+func ownedStored(stored []byte) *recpb.Record {
+	pbrec := new(recpb.Record)
+	if proto.Unmarshal(stored, pbrec) != nil {
+		return nil
+	}
+	key, err := UserKey(string(pbrec.GetKey()))
+	if err != nil || !keepsForever(key) {
+		return nil
+	}
+	if _, err := Unmarshal(key, pbrec.GetValue()); err != nil {
+		return nil
+	}
+	return pbrec
 }
 
 // checkOwner refuses a record of an owned key that its owner did not

@@ -1,8 +1,13 @@
 package replication
 
 import (
+	"context"
 	"errors"
 	"testing"
+	"time"
+
+	ds "github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -66,5 +71,39 @@ func TestValidatorEnforcesOwnership(t *testing.T) {
 		if err := v.Validate(DHTKey(c.r.Key), c.r.Marshal()); !errors.Is(err, c.want) {
 			t.Errorf("%s: Validate = %v, want %v", c.name, err, c.want)
 		}
+	}
+}
+
+// An owned key's versions only grow: an expired record of it still blocks
+// older records (a replay of the owner's earlier writes) and a CREATE, and
+// repair never drops it or its tombstone.
+func TestOwnedKeyKeepsItsLastRecord(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_000_000, 0)
+	valid := NewValidator(1024)
+	valid.Now = func() time.Time { return now }
+	s := NewStore(dssync.MutexWrap(ds.NewMapDatastore()), valid)
+	priv := newKey(t)
+	id, _ := peer.IDFromPrivateKey(priv)
+	key := "@" + id.String() + "/status"
+	v5 := signed(t, priv, Record{Key: key, Version: 5, WrittenAt: 5, ExpiresAt: now.Add(time.Second).UnixNano(), Value: []byte{5}})
+	if stored, err := s.Put(ctx, v5); !stored || err != nil {
+		t.Fatalf("v5: %v, %v", stored, err)
+	}
+	now = now.Add(2 * time.Second)
+	replay := signed(t, priv, Record{Key: key, Version: 1, WrittenAt: 1, Value: []byte{1}})
+	if stored, err := s.Put(ctx, replay); stored || err != nil {
+		t.Fatalf("an older record over the expired v5: stored %v, %v; want refused", stored, err)
+	}
+	existing, err := s.Create(ctx, replay)
+	if err != nil || existing == nil {
+		t.Fatalf("a CREATE over the expired v5: %v, %v; want the v5 answered", existing, err)
+	}
+	if !keepsForever(key) || keepsForever("open") || keepsForever("@bad/x") {
+		t.Fatal("keepsForever is wrong")
+	}
+	v6 := signed(t, priv, Record{Key: key, Version: 6, WrittenAt: 6, Value: []byte{6}})
+	if stored, err := s.Put(ctx, v6); !stored || err != nil {
+		t.Fatalf("v6 over the expired v5: %v, %v", stored, err)
 	}
 }

@@ -157,7 +157,7 @@ type keyStep struct {
 // decide plans one record.
 func (in *planInput) decide(r *Record) keyStep {
 	now := in.now.UnixNano()
-	if (r.Expired(now) && !r.Deleted) || (r.Deleted && in.now.Sub(time.Unix(0, r.WrittenAt)) > in.tombstoneTTL) {
+	if !keepsForever(r.Key) && ((r.Expired(now) && !r.Deleted) || (r.Deleted && in.now.Sub(time.Unix(0, r.WrittenAt)) > in.tombstoneTTL)) {
 		return keyStep{action: &repairAction{kind: actDrop, rec: r}}
 	}
 	mark, audited := in.marks[r.Key]

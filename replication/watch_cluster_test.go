@@ -248,3 +248,18 @@ func TestWatchesCleanUpAfterClientsLeave(t *testing.T) {
 		return true
 	})
 }
+
+// A value with a TTL is reported as expired when its expiry passes.
+func TestWatchReportsExpiry(t *testing.T) {
+	c := testnet.New(t, 3, nil)
+	if _, err := c.Client(0).Put(ctxT(t), "ephemeral", []byte("soon gone"), node.PutOptions{TTL: 2 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	w := startWatch(t, c.Client(2), "ephemeral", nil)
+	if ev := w.next(t, 10*time.Second); ev.Event != node.WatchEventValue || ev.Version != 1 {
+		t.Fatalf("first event %+v, want the value", ev)
+	}
+	if ev := w.next(t, 10*time.Second); ev.Event != node.WatchEventExpired || ev.Version != 1 || ev.Value != nil {
+		t.Fatalf("second event %+v, want version 1 expired", ev)
+	}
+}
