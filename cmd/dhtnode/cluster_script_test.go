@@ -30,9 +30,10 @@ func TestClusterScript(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	// A random port block, so that two test runs on one machine (two
-	// checkouts, say) do not collide.
-	basePort := 30000 + 10*rand.IntN(1500)
-	apiBase := basePort + 20000
+	// checkouts, say) do not collide; below Linux's ephemeral range
+	// (32768-60999), where outgoing connections take their local ports.
+	basePort := 20000 + 10*rand.IntN(600)
+	apiBase := basePort + 6000
 	env := append(os.Environ(),
 		"DHTNODE_BIN="+bin,
 		"CLUSTER_DIR="+filepath.Join(tmp, "cluster"),
