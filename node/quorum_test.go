@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -83,20 +84,29 @@ func TestUnreachableQuorumWritesNothing(t *testing.T) {
 }
 
 // A write that fails after some holders stored it says so, and is counted.
+// Node 2 refuses the value (its max_value_size is smaller), so a write
+// needing all three holders is stored by two and fails.
 func TestPartialWriteIsReportedAndCounted(t *testing.T) {
-	c := testnet.New(t, 3, func(_ int, cfg *config.Config) {
-		cfg.Routing.ProbeInterval = time.Hour // node 2 stays in the tables, unsuspected
+	c := testnet.New(t, 3, func(i int, cfg *config.Config) {
+		if i == 2 {
+			cfg.Replication.MaxValueSize = 8
+		}
 	})
-	c.Kill(2)
+	value := strings.Repeat("v", 64)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	_, err := c.Client(0).Put(ctx, "half", []byte("v"), node.PutOptions{W: 3})
+	_, err := c.Client(0).Put(ctx, "half", []byte(value), node.PutOptions{W: 3})
 	if err == nil || !strings.Contains(err.Error(), "partially applied: 2 holders stored it") {
-		t.Fatalf("w=3 with one holder down: %v, want a partially applied 503", err)
+		t.Fatalf("w=3 with one holder refusing: %v, want a partially applied 503", err)
+	}
+	resp, body := do(t, c.Node(0).APIURL(), call{name: "partial write body", method: http.MethodPut, path: "/v1/values/half2?w=3", body: strings.NewReader(value)})
+	var e node.ErrorResponse
+	if err := json.Unmarshal(body, &e); resp.StatusCode != http.StatusServiceUnavailable || err != nil || e.Acks == nil || e.Needed == nil || *e.Needed != 3 || *e.Acks != 2 {
+		t.Errorf("w=3 with one holder refusing: %d %s, want 503 with acks 2 and needed 3", resp.StatusCode, body)
 	}
 	st, err := c.Client(0).Status(ctx)
-	if err != nil || st.Replication.PartialWritesTotal != 1 {
-		t.Fatalf("partial_writes_total = %d (%v), want 1", st.Replication.PartialWritesTotal, err)
+	if err != nil || st.Replication.PartialWritesTotal != 2 {
+		t.Fatalf("partial_writes_total = %d (%v), want 2", st.Replication.PartialWritesTotal, err)
 	}
 }
 

@@ -368,7 +368,7 @@ func TestCompareAndSet(t *testing.T) {
 
 func TestTTLExpiry(t *testing.T) {
 	c := newCluster(t, 3, nil)
-	if _, err := c.Client(0).Put(ctxT(t), "short", []byte("lived"), node.PutOptions{TTL: 700 * time.Millisecond}); err != nil {
+	if _, err := c.Client(0).Put(ctxT(t), "short", []byte("lived"), node.PutOptions{TTL: 2 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	if !readsBack(c, 1, "short", "lived") {
