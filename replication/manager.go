@@ -115,7 +115,10 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 	box := newPenaltyBox(live)
 	rt := &router{self: self, selfKid: kb.ConvertPeerID(self), d: d, pm: pm, live: box, bucketSize: cfg.BucketSize}
 	server := &rpcServer{store: store, limit: limit, heard: cfg.Heard, ctx: ctx,
-		nearer: func(key string) []peer.AddrInfo { return rt.nearerPeers(DHTKey(key), cfg.Factor) }}
+		nearer: func(key string) []peer.AddrInfo { return rt.nearerPeers(DHTKey(key), cfg.Factor) },
+		farFrom: func(key string) []peer.AddrInfo {
+			return rt.nearerPeers(DHTKey(key), cfg.Factor+holderSlack(cfg.Factor))
+		}}
 	d.Host().SetStreamHandler(cfg.Protocol, server.handle)
 	return &Manager{
 		cfg:       cfg,
