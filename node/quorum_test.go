@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -88,12 +89,14 @@ func TestPartialWriteIsReportedAndCounted(t *testing.T) {
 		cfg.Routing.ProbeInterval = time.Hour // node 2 stays in the tables, unsuspected
 	})
 	c.Kill(2)
+	resp, body := do(t, c.Node(0).APIURL(), call{name: "w=3", method: http.MethodPut, path: "/v1/values/half?w=3", body: strings.NewReader("v")})
+	var e node.ErrorResponse
+	if err := json.Unmarshal(body, &e); err != nil || resp.StatusCode != http.StatusServiceUnavailable ||
+		!strings.Contains(e.Error, "partially applied: 2 holders stored it") || e.Acks == nil || *e.Acks != 2 || e.Needed == nil || *e.Needed != 3 {
+		t.Fatalf("w=3 with one holder down = %d %s, want a 503 with acks 2, needed 3, partially applied", resp.StatusCode, body)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	_, err := c.Client(0).Put(ctx, "half", []byte("v"), node.PutOptions{W: 3})
-	if err == nil || !strings.Contains(err.Error(), "partially applied: 2 holders stored it") {
-		t.Fatalf("w=3 with one holder down: %v, want a partially applied 503", err)
-	}
 	st, err := c.Client(0).Status(ctx)
 	if err != nil || st.Replication.PartialWritesTotal != 1 {
 		t.Fatalf("partial_writes_total = %d (%v), want 1", st.Replication.PartialWritesTotal, err)
