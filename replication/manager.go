@@ -159,6 +159,7 @@ func (m *Manager) Close() error {
 // the keys whose holders changed are repaired soon. It never blocks.
 func (m *Manager) PeerChanged(p peer.ID) {
 	m.router.cache.invalidate()
+	m.expectedHolders() // remember the network's size (quorum.go)
 	m.sweeps.noteChanged(p)
 	select {
 	case m.kick <- struct{}{}:
