@@ -77,6 +77,7 @@ func TestHTTPStatusCodes(t *testing.T) {
 		{name: "too large by length", method: "PUT", path: "/v1/values/big", body: strings.NewReader(big), want: 413, wantCode: node.CodeTooLarge},
 		{name: "too large, chunked", method: "PUT", path: "/v1/values/big", body: io.MultiReader(strings.NewReader(big)), want: 413, wantCode: node.CodeTooLarge},
 		{name: "w above the holders", method: "PUT", path: "/v1/values/k?w=5", body: strings.NewReader("v"), want: 400, wantCode: node.CodeBadRequest},
+		{name: "nothing written", method: "GET", path: "/v1/values/k?r=3", want: 404, wantCode: node.CodeNotFound},
 		{name: "r above the holders", method: "GET", path: "/v1/values/a%2Fb?r=5", want: 400, wantCode: node.CodeBadRequest},
 		{name: "delete", method: "DELETE", path: "/v1/values/a%2Fb", want: 200},
 		{name: "deleted", method: "GET", path: "/v1/values/a%2Fb", want: 404, wantCode: node.CodeNotFound},

@@ -115,7 +115,10 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 	rt := &router{self: self, selfKid: kb.ConvertPeerID(self), d: d, pm: pm, live: box, bucketSize: cfg.BucketSize}
 	m := newManager(cfg, self, priv, store, rt, &transport{self: self, store: store, client: client, box: box}, logger)
 	server := &rpcServer{store: store, limit: limit, heard: cfg.Heard, ctx: m.ctx, counts: m.served,
-		nearer: func(key string) []peer.AddrInfo { return rt.nearerPeers(DHTKey(key), m.cfg.Factor) }}
+		nearer: func(key string) []peer.AddrInfo { return rt.nearerPeers(DHTKey(key), m.cfg.Factor) },
+		farFrom: func(key string) []peer.AddrInfo {
+			return rt.nearerPeers(DHTKey(key), m.cfg.Factor+holderSlack(m.cfg.Factor))
+		}}
 	h := d.Host()
 	h.SetStreamHandler(cfg.Protocol, server.handle)
 	m.watch = newWatchState(m, h, watchProtocolFor(cfg.Protocol), limit) // watchstate.go
@@ -195,6 +198,7 @@ func (m *Manager) Close() error {
 // the keys whose holders changed are repaired soon. It never blocks.
 func (m *Manager) PeerChanged(p peer.ID) {
 	m.router.invalidate()
+	m.expectedHolders() // remember the network's size (quorum.go)
 	m.sweeps.noteChanged(p)
 	if m.watch != nil {
 		m.watch.poke() // watched keys may have new holders

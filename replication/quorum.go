@@ -76,7 +76,8 @@ func (m *Manager) need(what string, request, configured, found int) (int, error)
 		n = expected/2 + 1
 	}
 	if n > found {
-		return 0, fmt.Errorf("%w: found %d live holders of the %d expected (k=%d, a network of %d known), %d needed", ErrInsufficientReplicas, found, expected, m.cfg.Factor, m.network.observe(table+1, time.Now()), n)
+		return 0, fmt.Errorf("%w: found %d live holders of the key, %d needed (this node expects %d: k=%d, or the network it knows if smaller)",
+			ErrInsufficientReplicas, found, n, expected, m.cfg.Factor)
 	}
 	return n, nil
 }

@@ -34,7 +34,10 @@ import (
 // table: a peer that knows k live peers nearer the key is not a holder, and
 // answers with them instead (a referral), so the asker needs no lookup of
 // its own when its table has the key's neighbourhood nearly right. Repair,
-// hand-off and audits use GET and PUT, which every peer serves.
+// hand-off and audits use GET and PUT, which every peer serves, but for a
+// PUT of a key the peer is far from: it knows k+holderSlack live peers
+// nearer the key, so no repair, hand-off or leave by a node whose table is
+// only roughly right would pick it. It answers that PUT with a referral.
 //
 // CREATE is a WRITE that a holder carries out only if it has no record of
 // the key; otherwise it answers with the record it has (statusExists), so a
@@ -75,6 +78,11 @@ const (
 	maxIdlePerPeer    = 4
 )
 
+// holderSlack is how many more than k live peers nearer a key a peer must
+// know before it refuses a PUT of the key: a node's table may not know all
+// of a key's holders.
+func holderSlack(k int) int { return max(k, 4) }
+
 // messageOverhead is the room a message needs besides the value: key,
 // record envelope and framing.
 const messageOverhead = 64 << 10
@@ -114,8 +122,12 @@ type rpcServer struct {
 	// nearer returns the k live peers this node knows nearer the key, or
 	// nil when it is one of the key's holders; nil means always a holder.
 	nearer func(key string) []peer.AddrInfo
-	ctx    context.Context
-	counts *rpcCounts // may be nil
+	// farFrom is nearer for PUT, with slack (holderSlack): a peer far from
+	// the key refuses to store it, so that no one parks records on
+	// arbitrary nodes; nil means every PUT is taken.
+	farFrom func(key string) []peer.AddrInfo
+	ctx     context.Context
+	counts  *rpcCounts // may be nil
 }
 
 // handle serves requests on s until the peer closes it or stays idle. The
@@ -159,6 +171,11 @@ func (sv *rpcServer) serve(msg []byte) []byte {
 	}
 	if err != nil {
 		return append([]byte{statusInvalid}, err.Error()...)
+	}
+	if op == opPut && sv.farFrom != nil {
+		if nearer := sv.farFrom(key); nearer != nil {
+			return encodeReferral([]byte{statusNotHolder}, nearer)
+		}
 	}
 	if op == opRead || op == opWrite || op == opCreate || op == opSwap {
 		if sv.nearer != nil {

@@ -209,3 +209,35 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 	})
 }
+
+// A peer that knows k+slack peers nearer a key refuses a PUT of it with a
+// referral, so that no one parks records on arbitrary nodes; GET is served.
+func TestRecordProtocolRefusesPutsFarFromTheKey(t *testing.T) {
+	p := newRPCPair(t, nil)
+	other := peer.AddrInfo{ID: randomPeer(t), Addrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/4001")}}
+	far := func(key string) []peer.AddrInfo {
+		if key == "far" {
+			return []peer.AddrInfo{other}
+		}
+		return nil
+	}
+	p.server.SetStreamHandler(testProto, (&rpcServer{store: p.store, limit: 1024 + messageOverhead, farFrom: far, ctx: context.Background()}).handle)
+	tr := &transport{self: "not-the-server", store: p.store, client: p.client}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	id := p.server.ID()
+	now := time.Now().UnixNano()
+	var nh *errNotHolder
+	if err := tr.push(ctx, id, signed(t, newKey(t), Record{Key: "far", Value: []byte("v"), Version: 1, WrittenAt: now})); !errors.As(err, &nh) {
+		t.Fatalf("push of a key far from the server: %v, want a referral", err)
+	}
+	if got, _ := p.store.Get(ctx, "far"); got != nil {
+		t.Fatal("a peer far from the key stored it")
+	}
+	if err := tr.push(ctx, id, signed(t, newKey(t), Record{Key: "near", Value: []byte("v"), Version: 1, WrittenAt: now})); err != nil {
+		t.Fatalf("push of a key the server holds: %v", err)
+	}
+	if got, err := tr.fetch(ctx, id, "far"); err != nil || got != nil {
+		t.Fatalf("fetch of a key far from the server = %v, %v; want none", got, err)
+	}
+}

@@ -85,3 +85,30 @@ func TestPutNewerRefusesAnotherRecordOfItsVersion(t *testing.T) {
 		t.Fatalf("stored version %d, want 3", v)
 	}
 }
+
+// A key written at the clock bound (by a writer whose clock is ahead, or
+// one that means harm) is not locked: the next write follows it within
+// half of MaxClockSkew, at a version that passes validation.
+func TestStampFollowsAVersionAtTheClockBound(t *testing.T) {
+	priv := newKey(t)
+	v := NewValidator(1 << 10)
+	ahead := time.Now().Add(MaxClockSkew - 500*time.Millisecond)
+	cur := signed(t, priv, Record{Key: "k", Value: []byte("v"), Version: uint64(ahead.UnixMicro()), WrittenAt: ahead.UnixNano()})
+	if err := v.checkAnswer(cur); err != nil {
+		t.Fatalf("a record at the bound was refused: %v", err)
+	}
+	m := &Manager{priv: priv, valid: v}
+	ctx, cancel := context.WithTimeout(context.Background(), MaxClockSkew)
+	defer cancel()
+	start := time.Now()
+	next := &Record{Key: "k", Value: []byte("next")}
+	if err := m.stamp(ctx, next, cur, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > MaxClockSkew/2 {
+		t.Fatalf("the next write waited %v, more than half of MaxClockSkew", took)
+	}
+	if next.Version != cur.Version+1 || v.checkAnswer(next) != nil || next.Compare(cur) <= 0 {
+		t.Fatalf("next = v%d at %d (%v), want v%d passing validation", next.Version, next.WrittenAt, v.checkAnswer(next), cur.Version+1)
+	}
+}
