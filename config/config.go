@@ -37,7 +37,7 @@ type Config struct {
 type API struct {
 	Listen    string `yaml:"listen" doc:"host:port of the HTTP API; a non-loopback host needs a token"`
 	Token     string `yaml:"token" doc:"bearer token every route but /healthz and /readyz requires when set"`
-	TokenFile string `yaml:"token_file" doc:"file holding the bearer token (kept out of ps and shell history); used when token is empty"`
+	TokenFile string `yaml:"token_file" doc:"file whose first line is the bearer token, instead of token: kept out of ps, shell history and this file"`
 	// ReadTimeout, IdleTimeout and MaxConnections bound what HTTP clients
 	// can hold, so the API cannot take the file descriptors libp2p needs.
 	ReadTimeout    time.Duration `yaml:"read_timeout" doc:"longest a client may take to send one request, headers and body"`

@@ -2,9 +2,12 @@ package node_test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/dhtnode/dhtnode/config"
 	"github.com/dhtnode/dhtnode/internal/testnet"
 	"github.com/dhtnode/dhtnode/node"
 )
@@ -52,4 +55,17 @@ func TestHTTPRequestErrors(t *testing.T) {
 	if err := json.Unmarshal(body, &rep); err != nil || rep.Deleted || strings.Contains(string(body), `"deleted":true`) {
 		t.Errorf("replicas of a live key: %s", body)
 	}
+}
+
+// api.token_file's first line is the token.
+func TestHTTPTokenFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte("fromfile\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := testnet.New(t, 2, func(_ int, cfg *config.Config) { cfg.API.TokenFile = file })
+	check(t, c.Node(0).APIURL(), []call{
+		{name: "no token", method: "GET", path: "/v1/status", want: 401, wantCode: node.CodeUnauthorized},
+		{name: "the file's token", method: "GET", path: "/v1/status", header: map[string]string{"Authorization": "Bearer fromfile"}, want: 200},
+	})
 }

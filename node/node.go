@@ -221,7 +221,11 @@ func (n *Node) Kill() {
 func (n *Node) close(graceful bool) error {
 	var errs []error
 	if n.api != nil {
-		if err := n.api.shutdown(min(apiDrainTimeout, n.shutdownTimeout())); err != nil {
+		drain := min(apiDrainTimeout, n.shutdownTimeout())
+		if !graceful {
+			drain = 0 // a crash waits for nobody
+		}
+		if err := n.api.shutdown(drain); err != nil {
 			n.logger.Warn("HTTP API did not stop cleanly", "error", err)
 		}
 	}

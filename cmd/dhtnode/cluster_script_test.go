@@ -72,7 +72,7 @@ func TestClusterScript(t *testing.T) {
 	}
 
 	up := script("up", "3")
-	if !strings.Contains(up, "http://127.0.0.1:5653") {
+	if !strings.Contains(up, fmt.Sprintf("http://127.0.0.1:%d", apiBase+2)) {
 		t.Fatalf("up printed no table with node 2's API:\n%s", up)
 	}
 	if out, code := cli(0, "from stdin", "put", "greeting", "-", "--w", "2"); code != 0 {
@@ -103,5 +103,10 @@ func TestClusterScript(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	script("down")
+	// Stopping prints nothing about a node's /proc entry vanishing under it.
+	for _, out := range []string{script("stop", "1"), script("down")} {
+		if strings.Contains(out, "No such file") || strings.Contains(out, "/proc/") {
+			t.Errorf("stop/down printed a shell error:\n%s", out)
+		}
+	}
 }

@@ -139,7 +139,11 @@ func TestRunBadConfigExitsTwo(t *testing.T) {
 		{"env unknown", []string{"DHTNODE_REPLICATION_FACTORY=3"}, nil, "DHTNODE_REPLICATION_FACTORY: unknown variable"},
 		{"file", nil, []string{"--data-dir", writeConfig(t, "replication:\n  factr: 3\n")}, "replication.factr: unknown key"},
 		{"missing --config", nil, []string{"--config", missing}, missing},
-		{"validation", nil, []string{"--write-quorum", "9"}, "replication.write_quorum: 9 must be <= replication.factor (8)"},
+		{"validation", nil, []string{"--write-quorum", "9"}, "--write-quorum: replication.write_quorum: 9 must be <= replication.factor (8)"},
+		{"validation in the file", nil, []string{"--data-dir", writeConfig(t, "replication:\n  factor: 3\n  write_quorum: 5\n")},
+			"config.yaml:3: replication.write_quorum: 5 must be <= replication.factor (3)"},
+		{"validation from env", []string{"DHTNODE_ROUTING_BUCKET_SIZE=2"}, nil, "DHTNODE_ROUTING_BUCKET_SIZE: routing.bucket_size: 2 must be >="},
+		{"token file missing", nil, []string{"--api-token-file", missing}, "--api-token-file: api.token_file: open " + missing},
 		{"missing identity file", nil, []string{"--identity-file", missing}, "identity_file: " + `"` + missing + `" must be an existing key file`},
 	}
 	for _, tc := range cases {
@@ -169,7 +173,7 @@ func TestRunDaemon(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"run", "--ephemeral", "--data-dir", dataDir, "--network", "clitest", "--listen", "/ip4/127.0.0.1/tcp/0",
-			"--api", "127.0.0.1:0", "--replication-factor", "3"}, strings.NewReader(""), &syncBuffer{}, &stderr, nil)
+			"--api", "127.0.0.1:0", "--replication-factor", "3", "--api-token", "tok"}, strings.NewReader(""), &syncBuffer{}, &stderr, nil)
 	}()
 
 	readyLine := regexp.MustCompile(`msg="dhtnode ready" peer_id=(\S+) .*api=(\S+)`)
@@ -190,7 +194,10 @@ func TestRunDaemon(t *testing.T) {
 	}
 	peerID, api := m[1], m[2]
 
-	res := dhtnode(t, "status", "--api", api, "--json")
+	if !strings.Contains(stderr.String(), "level=WARN msg=\"--api-token is visible") {
+		t.Errorf("no warning for --api-token:\n%s", stderr.String())
+	}
+	res := dhtnode(t, "status", "--api", api, "--json", "--token", "tok")
 	if res.code != exitOK {
 		t.Fatalf("status: %+v", res)
 	}
