@@ -168,13 +168,14 @@ func (in *planInput) decide(r *Record) keyStep {
 	mark, audited := in.marks[r.Key]
 	incomplete := in.incomplete[r.Key]
 	if !incomplete && ((in.startup && !audited) || (in.settling && mark.seeded && mark.holders == nil && mark.version == r.Version)) {
-		// Marks live in memory, so after a restart every key this node
-		// holds looked overdue, and its holders (as its filling routing
-		// table sees them) changing. Instead the other holders repair
-		// what the routing events they see call for, and this node starts
-		// each key's clock at a point spread over the full-audit period
-		// after it has settled, then learns the holders at its first sweep
-		// once settled.
+		// A (re)start. Marks live in memory: without this, every key the
+		// node holds would look overdue at its startup sweep, and its
+		// holders would seem to change as its routing table fills. So the
+		// startup pass seeds each key's mark with a clock that falls due
+		// at a point spread over the full-audit period after settling
+		// (seedTime); while settling, the node leaves seeded keys to the
+		// other holders, which repair what their routing events call for;
+		// the first sweep after settling learns the holders (below).
 		if !audited {
 			return keyStep{mark: &auditMark{version: r.Version, at: in.seedTime(r.Key), seeded: true}}
 		}
@@ -198,7 +199,8 @@ func (in *planInput) decide(r *Record) keyStep {
 		return keyStep{action: &repairAction{kind: actHandOff, rec: r, holders: holders}}
 	}
 	if in.sweep && audited && mark.holders == nil && mark.version == r.Version && !incomplete {
-		// The next sweep after that first sight learns the key's holders.
+		// The next sweep after that first sight (or after settling, for a
+		// seeded key) learns the key's holders.
 		return keyStep{mark: &auditMark{holders: holders, version: r.Version, at: mark.at}}
 	}
 	if in.auditDue(r, mark, audited, incomplete, holders) {
