@@ -34,10 +34,12 @@ const (
 	fullAuditSweeps = 6
 	// backstopSweeps: any holder audits a key it has not audited for this many sweeps.
 	backstopSweeps = 30
-	// settleSweeps: for this many sweep intervals after a (re)start, while
-	// its routing table fills, a node takes the records it already had as
-	// audited (seeded marks) instead of auditing them all at once.
+	// settleSweeps: for this many sweep intervals after a (re)start (at
+	// most maxSettle), while its routing table fills, a node takes the
+	// records it had at start as audited (seeded marks) instead of
+	// auditing them all at once.
 	settleSweeps = 2
+	maxSettle    = 30 * time.Second
 )
 
 // auditMark remembers the last complete audit of a key by this node, or its
@@ -47,8 +49,8 @@ type auditMark struct {
 	holders []peer.ID
 	version uint64
 	at      time.Time
-	// seeded marks a key first seen while the node settled after a start:
-	// audits start, spread out, once the node has settled.
+	// seeded marks a key this node had when it started: its audits
+	// start, spread out, once the node has settled.
 	seeded bool
 }
 
@@ -63,9 +65,12 @@ type planInput struct {
 	// the peers that joined or left the routing table in changed.
 	sweep   bool
 	changed map[peer.ID]bool
-	// settling is true for settleSweeps intervals after this node started.
-	settling bool
-	recs     []*Record
+	// startup is true for the first pass after this node started, which
+	// seeds the marks of the keys it finds (it has none: marks live in
+	// memory); settling is true for the settle period after the start.
+	startup, settling bool
+	settle            time.Duration
+	recs              []*Record
 	// marks and incomplete are what earlier passes left: the last audit of
 	// each key, and the keys whose last audit or hand-off left copies missing.
 	marks      map[string]auditMark
@@ -162,13 +167,15 @@ func (in *planInput) decide(r *Record) keyStep {
 	}
 	mark, audited := in.marks[r.Key]
 	incomplete := in.incomplete[r.Key]
-	if in.settling && !incomplete && (!audited || (mark.seeded && mark.holders == nil && mark.version == r.Version)) {
-		// Marks live in memory, so after a restart every key this node
-		// holds looks overdue, and its holders (as its filling routing
-		// table sees them) changing. Instead the other holders repair
-		// what the routing events they see call for, and this node starts
-		// each key's clock at a point spread over the next full-audit
-		// period, then learns the holders at its first sweep once settled.
+	if !incomplete && ((in.startup && !audited) || (in.settling && mark.seeded && mark.holders == nil && mark.version == r.Version)) {
+		// A (re)start. Marks live in memory: without this, every key the
+		// node holds would look overdue at its startup sweep, and its
+		// holders would seem to change as its routing table fills. So the
+		// startup pass seeds each key's mark with a clock that falls due
+		// at a point spread over the full-audit period after settling
+		// (seedTime); while settling, the node leaves seeded keys to the
+		// other holders, which repair what their routing events call for;
+		// the first sweep after settling learns the holders (below).
 		if !audited {
 			return keyStep{mark: &auditMark{version: r.Version, at: in.seedTime(r.Key), seeded: true}}
 		}
@@ -192,7 +199,8 @@ func (in *planInput) decide(r *Record) keyStep {
 		return keyStep{action: &repairAction{kind: actHandOff, rec: r, holders: holders}}
 	}
 	if in.sweep && audited && mark.holders == nil && mark.version == r.Version && !incomplete {
-		// The next sweep after that first sight learns the key's holders.
+		// The next sweep after that first sight (or after settling, for a
+		// seeded key) learns the key's holders.
 		return keyStep{mark: &auditMark{holders: holders, version: r.Version, at: mark.at}}
 	}
 	if in.auditDue(r, mark, audited, incomplete, holders) {
@@ -204,14 +212,14 @@ func (in *planInput) decide(r *Record) keyStep {
 // seedTime is the time a seeded mark says the key was last audited: such
 // that the key is due for its periodic audit at a point spread evenly (by a
 // hash of this node and the key) over the fullAuditSweeps intervals after
-// the node has settled.
+// the node has settled (in.settle after now).
 func (in *planInput) seedTime(key string) time.Time {
 	h := fnv.New64a()
 	h.Write([]byte(in.self))
 	h.Write([]byte(key))
 	period := uint64(fullAuditSweeps * in.interval)
 	phase := time.Duration(h.Sum64() % max(period, 1))
-	return in.now.Add(settleSweeps*in.interval - phase)
+	return in.now.Add(in.settle - phase)
 }
 
 // affected reports whether a peer that joined or left can change the key's

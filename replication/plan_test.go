@@ -62,6 +62,7 @@ func TestPlanRepairDecisions(t *testing.T) {
 	cases := []struct {
 		name       string
 		sweep      bool
+		startup    bool // the first pass after Start
 		settling   bool
 		changed    []int // event pass: the peers that joined or left
 		self       int
@@ -120,8 +121,10 @@ func TestPlanRepairDecisions(t *testing.T) {
 		{name: "event: a key written moments ago is not just noted", changed: []int{1}, rec: Record{WrittenAt: now.UnixNano()}, want: "audit"},
 
 		// After a (re)start, while the routing table fills (settleSweeps).
-		{name: "settling: a key without a mark is seeded, not audited", sweep: true, settling: true, want: "seed"},
-		{name: "settling: an event pass seeds too", settling: true, changed: []int{1}, want: "seed"},
+		{name: "startup: a key without a mark is seeded, not audited", sweep: true, startup: true, settling: true, want: "seed"},
+		{name: "startup: an expired key is dropped", sweep: true, startup: true, settling: true, rec: Record{ExpiresAt: 1}, want: "drop"},
+		{name: "startup: a key left incomplete is audited", sweep: true, startup: true, settling: true, incomplete: true, want: "audit"},
+		{name: "settling: a key that arrived after the start is treated as usual", settling: true, changed: []int{1}, want: "audit"},
 		{name: "settling: a seeded key is left alone by routing events", settling: true, changed: []int{1},
 			mark: &mark{version: 1, seeded: true}, want: "nothing"},
 		{name: "settling: a seeded key is left alone by sweeps", sweep: true, settling: true,
@@ -157,7 +160,7 @@ func TestPlanRepairDecisions(t *testing.T) {
 			}
 			in := planInput{
 				self: P[tc.self], k: k, interval: interval, tombstoneTTL: 24 * time.Hour, now: now,
-				sweep: tc.sweep, settling: tc.settling, recs: []*Record{&rec}, marks: map[string]auditMark{},
+				sweep: tc.sweep, startup: tc.startup, settling: tc.settling, settle: 2 * interval, recs: []*Record{&rec}, marks: map[string]auditMark{},
 				incomplete: map[string]bool{planKey: tc.incomplete}, budget: 10,
 				nearby: func(string) []peer.ID { return nearby },
 			}
@@ -235,8 +238,8 @@ func TestSeededAuditsAreSpread(t *testing.T) {
 	const keys = 1200
 	interval := 10 * time.Second
 	now := time.Unix(1_000_000, 0)
-	in := planInput{self: randomPeer(t), interval: interval, now: now}
-	settled := now.Add(settleSweeps * interval)
+	in := planInput{self: randomPeer(t), interval: interval, now: now, settle: settleSweeps * interval}
+	settled := now.Add(in.settle)
 	perInterval := make([]int, fullAuditSweeps)
 	for i := range keys {
 		due := in.seedTime(fmt.Sprintf("key-%d", i)).Add(fullAuditSweeps * interval)

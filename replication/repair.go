@@ -18,6 +18,7 @@ import (
 type sweepState struct {
 	marks      map[string]auditMark
 	incomplete map[string]bool // keys whose last audit or hand-off left copies missing
+	startup    bool            // the pass running is the first after Start (startupPass)
 	// underReplicated is len(incomplete), for Stats.
 	underReplicated atomic.Int64
 
@@ -95,7 +96,7 @@ func (s *sweepState) setCounts(count int, bytes int64) {
 }
 
 func (m *Manager) run() {
-	m.pass(m.ctx, nil)
+	m.startupPass(m.ctx)
 	// Sweep at a random phase, so that nodes started together do not all
 	// sweep (and look up their keys' holders) at the same moment.
 	sweep := time.NewTimer(rand.N(m.cfg.RepairInterval) + 1)
@@ -122,6 +123,14 @@ func (m *Manager) run() {
 	}
 }
 
+// startupPass is the sweep at Start: it also seeds the audit marks of the
+// keys this node has (planInput.startup).
+func (m *Manager) startupPass(ctx context.Context) {
+	m.sweeps.startup = true
+	defer func() { m.sweeps.startup = false }()
+	m.pass(ctx, nil)
+}
+
 // pass goes over every local record once: it drops expired records and old
 // tombstones, hands off records this node no longer holds, and audits the
 // keys it is responsible for whose holders changed (and, in a sweep, those
@@ -143,11 +152,12 @@ func (m *Manager) pass(ctx context.Context, changed map[peer.ID]bool) {
 		return
 	}
 	s := &m.sweeps
+	settle := min(settleSweeps*m.cfg.RepairInterval, maxSettle)
 	in := planInput{
 		self: m.self, k: m.cfg.Factor, interval: m.cfg.RepairInterval, tombstoneTTL: m.cfg.TombstoneTTL,
 		now: time.Now(), sweep: changed == nil, changed: changed, recs: recs,
-		settling: time.Since(m.started) < settleSweeps*m.cfg.RepairInterval,
-		marks:    s.marks, incomplete: s.incomplete, budget: maxAuditsPerPass,
+		startup: s.startup, settling: time.Since(m.started) < settle, settle: settle,
+		marks: s.marks, incomplete: s.incomplete, budget: maxAuditsPerPass,
 		nearby: func(key string) []peer.ID {
 			return m.router.localClosest(kb.ConvertKey(DHTKey(key)), m.cfg.Factor)
 		},
