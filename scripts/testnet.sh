@@ -362,6 +362,14 @@ set_chain() {
 	} | in_ns "$i" iptables-restore -w --noflush
 }
 
+# stopped_meanwhile I: after setting node I's rules failed, succeed if the
+# node stopped meanwhile ("start I" sets them in its new namespace), else
+# fail.
+stopped_meanwhile() {
+	running "$1" && die "setting node $1's iptables rules failed"
+	echo "node $1 stopped while its rules were set; they are set again when it starts" >&2
+}
+
 # apply_partition: the DROP rules of $PARTITION_FILE in every running node;
 # without the file, empty chains.
 apply_partition() {
@@ -379,7 +387,7 @@ apply_partition() {
 			[[ -n ${GROUP[i]:-} && -n ${IPS[j]:-} && -n ${GROUP[j]:-} && ${GROUP[j]} != "${GROUP[i]}" ]] || continue
 			rules+=("-s ${IPS[j]} -j DROP" "-d ${IPS[j]} -j DROP")
 		done
-		set_chain "$i" DHTNODE-PARTITION "INPUT OUTPUT" ${rules[@]+"${rules[@]}"}
+		set_chain "$i" DHTNODE-PARTITION "INPUT OUTPUT" ${rules[@]+"${rules[@]}"} || stopped_meanwhile "$i"
 	done
 }
 
@@ -410,6 +418,10 @@ stop_delayer() {
 	pid=$(<"$pid_file")
 	if kill -0 "$pid" 2>/dev/null && grep -q netdelay "/proc/$pid/cmdline" 2>/dev/null; then
 		kill -TERM "$pid" 2>/dev/null || true
+		# Wait (bounded) until it has let go of the queue, or a new delayer
+		# of the same namespace could not bind it.
+		local deadline=$((SECONDS + 5))
+		while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.05; done
 	fi
 	rm -f "$pid_file"
 }
@@ -442,7 +454,7 @@ apply_netem() {
 			echo $! >"$TESTNET_DIR/netdelay-$i.pid"
 			rules+=("-j NFQUEUE --queue-num $NFQUEUE --queue-bypass")
 		fi
-		set_chain "$i" DHTNODE-NETEM OUTPUT ${rules[@]+"${rules[@]}"}
+		set_chain "$i" DHTNODE-NETEM OUTPUT ${rules[@]+"${rules[@]}"} || stopped_meanwhile "$i"
 	done
 }
 
