@@ -13,7 +13,7 @@ import (
 
 // maxDown is how many nodes the nemesis keeps killed, stopped or frozen at
 // once.
-const maxDown = 2
+const maxDown = 3
 
 // nemesis injects faults: node faults (kill, stop, freeze) on at most
 // maxDown nodes at a time, each undone after a random hold, and, with a
@@ -137,7 +137,7 @@ func (m *nemesis) nodeFault(ctx context.Context, kind string, i int, hold time.D
 	case "kill", "stop":
 		err = m.n.script(bg, kind, fmt.Sprint(i))
 	case "freeze":
-		err = m.n.signal(bg, i, syscall.SIGSTOP)
+		err = m.n.signal(i, syscall.SIGSTOP)
 	}
 	if err != nil {
 		m.note(err)
@@ -147,12 +147,16 @@ func (m *nemesis) nodeFault(ctx context.Context, kind string, i int, hold time.D
 	m.n.log("%s node %d for %s", kind, i, hold)
 	pause(ctx, hold)
 	if kind == "freeze" {
-		m.note(m.n.signal(bg, i, syscall.SIGCONT))
+		m.note(m.n.signal(i, syscall.SIGCONT))
 		return
 	}
 	m.netMu.Lock()
 	defer m.netMu.Unlock()
-	m.note(m.n.script(bg, "start", fmt.Sprint(i)))
+	if err := m.n.script(bg, "start", fmt.Sprint(i)); err != nil {
+		m.note(err)
+		return
+	}
+	m.note(m.n.refreshPIDs(bg))
 }
 
 // netFault runs the script with args (a partition or a netem spec), waits

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,6 +20,9 @@ type network struct {
 	o       options
 	clients []*node.Client
 	log     func(format string, args ...any)
+
+	mu   sync.Mutex
+	pids []int // the nodes' host PIDs as of the last refreshPIDs
 }
 
 // newNetwork reads the script's environment (API_BASE_PORT, DHTNODE_TOKEN)
@@ -51,9 +55,9 @@ func (n *network) script(ctx context.Context, args ...string) error {
 	return nil
 }
 
-// pids reads the nodes' host PIDs from the script's status table (the
+// readPIDs reads the nodes' host PIDs from the script's status table (the
 // fourth column in both scripts), 0 for a node that does not run.
-func (n *network) pids(ctx context.Context) ([]int, error) {
+func (n *network) readPIDs(ctx context.Context) ([]int, error) {
 	out, err := exec.CommandContext(ctx, "bash", n.o.script, "status").Output()
 	if err != nil {
 		return nil, fmt.Errorf("%s status: %v", n.o.script, err)
@@ -73,17 +77,37 @@ func (n *network) pids(ctx context.Context) ([]int, error) {
 	return pids, nil
 }
 
-// signal sends sig to node i's process (a container's PID 1 as seen from
-// the host).
-func (n *network) signal(ctx context.Context, i int, sig syscall.Signal) error {
-	pids, err := n.pids(ctx)
+// refreshPIDs reads the nodes' PIDs again; a node's PID changes only when
+// it starts.
+func (n *network) refreshPIDs(ctx context.Context) error {
+	pids, err := n.readPIDs(ctx)
 	if err != nil {
 		return err
 	}
-	if pids[i] <= 0 {
+	n.mu.Lock()
+	n.pids = pids
+	n.mu.Unlock()
+	return nil
+}
+
+// signal sends sig to node i's process (a container's PID 1 as seen from
+// the host), as of the last refreshPIDs.
+func (n *network) signal(i int, sig syscall.Signal) error {
+	n.mu.Lock()
+	pid := 0
+	if i < len(n.pids) {
+		pid = n.pids[i]
+	}
+	n.mu.Unlock()
+	if pid <= 0 {
 		return fmt.Errorf("node %d has no process", i)
 	}
-	return syscall.Kill(pids[i], sig)
+	// Never signal a process that is not a dhtnode (a PID reused after
+	// the node's process ended).
+	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil || !bytes.Contains(cmdline, []byte("dhtnode")) {
+		return fmt.Errorf("node %d: PID %d is not a dhtnode any more", i, pid)
+	}
+	return syscall.Kill(pid, sig)
 }
 
 // tablesWhole reports the nodes whose routing tables do not hold every

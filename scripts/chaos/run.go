@@ -36,6 +36,9 @@ func run(ctx context.Context, o options) (bool, error) {
 		}()
 	}
 
+	if err := n.refreshPIDs(ctx); err != nil {
+		return false, err
+	}
 	h := newHistory(o.writers, o.keys)
 	load, stopLoad := context.WithCancel(ctx)
 	var wg sync.WaitGroup
