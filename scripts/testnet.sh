@@ -37,7 +37,7 @@
 # READY_TIMEOUT (60 s), STOP_TIMEOUT (15 s; above shutdown_timeout),
 # DHTNODE_IMAGE (an image to use instead of building dhtnode:testnet with
 # scripts/image.sh), DHTNODE_TOKEN, NETDELAY_BIN (a netdelay binary).
-# Needs bash, Go, Docker, curl, jq, iptables, nsenter; root for nsenter.
+# Needs bash, Go, Docker, curl, jq, iptables, nsenter, flock; root for nsenter.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -458,14 +458,25 @@ apply_netem() {
 	done
 }
 
+# lock_faults: hold $TESTNET_DIR/faults.lock (until the script exits or
+# closes fd 9), so that commands run at once (a start beside a partition)
+# set the rules of one saved state, not a mix.
+lock_faults() {
+	exec 9>"$TESTNET_DIR/faults.lock"
+	flock -w 60 9 || die "another testnet.sh holds $TESTNET_DIR/faults.lock"
+}
+
 apply_faults() {
+	lock_faults
 	apply_partition
 	apply_netem
+	exec 9>&- # "start" waits for readiness without the lock
 }
 
 cmd_partition() {
 	load_net
 	parse_groups "$@"
+	lock_faults
 	echo "$*" >"$PARTITION_FILE"
 	apply_partition
 	echo "partitioned: $*" >&2
@@ -473,6 +484,7 @@ cmd_partition() {
 
 cmd_heal() {
 	load_net
+	lock_faults
 	rm -f "$PARTITION_FILE"
 	apply_partition
 	echo "healed" >&2
@@ -480,6 +492,7 @@ cmd_heal() {
 
 cmd_netem() {
 	load_net
+	lock_faults
 	if [[ $1 == off ]]; then
 		rm -f "$NETEM_FILE"
 	else

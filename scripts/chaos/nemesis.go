@@ -20,11 +20,8 @@ const maxDown = 3
 // script that has them, network faults (partition, loss) one at a time,
 // beside the node faults.
 type nemesis struct {
-	n   *network
-	rng *rand.Rand
-	// netMu orders the script calls that rewrite the namespaces' rules:
-	// partition, heal, netem and start (which applies them again).
-	netMu  sync.Mutex
+	n      *network
+	rng    *rand.Rand
 	mu     sync.Mutex
 	busy   map[int]bool
 	counts map[string]int
@@ -82,10 +79,8 @@ func (m *nemesis) run(ctx context.Context) {
 	}
 	wg.Wait()
 	if o.hasFaults {
-		m.netMu.Lock()
 		m.note(m.n.script(context.WithoutCancel(ctx), "heal"))
 		m.note(m.n.script(context.WithoutCancel(ctx), "netem", "off"))
-		m.netMu.Unlock()
 	}
 }
 
@@ -150,8 +145,6 @@ func (m *nemesis) nodeFault(ctx context.Context, kind string, i int, hold time.D
 		m.note(m.n.signal(i, syscall.SIGCONT))
 		return
 	}
-	m.netMu.Lock()
-	defer m.netMu.Unlock()
 	if err := m.n.script(bg, "start", fmt.Sprint(i)); err != nil {
 		m.note(err)
 		return
@@ -163,18 +156,13 @@ func (m *nemesis) nodeFault(ctx context.Context, kind string, i int, hold time.D
 // hold, and undoes it.
 func (m *nemesis) netFault(ctx context.Context, kind string, hold time.Duration, args ...string) {
 	bg := context.WithoutCancel(ctx)
-	m.netMu.Lock()
-	err := m.n.script(bg, args...)
-	m.netMu.Unlock()
-	if err != nil {
+	if err := m.n.script(bg, args...); err != nil {
 		m.note(err)
 		return
 	}
 	m.count(kind)
 	m.n.log("%s for %s", strings.Join(args, " "), hold)
 	pause(ctx, hold)
-	m.netMu.Lock()
-	defer m.netMu.Unlock()
 	if kind == "loss" {
 		m.note(m.n.script(bg, "netem", "off"))
 	} else {

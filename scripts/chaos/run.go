@@ -69,10 +69,10 @@ func run(ctx context.Context, o options) (bool, error) {
 		if len(tables) == 0 {
 			reads = h.check(bg, n)
 		}
-		if (len(tables) == 0 && len(reads) == 0) || time.Since(recovered) > o.settle || ctx.Err() != nil {
+		if (len(tables) == 0 && len(reads) == 0) || time.Since(recovered) > o.settle {
 			break
 		}
-		pause(ctx, 2*time.Second)
+		pause(bg, 2*time.Second) // interrupted or not, the check gets its settle time
 	}
 	settled := time.Since(recovered)
 
