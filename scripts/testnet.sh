@@ -450,7 +450,7 @@ apply_netem() {
 		if [[ -n $DELAY ]]; then
 			# nsenter enters the namespace and execs netdelay: $! is netdelay's PID.
 			nohup nsenter -t "${PIDS[i]}" -n "$NETDELAY" delay --queue "$NFQUEUE" --delay "$DELAY" \
-				</dev/null >>"$TESTNET_DIR/netdelay-$i.log" 2>&1 &
+				</dev/null >>"$TESTNET_DIR/netdelay-$i.log" 2>&1 9>&- & # 9: not the lock
 			echo $! >"$TESTNET_DIR/netdelay-$i.pid"
 			rules+=("-j NFQUEUE --queue-num $NFQUEUE --queue-bypass")
 		fi
