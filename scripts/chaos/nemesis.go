@@ -11,25 +11,30 @@ import (
 	"time"
 )
 
-// maxDown is how many nodes the nemesis keeps killed, stopped or frozen at
-// once.
-const maxDown = 3
+// The nemesis holds at most maxDown nodes killed or stopped and maxFrozen
+// nodes frozen at once. A freeze is undone at once (SIGCONT); a killed or
+// stopped node takes a start and its wait for readiness, so freezes get a
+// slot of their own and the run is not paced by restarts alone.
+const (
+	maxDown   = 2
+	maxFrozen = 1
+)
 
 // nemesis injects faults: node faults (kill, stop, freeze) on at most
-// maxDown nodes at a time, each undone after a random hold, and, with a
+// maxDown + maxFrozen nodes at a time, each undone after a random hold, and, with a
 // script that has them, network faults (partition, loss) one at a time,
 // beside the node faults.
 type nemesis struct {
 	n      *network
 	rng    *rand.Rand
 	mu     sync.Mutex
-	busy   map[int]bool
+	busy   map[int]string // node (or netSlot) → the fault it is held for
 	counts map[string]int
 	errs   []string
 }
 
 func newNemesis(n *network, rng *rand.Rand) *nemesis {
-	return &nemesis{n: n, rng: rng, busy: map[int]bool{}, counts: map[string]int{}}
+	return &nemesis{n: n, rng: rng, busy: map[int]string{}, counts: map[string]int{}}
 }
 
 // total is the number of faults injected so far.
@@ -50,8 +55,11 @@ func (m *nemesis) run(ctx context.Context) {
 	deadline := time.Now().Add(o.duration)
 	var wg sync.WaitGroup
 	for ctx.Err() == nil && time.Now().Before(deadline) && m.total() < o.faults {
-		if i := m.claimNode(); i >= 0 {
-			kind := []string{"kill", "stop", "freeze", "freeze"}[m.rng.IntN(4)]
+		for _, kind := range []string{"freeze", []string{"kill", "stop"}[m.rng.IntN(2)]} {
+			i := m.claimNode(kind)
+			if i < 0 {
+				continue
+			}
 			hold := time.Duration(1000+m.rng.IntN(4000)) * time.Millisecond
 			wg.Add(1)
 			go func() {
@@ -87,21 +95,27 @@ func (m *nemesis) run(ctx context.Context) {
 // netSlot marks the network fault in busy: one at a time.
 const netSlot = -1
 
-// claimNode marks a random node the nemesis does not hold as held and
-// returns it, or -1 when it already holds maxDown nodes.
-func (m *nemesis) claimNode() int {
+// claimNode marks a random node the nemesis does not hold as held for
+// kind and returns it, or -1 when it holds as many for kind as it may.
+func (m *nemesis) claimNode(kind string) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	held := len(m.busy)
-	if m.busy[netSlot] {
-		held--
+	frozen, down := 0, 0
+	for slot, k := range m.busy {
+		switch {
+		case slot == netSlot:
+		case k == "freeze":
+			frozen++
+		default:
+			down++
+		}
 	}
-	if held >= maxDown {
+	if (kind == "freeze" && frozen >= maxFrozen) || (kind != "freeze" && down >= maxDown) {
 		return -1
 	}
 	for {
-		if i := m.rng.IntN(m.n.o.nodes); !m.busy[i] {
-			m.busy[i] = true
+		if i := m.rng.IntN(m.n.o.nodes); m.busy[i] == "" {
+			m.busy[i] = kind
 			return i
 		}
 	}
@@ -111,10 +125,10 @@ func (m *nemesis) claimNode() int {
 func (m *nemesis) claimNet() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.busy[netSlot] {
+	if m.busy[netSlot] != "" {
 		return false
 	}
-	m.busy[netSlot] = true
+	m.busy[netSlot] = "network"
 	return true
 }
 
