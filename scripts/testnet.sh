@@ -37,7 +37,7 @@
 # READY_TIMEOUT (60 s), STOP_TIMEOUT (15 s; above shutdown_timeout),
 # DHTNODE_IMAGE (an image to use instead of building dhtnode:testnet with
 # scripts/image.sh), DHTNODE_TOKEN, NETDELAY_BIN (a netdelay binary).
-# Needs bash, Go, Docker, curl, jq, iptables, nsenter; root for nsenter.
+# Needs bash, Go, Docker, curl, jq, iptables, nsenter, flock; root for nsenter.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -362,6 +362,14 @@ set_chain() {
 	} | in_ns "$i" iptables-restore -w --noflush
 }
 
+# stopped_meanwhile I: after setting node I's rules failed, succeed if the
+# node stopped meanwhile ("start I" sets them in its new namespace), else
+# fail.
+stopped_meanwhile() {
+	running "$1" && die "setting node $1's iptables rules failed"
+	echo "node $1 stopped while its rules were set; they are set again when it starts" >&2
+}
+
 # apply_partition: the DROP rules of $PARTITION_FILE in every running node;
 # without the file, empty chains.
 apply_partition() {
@@ -379,7 +387,7 @@ apply_partition() {
 			[[ -n ${GROUP[i]:-} && -n ${IPS[j]:-} && -n ${GROUP[j]:-} && ${GROUP[j]} != "${GROUP[i]}" ]] || continue
 			rules+=("-s ${IPS[j]} -j DROP" "-d ${IPS[j]} -j DROP")
 		done
-		set_chain "$i" DHTNODE-PARTITION "INPUT OUTPUT" ${rules[@]+"${rules[@]}"}
+		set_chain "$i" DHTNODE-PARTITION "INPUT OUTPUT" ${rules[@]+"${rules[@]}"} || stopped_meanwhile "$i"
 	done
 }
 
@@ -410,6 +418,10 @@ stop_delayer() {
 	pid=$(<"$pid_file")
 	if kill -0 "$pid" 2>/dev/null && grep -q netdelay "/proc/$pid/cmdline" 2>/dev/null; then
 		kill -TERM "$pid" 2>/dev/null || true
+		# Wait (bounded) until it has let go of the queue, or a new delayer
+		# of the same namespace could not bind it.
+		local deadline=$((SECONDS + 5))
+		while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.05; done
 	fi
 	rm -f "$pid_file"
 }
@@ -438,22 +450,33 @@ apply_netem() {
 		if [[ -n $DELAY ]]; then
 			# nsenter enters the namespace and execs netdelay: $! is netdelay's PID.
 			nohup nsenter -t "${PIDS[i]}" -n "$NETDELAY" delay --queue "$NFQUEUE" --delay "$DELAY" \
-				</dev/null >>"$TESTNET_DIR/netdelay-$i.log" 2>&1 &
+				</dev/null >>"$TESTNET_DIR/netdelay-$i.log" 2>&1 9>&- & # 9: not the lock
 			echo $! >"$TESTNET_DIR/netdelay-$i.pid"
 			rules+=("-j NFQUEUE --queue-num $NFQUEUE --queue-bypass")
 		fi
-		set_chain "$i" DHTNODE-NETEM OUTPUT ${rules[@]+"${rules[@]}"}
+		set_chain "$i" DHTNODE-NETEM OUTPUT ${rules[@]+"${rules[@]}"} || stopped_meanwhile "$i"
 	done
 }
 
+# lock_faults: hold $TESTNET_DIR/faults.lock (until the script exits or
+# closes fd 9), so that commands run at once (a start beside a partition)
+# set the rules of one saved state, not a mix.
+lock_faults() {
+	exec 9>"$TESTNET_DIR/faults.lock"
+	flock -w 60 9 || die "another testnet.sh holds $TESTNET_DIR/faults.lock"
+}
+
 apply_faults() {
+	lock_faults
 	apply_partition
 	apply_netem
+	exec 9>&- # "start" waits for readiness without the lock
 }
 
 cmd_partition() {
 	load_net
 	parse_groups "$@"
+	lock_faults
 	echo "$*" >"$PARTITION_FILE"
 	apply_partition
 	echo "partitioned: $*" >&2
@@ -461,6 +484,7 @@ cmd_partition() {
 
 cmd_heal() {
 	load_net
+	lock_faults
 	rm -f "$PARTITION_FILE"
 	apply_partition
 	echo "healed" >&2
@@ -468,6 +492,7 @@ cmd_heal() {
 
 cmd_netem() {
 	load_net
+	lock_faults
 	if [[ $1 == off ]]; then
 		rm -f "$NETEM_FILE"
 	else

@@ -240,12 +240,10 @@ func delayAndLoss(t *testing.T, n *testNet, keys acked) {
 	base := measure(t, n, "no delay", keys, 40)
 	n.script("netem", "delay 25ms")
 	t.Cleanup(func() { n.script("netem", "off") })
-	rtt := n.rtt(0, 1)
-	if rtt < 45*time.Millisecond {
-		t.Fatalf("round trip between containers %s with 25 ms delay each way, want about 50 ms", rtt)
-	}
+	rtt := n.requireDelay(0, 1)
 	delayed := measure(t, n, "delay 25ms", keys, 40)
 	n.script("netem", "delay 25ms loss 2%")
+	n.requireDelay(7, 6)
 	lossy := measure(t, n, "delay 25ms loss 2%", keys, 40)
 	t.Logf("CONTAINER_NETEM tcp handshake rtt %s", rtt.Round(100*time.Microsecond))
 	for _, m := range []measurement{base, delayed, lossy} {
@@ -288,6 +286,17 @@ func measure(t *testing.T, n *testNet, name string, keys acked, puts int) measur
 	}
 	return measurement{name: name, getP50: pct(getTimes, 50), getP99: pct(getTimes, 99), putP50: pct(putTimes, 50),
 		gets: len(getTimes), puts: len(putTimes)}
+}
+
+// requireDelay fails the test unless the round trip from node a to node b
+// shows 25 ms of delay each way, and returns it.
+func (n *testNet) requireDelay(a, b int) time.Duration {
+	n.t.Helper()
+	rtt := n.rtt(a, b)
+	if rtt < 45*time.Millisecond {
+		n.t.Fatalf("round trip from node %d to node %d is %s with 25 ms delay each way, want about 50 ms", a, b, rtt)
+	}
+	return rtt
 }
 
 // rtt is the median TCP handshake time from node a to node b's libp2p port,

@@ -10,7 +10,7 @@ import (
 // linux/netfilter/nfnetlink.h, linux/netlink.h).
 const (
 	nfnlSubsysQueue = 3
-	msgPacket       = nfnlSubsysQueue<<8 | 0 // NFQNL_MSG_PACKET
+	msgPacket       = nfnlSubsysQueue << 8   // NFQNL_MSG_PACKET (0)
 	msgVerdict      = nfnlSubsysQueue<<8 | 1 // NFQNL_MSG_VERDICT
 	msgConfig       = nfnlSubsysQueue<<8 | 2 // NFQNL_MSG_CONFIG
 
