@@ -65,6 +65,12 @@ func TestValidate(t *testing.T) {
 		}, "", ""},
 		{"bootstrap without address", func(c *Config) { c.Bootstrap = []peer.AddrInfo{{ID: p1}} }, "bootstrap[0]", "has no address"},
 		{"bootstrap with empty ID", func(c *Config) { c.Bootstrap = []peer.AddrInfo{{Addrs: []ma.Multiaddr{tcp}}} }, "bootstrap[0]", "invalid peer ID"},
+		{"bootstrap by dns names", func(c *Config) {
+			if err := c.Set("bootstrap", "/dns4/localhost/tcp/4001/p2p/"+p1.String()+",/dns/seed.example/udp/4001/quic-v1/p2p/"+p1.String()+
+				",/dns6/seed.example/tcp/4001/p2p/"+p1.String()+",/dnsaddr/example.org/p2p/"+p1.String()); err != nil {
+				t.Fatal(err)
+			}
+		}, "", ""},
 		{"api.listen without port", func(c *Config) { c.API.Listen = "127.0.0.1" }, "api.listen", "must be host:port"},
 		{"api.listen bad port", func(c *Config) { c.API.Listen = "127.0.0.1:http" }, "api.listen", "port from 0 to 65535"},
 		{"api.listen port too big", func(c *Config) { c.API.Listen = "127.0.0.1:65536" }, "api.listen", "port from 0 to 65535"},

@@ -33,8 +33,8 @@ type Config struct {
 	ProbeFailures int
 	// MinPeers: while the RT holds fewer peers, the node re-bootstraps.
 	MinPeers int
-	// Bootstrap: the configured bootstrap peers. Their /dns, /dns4, /dns6
-	// and /dnsaddr names are looked up again on every dial.
+	// Bootstrap: the configured bootstrap peers. Their /dns, /dns4 and
+	// /dns6 names are looked up again on every dial (a /dnsaddr by the swarm).
 	Bootstrap []peer.AddrInfo
 	// Resolver looks those names up; nil asks the system resolver.
 	Resolver Resolver

@@ -8,8 +8,8 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 )
 
-// Resolver turns a multiaddr with a /dns, /dns4, /dns6 or /dnsaddr name into
-// IP multiaddrs. *madns.Resolver is one; Config.Resolver injects another.
+// Resolver turns a multiaddr with a /dns, /dns4 or /dns6 name into IP
+// multiaddrs. *madns.Resolver is one; Config.Resolver injects another.
 type Resolver interface {
 	Resolve(ctx context.Context, addr ma.Multiaddr) ([]ma.Multiaddr, error)
 }
@@ -51,11 +51,13 @@ func (m *Manager) dialable(ctx context.Context, ai peer.AddrInfo) peer.AddrInfo 
 	return peer.AddrInfo{ID: ai.ID, Addrs: out}
 }
 
-// isDNS reports whether a holds a name to look up.
+// isDNS reports whether a holds a host name to look up. A /dnsaddr is left
+// to the swarm, which looks it up on every dial too and keeps only the TXT
+// records of the peer it dials (a /dnsaddr name often lists several peers).
 func isDNS(a ma.Multiaddr) bool {
 	for _, c := range a {
 		switch c.Code() {
-		case ma.P_DNS, ma.P_DNS4, ma.P_DNS6, ma.P_DNSADDR:
+		case ma.P_DNS, ma.P_DNS4, ma.P_DNS6:
 			return true
 		}
 	}

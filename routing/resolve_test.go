@@ -69,6 +69,7 @@ func TestDialableResolvesConfiguredNames(t *testing.T) {
 	fixed := ma.StringCast("/ip4/10.0.0.9/tcp/4001")
 	named := ma.StringCast("/dns4/seed.test/tcp/4001")
 	unknown := ma.StringCast("/dns4/gone.test/tcp/4001")
+	dnsaddr := ma.StringCast("/dnsaddr/seed.test")
 	dns := &switchingDNS{ip: net.ParseIP("10.1.2.3"), only: "seed.test"}
 	m := &Manager{
 		cfg:        Config{Resolver: newTestResolver(t, "test.", dns)},
@@ -84,6 +85,7 @@ func TestDialableResolvesConfiguredNames(t *testing.T) {
 		{"bootstrap peer with a saved address", peer.AddrInfo{ID: id, Addrs: []ma.Multiaddr{fixed, fixed}},
 			[]string{"/ip4/10.1.2.3/tcp/4001", "/ip4/10.0.0.9/tcp/4001"}},
 		{"other peer", peer.AddrInfo{ID: "other", Addrs: []ma.Multiaddr{fixed}}, []string{"/ip4/10.0.0.9/tcp/4001"}},
+		{"dnsaddr, left to the swarm", peer.AddrInfo{ID: "other", Addrs: []ma.Multiaddr{dnsaddr}}, []string{"/dnsaddr/seed.test"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := m.dialable(context.Background(), tc.in)
