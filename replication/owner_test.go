@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,4 +107,33 @@ func TestOwnedKeyKeepsItsLastRecord(t *testing.T) {
 	if stored, err := s.Put(ctx, v6); !stored || err != nil {
 		t.Fatalf("v6 over the expired v5: %v, %v", stored, err)
 	}
+}
+
+// Owner accepts exactly "@<canonical peer ID>/<name>" as owned, refuses
+// every other key starting with "@", and leaves the rest open.
+func FuzzOwner(f *testing.F) {
+	id, err := peer.IDFromPrivateKey(newKey(f))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{"plain", "@" + id.String() + "/x", "@" + id.String(), "@x/y", "@/", "@" + id.String() + "//"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		owner, owned, err := Owner(key)
+		switch {
+		case !strings.HasPrefix(key, "@"):
+			if owned || err != nil {
+				t.Fatalf("open key %q: owned %v, %v", key, owned, err)
+			}
+		case err != nil:
+			if owned || !errors.Is(err, ErrInvalidKey) {
+				t.Fatalf("Owner(%q) = %v, %v", key, owned, err)
+			}
+		default:
+			if !owned || !strings.HasPrefix(key, "@"+owner.String()+"/") || len(key) == len(owner.String())+2 {
+				t.Fatalf("Owner(%q) = %s, %v", key, owner, owned)
+			}
+		}
+	})
 }

@@ -263,3 +263,25 @@ func TestWatchReportsExpiry(t *testing.T) {
 		t.Fatalf("second event %+v, want version 1 expired", ev)
 	}
 }
+
+// A node that shuts down ends its watch streams at once instead of waiting
+// out its shutdown timeout for them.
+func TestWatchEndsWhenItsNodeStops(t *testing.T) {
+	c := testnet.New(t, 3, func(_ int, cfg *config.Config) { cfg.ShutdownTimeout = 20 * time.Second })
+	w := startWatch(t, c.Client(2), "k", nil)
+	w.next(t, 10*time.Second)
+	start := time.Now()
+	c.Stop(2)
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("the node took %v to stop with a watch open", took)
+	}
+	select {
+	case err := <-w.done:
+		w.done <- err
+		if !errors.Is(err, node.ErrWatchEnded) {
+			t.Fatalf("watch ended with %v, want ErrWatchEnded", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watch stream did not end with its node")
+	}
+}
