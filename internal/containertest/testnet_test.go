@@ -64,7 +64,7 @@ func startTestNet(t *testing.T, size int, flags ...string) *testNet {
 		size:    size,
 		name:    fmt.Sprintf("dhtnode-ct-%d-%d", os.Getpid()%100000, id),
 		dir:     filepath.Join(t.TempDir(), "testnet"),
-		apiBase: 40000 + 10*rand.IntN(2000),
+		apiBase: 10000 + 10*rand.IntN(900), // below the ephemeral range (32768-60999)
 		token:   fmt.Sprintf("ct-token-%d", rand.Int64()),
 	}
 	n.env = append(os.Environ(),
