@@ -9,9 +9,13 @@ import (
 	"testing"
 	"time"
 
+	kb "github.com/libp2p/go-libp2p-kbucket"
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/dhtnode/dhtnode/config"
 	"github.com/dhtnode/dhtnode/internal/testnet"
 	"github.com/dhtnode/dhtnode/node"
+	"github.com/dhtnode/dhtnode/replication"
 )
 
 // watcher collects the events of one watch stream.
@@ -283,5 +287,39 @@ func TestWatchEndsWhenItsNodeStops(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the watch stream did not end with its node")
+	}
+}
+
+// A peer that joins as one of a watched key's holders gets the watch's
+// subscription: the watching node re-subscribes when its routing table
+// changes.
+func TestWatchSubscribesToAHolderThatJoins(t *testing.T) {
+	c := testnet.New(t, 8, func(_ int, cfg *config.Config) { cfg.Replication.Factor = 3 })
+	var ids []peer.ID
+	for _, i := range c.Running() {
+		ids = append(ids, c.Node(i).PeerID())
+	}
+	joiner := c.Node(7).PeerID()
+	key := ""
+	for i := 0; key == ""; i++ {
+		k := fmt.Sprintf("joined-%d", i)
+		if kb.SortClosestPeers(ids, kb.ConvertKey(replication.DHTKey(k)))[0] == joiner {
+			key = k
+		}
+	}
+	c.Stop(7)
+	c.WaitFor(30*time.Second, "node 0 to forget node 7", func() bool {
+		return !slices.Contains(c.Node(0).RoutingTablePeers(), joiner)
+	})
+	w := startWatch(t, c.Client(0), key, nil)
+	w.next(t, 10*time.Second)
+	c.Start(7)
+	c.WaitFor(30*time.Second, "node 7 to serve the watch's subscription", func() bool {
+		st, err := c.Client(7).Status(ctxT(t))
+		return err == nil && st.Watches.Served >= 1
+	})
+	mustPut(t, c, 1, key, "after the join")
+	if ev := w.next(t, 10*time.Second); ev.Event != node.WatchEventValue || string(*ev.Value) != "after the join" {
+		t.Fatalf("event %+v", ev)
 	}
 }
