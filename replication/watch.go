@@ -32,6 +32,11 @@ const (
 	watchRetry = time.Second
 	// watchDialTimeout bounds opening a watch stream to a holder.
 	watchDialTimeout = 2 * time.Second
+	// watchReorderWait is how long a record that skips versions is held
+	// back, so that a version in between still on its way from a slower
+	// holder is sent first: holders notify on separate streams, so two
+	// writes in quick succession can arrive out of order.
+	watchReorderWait = 100 * time.Millisecond
 )
 
 // WatchKind says what a watch event reports.
@@ -163,20 +168,66 @@ type keyWatch struct {
 	holders map[peer.ID]bool // holders subscribed to
 	want    int              // holders it should be subscribed to
 	expiry  *time.Timer
+	held    *Record     // a record that skipped versions, held back (watchReorderWait)
+	reorder *time.Timer // sends held when it fires
 }
 
 // offer takes a holder's authentic record of the key and, if it is newer
-// than the best so far, sends it to the clients.
+// than the best so far, sends it to the clients. Once the first state was
+// sent, a record that skips a version is held back for up to
+// watchReorderWait, so that the version in between, if it comes, is sent
+// first.
 func (kw *keyWatch) offer(r *Record) {
 	kw.mu.Lock()
 	defer kw.mu.Unlock()
 	if kw.closed || (kw.best != nil && r.Compare(kw.best) <= 0) {
 		return
 	}
+	if kw.ready && kw.best != nil && r.Version > kw.best.Version+1 {
+		if kw.held == nil || r.Compare(kw.held) > 0 {
+			kw.held = r
+		}
+		if kw.reorder == nil {
+			kw.reorder = time.AfterFunc(watchReorderWait, kw.sendHeld)
+		}
+		return
+	}
+	kw.accept(r)
+	if kw.held != nil && kw.held.Version <= kw.best.Version+1 { // the gap closed
+		held := kw.held
+		kw.dropHeld()
+		if held.Compare(kw.best) > 0 {
+			kw.accept(held)
+		}
+	}
+}
+
+// accept makes r the best record and sends it if the first state was sent.
+func (kw *keyWatch) accept(r *Record) {
 	kw.best = r
 	if kw.ready {
 		kw.broadcast(eventOf(r, time.Now().UnixNano()))
 		kw.armExpiry()
+	}
+}
+
+// sendHeld sends the held record once its wait is over.
+func (kw *keyWatch) sendHeld() {
+	kw.mu.Lock()
+	defer kw.mu.Unlock()
+	held := kw.held
+	kw.held, kw.reorder = nil, nil
+	if !kw.closed && held != nil && (kw.best == nil || held.Compare(kw.best) > 0) {
+		kw.accept(held)
+	}
+}
+
+// dropHeld forgets the held record and stops its timer.
+func (kw *keyWatch) dropHeld() {
+	kw.held = nil
+	if kw.reorder != nil {
+		kw.reorder.Stop()
+		kw.reorder = nil
 	}
 }
 

@@ -144,6 +144,7 @@ func (ws *watchState) release(w *Watch) {
 		if kw.expiry != nil {
 			kw.expiry.Stop()
 		}
+		kw.dropHeld()
 	}
 	kw.mu.Unlock()
 	if last && ws.keys[kw.key] == kw {
