@@ -15,7 +15,7 @@ const (
 	// JSON 414 (URIs over apiMaxHeaderBytes are refused by net/http itself).
 	maxRequestURI = 8 << 10
 	// minTTL keeps a record from expiring before its holders have it.
-	minTTL = time.Second
+	minTTL = 100 * time.Millisecond
 	// maxTTL keeps expires_at far from the end of int64 nanoseconds (year 2262).
 	maxTTL = 10 * 365 * 24 * time.Hour
 )
