@@ -1,6 +1,8 @@
 package node
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -15,7 +17,7 @@ const (
 	// JSON 414 (URIs over apiMaxHeaderBytes are refused by net/http itself).
 	maxRequestURI = 8 << 10
 	// minTTL keeps a record from expiring before its holders have it.
-	minTTL = time.Second
+	minTTL = 100 * time.Millisecond
 	// maxTTL keeps expires_at far from the end of int64 nanoseconds (year 2262).
 	maxTTL = 10 * 365 * 24 * time.Hour
 )
@@ -78,7 +80,11 @@ func writeInternal(w http.ResponseWriter, err error) {
 	if aw, ok := w.(*apiWriter); ok {
 		logger, method, path = aw.logger, aw.req.Method, aw.req.URL.EscapedPath()
 	}
-	logger.Error("HTTP API: internal error", "method", method, "path", path, "error", err)
+	level := slog.LevelError
+	if errors.Is(err, context.Canceled) {
+		level = slog.LevelDebug // the client went away; nobody reads the answer
+	}
+	logger.Log(context.Background(), level, "HTTP API: internal error", "method", method, "path", path, "error", err)
 	writeError(w, http.StatusInternalServerError, "internal error (details in the node's log)", CodeInternal)
 }
 

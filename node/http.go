@@ -240,7 +240,7 @@ func writeOptions(q url.Values) (replication.WriteOptions, error) {
 	if s := q.Get("ttl"); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil || d < minTTL || d > maxTTL {
-			return o, errors.New("ttl must be a Go duration from 1s to 87600h (ten years), such as 90s or 24h")
+			return o, errors.New("ttl must be a Go duration from 100ms to 87600h (ten years), such as 90s or 24h")
 		}
 		o.TTL = d
 	}
