@@ -53,16 +53,54 @@ func requireDocker(t *testing.T) {
 	}
 }
 
+// namePrefix starts the names of every test network; the test process's
+// PID follows it.
+const namePrefix = "dhtnode-ct-"
+
+// removeStale removes the containers, volumes and networks of test
+// networks whose test process is gone (killed, or timed out: a test
+// binary's timeout panic skips the cleanups).
+func removeStale(t *testing.T) {
+	out, err := exec.Command("docker", "network", "ls", "--filter", "name="+namePrefix, "--format", "{{.Name}}").Output()
+	if err != nil {
+		return
+	}
+	for _, name := range strings.Fields(string(out)) {
+		var pid, id int
+		if _, err := fmt.Sscanf(strings.TrimPrefix(name, namePrefix), "%d-%d", &pid, &id); err != nil {
+			continue
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+			continue // its test still runs
+		}
+		t.Logf("removing %s, left behind by test process %d", name, pid)
+		filter := "label=dhtnode.testnet=" + name
+		for _, kind := range []string{"container", "volume"} {
+			list := []string{kind, "ls", "-q", "--filter", filter}
+			if kind == "container" {
+				list = append(list, "-a") // stopped ones too
+			}
+			ids, _ := exec.Command("docker", list...).Output()
+			if f := strings.Fields(string(ids)); len(f) > 0 {
+				_ = exec.Command("docker", append([]string{kind, "rm", "-f"}, f...)...).Run()
+			}
+		}
+		_ = exec.Command("docker", "network", "rm", name).Run()
+		_ = exec.Command("docker", "rmi", "dhtnode:"+name).Run()
+	}
+}
+
 // startTestNet runs "testnet.sh up size -- flags" and removes the network
 // when the test ends.
 func startTestNet(t *testing.T, size int, flags ...string) *testNet {
 	t.Helper()
 	requireDocker(t)
+	removeStale(t)
 	id := rand.IntN(1000)
 	n := &testNet{
 		t:       t,
 		size:    size,
-		name:    fmt.Sprintf("dhtnode-ct-%d-%d", os.Getpid()%100000, id),
+		name:    fmt.Sprintf("%s%d-%d", namePrefix, os.Getpid(), id),
 		dir:     filepath.Join(t.TempDir(), "testnet"),
 		apiBase: 10000 + 10*rand.IntN(900), // below the ephemeral range (32768-60999)
 		token:   fmt.Sprintf("ct-token-%d", rand.Int64()),
