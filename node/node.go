@@ -171,6 +171,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 	if err != nil {
 		return nil, err
 	}
+	n.repl.RememberNetwork(n.routing.SavedPeers() + 1)
 	n.metrics = newMetrics(n)
 	if n.api, err = listenAPI(cfg.API, n.metrics.instrument(n.handler())); err != nil {
 		return nil, err

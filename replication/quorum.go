@@ -81,3 +81,12 @@ func (m *Manager) need(what string, request, configured, found int) (int, error)
 	}
 	return n, nil
 }
+
+// RememberNetwork tells the manager of a network of size nodes (this one
+// included) that it knew before it started, such as its saved peers: until
+// rememberNetworkFor passes, default quorums are majorities of it, so that a
+// node restarted on the small side of a partition does not shrink its
+// majorities to what it can see.
+func (m *Manager) RememberNetwork(size int) {
+	m.network.observe(size, time.Now())
+}

@@ -243,6 +243,14 @@ func (m *Manager) PeerHealth(p peer.ID) (PeerHealth, bool) {
 	return m.health.Health(p)
 }
 
+// SavedPeers returns how many peers the saved peers file listed (or the
+// last save): the network this node knew before it (re)started.
+func (m *Manager) SavedPeers() int {
+	m.savedMu.Lock()
+	defer m.savedMu.Unlock()
+	return len(m.saved)
+}
+
 // IsSuspect reports whether p failed its latest probe(s) and has not answered
 // since. Replication skips suspect peers.
 func (m *Manager) IsSuspect(p peer.ID) bool {
