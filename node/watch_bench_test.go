@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"github.com/dhtnode/dhtnode/config"
 	"slices"
 	"testing"
 	"time"
@@ -35,7 +36,9 @@ type arrival struct {
 }
 
 func benchWatch(b *testing.B, watchers, keys int) {
-	c := testnet.New(b, 5, nil)
+	// Each watch stream holds an API connection: the watchers' node needs
+	// more than the default api.max_connections.
+	c := testnet.New(b, 5, func(_ int, cfg *config.Config) { cfg.API.MaxConnections = watchers + 64 })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{}, watchers)
 	defer func() {
