@@ -45,9 +45,10 @@ type Config struct {
 	SaveInterval time.Duration
 	// Inbound, when set, tells the prober which peers recently sent requests.
 	Inbound *Inbound
-	// EarlyRefreshes: delays after Start of extra full table refreshes
-	// (jittered); nil takes DefaultEarlyRefreshes, an empty slice runs none.
-	EarlyRefreshes []time.Duration
+	// earlyRefreshes: delays after Start of extra full table refreshes
+	// (jittered); nil takes defaultEarlyRefreshes, an empty slice runs none.
+	// Only tests set it.
+	earlyRefreshes []time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -66,8 +67,8 @@ func (c Config) withDefaults() Config {
 	if c.Resolver == nil {
 		c.Resolver = madns.DefaultResolver
 	}
-	if c.EarlyRefreshes == nil {
-		c.EarlyRefreshes = DefaultEarlyRefreshes
+	if c.earlyRefreshes == nil {
+		c.earlyRefreshes = defaultEarlyRefreshes
 	}
 	return c
 }
