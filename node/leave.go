@@ -3,18 +3,17 @@ package node
 import (
 	"context"
 	"time"
+
+	"github.com/dhtnode/dhtnode/config"
 )
 
-// defaultShutdownTimeout is the hand-off budget of a configuration that
-// names none (one built in code rather than loaded).
-const defaultShutdownTimeout = 10 * time.Second
-
-// shutdownTimeout is the budget of the graceful hand-off.
+// shutdownTimeout is the budget of the graceful hand-off; a configuration
+// that names none (one built in code rather than loaded) gets the default.
 func (n *Node) shutdownTimeout() time.Duration {
 	if n.cfg.ShutdownTimeout > 0 {
 		return n.cfg.ShutdownTimeout
 	}
-	return defaultShutdownTimeout
+	return config.DefaultShutdownTimeout
 }
 
 // handOff gives every local record to the peers that hold it once this node

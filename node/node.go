@@ -35,11 +35,10 @@ const Version = "0.1.0"
 
 // Files kept in the data directory.
 const (
-	IdentityFile  = "identity.key"
-	datastoreDir  = "leveldb"
-	pebbleDir     = "datastore" // earlier versions' store
-	peersFile     = "peers.json"
-	peersSaveTick = 30 * time.Second
+	IdentityFile = "identity.key"
+	datastoreDir = "leveldb"
+	pebbleDir    = "datastore"  // earlier versions' store
+	peersFile    = "peers.json" // rewritten every routing.DefaultSaveInterval
 )
 
 // LevelDB sizes. Records are small and hot ones are served from the
@@ -153,7 +152,6 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 		MinPeers:      cfg.Routing.MinPeers,
 		Bootstrap:     cfg.Bootstrap,
 		PeersFile:     n.dataFile(peersFile),
-		SaveInterval:  peersSaveTick,
 		Inbound:       inbound,
 	}, logger)
 	if err != nil {

@@ -82,7 +82,7 @@ func TestOwnedKeyKeepsItsLastRecord(t *testing.T) {
 	ctx := context.Background()
 	now := time.Unix(1_000_000, 0)
 	valid := NewValidator(1024)
-	valid.Now = func() time.Time { return now }
+	valid.clock = func() time.Time { return now }
 	s := NewStore(dssync.MutexWrap(ds.NewMapDatastore()), valid)
 	priv := newKey(t)
 	id, _ := peer.IDFromPrivateKey(priv)

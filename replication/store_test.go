@@ -268,7 +268,7 @@ func TestDatastoreReplacesAnExpiredRecord(t *testing.T) {
 	ctx := context.Background()
 	now := time.Unix(1_000_000, 0)
 	valid := NewValidator(1024)
-	valid.Now = func() time.Time { return now }
+	valid.clock = func() time.Time { return now }
 	d, err := leveldb.NewDatastore(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)

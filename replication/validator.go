@@ -11,8 +11,8 @@ import (
 // Validator interface) and for the manager, so both apply one policy.
 type Validator struct {
 	MaxValueSize int
-	// Now returns the current time; nil means time.Now.
-	Now      func() time.Time
+	// clock returns the current time; nil means time.Now (tests set it).
+	clock    func() time.Time
 	verified *sigCache
 }
 
@@ -25,8 +25,8 @@ func NewValidator(maxValueSize int) Validator {
 var _ record.Validator = Validator{}
 
 func (v Validator) now() int64 {
-	if v.Now != nil {
-		return v.Now().UnixNano()
+	if v.clock != nil {
+		return v.clock().UnixNano()
 	}
 	return time.Now().UnixNano()
 }

@@ -14,17 +14,17 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	madns "github.com/multiformats/go-multiaddr-dns"
+
+	"github.com/dhtnode/dhtnode/config"
 )
 
-// Defaults applied by New to zero or negative Config fields.
-const (
-	DefaultProbeInterval = 5 * time.Second  // SPEC §4 routing.probe_interval
-	DefaultProbeFailures = 2                // SPEC §4 routing.probe_failures
-	DefaultMinPeers      = 1                // SPEC §4 routing.min_peers
-	DefaultSaveInterval  = 30 * time.Second // rewrite of PeersFile
-)
+// DefaultSaveInterval is how often PeersFile is rewritten when
+// Config.SaveInterval is not set; it has no key in the config file.
+const DefaultSaveInterval = 30 * time.Second
 
-// Config tunes a Manager. Zero values take the defaults above.
+// Config tunes a Manager. Zero or negative values take the defaults: those
+// of the config file's routing keys from package config (config.Default),
+// the others from this package.
 type Config struct {
 	// ProbeInterval: every RT peer is probed about once per interval, the
 	// probes spread over the interval.
@@ -45,20 +45,21 @@ type Config struct {
 	SaveInterval time.Duration
 	// Inbound, when set, tells the prober which peers recently sent requests.
 	Inbound *Inbound
-	// EarlyRefreshes: delays after Start of extra full table refreshes
-	// (jittered); nil takes DefaultEarlyRefreshes, an empty slice runs none.
-	EarlyRefreshes []time.Duration
+	// earlyRefreshes: delays after Start of extra full table refreshes
+	// (jittered); nil takes defaultEarlyRefreshes, an empty slice runs none.
+	// Only tests set it.
+	earlyRefreshes []time.Duration
 }
 
 func (c Config) withDefaults() Config {
 	if c.ProbeInterval <= 0 {
-		c.ProbeInterval = DefaultProbeInterval
+		c.ProbeInterval = config.DefaultProbeInterval
 	}
 	if c.ProbeFailures <= 0 {
-		c.ProbeFailures = DefaultProbeFailures
+		c.ProbeFailures = config.DefaultProbeFailures
 	}
 	if c.MinPeers <= 0 {
-		c.MinPeers = DefaultMinPeers
+		c.MinPeers = config.DefaultMinPeers
 	}
 	if c.SaveInterval <= 0 {
 		c.SaveInterval = DefaultSaveInterval
@@ -66,8 +67,8 @@ func (c Config) withDefaults() Config {
 	if c.Resolver == nil {
 		c.Resolver = madns.DefaultResolver
 	}
-	if c.EarlyRefreshes == nil {
-		c.EarlyRefreshes = DefaultEarlyRefreshes
+	if c.earlyRefreshes == nil {
+		c.earlyRefreshes = defaultEarlyRefreshes
 	}
 	return c
 }

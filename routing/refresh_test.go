@@ -10,7 +10,7 @@ import (
 // else introduces them before kad-dht's own refresh, ten minutes later.
 func TestEarlyRefreshIntroducesPeersThatJoinedApart(t *testing.T) {
 	cfg := fastConfig()
-	cfg.EarlyRefreshes = []time.Duration{500 * time.Millisecond}
+	cfg.earlyRefreshes = []time.Duration{500 * time.Millisecond}
 	hub, b, c := newTestNode(t, nil, cfg), newTestNode(t, nil, cfg), newTestNode(t, nil, cfg)
 	b.gater.Set(c.id(), true)
 	c.gater.Set(b.id(), true)

@@ -1,0 +1,51 @@
+package replication
+
+import (
+	"context"
+)
+
+// create sends rec as version 1 to every holder as a CREATE, which a holder
+// stores only if it has no record of the key and otherwise answers with the
+// record it has. Once W holders stored it and R answered without a record,
+// no write of the key can have been acknowledged (R + W exceeds the
+// holders), so version 1 is right and the put is done in one round trip.
+// Otherwise the answers are a read of the key (or, too few, one follows),
+// and the put is committed over their winner in a second round, which
+// supersedes the version 1 copies the first round left.
+func (m *Manager) create(ctx context.Context, rec *Record, o WriteOptions) (WriteResult, error) {
+	c, err := m.writeCandidates(rec)
+	if err != nil {
+		return WriteResult{}, err
+	}
+	found := len(c.window())
+	readNeed, writeNeed, err := m.writeQuorums(o, found)
+	if err != nil {
+		return WriteResult{}, err
+	}
+	res := WriteResult{Needed: writeNeed, Replicas: found}
+	if err := m.stamp(ctx, rec, nil, o); err != nil {
+		return WriteResult{}, err
+	}
+	tally := newWriteTally(res.Needed, readNeed)
+	m.replicate(ctx, rec, c, opCreate, tally)
+	acks, existing := tally.result()
+	if len(existing) == 0 && acks >= max(res.Needed, readNeed) {
+		res.Version, res.Acks = rec.Version, acks
+		return res, nil
+	}
+	if ctx.Err() != nil {
+		res.Acks = acks
+		return res, m.shortfall(res, found, ctx.Err())
+	}
+	// The first round's writes may still be under way: the second round
+	// gets its own record and candidate set.
+	next := &Record{Key: rec.Key, Value: rec.Value}
+	c = m.router.candidates(DHTKey(rec.Key), m.cfg.Factor)
+	var cur *Record
+	if acks+len(existing) >= readNeed {
+		cur = m.winner(existing)
+	} else if cur, err = m.read(ctx, rec.Key, c, readNeed); err != nil {
+		return WriteResult{}, err
+	}
+	return m.commit(ctx, next, cur, c, found, writeNeed, o)
+}
