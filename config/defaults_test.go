@@ -33,6 +33,8 @@ func TestDefaultMatchesSpec(t *testing.T) {
 		{"routing.min_peers", cfg.Routing.MinPeers, 1},
 		{"storage.engine", cfg.Storage.Engine, EngineLevelDB},
 		{"storage.sync", cfg.Storage.Sync, false},
+		{"storage.max_bytes", cfg.Storage.MaxBytes, 4 << 30},
+		{"replication.tombstone_ttl", cfg.Replication.TombstoneTTL, 24 * time.Hour},
 		{"security.psk_file", cfg.Security.PSKFile, ""},
 		{"limits.conns_per_ip", cfg.Limits.ConnsPerIP, 256},
 		{"limits.conn_rate_per_ip", cfg.Limits.ConnRatePerIP, 600},

@@ -51,6 +51,10 @@ type RecordsState struct {
 	Count           int   `json:"count"`
 	Bytes           int64 `json:"bytes"`
 	UnderReplicated int   `json:"under_replicated"`
+	// MaxBytes is storage.max_bytes (0: no limit); Full is set when a new
+	// record of the largest value size would be refused.
+	MaxBytes int64 `json:"max_bytes"`
+	Full     bool  `json:"full"`
 }
 
 // ReplicationState reports replication settings and repair progress.

@@ -127,6 +127,9 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 	}
 	valid := replication.NewValidator(cfg.Replication.MaxValueSize)
 	store := replication.NewStore(n.dstore, valid)
+	if err := store.LimitBytes(context.Background(), int64(cfg.Storage.MaxBytes)); err != nil {
+		return nil, fmt.Errorf("count stored records: %w", err)
+	}
 	inbound := routing.NewInbound()
 	n.dht, err = dht.New(n.host,
 		dht.Mode(dht.ModeServer), // ModeAuto stays a client on a LAN (notes §0.6)

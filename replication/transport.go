@@ -187,6 +187,9 @@ func (t *transport) answerError(p peer.ID, answer []byte) error {
 		if bytes.Contains(answer[1:], []byte(ErrForbidden.Error())) { // the holder's validator refused it (owner.go)
 			return fmt.Errorf("holder refused: %w (%.200q)", ErrForbidden, answer[1:])
 		}
+		if bytes.Contains(answer[1:], []byte(ErrStorageFull.Error())) { // the holder is at its storage limit (quota.go)
+			return fmt.Errorf("holder refused: %w (%.200q)", ErrStorageFull, answer[1:])
+		}
 		return fmt.Errorf("holder refused: %.200q", answer[1:])
 	}
 	t.misbehaved(p)
