@@ -183,6 +183,8 @@ func (t *transport) answerError(p peer.ID, answer []byte) error {
 	switch answer[0] {
 	case statusStale:
 		return errStale
+	case statusBusy: // p is protecting itself from this node (peerlimit.go)
+		return errBusy
 	case statusInvalid, statusFailed:
 		if bytes.Contains(answer[1:], []byte(ErrForbidden.Error())) { // the holder's validator refused it (owner.go)
 			return fmt.Errorf("holder refused: %w (%.200q)", ErrForbidden, answer[1:])
