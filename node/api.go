@@ -146,6 +146,7 @@ const (
 	CodeInternal             = "internal"
 	CodeMethodNotAllowed     = "method_not_allowed"
 	CodeURITooLong           = "uri_too_long"
+	CodeRateLimited          = "rate_limited" // 429: over api.rate_limit (ratelimit.go)
 )
 
 // Response headers of GET /v1/values/{key}.

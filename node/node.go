@@ -175,7 +175,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 		return nil, err
 	}
 	n.metrics = newMetrics(n)
-	if n.api, err = listenAPI(cfg.API, n.metrics.instrument(n.handler())); err != nil {
+	if n.api, err = listenAPI(cfg.API, n.metrics.instrument(limitClients(cfg.API, n.handler()))); err != nil {
 		return nil, err
 	}
 	n.api.srv.RegisterOnShutdown(n.repl.StopWatches) // watch streams end, so Shutdown need not wait for them

@@ -81,21 +81,8 @@ func TestRecordProtocolAnswersAFloodingPeerBusy(t *testing.T) {
 	}
 }
 
-// The per-peer buckets of peers gone quiet are dropped once many peers were
-// seen, so a node's memory does not grow with every peer it ever served.
-func TestPeerLimitsForgetIdlePeers(t *testing.T) {
-	l := newPeerLimits(1, 1)
-	old := time.Now().Add(-2 * peerLimitIdle)
-	for i := range peerLimitPrune {
-		l.buckets[peer.ID(fmt.Sprint(i))] = &peerBucket{lim: nil, last: old}
-	}
-	if !l.allow("new") || l.allow("new") {
-		t.Fatal("a burst of 1 did not allow exactly one request")
-	}
-	if len(l.buckets) != 1 {
-		t.Fatalf("%d buckets after the prune, want 1", len(l.buckets))
-	}
-	if (*peerLimits)(nil).allow("any") != true || newPeerLimits(-1, 0) != nil {
+func TestNoPeerLimitAllowsEverything(t *testing.T) {
+	if !(*peerLimits)(nil).allow("any") || newPeerLimits(-1, 0) != nil {
 		t.Fatal("no limit must allow everything")
 	}
 }
