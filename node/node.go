@@ -167,6 +167,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 		WriteQuorum:    int(cfg.Replication.WriteQuorum),
 		ReadQuorum:     int(cfg.Replication.ReadQuorum),
 		RepairInterval: cfg.Replication.RepairInterval,
+		TombstoneTTL:   cfg.Replication.TombstoneTTL,
 		BucketSize:     cfg.Routing.BucketSize,
 		Protocol:       replication.ProtocolID(protocolPrefix(cfg.Network)),
 		Heard:          inbound.Seen,

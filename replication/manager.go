@@ -21,7 +21,8 @@ import (
 // Defaults for the Config fields that have no key in the config file.
 const (
 	// DefaultTombstoneTTL is how long a delete's tombstone is kept: a holder
-	// that was down for less than this still learns of the delete.
+	// that was down for less than this still learns of the delete. Nodes
+	// take it from replication.tombstone_ttl.
 	DefaultTombstoneTTL = 24 * time.Hour
 	// DefaultRPCTimeout bounds one request to one holder.
 	DefaultRPCTimeout = 5 * time.Second
