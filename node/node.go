@@ -79,6 +79,7 @@ type Node struct {
 	storageNote string
 	dirLock     *os.File // nil for an ephemeral node
 	stopEvents  func()
+	lastRun     *lastRunStamper // nil for an ephemeral node (lastrun.go)
 	wg          sync.WaitGroup
 	closeOnce   sync.Once
 	closeErr    error
@@ -129,6 +130,12 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 	store := replication.NewStore(n.dstore, valid)
 	if err := store.LimitBytes(context.Background(), int64(cfg.Storage.MaxBytes)); err != nil {
 		return nil, fmt.Errorf("count stored records: %w", err)
+	}
+	if path := n.dataFile(lastRunFile); path != "" {
+		if err := setAsideAfterDowntime(context.Background(), path, cfg.Replication.TombstoneTTL, store, n); err != nil {
+			return nil, err
+		}
+		n.lastRun = &lastRunStamper{path: path, stop: make(chan struct{})}
 	}
 	inbound := routing.NewInbound()
 	n.dht, err = dht.New(n.host,
@@ -197,6 +204,9 @@ func (n *Node) Start(ctx context.Context) error {
 	})
 	n.routing.Start()
 	n.repl.Start()
+	if n.lastRun != nil {
+		n.wg.Go(func() { n.lastRun.run(n) })
+	}
 	n.wg.Go(func() {
 		if err := n.api.serve(); err != nil {
 			n.logger.Error("HTTP API stopped", "error", err)
@@ -242,6 +252,7 @@ func (n *Node) close(graceful bool) error {
 	if n.stopEvents != nil {
 		n.stopEvents()
 	}
+	n.lastRun.close(n)
 	if n.routing != nil {
 		errs = append(errs, n.routing.Close())
 	}

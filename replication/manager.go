@@ -181,6 +181,7 @@ func newManager(cfg Config, self peer.ID, priv crypto.PrivKey, store *Store, rou
 func (m *Manager) Start() {
 	m.started = time.Now()
 	m.goTracked(m.run)
+	m.goTracked(m.settleStale) // stale.go
 	if m.watch != nil {
 		m.goTracked(m.watch.run)
 	}

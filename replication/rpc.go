@@ -197,6 +197,8 @@ func (sv *rpcServer) serve(msg []byte) []byte {
 		switch {
 		case err != nil:
 			return append([]byte{statusFailed}, err.Error()...)
+		case data == nil && sv.store.isSetAside(sv.ctx, key): // stale.go
+			return []byte{statusSetAside}
 		case data == nil:
 			return []byte{statusNotFound}
 		}

@@ -25,6 +25,7 @@ type Store struct {
 	valid  Validator
 	cache  *readCache
 	quota  *quotaDatastore // the storage limit (quota.go)
+	stale  staleCount      // records set aside after a long downtime (stale.go)
 }
 
 // NewStore returns a store over dstore. Records never age out by receive time:

@@ -185,6 +185,8 @@ func (t *transport) answerError(p peer.ID, answer []byte) error {
 		return errStale
 	case statusBusy: // p is protecting itself from this node (peerlimit.go)
 		return errBusy
+	case statusSetAside: // p has not settled its copy yet (stale.go)
+		return errSetAside
 	case statusInvalid, statusFailed:
 		if bytes.Contains(answer[1:], []byte(ErrForbidden.Error())) { // the holder's validator refused it (owner.go)
 			return fmt.Errorf("holder refused: %w (%.200q)", ErrForbidden, answer[1:])
