@@ -43,6 +43,10 @@ type API struct {
 	ReadTimeout    time.Duration `yaml:"read_timeout" doc:"longest a client may take to send one request, headers and body"`
 	IdleTimeout    time.Duration `yaml:"idle_timeout" doc:"an idle keep-alive connection is closed after this"`
 	MaxConnections int           `yaml:"max_connections" doc:"open API connections at most; more wait in the kernel's queue"`
+	// RateLimit and RateBurst bound the requests of one client IP address
+	// (APIRateLimit gives the limit in force).
+	RateLimit int `yaml:"rate_limit" doc:"requests per second one client IP may make, then 429; 0: off on a loopback listen address, 500 elsewhere; -1: off"`
+	RateBurst int `yaml:"rate_burst" doc:"requests one client IP may make at once above rate_limit; 0: twice rate_limit"`
 }
 
 // Quorum is a read or write quorum: Majority (0) or a fixed count.
@@ -58,6 +62,7 @@ type Replication struct {
 	ReadQuorum     Quorum        `yaml:"read_quorum" doc:"holder answers a read waits for: majority or a count"`
 	RepairInterval time.Duration `yaml:"repair_interval" doc:"how soon lost copies are restored; also the period of the repair sweep"`
 	MaxValueSize   int           `yaml:"max_value_size" doc:"largest value in bytes (at most 1 MiB)"`
+	TombstoneTTL   time.Duration `yaml:"tombstone_ttl" doc:"how long a delete's tombstone is kept; a node down longer syncs before it pushes its records"`
 }
 
 // Routing configures routing-table size and liveness probing.
@@ -84,6 +89,8 @@ const (
 type Storage struct {
 	Engine Engine `yaml:"engine" doc:"leveldb (on disk under data_dir) or memory (lost on exit)"`
 	Sync   bool   `yaml:"sync" doc:"fsync before acknowledging a write, so it survives power loss"`
+	// MaxBytes caps the stored bytes of the records this node keeps.
+	MaxBytes int `yaml:"max_bytes" doc:"stored record bytes at most; past it, records of new keys from peers are refused (0: no limit)"`
 }
 
 // Security configures network privacy.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +28,11 @@ const (
 	DefaultAPIIdleTimeout = 60 * time.Second
 	// DefaultAPIMaxConnections leaves most of a default 1,024-descriptor limit to libp2p's connections and the datastore.
 	DefaultAPIMaxConnections = 256
+	// DefaultAPIRateLimit (500 requests a second per client IP) is well above
+	// what one node serves one client (writes cost a quorum round trip each),
+	// so it stops a runaway or hostile client, not a busy one; it applies when
+	// the API listens beyond loopback and rate_limit is 0.
+	DefaultAPIRateLimit = 500
 	// DefaultReplicationFactor is Kademlia's usual k for values: eight copies outlive several failures per repair window.
 	DefaultReplicationFactor = 8
 	// DefaultWriteQuorum (majority) with a majority read quorum makes R + W exceed the holder count.
@@ -49,6 +55,12 @@ const (
 	DefaultStorageEngine = EngineLevelDB
 	// DefaultStorageSync skips fsync: acknowledged writes survive a process crash, and other holders cover power loss.
 	DefaultStorageSync = false
+	// DefaultStorageMaxBytes (4 GiB of records) keeps a node on a small disk
+	// or VM (LevelDB needs about as much again for compaction) from filling it.
+	DefaultStorageMaxBytes = 4 << 30
+	// DefaultTombstoneTTL keeps a delete's tombstone for a day: a holder down
+	// for less still learns of the delete.
+	DefaultTombstoneTTL = 24 * time.Hour
 	// DefaultShutdownTimeout gives a leaving node time to hand its records over without hanging a deploy.
 	DefaultShutdownTimeout = 10 * time.Second
 	// DefaultConnsPerIP lets a 50-node LAN, or a few hundred peers behind one
@@ -83,6 +95,7 @@ func Default() Config {
 			ReadQuorum:     DefaultReadQuorum,
 			RepairInterval: DefaultRepairInterval,
 			MaxValueSize:   DefaultMaxValueSize,
+			TombstoneTTL:   DefaultTombstoneTTL,
 		},
 		Routing: Routing{
 			BucketSize:    DefaultBucketSize,
@@ -90,7 +103,7 @@ func Default() Config {
 			ProbeFailures: DefaultProbeFailures,
 			MinPeers:      DefaultMinPeers,
 		},
-		Storage:         Storage{Engine: DefaultStorageEngine, Sync: DefaultStorageSync},
+		Storage:         Storage{Engine: DefaultStorageEngine, Sync: DefaultStorageSync, MaxBytes: DefaultStorageMaxBytes},
 		Limits:          Limits{ConnsPerIP: DefaultConnsPerIP, ConnRatePerIP: DefaultConnRatePerIP},
 		ShutdownTimeout: DefaultShutdownTimeout,
 		Log:             Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
@@ -113,4 +126,30 @@ func expandHome(p string) string {
 // hasUnexpandedHome reports whether p still starts with "~" as a home directory.
 func hasUnexpandedHome(p string) bool {
 	return p == "~" || strings.HasPrefix(p, "~/")
+}
+
+// APIRateLimit returns the per-client-IP request rate and burst the API
+// enforces (rate 0: none): rate_limit when positive, none when -1, and when
+// 0, none on a loopback listen address and DefaultAPIRateLimit elsewhere.
+func (a API) APIRateLimit() (perSecond, burst int) {
+	switch {
+	case a.RateLimit > 0:
+		perSecond = a.RateLimit
+	case a.RateLimit == 0 && !listensOnLoopback(a.Listen):
+		perSecond = DefaultAPIRateLimit
+	default:
+		return 0, 0
+	}
+	burst = a.RateBurst
+	if burst == 0 {
+		burst = 2 * perSecond
+	}
+	return perSecond, burst
+}
+
+// listensOnLoopback reports whether an API listen address (host:port) only
+// accepts local connections.
+func listensOnLoopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	return err == nil && isLoopback(host)
 }

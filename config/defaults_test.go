@@ -33,6 +33,8 @@ func TestDefaultMatchesSpec(t *testing.T) {
 		{"routing.min_peers", cfg.Routing.MinPeers, 1},
 		{"storage.engine", cfg.Storage.Engine, EngineLevelDB},
 		{"storage.sync", cfg.Storage.Sync, false},
+		{"storage.max_bytes", cfg.Storage.MaxBytes, 4 << 30},
+		{"replication.tombstone_ttl", cfg.Replication.TombstoneTTL, 24 * time.Hour},
 		{"security.psk_file", cfg.Security.PSKFile, ""},
 		{"limits.conns_per_ip", cfg.Limits.ConnsPerIP, 256},
 		{"limits.conn_rate_per_ip", cfg.Limits.ConnRatePerIP, 600},
@@ -71,5 +73,30 @@ func TestDefaultReturnsFreshLists(t *testing.T) {
 	a.Listen[0] = nil
 	if Default().Listen[0] == nil {
 		t.Fatal("Default shares its listen slice between calls")
+	}
+}
+
+// api.rate_limit 0 limits clients only when the API listens beyond
+// loopback; -1 never; a positive value always, with a burst of twice it
+// unless api.rate_burst says otherwise.
+func TestAPIRateLimit(t *testing.T) {
+	for _, tc := range []struct {
+		listen          string
+		rateLimit, burs int
+		wantRate, wantB int
+	}{
+		{"127.0.0.1:5001", 0, 0, 0, 0},
+		{"[::1]:5001", 0, 0, 0, 0},
+		{"localhost:5001", 0, 0, 0, 0},
+		{"0.0.0.0:5001", 0, 0, DefaultAPIRateLimit, 2 * DefaultAPIRateLimit},
+		{"10.1.2.3:5001", 0, 7, DefaultAPIRateLimit, 7},
+		{"0.0.0.0:5001", -1, 0, 0, 0},
+		{"127.0.0.1:5001", 20, 0, 20, 40},
+		{"127.0.0.1:5001", 20, 3, 20, 3},
+	} {
+		a := API{Listen: tc.listen, RateLimit: tc.rateLimit, RateBurst: tc.burs}
+		if r, b := a.APIRateLimit(); r != tc.wantRate || b != tc.wantB {
+			t.Errorf("%+v: rate %d burst %d, want %d %d", a, r, b, tc.wantRate, tc.wantB)
+		}
 	}
 }

@@ -31,12 +31,15 @@ api:
   read_timeout: 5s
   idle_timeout: 2m
   max_connections: 64
+  rate_limit: 50
+  rate_burst: 7
 replication:
   factor: 5
   write_quorum: 3
   read_quorum: majority
   repair_interval: 1m30s
   max_value_size: 1024
+  tombstone_ttl: 1h
 routing:
   bucket_size: 16
   probe_interval: 250ms
@@ -45,6 +48,7 @@ routing:
 storage:
   engine: memory
   sync: true
+  max_bytes: 1000000
 security:
   psk_file: ""
 limits:
@@ -67,10 +71,10 @@ log:
 			{ID: p1, Addrs: []ma.Multiaddr{ma.StringCast("/ip4/10.0.0.1/tcp/4001"), ma.StringCast("/ip4/10.0.0.1/udp/4001/quic-v1")}},
 			{ID: p2, Addrs: []ma.Multiaddr{ma.StringCast("/dns4/seed.example/tcp/4001")}},
 		},
-		API:             API{Listen: "0.0.0.0:8080", Token: "s3cret", ReadTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute, MaxConnections: 64},
-		Replication:     Replication{Factor: 5, WriteQuorum: 3, ReadQuorum: Majority, RepairInterval: 90 * time.Second, MaxValueSize: 1024},
+		API:             API{Listen: "0.0.0.0:8080", Token: "s3cret", ReadTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute, MaxConnections: 64, RateLimit: 50, RateBurst: 7},
+		Replication:     Replication{Factor: 5, WriteQuorum: 3, ReadQuorum: Majority, RepairInterval: 90 * time.Second, MaxValueSize: 1024, TombstoneTTL: time.Hour},
 		Routing:         Routing{BucketSize: 16, ProbeInterval: 250 * time.Millisecond, ProbeFailures: 3, MinPeers: 0},
-		Storage:         Storage{Engine: EngineMemory, Sync: true},
+		Storage:         Storage{Engine: EngineMemory, Sync: true, MaxBytes: 1000000},
 		Limits:          Limits{ConnsPerIP: 16, ConnRatePerIP: 60},
 		ShutdownTimeout: 3 * time.Second,
 		Log:             Log{Level: "debug", Format: "json"},

@@ -100,6 +100,8 @@ func (c Config) Validate() error {
 	check(c.API.Token == "" || c.API.TokenFile == "", "api.token_file", "set api.token or api.token_file, not both")
 	check(c.API.ReadTimeout > 0, "api.read_timeout", "%s must be positive", c.API.ReadTimeout)
 	check(c.API.IdleTimeout > 0, "api.idle_timeout", "%s must be positive", c.API.IdleTimeout)
+	check(c.API.RateLimit >= -1, "api.rate_limit", "%d must be -1 (off), 0 (automatic) or a positive rate", c.API.RateLimit)
+	check(c.API.RateBurst >= 0, "api.rate_burst", "%d must not be negative", c.API.RateBurst)
 	check(c.API.MaxConnections >= 1, "api.max_connections", "%d must be at least 1", c.API.MaxConnections)
 
 	r := c.Replication
@@ -114,6 +116,10 @@ func (c Config) Validate() error {
 	check(r.RepairInterval >= minRepairInterval, "replication.repair_interval", "%s must be at least %s", r.RepairInterval, minRepairInterval)
 	check(r.MaxValueSize >= 1 && r.MaxValueSize <= maxValueSizeLimit, "replication.max_value_size",
 		"%d must be from 1 to %d (1 MiB)", r.MaxValueSize, maxValueSizeLimit)
+
+	// A tombstone must outlive a few repair sweeps to reach every holder.
+	check(r.TombstoneTTL >= 3*r.RepairInterval, "replication.tombstone_ttl", "%s must be at least 3 repair intervals (%s)", r.TombstoneTTL, 3*r.RepairInterval)
+	check(c.Storage.MaxBytes >= 0, "storage.max_bytes", "%d must not be negative (0: no limit)", c.Storage.MaxBytes)
 
 	rt := c.Routing
 	check(rt.BucketSize >= r.Factor, "routing.bucket_size", "%d must be >= replication.factor (%d)", rt.BucketSize, r.Factor)

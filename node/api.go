@@ -51,6 +51,10 @@ type RecordsState struct {
 	Count           int   `json:"count"`
 	Bytes           int64 `json:"bytes"`
 	UnderReplicated int   `json:"under_replicated"`
+	// MaxBytes is storage.max_bytes (0: no limit); Full is set when a new
+	// record of the largest value size would be refused.
+	MaxBytes int64 `json:"max_bytes"`
+	Full     bool  `json:"full"`
 }
 
 // ReplicationState reports replication settings and repair progress.
@@ -142,6 +146,7 @@ const (
 	CodeInternal             = "internal"
 	CodeMethodNotAllowed     = "method_not_allowed"
 	CodeURITooLong           = "uri_too_long"
+	CodeRateLimited          = "rate_limited" // 429: over api.rate_limit (ratelimit.go)
 )
 
 // Response headers of GET /v1/values/{key}.

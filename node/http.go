@@ -300,6 +300,7 @@ func (n *Node) handleReplicas(w http.ResponseWriter, r *http.Request, escapedKey
 func (n *Node) status() StatusResponse {
 	rs := n.routing.Stats()
 	st := n.repl.Stats()
+	usage := n.repl.StorageUsage()
 	resp := StatusResponse{
 		PeerID:        n.host.ID().String(),
 		Network:       n.cfg.Network,
@@ -312,7 +313,8 @@ func (n *Node) status() StatusResponse {
 			Size: n.dht.RoutingTable().Size(), Buckets: n.buckets(),
 			Probes: rs.Probes, Evictions: rs.Evictions, Rebootstraps: rs.Rebootstraps,
 		},
-		Records: RecordsState{Count: st.Records, Bytes: st.Bytes, UnderReplicated: st.UnderReplicated},
+		Records: RecordsState{Count: st.Records, Bytes: st.Bytes, UnderReplicated: st.UnderReplicated,
+			MaxBytes: usage.MaxBytes, Full: usage.Full},
 		Replication: ReplicationState{
 			Factor:       n.cfg.Replication.Factor,
 			WriteQuorum:  n.cfg.Replication.WriteQuorum.String(),

@@ -96,6 +96,10 @@ var (
 		"Records (values and tombstones) stored on this node.", nil, nil)
 	descRecordBytes = prometheus.NewDesc("dhtnode_record_bytes",
 		"Bytes of the records stored on this node.", nil, nil)
+	descStorageMax = prometheus.NewDesc("dhtnode_storage_max_bytes",
+		"storage.max_bytes: the stored record bytes this node keeps at most (0: no limit).", nil, nil)
+	descStorageFull = prometheus.NewDesc("dhtnode_storage_full",
+		"1 when this node would refuse a new record of the largest value size (storage.max_bytes).", nil, nil)
 	descUnder = prometheus.NewDesc("dhtnode_records_under_replicated",
 		"Records whose last audit did not leave every holder with the newest copy.", nil, nil)
 	descReadRepairs = prometheus.NewDesc("dhtnode_read_repairs_total",
@@ -124,7 +128,7 @@ type nodeCollector struct{ n *Node }
 // Describe implements prometheus.Collector.
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBuildInfo, descReady, descRTPeers, descConnected, descNetSize,
-		descRecords, descRecordBytes, descUnder, descReadRepairs, descRepairs, descAudits, descReads,
+		descRecords, descRecordBytes, descStorageMax, descStorageFull, descUnder, descReadRepairs, descRepairs, descAudits, descReads,
 		descHedged, descProbes, descEvictions, descRebootstraps, descRecordRequests} {
 		ch <- d
 	}
@@ -140,11 +144,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 	gauge(descBuildInfo, 1, Version, runtime.Version())
-	ready := 0.0
-	if n.Ready() {
-		ready = 1
-	}
-	gauge(descReady, ready)
+	gauge(descReady, boolGauge(n.Ready()))
 	gauge(descRTPeers, float64(n.dht.RoutingTable().Size()))
 	gauge(descConnected, float64(len(n.host.Network().Peers())))
 	gauge(descNetSize, float64(n.networkSize()))
@@ -153,6 +153,9 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descRecords, float64(st.Records))
 	gauge(descRecordBytes, float64(st.Bytes))
 	gauge(descUnder, float64(st.UnderReplicated))
+	usage := n.repl.StorageUsage()
+	gauge(descStorageMax, float64(usage.MaxBytes))
+	gauge(descStorageFull, boolGauge(usage.Full))
 	counter(descReadRepairs, st.ReadRepairs)
 	counter(descRepairs, st.ReadRepairs, "read")
 	counter(descRepairs, st.RepairsTotal-st.ReadRepairs, "audit")
@@ -197,4 +200,12 @@ func sizeFromBuckets(buckets []BucketState, bucketSize int) int {
 		peers += b.Peers
 	}
 	return peers << min(first, 40)
+}
+
+// boolGauge is a gauge's value for a flag: 1 when set.
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -115,6 +115,7 @@ func TestMetrics(t *testing.T) {
 		`dhtnode_build_info{go_version="` + goVersion(t, m) + `",version="` + node.Version + `"}`,
 		"dhtnode_routing_table_peers", "dhtnode_connected_peers", "dhtnode_network_size_estimate",
 		"dhtnode_records", "dhtnode_record_bytes", "dhtnode_records_under_replicated",
+		"dhtnode_storage_max_bytes", "dhtnode_storage_full",
 		`dhtnode_requests_total{op="put",result="ok"}`, `dhtnode_requests_total{op="replicas",result="error"}`,
 		`dhtnode_request_duration_seconds_count{op="get"}`, "dhtnode_quorum_acks_count",
 		"dhtnode_read_repairs_total", `dhtnode_repairs_total{reason="read"}`, `dhtnode_repairs_total{reason="audit"}`,
@@ -125,6 +126,9 @@ func TestMetrics(t *testing.T) {
 		if _, ok := m[name]; !ok {
 			t.Errorf("missing series %s", name)
 		}
+	}
+	if m["dhtnode_storage_max_bytes"] != float64(before.Records.MaxBytes) || m["dhtnode_storage_full"] != 0 || before.Records.Full {
+		t.Errorf("storage gauges: max %v full %v, status %+v", m["dhtnode_storage_max_bytes"], m["dhtnode_storage_full"], before.Records)
 	}
 	for series := range m {
 		for _, bad := range []string{"peer", "key=", "addr", "client"} {

@@ -78,6 +78,7 @@ type Node struct {
 	storageNote string
 	dirLock     *os.File // nil for an ephemeral node
 	stopEvents  func()
+	lastRun     *lastRunStamper // nil for an ephemeral node (lastrun.go)
 	wg          sync.WaitGroup
 	closeOnce   sync.Once
 	closeErr    error
@@ -126,6 +127,15 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 	}
 	valid := replication.NewValidator(cfg.Replication.MaxValueSize)
 	store := replication.NewStore(n.dstore, valid)
+	if err := store.LimitBytes(context.Background(), int64(cfg.Storage.MaxBytes)); err != nil {
+		return nil, fmt.Errorf("count stored records: %w", err)
+	}
+	if path := n.dataFile(lastRunFile); path != "" {
+		if err := setAsideAfterDowntime(context.Background(), path, cfg.Replication.TombstoneTTL, store, n); err != nil {
+			return nil, err
+		}
+		n.lastRun = &lastRunStamper{path: path, stop: make(chan struct{})}
+	}
 	inbound := routing.NewInbound()
 	n.dht, err = dht.New(n.host,
 		dht.Mode(dht.ModeServer), // ModeAuto stays a client on a LAN (notes §0.6)
@@ -162,6 +172,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 		WriteQuorum:    int(cfg.Replication.WriteQuorum),
 		ReadQuorum:     int(cfg.Replication.ReadQuorum),
 		RepairInterval: cfg.Replication.RepairInterval,
+		TombstoneTTL:   cfg.Replication.TombstoneTTL,
 		BucketSize:     cfg.Routing.BucketSize,
 		Protocol:       replication.ProtocolID(protocolPrefix(cfg.Network)),
 		Heard:          inbound.Seen,
@@ -171,7 +182,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 	}
 	n.repl.RememberNetwork(n.routing.SavedPeers() + 1)
 	n.metrics = newMetrics(n)
-	if n.api, err = listenAPI(cfg.API, n.metrics.instrument(n.handler())); err != nil {
+	if n.api, err = listenAPI(cfg.API, n.metrics.instrument(limitClients(cfg.API, n.handler()))); err != nil {
 		return nil, err
 	}
 	n.api.srv.RegisterOnShutdown(n.repl.StopWatches) // watch streams end, so Shutdown need not wait for them
@@ -192,6 +203,9 @@ func (n *Node) Start(ctx context.Context) error {
 	})
 	n.routing.Start()
 	n.repl.Start()
+	if n.lastRun != nil {
+		n.wg.Go(func() { n.lastRun.run(n) })
+	}
 	n.wg.Go(func() {
 		if err := n.api.serve(); err != nil {
 			n.logger.Error("HTTP API stopped", "error", err)
@@ -237,6 +251,7 @@ func (n *Node) close(graceful bool) error {
 	if n.stopEvents != nil {
 		n.stopEvents()
 	}
+	n.lastRun.close(n)
 	if n.routing != nil {
 		errs = append(errs, n.routing.Close())
 	}

@@ -21,7 +21,8 @@ import (
 // Defaults for the Config fields that have no key in the config file.
 const (
 	// DefaultTombstoneTTL is how long a delete's tombstone is kept: a holder
-	// that was down for less than this still learns of the delete.
+	// that was down for less than this still learns of the delete. Nodes
+	// take it from replication.tombstone_ttl.
 	DefaultTombstoneTTL = 24 * time.Hour
 	// DefaultRPCTimeout bounds one request to one holder.
 	DefaultRPCTimeout = 5 * time.Second
@@ -51,6 +52,11 @@ type Config struct {
 	// Protocol is the record protocol's ID (ProtocolID of the network's
 	// kad-dht prefix); only peers on the same one exchange records.
 	Protocol protocol.ID
+	// PeerRequestRate and PeerRequestBurst bound the record requests this
+	// node serves each remote peer (peerlimit.go); over them it answers
+	// "busy". 0 = DefaultPeerRequestRate/Burst; a negative rate: no limit.
+	PeerRequestRate  float64
+	PeerRequestBurst int
 	// Heard, if set, is told of every peer that sent this node a record
 	// request or answered one: either proves the peer is alive.
 	Heard func(peer.ID)
@@ -115,6 +121,7 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 	rt := &router{self: self, selfKid: kb.ConvertPeerID(self), d: d, pm: pm, live: box, bucketSize: cfg.BucketSize}
 	m := newManager(cfg, self, priv, store, rt, &transport{self: self, store: store, client: client, box: box}, logger)
 	server := &rpcServer{store: store, limit: limit, heard: cfg.Heard, ctx: m.ctx, counts: m.served,
+		limits: newPeerLimits(m.cfg.PeerRequestRate, m.cfg.PeerRequestBurst),
 		nearer: func(key string) []peer.AddrInfo { return rt.nearerPeers(DHTKey(key), m.cfg.Factor) },
 		farFrom: func(key string) []peer.AddrInfo {
 			return rt.nearerPeers(DHTKey(key), m.cfg.Factor+holderSlack(m.cfg.Factor))
@@ -147,6 +154,9 @@ func newManager(cfg Config, self peer.ID, priv crypto.PrivKey, store *Store, rou
 	if cfg.RPCTimeout == 0 {
 		cfg.RPCTimeout = DefaultRPCTimeout
 	}
+	if cfg.PeerRequestRate == 0 {
+		cfg.PeerRequestRate, cfg.PeerRequestBurst = DefaultPeerRequestRate, DefaultPeerRequestBurst
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{
 		cfg:       cfg,
@@ -171,6 +181,7 @@ func newManager(cfg Config, self peer.ID, priv crypto.PrivKey, store *Store, rou
 func (m *Manager) Start() {
 	m.started = time.Now()
 	m.goTracked(m.run)
+	m.goTracked(m.settleStale) // stale.go
 	if m.watch != nil {
 		m.goTracked(m.watch.run)
 	}

@@ -127,7 +127,8 @@ type rpcServer struct {
 	// arbitrary nodes; nil means every PUT is taken.
 	farFrom func(key string) []peer.AddrInfo
 	ctx     context.Context
-	counts  *rpcCounts // may be nil
+	counts  *rpcCounts  // may be nil
+	limits  *peerLimits // requests per remote peer (peerlimit.go); nil: none
 }
 
 // handle serves requests on s until the peer closes it or stays idle. The
@@ -153,7 +154,10 @@ func (sv *rpcServer) handle(s network.Stream) {
 		if sv.heard != nil {
 			sv.heard(s.Conn().RemotePeer())
 		}
-		answer := sv.serve(msg)
+		answer := []byte{statusBusy}
+		if sv.limits.allow(s.Conn().RemotePeer()) {
+			answer = sv.serve(msg)
+		}
 		sv.counts.add(msg, answer)
 		r.ReleaseMsg(msg) // serve keeps no reference to it
 		if err := w.WriteMsg(answer); err != nil {
@@ -193,6 +197,8 @@ func (sv *rpcServer) serve(msg []byte) []byte {
 		switch {
 		case err != nil:
 			return append([]byte{statusFailed}, err.Error()...)
+		case data == nil && sv.store.isSetAside(sv.ctx, key): // stale.go
+			return []byte{statusSetAside}
 		case data == nil:
 			return []byte{statusNotFound}
 		}

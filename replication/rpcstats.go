@@ -9,7 +9,7 @@ import "sync/atomic"
 // requests too short to carry an op.
 var (
 	opNames     = [...]string{"invalid", "get", "put", "read", "write", "create"}
-	statusNames = [...]string{"ok", "not_found", "stale", "invalid", "failed", "not_holder", "exists"}
+	statusNames = [...]string{"ok", "not_found", "stale", "invalid", "failed", "not_holder", "exists", "busy", "set_aside"}
 )
 
 // rpcCounts counts served requests by op and answer status.
@@ -35,7 +35,7 @@ func (c *rpcCounts) add(req, answer []byte) {
 // node served with one result since it started.
 type RecordRequestCount struct {
 	Type   string // get, put, read, write, create, or invalid
-	Result string // ok, not_found, stale, invalid, failed, not_holder, exists
+	Result string // ok, not_found, stale, invalid, failed, not_holder, exists, busy, set_aside
 	Count  uint64
 }
 

@@ -11,7 +11,7 @@ func TestRPCCountNames(t *testing.T) {
 		}
 	}
 	for st, name := range map[byte]string{statusOK: "ok", statusNotFound: "not_found", statusStale: "stale", statusInvalid: "invalid",
-		statusFailed: "failed", statusNotHolder: "not_holder", statusExists: "exists"} {
+		statusFailed: "failed", statusNotHolder: "not_holder", statusExists: "exists", statusBusy: "busy", statusSetAside: "set_aside"} {
 		if statusNames[st] != name {
 			t.Errorf("statusNames[%d] = %s, want %s", st, statusNames[st], name)
 		}

@@ -24,6 +24,8 @@ type Store struct {
 	values *records.ValueStore
 	valid  Validator
 	cache  *readCache
+	quota  *quotaDatastore // the storage limit (quota.go)
+	stale  staleCount      // records set aside after a long downtime (stale.go)
 }
 
 // NewStore returns a store over dstore. Records never age out by receive time:
@@ -32,8 +34,9 @@ type Store struct {
 // replace a record with an older one (ordered.go).
 func NewStore(dstore ds.Batching, valid Validator) *Store {
 	cache := newReadCache()
-	watched := &watchedDatastore{orderedDatastore: &orderedDatastore{Batching: dstore, valid: valid}, cache: cache}
-	return &Store{dstore: watched, values: records.NewValueStore(watched, valid, 0), valid: valid, cache: cache}
+	quota := &quotaDatastore{Batching: dstore}
+	watched := &watchedDatastore{orderedDatastore: &orderedDatastore{Batching: quota, valid: valid}, cache: cache}
+	return &Store{dstore: watched, values: records.NewValueStore(watched, valid, 0), valid: valid, cache: cache, quota: quota}
 }
 
 // Datastore is the datastore under the store, wrapped so that writes

@@ -183,9 +183,16 @@ func (t *transport) answerError(p peer.ID, answer []byte) error {
 	switch answer[0] {
 	case statusStale:
 		return errStale
+	case statusBusy: // p is protecting itself from this node (peerlimit.go)
+		return errBusy
+	case statusSetAside: // p has not settled its copy yet (stale.go)
+		return errSetAside
 	case statusInvalid, statusFailed:
 		if bytes.Contains(answer[1:], []byte(ErrForbidden.Error())) { // the holder's validator refused it (owner.go)
 			return fmt.Errorf("holder refused: %w (%.200q)", ErrForbidden, answer[1:])
+		}
+		if bytes.Contains(answer[1:], []byte(ErrStorageFull.Error())) { // the holder is at its storage limit (quota.go)
+			return fmt.Errorf("holder refused: %w (%.200q)", ErrStorageFull, answer[1:])
 		}
 		return fmt.Errorf("holder refused: %.200q", answer[1:])
 	}

@@ -1,0 +1,42 @@
+package keyedrate
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestBurstThenRefusalWithRetryAfter(t *testing.T) {
+	l := New[string](2, 3)
+	for i := range 3 {
+		if ok, _ := l.Allow("a"); !ok {
+			t.Fatalf("request %d of a burst of 3 refused", i)
+		}
+	}
+	ok, after := l.Allow("a")
+	if ok || after <= 0 || after > time.Second {
+		t.Fatalf("4th request: ok %v, retry after %v; want refused, within 1/2 s", ok, after)
+	}
+	if ok, _ := l.Allow("b"); !ok {
+		t.Fatal("another key shares the first one's bucket")
+	}
+	if ok, after := (*Limiter[string])(nil).Allow("x"); !ok || after != 0 || New[string](0, 5) != nil {
+		t.Fatal("no limit must allow everything")
+	}
+}
+
+// Buckets of keys gone quiet are dropped once many keys were seen, so
+// memory does not grow with every key ever served.
+func TestIdleKeysAreForgotten(t *testing.T) {
+	l := New[string](1, 1)
+	old := time.Now().Add(-2 * IdleAfter)
+	for i := range pruneFloor {
+		l.buckets[fmt.Sprint(i)] = &bucket{last: old}
+	}
+	if ok, _ := l.Allow("new"); !ok {
+		t.Fatal("first request of a new key refused")
+	}
+	if n := l.Tracked(); n != 1 {
+		t.Fatalf("%d buckets after the prune, want 1", n)
+	}
+}

@@ -1,0 +1,197 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	ds "github.com/ipfs/go-datastore"
+	dsq "github.com/ipfs/go-datastore/query"
+	recpb "github.com/libp2p/go-libp2p-record/pb"
+	"google.golang.org/protobuf/proto"
+)
+
+// A node that was down for longer than the tombstone retention may hold
+// values that were deleted meanwhile and whose tombstones the other holders
+// have since dropped: served or pushed as they are, they would come back.
+// Such a node sets its records aside at start (Store.SetAside), out of
+// reads, writes and repair, and settles each with the network before it
+// serves it again (Manager.settleStale):
+//
+//   - some other holder has a record of the key: the network's copy wins,
+//     and the set-aside one is dropped (repair brings the network's copy);
+//   - none has, but one answered that it has no copy: the key was deleted
+//     (or lost) while this node was down, and the copy is dropped;
+//   - every holder that answered has set its own copy aside too (the
+//     whole network was down): the copy is put back;
+//   - no holder answered: the key is asked about again later.
+//
+// A holder asked for a key it has set aside answers statusSetAside, which
+// clients count as a failed holder.
+
+// statusSetAside answers a GET or READ of a key whose copy the holder has
+// set aside until it has settled it with the network.
+const statusSetAside byte = 8
+
+// errSetAside is a holder's statusSetAside answer.
+var errSetAside = errors.New("holder has only a set-aside copy from before a long downtime")
+
+// staleKeyPrefix starts the datastore keys of set-aside value records: the
+// value record's key under another root, so none of the store's readers
+// see it.
+const staleKeyPrefix = "/dhtnode-set-aside/"
+
+// staleDsKey is where the value record stored under k is set aside.
+func staleDsKey(k ds.Key) ds.Key {
+	return ds.NewKey(staleKeyPrefix + strings.TrimPrefix(k.String(), valueKeyPrefix))
+}
+
+// staleCount counts the set-aside records of a store, so that a store with
+// none answers GETs without looking for one.
+type staleCount struct{ n atomic.Int64 }
+
+// SetAside moves every stored record out of the store's view, to be settled
+// with the network by the Manager (settleStale) before it is served again.
+// It returns how many it moved. Call it before the store serves anything.
+func (s *Store) SetAside(ctx context.Context) (int, error) {
+	res, err := s.dstore.Query(ctx, dsq.Query{Prefix: valueKeyPrefix})
+	if err != nil {
+		return 0, err
+	}
+	entries, err := res.Rest()
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		k := ds.NewKey(e.Key)
+		if err := s.dstore.Put(ctx, staleDsKey(k), e.Value); err != nil {
+			return 0, fmt.Errorf("set %s aside: %w", k, err)
+		}
+		if err := s.dstore.Delete(ctx, k); err != nil {
+			return 0, fmt.Errorf("set %s aside: %w", k, err)
+		}
+	}
+	return len(entries), nil
+}
+
+// setAside returns the records set aside, and counts them.
+func (s *Store) setAside(ctx context.Context) ([]*Record, error) {
+	res, err := s.dstore.Query(ctx, dsq.Query{Prefix: staleKeyPrefix})
+	if err != nil {
+		return nil, err
+	}
+	entries, err := res.Rest()
+	if err != nil {
+		return nil, err
+	}
+	var recs []*Record
+	for _, e := range entries {
+		var pbrec recpb.Record
+		if proto.Unmarshal(e.Value, &pbrec) != nil {
+			continue
+		}
+		key, err := UserKey(string(pbrec.GetKey()))
+		if err != nil {
+			continue
+		}
+		if r, err := Unmarshal(key, pbrec.GetValue()); err == nil {
+			recs = append(recs, r)
+		}
+	}
+	s.stale.n.Store(int64(len(recs)))
+	return recs, nil
+}
+
+// isSetAside reports whether the key's copy is set aside.
+func (s *Store) isSetAside(ctx context.Context, key string) bool {
+	if s.stale.n.Load() == 0 {
+		return false
+	}
+	has, err := s.dstore.Has(ctx, staleDsKey(valueDsKey(DHTKey(key))))
+	return err == nil && has
+}
+
+// settleAside drops the set-aside copy of r's key, first putting r back in
+// the store if restore is set.
+func (s *Store) settleAside(ctx context.Context, r *Record, restore bool) error {
+	if restore {
+		if _, err := s.Put(ctx, r); err != nil {
+			return err
+		}
+	}
+	if err := s.dstore.Delete(ctx, staleDsKey(valueDsKey(DHTKey(r.Key)))); err != nil {
+		return err
+	}
+	s.stale.n.Add(-1)
+	return nil
+}
+
+// settleStale settles the set-aside records with the network, every repair
+// interval until none is left. It returns at once when there are none.
+func (m *Manager) settleStale() {
+	recs, err := m.store.setAside(m.ctx)
+	if err != nil {
+		m.logger.Warn("reading set-aside records", "error", err)
+		return
+	}
+	if len(recs) == 0 {
+		return
+	}
+	m.logger.Info("settling records held from before a downtime longer than the tombstone retention", "records", len(recs))
+	tick := time.NewTicker(m.cfg.RepairInterval)
+	defer tick.Stop()
+	for len(recs) > 0 {
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if m.router.tableSize() == 0 {
+			continue
+		}
+		left := make([]bool, len(recs))
+		forEachBounded(m.ctx, len(recs), func(i int) { left[i] = !m.settleOne(recs[i]) })
+		var next []*Record
+		for i, r := range recs {
+			if left[i] {
+				next = append(next, r)
+			}
+		}
+		recs = next
+	}
+	m.logger.Info("every set-aside record settled")
+}
+
+// settleOne asks r's holders about its key and drops or restores r as the
+// rules above say. It reports whether r is settled.
+func (m *Manager) settleOne(r *Record) bool {
+	var network, absent, aside bool
+	for _, p := range m.router.closest(m.ctx, DHTKey(r.Key), m.cfg.Factor) {
+		if p == m.self {
+			continue
+		}
+		c, cancel := m.rpcContext()
+		got, err := m.tr.fetch(c, p, r.Key)
+		cancel()
+		switch {
+		case err == nil && got != nil:
+			network = true
+		case err == nil:
+			absent = true
+		case errors.Is(err, errSetAside):
+			aside = true
+		}
+	}
+	if !network && !absent && !aside {
+		return false
+	}
+	restore := !network && !absent
+	if err := m.store.settleAside(m.ctx, r, restore); err != nil {
+		m.logger.Warn("settling a set-aside record", "key", r.Key, "error", err)
+		return false
+	}
+	return true
+}
