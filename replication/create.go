@@ -13,16 +13,12 @@ import (
 // and the put is committed over their winner in a second round, which
 // supersedes the version 1 copies the first round left.
 func (m *Manager) create(ctx context.Context, rec *Record, o WriteOptions) (WriteResult, error) {
-	c, err := m.writeCandidates(rec)
+	w, err := m.prepareWrite(rec, o)
 	if err != nil {
 		return WriteResult{}, err
 	}
-	found := len(c.window())
-	readNeed, writeNeed, err := m.writeQuorums(o, found)
-	if err != nil {
-		return WriteResult{}, err
-	}
-	res := WriteResult{Needed: writeNeed, Replicas: found}
+	c, found, readNeed := w.c, w.found, w.readNeed
+	res := WriteResult{Needed: w.writeNeed, Replicas: found}
 	if err := m.stamp(ctx, rec, nil, o); err != nil {
 		return WriteResult{}, err
 	}
@@ -40,12 +36,12 @@ func (m *Manager) create(ctx context.Context, rec *Record, o WriteOptions) (Writ
 	// The first round's writes may still be under way: the second round
 	// gets its own record and candidate set.
 	next := &Record{Key: rec.Key, Value: rec.Value}
-	c = m.router.candidates(DHTKey(rec.Key), m.cfg.Factor)
+	w.c = m.router.candidates(DHTKey(rec.Key), m.cfg.Factor)
 	var cur *Record
 	if acks+len(existing) >= readNeed {
 		cur = m.winner(existing)
-	} else if cur, err = m.read(ctx, rec.Key, c, readNeed); err != nil {
+	} else if cur, err = m.read(ctx, rec.Key, w.c, readNeed); err != nil {
 		return WriteResult{}, err
 	}
-	return m.commit(ctx, next, cur, c, found, writeNeed, o)
+	return m.commit(ctx, next, cur, w, o)
 }

@@ -114,40 +114,17 @@ func (m *Manager) PutRecord(ctx context.Context, rec *Record, o WriteOptions) (W
 	if err := m.valid.check(rec); err != nil {
 		return WriteResult{}, err
 	}
-	c, err := m.writeCandidates(rec)
+	w, cur, err := m.readForWrite(ctx, rec, o)
 	if err != nil {
 		return WriteResult{}, err
 	}
-	found := len(c.window())
-	readNeed, writeNeed, err := m.writeQuorums(o, found)
-	if err != nil {
-		return WriteResult{}, err
-	}
-	cur, err := m.read(ctx, rec.Key, c, readNeed)
-	if err != nil {
-		return WriteResult{}, err
-	}
-	have := uint64(0)
-	if cur != nil {
-		have = cur.Version
-	}
-	if o.IfVersion != nil && !versionMatches(cur, *o.IfVersion, m.valid.now()) {
-		return WriteResult{Version: have}, fmt.Errorf("%w: the key is at version %d, not %d", ErrVersionConflict, have, *o.IfVersion)
+	if err := checkIfVersion(cur, o, m.valid.now()); err != nil {
+		return WriteResult{Version: versionOf(cur)}, err
 	}
 	if cur != nil && rec.Compare(cur) < 0 {
-		return WriteResult{Version: have}, fmt.Errorf("%w: the key is at version %d; a new record needs version %d", ErrVersionConflict, have, have+1)
+		return WriteResult{Version: cur.Version}, fmt.Errorf("%w: the key is at version %d; a new record needs version %d", ErrVersionConflict, cur.Version, cur.Version+1)
 	}
-	res := WriteResult{Version: rec.Version, Needed: writeNeed, Replicas: found}
-	if o.IfVersion != nil {
-		return m.commitCAS(ctx, rec, c, res)
-	}
-	tally := newWriteTally(res.Needed, 0)
-	m.replicate(ctx, rec, c, opWrite, tally)
-	res.Acks, _ = tally.result()
-	if res.Acks < res.Needed {
-		return res, m.shortfall(res, found, nil)
-	}
-	return res, nil
+	return m.send(ctx, rec, w, o.IfVersion != nil)
 }
 
 // Current returns the winning record of key among R holder answers as it

@@ -52,20 +52,46 @@ func (m *Manager) Delete(ctx context.Context, key string, o WriteOptions) (Write
 // write reads the key's current record from R holders, then commits rec
 // over it.
 func (m *Manager) write(ctx context.Context, rec *Record, o WriteOptions) (WriteResult, error) {
-	c, err := m.writeCandidates(rec)
+	w, cur, err := m.readForWrite(ctx, rec, o)
 	if err != nil {
 		return WriteResult{}, err
 	}
-	found := len(c.window())
-	readNeed, writeNeed, err := m.writeQuorums(o, found)
-	if err != nil {
-		return WriteResult{}, err
+	return m.commit(ctx, rec, cur, w, o)
+}
+
+// writeRound is a write's holders as this node knows them (the window of
+// c, found of them) and the answers it needs from them.
+type writeRound struct {
+	c                   *candidateSet
+	found               int
+	readNeed, writeNeed int
+}
+
+// prepareWrite checks rec's key and size and the request's quorums
+// (writeQuorums), and returns the key's holders as this node knows them.
+func (m *Manager) prepareWrite(rec *Record, o WriteOptions) (writeRound, error) {
+	if err := ValidateKey(rec.Key); err != nil {
+		return writeRound{}, err
 	}
-	cur, err := m.read(ctx, rec.Key, c, readNeed)
-	if err != nil {
-		return WriteResult{}, err
+	if len(rec.Value) > m.valid.MaxValueSize {
+		return writeRound{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(rec.Value), m.valid.MaxValueSize)
 	}
-	return m.commit(ctx, rec, cur, c, found, writeNeed, o)
+	w := writeRound{c: m.router.candidates(DHTKey(rec.Key), m.cfg.Factor)}
+	w.found = len(w.c.window())
+	var err error
+	w.readNeed, w.writeNeed, err = m.writeQuorums(o, w.found)
+	return w, err
+}
+
+// readForWrite prepares a write of rec and reads the key's current record
+// (nil if none) from R of its holders.
+func (m *Manager) readForWrite(ctx context.Context, rec *Record, o WriteOptions) (writeRound, *Record, error) {
+	w, err := m.prepareWrite(rec, o)
+	if err != nil {
+		return writeRound{}, nil, err
+	}
+	cur, err := m.read(ctx, rec.Key, w.c, w.readNeed)
+	return w, cur, err
 }
 
 // writeQuorums returns a write's read and write quorums among the found
@@ -85,43 +111,49 @@ func (m *Manager) writeQuorums(o WriteOptions, found int) (readNeed, writeNeed i
 	return readNeed, writeNeed, nil
 }
 
-// writeCandidates checks rec's key and size and returns the key's holders
-// as this node knows them.
-func (m *Manager) writeCandidates(rec *Record) (*candidateSet, error) {
-	if err := ValidateKey(rec.Key); err != nil {
-		return nil, err
-	}
-	if len(rec.Value) > m.valid.MaxValueSize {
-		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(rec.Value), m.valid.MaxValueSize)
-	}
-	return m.router.candidates(DHTKey(rec.Key), m.cfg.Factor), nil
-}
-
 // commit writes rec over cur, the key's current record (nil if none): it
-// checks IfVersion, stamps rec with the next version and waits for need of
-// the found holders to acknowledge. A compare-and-set goes on in commitCAS.
-func (m *Manager) commit(ctx context.Context, rec, cur *Record, c *candidateSet, found, need int, o WriteOptions) (WriteResult, error) {
-	if o.IfVersion != nil && !versionMatches(cur, *o.IfVersion, time.Now().UnixNano()) {
-		have := uint64(0)
-		if cur != nil {
-			have = cur.Version
-		}
-		return WriteResult{Version: have}, fmt.Errorf("%w: the key is at version %d, not %d", ErrVersionConflict, have, *o.IfVersion)
+// checks IfVersion, stamps rec with the next version and sends it (send).
+func (m *Manager) commit(ctx context.Context, rec, cur *Record, w writeRound, o WriteOptions) (WriteResult, error) {
+	if err := checkIfVersion(cur, o, time.Now().UnixNano()); err != nil {
+		return WriteResult{Version: versionOf(cur)}, err
 	}
 	if err := m.stamp(ctx, rec, cur, o); err != nil {
 		return WriteResult{}, err
 	}
-	res := WriteResult{Version: rec.Version, Needed: need, Replicas: found}
-	if o.IfVersion != nil {
-		return m.commitCAS(ctx, rec, c, res)
+	return m.send(ctx, rec, w, o.IfVersion != nil)
+}
+
+// send writes rec, signed, to the round's holders and waits for writeNeed
+// of them to acknowledge; a compare-and-set (cas) goes on in commitCAS.
+func (m *Manager) send(ctx context.Context, rec *Record, w writeRound, cas bool) (WriteResult, error) {
+	res := WriteResult{Version: rec.Version, Needed: w.writeNeed, Replicas: w.found}
+	if cas {
+		return m.commitCAS(ctx, rec, w.c, res)
 	}
 	tally := newWriteTally(res.Needed, 0)
-	m.replicate(ctx, rec, c, opWrite, tally)
+	m.replicate(ctx, rec, w.c, opWrite, tally)
 	res.Acks, _ = tally.result()
 	if res.Acks < res.Needed {
-		return res, m.shortfall(res, found, nil)
+		return res, m.shortfall(res, w.found, nil)
 	}
 	return res, nil
+}
+
+// checkIfVersion returns ErrVersionConflict when o is a compare-and-set
+// whose version cur, the key's current record, does not match.
+func checkIfVersion(cur *Record, o WriteOptions, now int64) error {
+	if o.IfVersion == nil || versionMatches(cur, *o.IfVersion, now) {
+		return nil
+	}
+	return fmt.Errorf("%w: the key is at version %d, not %d", ErrVersionConflict, versionOf(cur), *o.IfVersion)
+}
+
+// versionOf returns r's version, 0 for none.
+func versionOf(r *Record) uint64 {
+	if r == nil {
+		return 0
+	}
+	return r.Version
 }
 
 // shortfall is the error of a write that did not reach its quorum (cause,
