@@ -45,17 +45,23 @@ func writeLastRun(path string) error {
 }
 
 // setAsideAfterDowntime sets the store's records aside when the last run
-// recorded in path ended more than ttl ago, then records this start.
-func setAsideAfterDowntime(ctx context.Context, path string, ttl time.Duration, store *replication.Store, n *Node) error {
+// recorded in path ended more than ttl ago, then records this start. A file
+// that cannot be written (a read-only data dir) is logged, not fatal: the
+// node then runs without the guard, and it returns nil.
+func setAsideAfterDowntime(ctx context.Context, path string, ttl time.Duration, store *replication.Store, n *Node) (*lastRunStamper, error) {
 	if last := readLastRun(path); !last.IsZero() && time.Since(last) > ttl {
 		moved, err := store.SetAside(ctx)
 		if err != nil {
-			return fmt.Errorf("set records aside after a long downtime: %w", err)
+			return nil, fmt.Errorf("set records aside after a long downtime: %w", err)
 		}
 		n.logger.Warn("down longer than replication.tombstone_ttl: records set aside until settled with the network",
 			"last_run", last, "tombstone_ttl", ttl, "records", moved)
 	}
-	return writeLastRun(path)
+	if err := writeLastRun(path); err != nil {
+		n.logger.Warn("cannot record the last run: a downtime longer than replication.tombstone_ttl will not be noticed", "error", err)
+		return nil, nil
+	}
+	return &lastRunStamper{path: path, stop: make(chan struct{})}, nil
 }
 
 // lastRunStamper rewrites the last-run file until stopped.

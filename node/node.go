@@ -131,10 +131,9 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 		return nil, fmt.Errorf("count stored records: %w", err)
 	}
 	if path := n.dataFile(lastRunFile); path != "" {
-		if err := setAsideAfterDowntime(context.Background(), path, cfg.Replication.TombstoneTTL, store, n); err != nil {
+		if n.lastRun, err = setAsideAfterDowntime(context.Background(), path, cfg.Replication.TombstoneTTL, store, n); err != nil {
 			return nil, err
 		}
-		n.lastRun = &lastRunStamper{path: path, stop: make(chan struct{})}
 	}
 	inbound := routing.NewInbound()
 	n.dht, err = dht.New(n.host,
