@@ -69,13 +69,11 @@ func latencyRun(t *testing.T, n *testNet, hc *http.Client, system, name string) 
 	m := latency{name: name}
 	var putTimes, getTimes []time.Duration
 	prefix := fmt.Sprintf("lat-%s-%s-%d", system, strings.ReplaceAll(name, " ", "-"), time.Now().UnixNano())
-	var written []string
 	for i := range latencyOps {
 		k := fmt.Sprintf("%s-%03d", prefix, i)
 		start := time.Now()
 		if status, _, err := n.apiDo(hc, 0, http.MethodPut, k, []byte(k)); err == nil && status/100 == 2 {
 			putTimes = append(putTimes, time.Since(start))
-			written = append(written, k)
 		} else {
 			t.Logf("%s %s: put %s: %d %v", system, name, k, status, err)
 		}
