@@ -31,12 +31,19 @@
 # (this kernel has no netem qdisc). API traffic (port 5001) is exempt from
 # netem. Faults are applied again when a node starts (its namespace is new).
 #
-# Environment: TESTNET_DIR (default .testnet in the repository), TESTNET_NAME
+# TESTNET_SYSTEM=baseline runs the benchmark's baseline node instead
+# (vanilla go-libp2p-kad-dht, scripts/bench/baseline; image from
+# "scripts/image.sh --baseline", for benchmarks only): same ports, no
+# volume, no token; nodes 1.. bootstrap from node 0's address and peer ID,
+# which it prints once started; its records live in memory, so a restarted
+# node starts empty. FLAGS after "--" go to every baseline.
+#
+# Environment: TESTNET_SYSTEM (dhtnode or baseline), TESTNET_DIR (default .testnet in the repository), TESTNET_NAME
 # (dhtnode-testnet), TESTNET_SUBNET (10.218.18.0/24), API_BASE_PORT (5101),
 # BASE_PORT (accepted for cluster.sh's sake; unused: nodes listen on 4001),
 # READY_TIMEOUT (60 s), STOP_TIMEOUT (15 s; above shutdown_timeout),
-# DHTNODE_IMAGE (an image to use instead of building dhtnode:testnet with
-# scripts/image.sh), DHTNODE_TOKEN, NETDELAY_BIN (a netdelay binary).
+# DHTNODE_IMAGE (an image to use instead of building dhtnode:testnet, or
+# dhtnode-baseline:testnet, with scripts/image.sh), DHTNODE_TOKEN, NETDELAY_BIN (a netdelay binary).
 # Needs bash, Go, Docker, curl, jq, iptables, nsenter, flock; root for nsenter.
 set -euo pipefail
 
@@ -48,12 +55,17 @@ TESTNET_SUBNET=${TESTNET_SUBNET:-10.218.18.0/24}
 API_BASE_PORT=${API_BASE_PORT:-5101}
 READY_TIMEOUT=${READY_TIMEOUT:-60}
 STOP_TIMEOUT=${STOP_TIMEOUT:-15}
-IMAGE=${DHTNODE_IMAGE:-dhtnode:testnet}
+SYSTEM=${TESTNET_SYSTEM:-dhtnode}
+case $SYSTEM in
+dhtnode) IMAGE=${DHTNODE_IMAGE:-dhtnode:testnet} ;;
+baseline) IMAGE=${DHTNODE_IMAGE:-dhtnode-baseline:testnet} ;;
+*) echo "testnet.sh: TESTNET_SYSTEM must be dhtnode or baseline, not '$SYSTEM'" >&2; exit 2 ;;
+esac
 NETDELAY=${NETDELAY_BIN:-$TESTNET_DIR/netdelay}
 NFQUEUE=18 # the NFQUEUE number netem delay uses in every container
 
 # Files in $TESTNET_DIR that remember the network for later commands.
-STATE_FILE=$TESTNET_DIR/state         # "SIZE API_BASE_PORT NAME IMAGE"
+STATE_FILE=$TESTNET_DIR/state         # "SIZE API_BASE_PORT NAME IMAGE SUBNET SYSTEM"
 FLAGS_FILE=$TESTNET_DIR/run-flags     # extra "dhtnode run" flags, one per line
 TOKEN_FILE=$TESTNET_DIR/token         # the API token
 PARTITION_FILE=$TESTNET_DIR/partition # the groups of "partition", while one holds
@@ -69,7 +81,8 @@ peer_id() { cat "$TESTNET_DIR/peer-id-$1" 2>/dev/null || echo -; }
 
 load_net() {
 	[[ -f $STATE_FILE ]] || die "no test network in $TESTNET_DIR; run '$0 up' first"
-	read -r SIZE API_BASE_PORT TESTNET_NAME IMAGE TESTNET_SUBNET <"$STATE_FILE"
+	read -r SIZE API_BASE_PORT TESTNET_NAME IMAGE TESTNET_SUBNET SYSTEM <"$STATE_FILE"
+	SYSTEM=${SYSTEM:-dhtnode}
 	RUN_FLAGS=()
 	local flag
 	if [[ -f $FLAGS_FILE ]]; then
@@ -158,7 +171,9 @@ build_image() {
 		docker image inspect "$IMAGE" >/dev/null 2>&1 || die "DHTNODE_IMAGE=$IMAGE is not an image here"
 		return
 	fi
-	"$ROOT/scripts/image.sh" "$IMAGE" >&2 || die "building the image failed"
+	local opts=()
+	[[ $SYSTEM == dhtnode ]] || opts=(--baseline)
+	"$ROOT/scripts/image.sh" ${opts[@]+"${opts[@]}"} "$IMAGE" >&2 || die "building the image failed"
 }
 
 build_netdelay() {
@@ -177,9 +192,30 @@ init_node() {
 	echo "$id" >"$TESTNET_DIR/peer-id-$1"
 }
 
+# save_peer_id I: ask running node I for its peer ID (the baseline makes
+# one when it starts) and remember it.
+save_peer_id() {
+	local id
+	id=$(curl_status "$1" | jq -r '.peer_id // empty')
+	[[ -n $id ]] || die "node $1 does not report its peer ID"
+	echo "$id" >"$TESTNET_DIR/peer-id-$1"
+}
+
+# create_baseline I: create and start baseline node I's container.
+create_baseline() {
+	local i=$1 args=()
+	if ((i > 0)); then args+=(-bootstrap "/ip4/$(ip_of 0)/tcp/4001/p2p/$(peer_id 0)"); fi
+	args+=(${RUN_FLAGS[@]+"${RUN_FLAGS[@]}"})
+	docker run -d --name "$(container "$i")" --hostname "$(container "$i")" \
+		--label "dhtnode.testnet=$TESTNET_NAME" --network "$TESTNET_NAME" \
+		-p "127.0.0.1:$((API_BASE_PORT + i)):5001" --stop-timeout "$STOP_TIMEOUT" \
+		"$IMAGE" ${args[@]+"${args[@]}"} >/dev/null || die "docker run for node $i failed"
+}
+
 # create_node I: create and start node I's container.
 create_node() {
 	local i=$1 args=(run)
+	if [[ $SYSTEM == baseline ]]; then create_baseline "$i"; return; fi
 	if ((i > 0)); then args+=(--bootstrap "/dns4/$(container 0)/tcp/4001/p2p/$(peer_id 0)"); fi
 	args+=(${RUN_FLAGS[@]+"${RUN_FLAGS[@]}"})
 	docker run -d --name "$(container "$i")" --hostname "$(container "$i")" \
@@ -208,7 +244,7 @@ cmd_up() {
 	mkdir -p "$TESTNET_DIR"
 	TOKEN=${DHTNODE_TOKEN:-$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')}
 	(umask 077 && echo "$TOKEN" >"$TOKEN_FILE")
-	echo "$SIZE $API_BASE_PORT $TESTNET_NAME $IMAGE $TESTNET_SUBNET" >"$STATE_FILE"
+	echo "$SIZE $API_BASE_PORT $TESTNET_NAME $IMAGE $TESTNET_SUBNET $SYSTEM" >"$STATE_FILE"
 	: >"$FLAGS_FILE"
 	if ((${#RUN_FLAGS[@]} > 0)); then printf '%s\n' "${RUN_FLAGS[@]}" >"$FLAGS_FILE"; fi
 	rm -f "$PARTITION_FILE" "$NETEM_FILE"
@@ -217,11 +253,18 @@ cmd_up() {
 		--label "dhtnode.testnet=$TESTNET_NAME" "$TESTNET_NAME" >/dev/null ||
 		die "creating the Docker network $TESTNET_NAME ($TESTNET_SUBNET) failed; pick another TESTNET_SUBNET"
 	local nodes=()
-	for ((i = 0; i < SIZE; i++)); do init_node "$i"; nodes+=("$i"); done
+	for ((i = 0; i < SIZE; i++)); do
+		[[ $SYSTEM == baseline ]] || init_node "$i"
+		nodes+=("$i")
+	done
 	create_node 0
 	wait_for serving /healthz 0
+	[[ $SYSTEM == dhtnode ]] || save_peer_id 0
 	for ((i = 1; i < SIZE; i++)); do create_node "$i"; done
 	if ((SIZE > 1)); then wait_for ready /readyz "${nodes[@]}"; fi
+	if [[ $SYSTEM == baseline ]]; then
+		for ((i = 1; i < SIZE; i++)); do save_peer_id "$i"; done
+	fi
 	print_table "${nodes[@]}"
 	if [[ -z ${DHTNODE_TOKEN:-} ]]; then echo "API token: export DHTNODE_TOKEN=$TOKEN" >&2; fi
 }
@@ -293,6 +336,7 @@ cmd_start() {
 		if ((i != $1)) && running "$i"; then others=1; fi
 	done
 	if ((others)); then wait_for ready /readyz "$1"; else wait_for serving /healthz "$1"; fi
+	[[ $SYSTEM == dhtnode ]] || save_peer_id "$1" # a new identity every start
 	print_table "$1"
 }
 

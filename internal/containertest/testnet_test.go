@@ -90,9 +90,26 @@ func removeStale(t *testing.T) {
 	}
 }
 
-// startTestNet runs "testnet.sh up size -- flags" and removes the network
-// when the test ends.
+// startTestNet runs "testnet.sh up size -- flags" with dhtnode's image
+// and removes the network when the test ends.
 func startTestNet(t *testing.T, size int, flags ...string) *testNet {
+	t.Helper()
+	// API ports below the ephemeral range (32768-60999).
+	return launchTestNet(t, netPlace{"dhtnode", "10.218", 10000}, size, flags...)
+}
+
+// netPlace is what a test network is and where it goes: the system
+// testnet.sh runs (TESTNET_SYSTEM), the first two octets of its random
+// /24 subnet, and the lowest API port of its random block.
+type netPlace struct {
+	system string
+	subnet string
+	ports  int
+}
+
+// launchTestNet runs "testnet.sh up size -- flags" for the system and
+// place of p and removes the network when the test ends.
+func launchTestNet(t *testing.T, p netPlace, size int, flags ...string) *testNet {
 	t.Helper()
 	requireDocker(t)
 	removeStale(t)
@@ -102,14 +119,14 @@ func startTestNet(t *testing.T, size int, flags ...string) *testNet {
 		size:    size,
 		name:    fmt.Sprintf("%s%d-%d", namePrefix, os.Getpid(), id),
 		dir:     filepath.Join(t.TempDir(), "testnet"),
-		apiBase: 10000 + 10*rand.IntN(900), // below the ephemeral range (32768-60999)
+		apiBase: p.ports + 10*rand.IntN(190),
 		token:   fmt.Sprintf("ct-token-%d", rand.Int64()),
 	}
 	n.env = append(os.Environ(),
-		"TESTNET_DIR="+n.dir, "TESTNET_NAME="+n.name,
-		fmt.Sprintf("TESTNET_SUBNET=10.218.%d.0/24", 100+rand.IntN(150)),
+		"TESTNET_SYSTEM="+p.system, "TESTNET_DIR="+n.dir, "TESTNET_NAME="+n.name,
+		fmt.Sprintf("TESTNET_SUBNET=%s.%d.0/24", p.subnet, 100+rand.IntN(150)),
 		fmt.Sprintf("API_BASE_PORT=%d", n.apiBase),
-		"DHTNODE_TOKEN="+n.token, "DHTNODE_IMAGE="+buildImage(t, n.name),
+		"DHTNODE_TOKEN="+n.token, "DHTNODE_IMAGE="+buildImage(t, p.system, n.name),
 		"STOP_TIMEOUT=15", "READY_TIMEOUT=90",
 	)
 	t.Cleanup(func() {
@@ -128,12 +145,17 @@ func startTestNet(t *testing.T, size int, flags ...string) *testNet {
 	return n
 }
 
-// buildImage builds this checkout's image as dhtnode:NAME with
-// scripts/image.sh and removes the tag when the test ends.
-func buildImage(t *testing.T, name string) string {
+// buildImage builds this checkout's image of system (dhtnode, or the
+// baseline with --baseline) as dhtnode:NAME with scripts/image.sh and
+// removes the tag when the test ends.
+func buildImage(t *testing.T, system, name string) string {
 	t.Helper()
 	tag := "dhtnode:" + name
-	if out, err := exec.Command("bash", "../../scripts/image.sh", tag).CombinedOutput(); err != nil {
+	args := []string{"../../scripts/image.sh", tag}
+	if system == "baseline" {
+		args = []string{"../../scripts/image.sh", "--baseline", tag}
+	}
+	if out, err := exec.Command("bash", args...).CombinedOutput(); err != nil {
 		t.Fatalf("scripts/image.sh: %v\n%s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("docker", "rmi", tag).Run() })
