@@ -21,13 +21,17 @@ import (
 // reads, writes and repair, and settles each with the network before it
 // serves it again (Manager.settleStale):
 //
-//   - some other holder has a record of the key: the network's copy wins,
-//     and the set-aside one is dropped (repair brings the network's copy);
-//   - none has, but one answered that it has no copy: the key was deleted
-//     (or lost) while this node was down, and the copy is dropped;
+//   - some other holder has a record of the key: the key's history is in
+//     the network, so the set-aside copy is put back only if it outranks
+//     the best of those records (Record.Compare, as repair would decide),
+//     and dropped otherwise (repair brings the network's copy);
+//   - none has, and a majority of the holders asked answered that they
+//     have no copy: no acknowledged write can be alive among them, so the
+//     key was deleted (or expired) while this node was down, and the copy
+//     is dropped;
 //   - every holder that answered has set its own copy aside too (the
 //     whole network was down): the copy is put back;
-//   - no holder answered: the key is asked about again later.
+//   - otherwise (too few answers): the key is asked about again later.
 //
 // A holder asked for a key it has set aside answers statusSetAside, which
 // clients count as a failed holder.
@@ -168,27 +172,38 @@ func (m *Manager) settleStale() {
 // settleOne asks r's holders about its key and drops or restores r as the
 // rules above say. It reports whether r is settled.
 func (m *Manager) settleOne(r *Record) bool {
-	var network, absent, aside bool
+	var best *Record
+	asked, absent, aside := 0, 0, 0
 	for _, p := range m.router.closest(m.ctx, DHTKey(r.Key), m.cfg.Factor) {
 		if p == m.self {
 			continue
 		}
+		asked++
 		c, cancel := m.rpcContext()
 		got, err := m.tr.fetch(c, p, r.Key)
 		cancel()
 		switch {
 		case err == nil && got != nil:
-			network = true
+			if best == nil || got.Compare(best) > 0 {
+				best = got
+			}
 		case err == nil:
-			absent = true
+			absent++
 		case errors.Is(err, errSetAside):
-			aside = true
+			aside++
 		}
 	}
-	if !network && !absent && !aside {
+	var restore bool
+	switch {
+	case best != nil:
+		restore = r.Compare(best) > 0
+	case absent > 0 && absent >= asked/2+1:
+		restore = false
+	case aside > 0 && absent == 0:
+		restore = true
+	default:
 		return false
 	}
-	restore := !network && !absent
 	if err := m.store.settleAside(m.ctx, r, restore); err != nil {
 		m.logger.Warn("settling a set-aside record", "key", r.Key, "error", err)
 		return false
