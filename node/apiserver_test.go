@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,6 +51,36 @@ func dialAPI(t *testing.T, n *node.Node) net.Conn {
 	return conn
 }
 
+// slowBody starts a PUT on conn whose 1,000-byte body it sends one byte
+// every 100 ms (100 s in all), until the server closes conn or the test
+// ends. It returns the count of body bytes sent.
+func slowBody(t *testing.T, conn net.Conn) *atomic.Int64 {
+	t.Helper()
+	if _, err := io.WriteString(conn, "PUT /v1/values/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var sent atomic.Int64
+	wg.Go(func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := conn.Write([]byte("x")); err != nil {
+					return
+				}
+				sent.Add(1)
+			}
+		}
+	})
+	t.Cleanup(func() { close(stop); wg.Wait() })
+	return &sent
+}
+
 // closedWithin reads conn until the server closes it and reports how long
 // that took; it fails the test if the server keeps it open past limit.
 func closedWithin(t *testing.T, conn net.Conn, limit time.Duration) time.Duration {
@@ -71,28 +102,8 @@ func closedWithin(t *testing.T, conn net.Conn, limit time.Duration) time.Duratio
 func TestAPISlowBodyIsCutOff(t *testing.T) {
 	n := startNode(t, t.TempDir(), 0, func(cfg *config.Config) { cfg.API.ReadTimeout = time.Second })
 	conn := dialAPI(t, n)
-	if _, err := io.WriteString(conn, "PUT /v1/values/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() { // one byte every 100 ms: 1,000 bytes would take 100 s
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				if _, err := conn.Write([]byte("x")); err != nil {
-					return
-				}
-			}
-		}
-	})
+	slowBody(t, conn)
 	took := closedWithin(t, conn, 15*time.Second)
-	close(stop)
-	wg.Wait()
 	t.Logf("slow body cut off after %s", took)
 }
 

@@ -190,18 +190,9 @@ func paceRequests(t *testing.T, ctx context.Context, c *node.Client, key string)
 // activeSlots counts the slots of GET /v1/activity with requests.
 func activeSlots(t *testing.T, base string) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, base+"/v1/activity", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+metricsToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	_, body := do(t, base, call{name: "GET /v1/activity", method: http.MethodGet, path: "/v1/activity", header: bearer(metricsToken)})
 	var a node.ActivityResponse
-	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+	if err := json.Unmarshal(body, &a); err != nil {
 		t.Fatal(err)
 	}
 	n := 0

@@ -3,11 +3,8 @@ package node_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"regexp"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,29 +48,7 @@ func TestLeaveWithASlowClientHandsOff(t *testing.T) {
 		}
 	}
 
-	conn := dialAPI(t, n)
-	if _, err := io.WriteString(conn, "PUT /v1/values/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var sent atomic.Int64
-	wg.Go(func() {
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				if _, err := conn.Write([]byte("x")); err != nil {
-					return
-				}
-				sent.Add(1)
-			}
-		}
-	})
-	defer func() { close(stop); wg.Wait() }()
+	sent := slowBody(t, dialAPI(t, n))
 	// Some body bytes sent: the server has the headers and reads the body.
 	c.WaitFor(10*time.Second, "the slow request is in flight", func() bool { return sent.Load() >= 5 })
 

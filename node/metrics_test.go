@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os/exec"
 	"strconv"
@@ -26,21 +25,16 @@ func withToken(_ int, cfg *config.Config) { cfg.API.Token = metricsToken }
 // scrape fetches a node's /metrics with the token and returns the raw text.
 func scrape(t *testing.T, base string) []byte {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, base+"/metrics", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+metricsToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %d %v\n%s", resp.StatusCode, err, body)
+	resp, body := do(t, base, call{name: "GET /metrics", method: http.MethodGet, path: "/metrics", header: bearer(metricsToken)})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d\n%s", resp.StatusCode, body)
 	}
 	return body
+}
+
+// bearer is the header of an API request with token.
+func bearer(token string) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + token}
 }
 
 // samples parses the text format into series (name and labels exactly as
