@@ -23,6 +23,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NETWORK_NAME=cluster DOWN_HINT="stops what started"
+# shellcheck source=lib/nodes.sh
+source "$ROOT/scripts/lib/nodes.sh"
 CLUSTER_DIR=${CLUSTER_DIR:-$ROOT/.cluster}
 case $CLUSTER_DIR in /*) ;; *) CLUSTER_DIR=$PWD/$CLUSTER_DIR ;; esac
 BASE_PORT=${BASE_PORT:-4101}
@@ -89,11 +92,6 @@ node_alive() { is_alive "$(pid_of "$1")"; }
 # port_busy PORT: whether something accepts TCP connections on 127.0.0.1:PORT.
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-check_index() {
-	[[ $1 =~ ^[0-9]+$ ]] || die "node index must be a number, not '$1'"
-	(($1 < SIZE)) || die "no node $1: the cluster has nodes 0 to $((SIZE - 1))"
-}
-
 check_ports_free() {
 	local i=$1 p
 	for p in "$(tcp_port "$i")" "$((API_BASE_PORT + i))"; do
@@ -102,9 +100,6 @@ check_ports_free() {
 		fi
 	done
 }
-
-# http_code URL: the HTTP status of GET URL, 000 when nothing answers.
-http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" || true; }
 
 # curl_status I: node I's /v1/status body, or nothing.
 curl_status() {
@@ -172,35 +167,6 @@ wait_exec() {
 		stat=$(ps -p "$pid" -o stat= 2>/dev/null) || return 0
 		[[ $stat == Z* ]] && return 0
 		sleep 0.05
-	done
-}
-
-# wait_for WHAT PATH I...: wait until GET PATH answers 200 on every node I,
-# showing progress; on timeout or a node's death show its log and fail.
-wait_for() {
-	local what=$1 path=$2 deadline i ok code
-	shift 2
-	deadline=$((SECONDS + READY_TIMEOUT))
-	while true; do
-		ok=0
-		for i in "$@"; do
-			node_alive "$i" || { echo >&2; log_tail "$i"; die "node $i exited before it was $what"; }
-			code=$(http_code "$(api_url "$i")$path")
-			if [[ $code == 200 ]]; then ok=$((ok + 1)); fi
-		done
-		printf '\rwaiting for %d node(s) to be %s: %d/%d ' "$#" "$what" "$ok" "$#" >&2
-		((ok == $#)) && { echo >&2; return 0; }
-		if ((SECONDS >= deadline)); then
-			echo >&2
-			for i in "$@"; do
-				if [[ $(http_code "$(api_url "$i")$path") != 200 ]]; then
-					echo "node $i is not $what after ${READY_TIMEOUT}s" >&2
-					log_tail "$i"
-				fi
-			done
-			die "timed out waiting for the cluster; '$0 down' stops what started"
-		fi
-		sleep 0.5
 	done
 }
 

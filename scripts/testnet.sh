@@ -48,6 +48,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NETWORK_NAME=network DOWN_HINT="removes what started"
+# shellcheck source=lib/nodes.sh
+source "$ROOT/scripts/lib/nodes.sh"
 TESTNET_DIR=${TESTNET_DIR:-$ROOT/.testnet}
 case $TESTNET_DIR in /*) ;; *) TESTNET_DIR=$PWD/$TESTNET_DIR ;; esac
 TESTNET_NAME=${TESTNET_NAME:-dhtnode-testnet}
@@ -91,13 +94,9 @@ load_net() {
 	TOKEN=$(<"$TOKEN_FILE")
 }
 
-check_index() {
-	[[ $1 =~ ^[0-9]+$ ]] || die "node index must be a number, not '$1'"
-	(($1 < SIZE)) || die "no node $1: the network has nodes 0 to $((SIZE - 1))"
-}
-
 # running I: whether node I's container runs.
 running() { [[ $(docker inspect -f '{{.State.Running}}' "$(container "$1")" 2>/dev/null) == true ]]; }
+node_alive() { running "$1"; }
 # pid_of I: the host PID of node I's dhtnode (its container's PID 1).
 pid_of() { docker inspect -f '{{.State.Pid}}' "$(container "$1")" 2>/dev/null || echo 0; }
 # ip_of I: node I's address on the test network.
@@ -122,40 +121,12 @@ in_ns() {
 	nsenter -t "${PIDS[i]}" -n "$@"
 }
 
-http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" || true; }
 curl_status() { curl -sf --max-time 2 -H "Authorization: Bearer $TOKEN" "$(api_url "$1")/v1/status" || true; }
 
 log_tail() {
 	echo "--- last lines of node $1's log:" >&2
 	docker logs --tail 30 "$(container "$1")" >&2 2>&1 || echo "(no log)" >&2
 	echo "---" >&2
-}
-
-# wait_for WHAT PATH I...: wait until GET PATH answers 200 on every node I.
-wait_for() {
-	local what=$1 path=$2 deadline i ok
-	shift 2
-	deadline=$((SECONDS + READY_TIMEOUT))
-	while true; do
-		ok=0
-		for i in "$@"; do
-			running "$i" || { echo >&2; log_tail "$i"; die "node $i exited before it was $what"; }
-			if [[ $(http_code "$(api_url "$i")$path") == 200 ]]; then ok=$((ok + 1)); fi
-		done
-		printf '\rwaiting for %d node(s) to be %s: %d/%d ' "$#" "$what" "$ok" "$#" >&2
-		((ok == $#)) && { echo >&2; return 0; }
-		if ((SECONDS >= deadline)); then
-			echo >&2
-			for i in "$@"; do
-				if [[ $(http_code "$(api_url "$i")$path") != 200 ]]; then
-					echo "node $i is not $what after ${READY_TIMEOUT}s" >&2
-					log_tail "$i"
-				fi
-			done
-			die "timed out waiting for the network; '$0 down' removes what started"
-		fi
-		sleep 0.5
-	done
 }
 
 print_table() {
