@@ -12,15 +12,7 @@ import (
 // Get returns the winning live record of key among R holder answers. It
 // returns ErrNotFound when the winner is absent, deleted or expired.
 func (m *Manager) Get(ctx context.Context, key string, r int) (*Record, error) {
-	if err := ValidateKey(key); err != nil {
-		return nil, err
-	}
-	c := m.router.candidates(DHTKey(key), m.cfg.Factor)
-	need, err := m.need("r", r, m.cfg.ReadQuorum, len(c.window()))
-	if err != nil {
-		return nil, err
-	}
-	rec, err := m.read(ctx, key, c, need)
+	rec, err := m.Current(ctx, key, r)
 	if err != nil {
 		return nil, err
 	}

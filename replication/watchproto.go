@@ -1,7 +1,6 @@
 package replication
 
 import (
-	"encoding/binary"
 	"errors"
 	"strings"
 
@@ -45,14 +44,9 @@ func watchProtocolFor(record protocol.ID) protocol.ID {
 	return WatchProtocolID(protocol.ID(strings.TrimSuffix(string(record), "/record/1.0.0")))
 }
 
-// encodeNotice builds a holder's message about key.
-func encodeNotice(kind byte, key string, rec []byte) []byte {
-	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(key)+len(rec))
-	b = append(b, kind)
-	b = binary.AppendUvarint(b, uint64(len(key)))
-	b = append(b, key...)
-	return append(b, rec...)
-}
+// encodeNotice builds a holder's message about key, laid out as a
+// record-protocol request.
+func encodeNotice(kind byte, key string, rec []byte) []byte { return encodeRequest(kind, key, rec) }
 
 // decodeNotice splits a holder's message.
 func decodeNotice(msg []byte) (kind byte, key string, rec []byte, err error) {
