@@ -15,7 +15,7 @@ import (
 
 // newDiskStore returns a Store over a real on-disk LevelDB datastore that
 // takes values up to maxValue bytes.
-func newDiskStore(t *testing.T, maxValue int) *Store {
+func newDiskStore(t testing.TB, maxValue int) *Store {
 	t.Helper()
 	d, err := leveldb.NewDatastore(t.TempDir(), nil)
 	if err != nil {
