@@ -21,9 +21,9 @@ func TestStoreLimitRefusesGrowthOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewStore(d, NewValidator(1024))
+	s := openStore(t, d, NewValidator(1024))
 	const limit = 4000
-	if err := s.LimitBytes(ctx, limit); err != nil {
+	if err := s.LimitBytes(limit); err != nil {
 		t.Fatal(err)
 	}
 	priv := newKey(t)
@@ -82,14 +82,14 @@ func TestStoreLimitRefusesGrowthOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	s = NewStore(d, NewValidator(1024))
-	if err := s.LimitBytes(ctx, limit); err != nil {
+	s = openStore(t, d, NewValidator(1024))
+	if err := s.LimitBytes(limit); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.Usage().UsedBytes; got != used {
 		t.Fatalf("reopened store counts %d bytes, the running one %d", got, used)
 	}
-	if err := s.LimitBytes(ctx, 0); err != nil || s.Usage() != (StorageUsage{}) {
+	if err := s.LimitBytes(0); err != nil || s.Usage() != (StorageUsage{}) {
 		t.Fatalf("limit 0: %v, usage %+v; want no limit", err, s.Usage())
 	}
 	if _, err := s.Put(ctx, rec("unlimited", 1, 900)); err != nil {

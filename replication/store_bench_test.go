@@ -17,7 +17,7 @@ func newBenchStore(b *testing.B) *Store {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { d.Close() })
-	return NewStore(d, NewValidator(1024))
+	return openStore(b, d, NewValidator(1024))
 }
 
 // benchRecords are 4,096 signed records of 256-byte values under distinct
