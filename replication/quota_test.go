@@ -46,7 +46,7 @@ func TestStoreLimitRefusesGrowthOnly(t *testing.T) {
 	if u.UsedBytes > limit || u.UsedBytes < limit/2 || u.MaxBytes != limit || !u.Full {
 		t.Fatalf("usage after filling: %+v", u)
 	}
-	if _, err := s.Create(ctx, rec("new", 1, 10)); !errors.Is(err, ErrStorageFull) {
+	if _, err := s.Create(ctx, rec("new", 1, 200)); !errors.Is(err, ErrStorageFull) {
 		t.Fatalf("create of a new key on a full store: %v, want ErrStorageFull", err)
 	}
 	if _, err := s.Put(ctx, rec(held[0], 2, 200)); err != nil {

@@ -39,7 +39,11 @@ func kadID(key string) []byte { return kb.ConvertKey(DHTKey(key)) }
 
 // entryKey is the datastore key under prefix (recordPrefix or asidePrefix)
 // of the record with kad ID id.
-func entryKey(prefix string, id []byte) ds.Key { return ds.RawKey(prefix + hex.EncodeToString(id)) }
+func entryKey(prefix string, id []byte) ds.Key { return ds.RawKey(entryPos(prefix, id)) }
+
+// entryPos is entryKey as a string, also for a part of a kad ID (a range
+// bound): the hex digits keep the byte order.
+func entryPos(prefix string, id []byte) string { return prefix + hex.EncodeToString(id) }
 
 // prefixEnd is the first datastore key after every key that starts with prefix.
 func prefixEnd(prefix string) string {

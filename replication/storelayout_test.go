@@ -5,11 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"testing"
 
-	ds "github.com/ipfs/go-datastore"
 	leveldb "github.com/ipfs/go-ds-leveldb"
 )
 
@@ -258,7 +258,7 @@ func TestStoreRefusesANewerLayout(t *testing.T) {
 	if err := d.Put(context.Background(), layoutKey, []byte("3")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewStore(context.Background(), d, NewValidator(1024), discardLogger()); err == nil {
+	if _, err := NewStore(context.Background(), d, NewValidator(1024), slog.New(slog.DiscardHandler)); err == nil {
 		t.Fatal("opened a store of layout 3")
 	}
 }
@@ -279,5 +279,3 @@ func FuzzDecodeEntry(f *testing.F) {
 		_, _ = entryRecord(make([]byte, 32), entry)
 	})
 }
-
-var _ = ds.NewKey

@@ -26,9 +26,9 @@ var ErrStoreDamaged = errors.New("datastore damaged")
 func (s *Store) EachInRange(ctx context.Context, lo, hi []byte, fn func(id []byte, r *Record, size int) error) error {
 	limit := prefixEnd(recordPrefix)
 	if hi != nil {
-		limit = entryKey(recordPrefix, hi).String()
+		limit = entryPos(recordPrefix, hi)
 	}
-	return s.scan(ctx, entryKey(recordPrefix, lo).String(), limit, false, func(k string, v []byte) error {
+	return s.scan(ctx, entryPos(recordPrefix, lo), limit, false, func(k string, v []byte) error {
 		id, r, err := decodeAt(recordPrefix, k, v)
 		if err != nil {
 			s.badEntry(k, err)
