@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	leveldb "github.com/ipfs/go-ds-leveldb"
 )
 
 // TestStoreLimitRefusesGrowthOnly fills a store to its limit and checks
@@ -17,11 +15,7 @@ import (
 func TestStoreLimitRefusesGrowthOnly(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	d, err := leveldb.NewDatastore(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := openStore(t, d, NewValidator(1024))
+	d, s := diskStoreAt(t, dir, NewValidator(1024))
 	const limit = 4000
 	if err := s.LimitBytes(limit); err != nil {
 		t.Fatal(err)
@@ -77,12 +71,7 @@ func TestStoreLimitRefusesGrowthOnly(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	d, err = leveldb.NewDatastore(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	s = openStore(t, d, NewValidator(1024))
+	_, s = diskStoreAt(t, dir, NewValidator(1024))
 	if err := s.LimitBytes(limit); err != nil {
 		t.Fatal(err)
 	}

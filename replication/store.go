@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -25,7 +26,7 @@ type Store struct {
 	records atomic.Int64 // entries under recordPrefix
 	bytes   atomic.Int64 // their stored bytes
 	max     atomic.Int64 // the storage limit; 0: none
-	corrupt atomic.Int64 // reads that found an entry that does not decode
+	corrupt atomic.Int64 // reads that found an entry that does not decode (logged)
 	stale   staleCount   // records set aside after a long downtime (stale.go)
 
 	observers atomic.Pointer[[]func(id []byte, key string, old, new []byte)]
@@ -59,7 +60,7 @@ func (s *Store) count(ctx context.Context) (layout string, err error) {
 		switch {
 		case k == layoutKey.String():
 			layout = string(v)
-		case len(k) > len(recordPrefix) && k[:len(recordPrefix)] == recordPrefix:
+		case strings.HasPrefix(k, recordPrefix):
 			records++
 			bytes += int64(len(v))
 			if _, _, err := decodeAt(recordPrefix, k, v); err != nil {

@@ -30,13 +30,20 @@ func newMemStore(t testing.TB, valid Validator) *Store {
 // newDiskStore returns a Store over a real on-disk LevelDB datastore that
 // takes values up to maxValue bytes.
 func newDiskStore(t testing.TB, maxValue int) *Store {
+	_, s := diskStoreAt(t, t.TempDir(), NewValidator(maxValue))
+	return s
+}
+
+// diskStoreAt opens the LevelDB datastore in dir, closed at the end of the
+// test if the test does not close it first, and a Store over it.
+func diskStoreAt(t testing.TB, dir string, valid Validator) (*leveldb.Datastore, *Store) {
 	t.Helper()
-	d, err := leveldb.NewDatastore(t.TempDir(), nil)
+	d, err := leveldb.NewDatastore(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	return openStore(t, d, NewValidator(maxValue))
+	return d, openStore(t, d, valid)
 }
 
 func version(t *testing.T, s *Store, key string) uint64 {
@@ -239,12 +246,7 @@ func TestStoreReplacesAnExpiredRecord(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	valid := NewValidator(1024)
 	valid.clock = func() time.Time { return now }
-	d, err := leveldb.NewDatastore(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	s := openStore(t, d, valid)
+	_, s := diskStoreAt(t, t.TempDir(), valid)
 	priv := newKey(t)
 	put := func(r Record) bool {
 		stored, err := s.Put(ctx, signed(t, priv, r))

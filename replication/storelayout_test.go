@@ -9,8 +9,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-
-	leveldb "github.com/ipfs/go-ds-leveldb"
 )
 
 // fillStore puts n records of distinct keys and returns them.
@@ -97,11 +95,7 @@ func TestEachInRangeWalksARangeInKadIDOrder(t *testing.T) {
 func TestStoreCountsFollowEveryWrite(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	d, err := leveldb.NewDatastore(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := openStore(t, d, NewValidator(1024))
+	d, s := diskStoreAt(t, dir, NewValidator(1024))
 	recs := fillStore(t, s, 40)
 	priv := newKey(t)
 	bigger := signed(t, priv, Record{Key: recs[0].Key, Version: 2, WrittenAt: 2, Value: make([]byte, 500)})
@@ -136,12 +130,7 @@ func TestStoreCountsFollowEveryWrite(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	d, err = leveldb.NewDatastore(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	s = openStore(t, d, NewValidator(1024))
+	_, s = diskStoreAt(t, dir, NewValidator(1024))
 	check(s, 37)
 	if _, err := s.SetAside(ctx); err != nil {
 		t.Fatal(err)
@@ -220,12 +209,12 @@ func TestStoreKeepsAnUndecodableEntry(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.cache.written(string(kadID(recs[i].Key)))
-		before := s.CorruptEntries()
+		before := s.corrupt.Load()
 		if r, err := s.Get(ctx, recs[i].Key); r != nil || (err != nil) != (i == 2) {
 			t.Fatalf("entry %d: read %v, %v", i, r, err)
 		}
-		if i < 2 && s.CorruptEntries() != before+1 {
-			t.Fatalf("entry %d: corrupt count %d, want %d", i, s.CorruptEntries(), before+1)
+		if i < 2 && s.corrupt.Load() != before+1 {
+			t.Fatalf("entry %d: corrupt count %d, want %d", i, s.corrupt.Load(), before+1)
 		}
 		if has, err := s.d.Has(ctx, dk); err != nil || !has {
 			t.Fatalf("entry %d deleted on read: %v, %v", i, has, err)
@@ -250,11 +239,7 @@ func TestStoreKeepsAnUndecodableEntry(t *testing.T) {
 
 // A datastore written in a newer layout is refused, not misread.
 func TestStoreRefusesANewerLayout(t *testing.T) {
-	d, err := leveldb.NewDatastore(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d, _ := diskStoreAt(t, t.TempDir(), NewValidator(1024))
 	if err := d.Put(context.Background(), layoutKey, []byte("3")); err != nil {
 		t.Fatal(err)
 	}

@@ -58,12 +58,9 @@ func decodeAt(prefix, k string, v []byte) ([]byte, *Record, error) {
 // badEntry logs and counts an entry that does not decode. It stays in place:
 // a write of its key replaces it, as repair does.
 func (s *Store) badEntry(k string, err error) {
-	s.corrupt.Add(1)
-	s.logger.Warn("store entry does not decode; skipped until a write of its key replaces it", "datastore_key", k, "error", err)
+	s.logger.Warn("store entry does not decode; skipped until a write of its key replaces it",
+		"datastore_key", k, "error", err, "bad_reads_total", s.corrupt.Add(1))
 }
-
-// CorruptEntries counts the reads that found an entry that does not decode.
-func (s *Store) CorruptEntries() int64 { return s.corrupt.Load() }
 
 // scan calls fn for every datastore entry whose key lies in [start, limit)
 // ("" limit: no end), in key order. Over LevelDB it walks an iterator, with
