@@ -10,10 +10,10 @@ import (
 
 	ds "github.com/ipfs/go-datastore"
 	leveldb "github.com/ipfs/go-ds-leveldb"
-
-	"github.com/dhtnode/dhtnode/replication"
 	goleveldb "github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/opt"
+
+	"github.com/dhtnode/dhtnode/replication"
 )
 
 // storageCheckTimeout bounds the storage probe of one /readyz.

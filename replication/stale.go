@@ -57,19 +57,21 @@ func (s *Store) SetAside(ctx context.Context) (int, error) {
 		if err != nil {
 			return err
 		}
-		slots := make([]slot, len(chunk))
-		for i, e := range chunk {
+		var slots []slot
+		for _, e := range chunk {
 			id, err := idOf(recordPrefix, e.k)
 			if err != nil {
-				return err
+				s.badEntry(e.k, err) // left in place, out of every range
+				continue
 			}
-			slots[i] = slot{id: id, size: len(e.v)}
+			sl := slot{id: id, size: len(e.v)}
 			if key, wire, err := decodeEntry(e.v); err == nil {
-				slots[i].key, slots[i].wire = key, wire
+				sl.key, sl.wire = key, wire
 			}
 			if err := errors.Join(b.Put(ctx, entryKey(asidePrefix, id), e.v), b.Delete(ctx, ds.RawKey(e.k))); err != nil {
 				return err
 			}
+			slots = append(slots, sl)
 		}
 		if err := b.Commit(ctx); err != nil {
 			return fmt.Errorf("set records aside: %w", err)
@@ -78,7 +80,7 @@ func (s *Store) SetAside(ctx context.Context) (int, error) {
 			s.bytes.Add(-int64(sl.size))
 			s.changed(sl, nil)
 		}
-		moved += len(chunk)
+		moved += len(slots)
 		return nil
 	})
 	return moved, err
