@@ -112,9 +112,18 @@ func (r *router) nearestLive(target kb.ID, n int) []indexedPeer {
 
 // neighbourhoodKnown reports whether the routing table holds every peer near
 // the target: the bucket covering it is not full, so no peer was turned away.
+// It counts the table's peers sharing the target's prefix length with this
+// node (kbucket's NPeersForCpl) from the index: NPeersForCpl copies the
+// bucket's peer list on every call.
 func (r *router) neighbourhoodKnown(target kb.ID) bool {
-	cpl := kb.CommonPrefixLen(target, kb.ConvertPeerID(r.self))
-	return r.d.RoutingTable().NPeersForCpl(uint(cpl)) < r.bucketSize
+	cpl := kb.CommonPrefixLen(target, r.selfKid)
+	n := 0
+	for _, p := range r.index.snapshot(r.cache.generation(), r.d.RoutingTable()) {
+		if kb.CommonPrefixLen(p.kid, r.selfKid) == cpl {
+			n++
+		}
+	}
+	return n < r.bucketSize
 }
 
 // refine asks the nearest known peer for its peers closest to the key (one
