@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,6 +47,11 @@ type memNode struct {
 // newMemNet starts n Managers with factor k, each knowing every other node.
 // cfg may adjust their configuration.
 func newMemNet(t *testing.T, n, k int, cfg func(*Config)) *memNet {
+	return newMemNetOn(t, n, k, cfg, func() *Store { return NewStore(dssync.MutexWrap(ds.NewMapDatastore()), NewValidator(1024)) })
+}
+
+// newMemNetOn is newMemNet with each node's store from newStore.
+func newMemNetOn(t *testing.T, n, k int, cfg func(*Config), newStore func() *Store) *memNet {
 	net := &memNet{t: t, k: k, nodes: map[peer.ID]*memNode{}, down: map[peer.ID]bool{}, stalled: map[peer.ID]bool{}, requests: map[string]int{}}
 	for range n {
 		priv := newKey(t)
@@ -53,7 +59,7 @@ func newMemNet(t *testing.T, n, k int, cfg func(*Config)) *memNet {
 		if err != nil {
 			t.Fatal(err)
 		}
-		net.nodes[id] = &memNode{id: id, priv: priv, store: NewStore(dssync.MutexWrap(ds.NewMapDatastore()), NewValidator(1024))}
+		net.nodes[id] = &memNode{id: id, priv: priv, store: newStore()}
 		net.order = append(net.order, id)
 	}
 	for _, nd := range net.nodes {
@@ -151,6 +157,7 @@ func (r *memRouter) candidates(dhtKey string, k int) *candidateSet {
 func (r *memRouter) filter(ps []peer.ID) []peer.ID { return ps }
 func (r *memRouter) invalidate()                   {}
 func (r *memRouter) tableSize() int                { return len(r.net.node(r.self).known) }
+func (r *memRouter) tablePeers() []peer.ID         { return slices.Clone(r.net.node(r.self).known) }
 
 func mapSlice[T, U any](in []T, f func(T) U) []U {
 	out := make([]U, len(in))
@@ -166,6 +173,7 @@ func mapSlice[T, U any](in []T, f func(T) U) []U {
 type memTransport struct {
 	net  *memNet
 	self peer.ID
+	bad  atomic.Uint64
 }
 
 var errDown = errors.New("peer unreachable")
@@ -239,6 +247,31 @@ func (t *memTransport) conditional(ctx context.Context, p peer.ID, r *Record, op
 	return tr.conditional(ctx, p, r, op)
 }
 
-func (t *memTransport) badAnswers() uint64 { return 0 }
+func (t *memTransport) badAnswers() uint64 { return t.bad.Load() }
+
+func (t *memTransport) misbehaved(peer.ID) { t.bad.Add(1) }
+
+// openSync returns a session whose requests are served by p's Manager, after
+// the failure rules (each request counts as one "sync").
+func (t *memTransport) openSync(ctx context.Context, p peer.ID) (syncConn, error) {
+	if _, err := t.at(ctx, "sync", p, ""); err != nil {
+		return nil, err
+	}
+	return &memSync{t: t, to: p}, nil
+}
+
+type memSync struct {
+	t  *memTransport
+	to peer.ID
+}
+
+func (c *memSync) roundTrip(ctx context.Context, req []byte) ([]byte, error) {
+	if _, err := c.t.at(ctx, "sync", c.to, ""); err != nil {
+		return nil, err
+	}
+	return c.t.net.node(c.to).m.serveSyncFrame(c.t.self, req), nil
+}
+
+func (c *memSync) close() {}
 
 func (t *memTransport) close() {}

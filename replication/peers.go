@@ -161,6 +161,17 @@ func (r *router) invalidate() { r.cache.invalidate() }
 
 func (r *router) tableSize() int { return r.d.RoutingTable().Size() }
 
+// tablePeers returns the live peers of the routing table.
+func (r *router) tablePeers() []peer.ID {
+	var out []peer.ID
+	for _, p := range r.index.snapshot(r.cache.generation(), r.d.RoutingTable()) {
+		if !r.isSuspect(p.id) {
+			out = append(out, p.id)
+		}
+	}
+	return out
+}
+
 func (r *router) isSuspect(p peer.ID) bool { return r.live != nil && r.live.IsSuspect(p) }
 
 // rank returns the position of p in peers, or -1.
