@@ -25,7 +25,7 @@ import (
 // holder check as the record protocol's: a node that knows k peers nearer
 // the key than itself answers a holder request with a referral to them.
 type memNet struct {
-	t     *testing.T
+	t     testing.TB
 	k     int
 	nodes map[peer.ID]*memNode
 	order []peer.ID // in creation order
@@ -51,7 +51,7 @@ func newMemNet(t *testing.T, n, k int, cfg func(*Config)) *memNet {
 }
 
 // newMemNetOn is newMemNet with each node's store from newStore.
-func newMemNetOn(t *testing.T, n, k int, cfg func(*Config), newStore func() *Store) *memNet {
+func newMemNetOn(t testing.TB, n, k int, cfg func(*Config), newStore func() *Store) *memNet {
 	net := &memNet{t: t, k: k, nodes: map[peer.ID]*memNode{}, down: map[peer.ID]bool{}, stalled: map[peer.ID]bool{}, requests: map[string]int{}}
 	for range n {
 		priv := newKey(t)
