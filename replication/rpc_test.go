@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	ds "github.com/ipfs/go-datastore"
-	dssync "github.com/ipfs/go-datastore/sync"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -54,7 +52,7 @@ func newRPCPair(t *testing.T, nearer func(key string) []peer.AddrInfo) *rpcPair 
 	}
 	ch, sh := newHost(), newHost()
 	p := &rpcPair{server: sh, heard: make(map[string]peer.ID)}
-	p.store = NewStore(dssync.MutexWrap(ds.NewMapDatastore()), NewValidator(1024))
+	p.store = newMemStore(t, NewValidator(1024))
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	sh.SetStreamHandler(testProto, (&rpcServer{store: p.store, limit: 1024 + messageOverhead, heard: p.hearer("server"), nearer: nearer, ctx: ctx}).handle)

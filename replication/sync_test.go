@@ -46,7 +46,7 @@ func newLooseDiskStore(t testing.TB) *Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	return NewStore(d, NewValidator(1024))
+	return openStore(t, d, NewValidator(1024))
 }
 
 // syncPair is two nodes of a memNet on LevelDB stores, holding the same n
@@ -211,7 +211,10 @@ func TestMemAntiEntropyRestoresMissedKeysWithoutAudits(t *testing.T) {
 		sessions -= net.count("sync", p)
 	}
 	t.Logf("%d keys, %d missed by one holder: %d repair bytes; a second sweep: %d bytes in %d requests", keys, missed, before, repairBytes-before, -sessions)
-	if perKey := float64(before) / float64(missed); perKey > 1000 {
+	// Per missed key: its record, its share of the entries and digests of
+	// the ranges that differ, and at worst a second copy from the victim's
+	// other partner, whose session ran at the same time.
+	if perKey := float64(before) / float64(missed); perKey > 2000 {
 		t.Fatalf("%.0f repair bytes per missed key", perKey)
 	}
 	if idle := repairBytes - before; idle > 8<<10 {
