@@ -73,6 +73,7 @@ type Manager struct {
 	valid  Validator
 	router holderRouter
 	tr     holderTransport
+	ranges rangeSyncer
 	logger *slog.Logger
 	// unserve stops answering record requests (nil: nothing to stop).
 	unserve func()
@@ -83,8 +84,8 @@ type Manager struct {
 	lifeMu sync.RWMutex // guards closed against wg.Add after Close
 	closed bool
 	kick   chan struct{}
-	// started is when Start ran: the repair planner lets the node settle
-	// after it (settleSweeps).
+	// started is when Start ran: repair passes let the node settle after
+	// it (settleSweeps).
 	started time.Time
 
 	answerTime answerTime    // of holders' answers to reads and writes, for hedging
@@ -158,7 +159,7 @@ func newManager(cfg Config, self peer.ID, priv crypto.PrivKey, store *Store, rou
 		cfg.PeerRequestRate, cfg.PeerRequestBurst = DefaultPeerRequestRate, DefaultPeerRequestBurst
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Manager{
+	m := &Manager{
 		cfg:       cfg,
 		self:      self,
 		priv:      priv,
@@ -172,8 +173,10 @@ func newManager(cfg Config, self peer.ID, priv crypto.PrivKey, store *Store, rou
 		kick:      make(chan struct{}, 1),
 		pushLimit: rate.NewLimiter(repairPushRate, repairPushBurst),
 		served:    new(rpcCounts),
-		sweeps:    sweepState{marks: make(map[string]auditMark), incomplete: make(map[string]bool), changed: make(map[peer.ID]bool)},
+		sweeps:    sweepState{incomplete: make(map[prefix]int), chunk: walkChunk},
 	}
+	m.ranges = auditSyncer{m}
+	return m
 }
 
 // Start runs the repair loop: a sweep every RepairInterval and a pass soon
@@ -210,7 +213,7 @@ func (m *Manager) Close() error {
 func (m *Manager) PeerChanged(p peer.ID) {
 	m.router.invalidate()
 	m.expectedHolders() // remember the network's size (quorum.go)
-	m.sweeps.noteChanged(p)
+	m.sweeps.changed.Store(true)
 	if m.watch != nil {
 		m.watch.poke() // watched keys may have new holders
 	}

@@ -33,6 +33,7 @@ type memNet struct {
 	down     map[peer.ID]bool // requests to it fail at once
 	stalled  map[peer.ID]bool // requests to it never answer (until their context ends)
 	requests map[string]int   // "op peer-index", counted
+	moved    int              // records copied by range syncs
 }
 
 type memNode struct {
@@ -63,6 +64,7 @@ func newMemNet(t *testing.T, n, k int, cfg func(*Config)) *memNet {
 			cfg(&c)
 		}
 		nd.m = newManager(c, nd.id, nd.priv, nd.store, &memRouter{net: net, self: nd.id}, &memTransport{net: net, self: nd.id}, slog.New(slog.DiscardHandler))
+		nd.m.ranges = &memSyncer{net: net, self: nd.id}
 		t.Cleanup(func() { _ = nd.m.Close() })
 	}
 	return net
@@ -151,6 +153,7 @@ func (r *memRouter) candidates(dhtKey string, k int) *candidateSet {
 func (r *memRouter) filter(ps []peer.ID) []peer.ID { return ps }
 func (r *memRouter) invalidate()                   {}
 func (r *memRouter) tableSize() int                { return len(r.net.node(r.self).known) }
+func (r *memRouter) peers() []peer.ID               { return slices.Clone(r.net.node(r.self).known) }
 
 func mapSlice[T, U any](in []T, f func(T) U) []U {
 	out := make([]U, len(in))
@@ -242,3 +245,63 @@ func (t *memTransport) conditional(ctx context.Context, p peer.ID, r *Record, op
 func (t *memTransport) badAnswers() uint64 { return 0 }
 
 func (t *memTransport) close() {}
+
+// memSyncer is range sync over the memNet: it copies, both ways, every
+// record of the prefixes that the other node lacks or has an older version
+// of (Store.Put keeps the winner), as the sync protocol ends; a sync with a
+// down node fails. It counts the syncs ("sync" by target, "sync-by" by
+// initiator) and the records moved.
+type memSyncer struct {
+	net  *memNet
+	self peer.ID
+}
+
+func (s *memSyncer) syncRanges(ctx context.Context, p peer.ID, ps []prefix) (bool, error) {
+	s.net.mu.Lock()
+	s.net.requests["sync-by "+string(s.self)]++
+	s.net.mu.Unlock()
+	if _, err := (&memTransport{net: s.net, self: s.self}).at(ctx, "sync", p, ""); err != nil {
+		return false, err
+	}
+	a, b := s.net.node(s.self).store, s.net.node(p).store
+	moved := 0
+	for _, dir := range [][2]*Store{{a, b}, {b, a}} {
+		n, err := copyRange(ctx, dir[0], dir[1], ps)
+		if err != nil {
+			return false, err
+		}
+		moved += n
+	}
+	s.net.mu.Lock()
+	s.net.moved += moved
+	s.net.mu.Unlock()
+	return true, nil
+}
+
+// copyRange copies the records of from in the prefixes ps that to lacks or
+// has an older version of, and returns how many it copied.
+func copyRange(ctx context.Context, from, to *Store, ps []prefix) (int, error) {
+	var recs []*Record
+	if err := from.EachInRange(ctx, nil, nil, func(id []byte, r *Record, _ int) error {
+		if slices.ContainsFunc(ps, func(q prefix) bool { return q.contains(id) }) {
+			recs = append(recs, r)
+		}
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range recs {
+		if cur, err := to.Get(ctx, r.Key); err != nil || (cur != nil && cur.Compare(r) >= 0) {
+			if err != nil {
+				return n, err
+			}
+			continue
+		}
+		if _, err := to.Put(ctx, r); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

@@ -28,6 +28,14 @@ type holderRouter interface {
 	invalidate()
 	// tableSize is the number of peers in the routing table.
 	tableSize() int
+	// peers returns the live peers of the routing table.
+	peers() []peer.ID
+}
+
+// rangeSyncer brings this node's and p's records in the prefixes ps to the
+// same winners (both ways), and reports whether they ended equal.
+type rangeSyncer interface {
+	syncRanges(ctx context.Context, p peer.ID, ps []prefix) (equal bool, err error)
 }
 
 // holderTransport reads and writes one holder's copy of a record; this node
