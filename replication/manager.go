@@ -100,6 +100,14 @@ type Manager struct {
 	pushLimit  *rate.Limiter
 	sweeps     sweepState
 	watch      *watchState // watches: subscriptions to holders, and served as one
+	// digests are the range digests of the store (digest.go), nil if they
+	// could not be built; sync sessions (sync.go) use them.
+	digests     *digestTable
+	repairBytes atomic.Uint64 // sent and received by audits, hand-offs and sync sessions
+	syncLimits  *peerLimits   // sync requests served per remote peer
+	// syncFar reports whether this node is too far from a key to store a
+	// record of it pushed by a sync session; nil: never.
+	syncFar func(key string) bool
 }
 
 // New returns a manager for the records in store, routing through d. live may
@@ -120,7 +128,11 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 	client := &rpcClient{h: d.Host(), proto: cfg.Protocol, limit: limit, heard: cfg.Heard, idle: make(map[peer.ID][]*rpcStream)}
 	box := newPenaltyBox(live)
 	rt := &router{self: self, selfKid: kb.ConvertPeerID(self), d: d, pm: pm, live: box, bucketSize: cfg.BucketSize}
-	m := newManager(cfg, self, priv, store, rt, &transport{self: self, store: store, client: client, box: box}, logger)
+	tr := &transport{self: self, store: store, client: client, box: box, syncProto: syncProtocolFor(cfg.Protocol)}
+	m := newManager(cfg, self, priv, store, rt, tr, logger)
+	m.syncFar = func(key string) bool {
+		return rt.nearerPeers(DHTKey(key), m.cfg.Factor+holderSlack(m.cfg.Factor)) != nil
+	}
 	server := &rpcServer{store: store, limit: limit, heard: cfg.Heard, ctx: m.ctx, counts: m.served,
 		limits: newPeerLimits(m.cfg.PeerRequestRate, m.cfg.PeerRequestBurst),
 		nearer: func(key string) []peer.AddrInfo { return rt.nearerPeers(DHTKey(key), m.cfg.Factor) },
@@ -131,9 +143,11 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 	h.SetStreamHandler(cfg.Protocol, server.handle)
 	m.watch = newWatchState(m, h, watchProtocolFor(cfg.Protocol), limit) // watchstate.go
 	h.SetStreamHandler(m.watch.proto, m.watch.handleStream)
+	h.SetStreamHandler(tr.syncProto, m.handleSync) // sync.go
 	m.unserve = func() {
 		h.RemoveStreamHandler(cfg.Protocol)
 		h.RemoveStreamHandler(m.watch.proto)
+		h.RemoveStreamHandler(tr.syncProto)
 	}
 	return m, nil
 }
@@ -160,22 +174,29 @@ func newManager(cfg Config, self peer.ID, priv crypto.PrivKey, store *Store, rou
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Manager{
-		cfg:       cfg,
-		self:      self,
-		priv:      priv,
-		store:     store,
-		valid:     store.valid,
-		router:    router,
-		tr:        tr,
-		logger:    logger.With("component", "replication"),
-		ctx:       ctx,
-		cancel:    cancel,
-		kick:      make(chan struct{}, 1),
-		pushLimit: rate.NewLimiter(repairPushRate, repairPushBurst),
-		served:    new(rpcCounts),
-		sweeps:    sweepState{incomplete: make(map[prefix]int), chunk: walkChunk},
+		cfg:        cfg,
+		self:       self,
+		priv:       priv,
+		store:      store,
+		valid:      store.valid,
+		router:     router,
+		tr:         tr,
+		logger:     logger.With("component", "replication"),
+		ctx:        ctx,
+		cancel:     cancel,
+		kick:       make(chan struct{}, 1),
+		pushLimit:  rate.NewLimiter(repairPushRate, repairPushBurst),
+		served:     new(rpcCounts),
+		sweeps:     sweepState{incomplete: make(map[prefix]int), chunk: walkChunk},
+		syncLimits: newPeerLimits(syncPeerRate, syncPeerBurst),
 	}
-	m.ranges = auditSyncer{m}
+	digests, err := newDigestTable(ctx, store) // before anything can write to the store
+	if err != nil {
+		m.logger.Error("building the range digests; range sync is off", "error", err)
+	} else {
+		m.digests = digests
+	}
+	m.ranges = m
 	return m
 }
 

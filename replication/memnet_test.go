@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ type memNet struct {
 	down     map[peer.ID]bool // requests to it fail at once
 	stalled  map[peer.ID]bool // requests to it never answer (until their context ends)
 	requests map[string]int   // "op peer-index", counted
-	moved    int              // records copied by range syncs
+	moved    int              // records moved by range syncs
 }
 
 type memNode struct {
@@ -47,6 +48,11 @@ type memNode struct {
 // newMemNet starts n Managers with factor k, each knowing every other node.
 // cfg may adjust their configuration.
 func newMemNet(t *testing.T, n, k int, cfg func(*Config)) *memNet {
+	return newMemNetOn(t, n, k, cfg, func() *Store { return NewStore(dssync.MutexWrap(ds.NewMapDatastore()), NewValidator(1024)) })
+}
+
+// newMemNetOn is newMemNet with each node's store from newStore.
+func newMemNetOn(t *testing.T, n, k int, cfg func(*Config), newStore func() *Store) *memNet {
 	net := &memNet{t: t, k: k, nodes: map[peer.ID]*memNode{}, down: map[peer.ID]bool{}, stalled: map[peer.ID]bool{}, requests: map[string]int{}}
 	for range n {
 		priv := newKey(t)
@@ -54,7 +60,7 @@ func newMemNet(t *testing.T, n, k int, cfg func(*Config)) *memNet {
 		if err != nil {
 			t.Fatal(err)
 		}
-		net.nodes[id] = &memNode{id: id, priv: priv, store: NewStore(dssync.MutexWrap(ds.NewMapDatastore()), NewValidator(1024))}
+		net.nodes[id] = &memNode{id: id, priv: priv, store: newStore()}
 		net.order = append(net.order, id)
 	}
 	for _, nd := range net.nodes {
@@ -64,7 +70,7 @@ func newMemNet(t *testing.T, n, k int, cfg func(*Config)) *memNet {
 			cfg(&c)
 		}
 		nd.m = newManager(c, nd.id, nd.priv, nd.store, &memRouter{net: net, self: nd.id}, &memTransport{net: net, self: nd.id}, slog.New(slog.DiscardHandler))
-		nd.m.ranges = &memSyncer{net: net, self: nd.id}
+		nd.m.ranges = &countingSyncer{net: net, m: nd.m}
 		t.Cleanup(func() { _ = nd.m.Close() })
 	}
 	return net
@@ -153,7 +159,7 @@ func (r *memRouter) candidates(dhtKey string, k int) *candidateSet {
 func (r *memRouter) filter(ps []peer.ID) []peer.ID { return ps }
 func (r *memRouter) invalidate()                   {}
 func (r *memRouter) tableSize() int                { return len(r.net.node(r.self).known) }
-func (r *memRouter) peers() []peer.ID               { return slices.Clone(r.net.node(r.self).known) }
+func (r *memRouter) tablePeers() []peer.ID         { return slices.Clone(r.net.node(r.self).known) }
 
 func mapSlice[T, U any](in []T, f func(T) U) []U {
 	out := make([]U, len(in))
@@ -169,6 +175,7 @@ func mapSlice[T, U any](in []T, f func(T) U) []U {
 type memTransport struct {
 	net  *memNet
 	self peer.ID
+	bad  atomic.Uint64
 }
 
 var errDown = errors.New("peer unreachable")
@@ -242,66 +249,48 @@ func (t *memTransport) conditional(ctx context.Context, p peer.ID, r *Record, op
 	return tr.conditional(ctx, p, r, op)
 }
 
-func (t *memTransport) badAnswers() uint64 { return 0 }
+func (t *memTransport) badAnswers() uint64 { return t.bad.Load() }
+
+func (t *memTransport) misbehaved(peer.ID) { t.bad.Add(1) }
+
+// openSync returns a session whose requests are served by p's Manager, after
+// the failure rules (each request counts as one "sync").
+func (t *memTransport) openSync(ctx context.Context, p peer.ID) (syncConn, error) {
+	if _, err := t.at(ctx, "sync", p, ""); err != nil {
+		return nil, err
+	}
+	return &memSync{t: t, to: p}, nil
+}
+
+type memSync struct {
+	t  *memTransport
+	to peer.ID
+}
+
+func (c *memSync) roundTrip(ctx context.Context, req []byte) ([]byte, error) {
+	if _, err := c.t.at(ctx, "sync", c.to, ""); err != nil {
+		return nil, err
+	}
+	return c.t.net.node(c.to).m.serveSyncFrame(c.t.self, req), nil
+}
+
+func (c *memSync) close() {}
 
 func (t *memTransport) close() {}
 
-// memSyncer is range sync over the memNet: it copies, both ways, every
-// record of the prefixes that the other node lacks or has an older version
-// of (Store.Put keeps the winner), as the sync protocol ends; a sync with a
-// down node fails. It counts the syncs ("sync" by target, "sync-by" by
-// initiator) and the records moved.
-type memSyncer struct {
-	net  *memNet
-	self peer.ID
+// countingSyncer is a node's own range sync (sync.go, over the memNet)
+// that counts the syncs the node starts ("sync-by") and the records they
+// moved.
+type countingSyncer struct {
+	net *memNet
+	m   *Manager
 }
 
-func (s *memSyncer) syncRanges(ctx context.Context, p peer.ID, ps []prefix) (bool, error) {
-	s.net.mu.Lock()
-	s.net.requests["sync-by "+string(s.self)]++
-	s.net.mu.Unlock()
-	if _, err := (&memTransport{net: s.net, self: s.self}).at(ctx, "sync", p, ""); err != nil {
-		return false, err
-	}
-	a, b := s.net.node(s.self).store, s.net.node(p).store
-	moved := 0
-	for _, dir := range [][2]*Store{{a, b}, {b, a}} {
-		n, err := copyRange(ctx, dir[0], dir[1], ps)
-		if err != nil {
-			return false, err
-		}
-		moved += n
-	}
-	s.net.mu.Lock()
-	s.net.moved += moved
-	s.net.mu.Unlock()
-	return true, nil
-}
-
-// copyRange copies the records of from in the prefixes ps that to lacks or
-// has an older version of, and returns how many it copied.
-func copyRange(ctx context.Context, from, to *Store, ps []prefix) (int, error) {
-	var recs []*Record
-	if err := from.EachInRange(ctx, nil, nil, func(id []byte, r *Record, _ int) error {
-		if slices.ContainsFunc(ps, func(q prefix) bool { return q.contains(id) }) {
-			recs = append(recs, r)
-		}
-		return nil
-	}); err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, r := range recs {
-		if cur, err := to.Get(ctx, r.Key); err != nil || (cur != nil && cur.Compare(r) >= 0) {
-			if err != nil {
-				return n, err
-			}
-			continue
-		}
-		if _, err := to.Put(ctx, r); err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
+func (c *countingSyncer) syncRanges(ctx context.Context, p peer.ID, ps []prefix) (syncResult, error) {
+	res, err := c.m.syncRanges(ctx, p, ps)
+	c.net.mu.Lock()
+	defer c.net.mu.Unlock()
+	c.net.requests["sync-by "+string(c.m.self)]++
+	c.net.moved += res.sent + res.received
+	return res, err
 }

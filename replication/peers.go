@@ -159,7 +159,10 @@ func (r *router) filter(ps []peer.ID) []peer.ID {
 // invalidate drops the cached answers: the routing table changed.
 func (r *router) invalidate() { r.cache.invalidate() }
 
-func (r *router) peers() []peer.ID {
+func (r *router) tableSize() int { return r.d.RoutingTable().Size() }
+
+// tablePeers returns the live peers of the routing table.
+func (r *router) tablePeers() []peer.ID {
 	var out []peer.ID
 	for _, p := range r.index.snapshot(r.cache.generation(), r.d.RoutingTable()) {
 		if !r.isSuspect(p.id) {
@@ -168,8 +171,6 @@ func (r *router) peers() []peer.ID {
 	}
 	return out
 }
-
-func (r *router) tableSize() int { return r.d.RoutingTable().Size() }
 
 func (r *router) isSuspect(p peer.ID) bool { return r.live != nil && r.live.IsSuspect(p) }
 

@@ -3,7 +3,6 @@ package replication
 import (
 	"bytes"
 	"slices"
-	"time"
 
 	kb "github.com/libp2p/go-libp2p-kbucket"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -190,17 +189,4 @@ func rankAmong(holders, before []peer.ID, self peer.ID) int {
 		}
 	}
 	return -1
-}
-
-// droppable reports whether the store walk drops r at now: an expired record
-// or a tombstone older than ttl, unless its key keeps its last record
-// forever (an owned key).
-func droppable(r *Record, now time.Time, ttl time.Duration) bool {
-	if keepsForever(r.Key) {
-		return false
-	}
-	if r.Deleted {
-		return now.Sub(time.Unix(0, r.WrittenAt)) > ttl
-	}
-	return r.Expired(now.UnixNano())
 }

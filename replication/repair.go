@@ -117,7 +117,7 @@ func (m *Manager) run() {
 // the outcomes.
 func (m *Manager) pass(ctx context.Context, sweep bool) {
 	s := &m.sweeps
-	cur := regions(append(m.router.peers(), m.self), m.cfg.Factor)
+	cur := regions(append(m.router.tablePeers(), m.self), m.cfg.Factor)
 	in := regionInput{self: m.self, prev: s.regions, cur: cur, redo: slices.Collect(maps.Keys(s.incomplete))}
 	if time.Since(m.started) < min(settleSweeps*m.cfg.RepairInterval, maxSettle) {
 		in.prev = nil
@@ -156,11 +156,11 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 func (m *Manager) runSyncs(ctx context.Context, jobs []syncJob) []prefix {
 	ok := make([]bool, len(jobs))
 	forEachBounded(ctx, len(jobs), func(i int) {
-		equal, err := m.ranges.syncRanges(ctx, jobs[i].peer, jobs[i].prefixes)
+		res, err := m.ranges.syncRanges(ctx, jobs[i].peer, jobs[i].prefixes)
 		if err != nil {
 			m.logger.Debug("range sync failed", "peer", jobs[i].peer, "prefixes", len(jobs[i].prefixes), "error", err)
 		}
-		ok[i] = err == nil && equal
+		ok[i] = err == nil && res.equal
 	})
 	var failed []prefix
 	for i, j := range jobs {
@@ -363,7 +363,7 @@ type LeaveResult struct {
 // this node is gone (its regions among the other peers), by range sync in
 // one batch per peer, until done or ctx ends.
 func (m *Manager) Leave(ctx context.Context) LeaveResult {
-	others := m.router.peers()
+	others := m.router.tablePeers()
 	plan := planRegions(regionInput{self: m.self,
 		prev: regions(append(slices.Clone(others), m.self), m.cfg.Factor), cur: regions(others, m.cfg.Factor)})
 	failed := m.runSyncs(ctx, plan.syncs)
