@@ -192,6 +192,35 @@ func TestMemNewcomerReceivesItsRangesInBulk(t *testing.T) {
 	t.Logf("the newcomer received %d of %d keys in %d range syncs; the evicted copies were dropped", gained, keys, net.count("sync", newcomer))
 }
 
+// A node that leaves gracefully hands each of its regions to the peers that
+// hold it once it is gone, by range sync: every key it held gains its new
+// holder, and none is audited.
+func TestMemLeaveHandsRangesOff(t *testing.T) {
+	const n, k, keys = 8, 3, 600
+	net := newMemNet(t, n, k, nil)
+	ctx := longCtx(t)
+	written := net.storeKeys("key", keys, net.order)
+	leaver := net.order[0]
+	held := 0
+	for _, key := range written {
+		if net.version(leaver, key) != 0 {
+			held++
+		}
+	}
+	res := net.node(leaver).m.Leave(ctx)
+	if res.Records != held || res.HandedOff != held {
+		t.Fatalf("leave = %+v, want %d records, all handed off", res, held)
+	}
+	net.kill(leaver)
+	rest := net.order[1:]
+	if m := net.missing(written, rest); len(m) != 0 {
+		t.Fatalf("%d keys not on their holders once the leaver is gone, e.g. %q", len(m), m[0])
+	}
+	if audits, _ := net.totals(net.order); audits != 0 || net.moved != held {
+		t.Fatalf("the leave audited %d keys and moved %d records; want 0 and the %d it held", audits, net.moved, held)
+	}
+}
+
 // A range sync that fails leaves the range under-replicated, and the next
 // pass (with no routing change) syncs it again.
 func TestMemRepairRetriesAnIncompleteRange(t *testing.T) {

@@ -161,6 +161,7 @@ func (m *Manager) runSyncs(ctx context.Context, jobs []syncJob) []prefix {
 			m.logger.Debug("range sync failed", "peer", jobs[i].peer, "prefixes", len(jobs[i].prefixes), "error", err)
 		}
 		ok[i] = err == nil && res.equal
+		m.repairs.Add(uint64(res.sent + res.received))
 	})
 	var failed []prefix
 	for i, j := range jobs {
@@ -366,9 +367,9 @@ func (m *Manager) Leave(ctx context.Context) LeaveResult {
 	others := m.router.tablePeers()
 	plan := planRegions(regionInput{self: m.self,
 		prev: regions(append(slices.Clone(others), m.self), m.cfg.Factor), cur: regions(others, m.cfg.Factor)})
-	failed := m.runSyncs(ctx, plan.syncs)
 	kept := func(r *Record) bool { return r.Live(time.Now().UnixNano()) || r.Deleted }
 	res := LeaveResult{Records: m.countRange(ctx, prefix{}, kept)}
+	failed := m.runSyncs(ctx, plan.syncs)
 	for _, p := range plan.handOffs {
 		if ctx.Err() == nil && !slices.ContainsFunc(failed, func(q prefix) bool { return overlaps(p, q) }) {
 			res.HandedOff += m.countRange(ctx, p, kept)
