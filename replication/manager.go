@@ -26,7 +26,8 @@ const (
 	DefaultTombstoneTTL = 24 * time.Hour
 	// DefaultRPCTimeout bounds one request to one holder.
 	DefaultRPCTimeout = 5 * time.Second
-	// repairWorkers bounds the keys audited or handed off at once.
+	// repairWorkers bounds the range syncs (one per peer), and the set-aside
+	// keys settled (stale.go), run at once.
 	repairWorkers = 8
 	// kickDelay gathers a burst of routing events into one repair pass.
 	kickDelay = 250 * time.Millisecond
@@ -35,9 +36,6 @@ const (
 	// swamp the survivors.
 	repairPushRate  = 1000 // per second
 	repairPushBurst = 100
-	// maxAuditsPerPass bounds the keys one pass audits or hands off; the
-	// rest stay due and are taken by the next pass.
-	maxAuditsPerPass = 2000
 )
 
 // Config sets the replication policy of a Manager.

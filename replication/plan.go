@@ -68,16 +68,6 @@ type regionPlan struct {
 	handOffs []prefix
 }
 
-// prefixes returns every prefix the plan syncs: they stay incomplete until
-// their syncs succeed.
-func (p regionPlan) prefixes() []prefix {
-	var out []prefix
-	for _, j := range p.syncs {
-		out = append(out, j.prefixes...)
-	}
-	return coarsest(out)
-}
-
 // planRegions decides one repair pass.
 func planRegions(in regionInput) regionPlan {
 	jobs := map[peer.ID][]prefix{}
