@@ -30,9 +30,9 @@ import (
 // key space in question) among those that held it before. Newcomers, which
 // do not have the records yet, do not take the duty. A node that joins
 // therefore takes no part in moving its own ranges: the old holders that see
-// it join sync them to it, region by region, in one batch per peer (and a
-// restarted node does not re-audit what it holds: its passes only learn the
-// regions while it settles, repairStart in repair.go).
+// it join sync them to it, region by region, in one batch per peer. (A
+// (re)started node's passes only learn its regions while its routing table
+// fills: settleSweeps in repair.go.)
 //
 // Prefixes a pass could not repair (a sync failed or did not end equal) stay
 // incomplete, and every later pass repairs them again among their holders
