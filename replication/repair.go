@@ -212,7 +212,9 @@ func (m *Manager) walk(ctx context.Context, cur []region) []prefix {
 		case errors.Is(err, errChunkDone):
 			s.cursor = after(last)
 		case err != nil:
-			m.logger.Warn("repair: walking the store", "error", err)
+			if ctx.Err() == nil {
+				m.logger.Warn("repair: walking the store", "error", err)
+			}
 			return strays
 		default: // the end of the key space: start again from its beginning
 			s.cursor = nil
