@@ -45,6 +45,7 @@ type Stats struct {
 	RepairsTotal    uint64
 	ReadRepairs     uint64    // the part of RepairsTotal pushed by read repair
 	AuditsTotal     uint64    // keys audited (every holder asked for its copy): writes whose pushes failed
+	RepairBytes     uint64    // sent and received by audits, hand-offs and sync sessions
 	ReadsTotal      uint64    // quorum reads this node ran (gets, and the reads before writes)
 	HedgedTotal     uint64    // extra holders those reads asked after a hedge delay
 	BadAnswers      uint64    // holder answers whose record failed validation (forged, ...)
@@ -59,7 +60,7 @@ func (m *Manager) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Stats{Records: count, Bytes: bytes, UnderReplicated: int(s.underReplicated.Load()),
-		RepairsTotal: m.repairs.Load(), ReadRepairs: m.readFixes.Load(), AuditsTotal: m.audits.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last,
+		RepairsTotal: m.repairs.Load(), ReadRepairs: m.readFixes.Load(), AuditsTotal: m.audits.Load(), RepairBytes: m.repairBytes.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last,
 		BadAnswers: m.tr.badAnswers(), PartialWrites: m.partials.Load()}
 }
 
@@ -93,6 +94,7 @@ func (m *Manager) run() {
 			return
 		case <-sweep.C:
 			m.pass(m.ctx, true)
+			m.antiEntropy(m.ctx) // antientropy.go
 			sweep.Reset(m.cfg.RepairInterval)
 		case <-m.kick:
 			select { // gather the rest of a burst of routing events
@@ -297,6 +299,9 @@ func (m *Manager) countRange(ctx context.Context, p prefix, keep func(*Record) b
 func (m *Manager) audit(ctx context.Context, r *Record, holders []peer.ID) bool {
 	m.audits.Add(1)
 	got := m.fetchAll(ctx, r.Key, holders)
+	for _, a := range got {
+		m.repairBytes.Add(transferSize(r.Key, a.rec))
+	}
 	got = append(got, answer{peer: m.self, rec: r})
 	best := m.winner(got)
 	if best == nil { // not even the local copy passes validation (a lower max_value_size, say)
@@ -318,6 +323,9 @@ func (m *Manager) audit(ctx context.Context, r *Record, holders []peer.ID) bool 
 		c, cancel := m.rpcContext()
 		err := m.tr.push(c, a.peer, best)
 		cancel()
+		if a.peer != m.self {
+			m.repairBytes.Add(transferSize(r.Key, best))
+		}
 		if err != nil {
 			complete = false
 			m.logger.Debug("repair push failed", "key", r.Key, "peer", a.peer, "error", err)
@@ -328,6 +336,16 @@ func (m *Manager) audit(ctx context.Context, r *Record, holders []peer.ID) bool 
 		}
 	}
 	return complete
+}
+
+// transferSize is about the bytes a fetch or a push of key moves, with r the
+// record carried (nil: none): the key, the record and the framing.
+func transferSize(key string, r *Record) uint64 {
+	n := len(key) + 8
+	if r != nil {
+		n += len(r.Marshal())
+	}
+	return uint64(n)
 }
 
 // fetchAll asks the given peers (this node excluded) for their copy of key.
