@@ -26,7 +26,8 @@ const (
 	DefaultTombstoneTTL = 24 * time.Hour
 	// DefaultRPCTimeout bounds one request to one holder.
 	DefaultRPCTimeout = 5 * time.Second
-	// repairWorkers bounds the keys audited or handed off at once.
+	// repairWorkers bounds the range syncs (one per peer), and the set-aside
+	// keys settled (stale.go), run at once.
 	repairWorkers = 8
 	// kickDelay gathers a burst of routing events into one repair pass.
 	kickDelay = 250 * time.Millisecond
@@ -35,9 +36,6 @@ const (
 	// swamp the survivors.
 	repairPushRate  = 1000 // per second
 	repairPushBurst = 100
-	// maxAuditsPerPass bounds the keys one pass audits or hands off; the
-	// rest stay due and are taken by the next pass.
-	maxAuditsPerPass = 2000
 )
 
 // Config sets the replication policy of a Manager.
@@ -73,6 +71,7 @@ type Manager struct {
 	valid  Validator
 	router holderRouter
 	tr     holderTransport
+	ranges rangeSyncer
 	logger *slog.Logger
 	// unserve stops answering record requests (nil: nothing to stop).
 	unserve func()
@@ -83,8 +82,8 @@ type Manager struct {
 	lifeMu sync.RWMutex // guards closed against wg.Add after Close
 	closed bool
 	kick   chan struct{}
-	// started is when Start ran: the repair planner lets the node settle
-	// after it (settleSweeps).
+	// started is when Start ran: repair passes let the node settle after
+	// it (settleSweeps).
 	started time.Time
 
 	answerTime answerTime    // of holders' answers to reads and writes, for hedging
@@ -186,7 +185,7 @@ func newManager(cfg Config, self peer.ID, priv crypto.PrivKey, store *Store, rou
 		kick:       make(chan struct{}, 1),
 		pushLimit:  rate.NewLimiter(repairPushRate, repairPushBurst),
 		served:     new(rpcCounts),
-		sweeps:     sweepState{marks: make(map[string]auditMark), incomplete: make(map[string]bool), changed: make(map[peer.ID]bool)},
+		sweeps:     sweepState{incomplete: make(map[prefix]int), chunk: walkChunk},
 		syncLimits: newPeerLimits(syncPeerRate, syncPeerBurst),
 	}
 	digests, err := newDigestTable(ctx, store) // before anything can write to the store
@@ -195,6 +194,7 @@ func newManager(cfg Config, self peer.ID, priv crypto.PrivKey, store *Store, rou
 	} else {
 		m.digests = digests
 	}
+	m.ranges = m
 	return m
 }
 
@@ -232,7 +232,7 @@ func (m *Manager) Close() error {
 func (m *Manager) PeerChanged(p peer.ID) {
 	m.router.invalidate()
 	m.expectedHolders() // remember the network's size (quorum.go)
-	m.sweeps.noteChanged(p)
+	m.sweeps.changed.Store(true)
 	if m.watch != nil {
 		m.watch.poke() // watched keys may have new holders
 	}

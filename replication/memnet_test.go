@@ -32,6 +32,7 @@ type memNet struct {
 	down     map[peer.ID]bool // requests to it fail at once
 	stalled  map[peer.ID]bool // requests to it never answer (until their context ends)
 	requests map[string]int   // "op peer-index", counted
+	moved    int              // records moved by range syncs
 }
 
 type memNode struct {
@@ -67,6 +68,7 @@ func newMemNetOn(t testing.TB, n, k int, cfg func(*Config), newStore func() *Sto
 			cfg(&c)
 		}
 		nd.m = newManager(c, nd.id, nd.priv, nd.store, &memRouter{net: net, self: nd.id}, &memTransport{net: net, self: nd.id}, slog.New(slog.DiscardHandler))
+		nd.m.ranges = &countingSyncer{net: net, m: nd.m}
 		t.Cleanup(func() { _ = nd.m.Close() })
 	}
 	return net
@@ -273,3 +275,20 @@ func (c *memSync) roundTrip(ctx context.Context, req []byte) ([]byte, error) {
 func (c *memSync) close() {}
 
 func (t *memTransport) close() {}
+
+// countingSyncer is a node's own range sync (sync.go, over the memNet)
+// that counts the syncs the node starts ("sync-by") and the records they
+// moved.
+type countingSyncer struct {
+	net *memNet
+	m   *Manager
+}
+
+func (c *countingSyncer) syncRanges(ctx context.Context, p peer.ID, ps []prefix) (syncResult, error) {
+	res, err := c.m.syncRanges(ctx, p, ps)
+	c.net.mu.Lock()
+	defer c.net.mu.Unlock()
+	c.net.requests["sync-by "+string(c.m.self)]++
+	c.net.moved += res.sent + res.received
+	return res, err
+}

@@ -32,6 +32,13 @@ type holderRouter interface {
 	tablePeers() []peer.ID
 }
 
+// rangeSyncer brings this node's and p's records in the prefixes ps to the
+// same winners (both ways): the Manager's syncRanges (sync.go), or a test's
+// wrapper of it.
+type rangeSyncer interface {
+	syncRanges(ctx context.Context, p peer.ID, ps []prefix) (syncResult, error)
+}
+
 // holderTransport reads and writes one holder's copy of a record; this node
 // is a holder like any other, its copy the local store. transport
 // (transport.go) is the implementation over the record protocol. Requests

@@ -174,16 +174,6 @@ func (r *router) tablePeers() []peer.ID {
 
 func (r *router) isSuspect(p peer.ID) bool { return r.live != nil && r.live.IsSuspect(p) }
 
-// rank returns the position of p in peers, or -1.
-func rank(peers []peer.ID, p peer.ID) int {
-	for i, q := range peers {
-		if q == p {
-			return i
-		}
-	}
-	return -1
-}
-
 // closestCacheTTL bounds how long a cached neighbourhood is trusted: peers
 // can join near a key without entering this node's routing table (when the
 // bucket covering it is full). The holders nearest to such a peer do see it
