@@ -41,7 +41,8 @@ func (m *Manager) antiEntropy(ctx context.Context) {
 	peers := slices.Sorted(maps.Keys(partners))
 	forEachBounded(ctx, len(peers), func(i int) {
 		p := peers[i]
-		res, err := m.syncRanges(ctx, p, partners[p])
+		res, err := m.ranges.syncRanges(ctx, p, partners[p])
+		m.repairs.Add(uint64(res.sent + res.received))
 		if err != nil {
 			m.logger.Debug("anti-entropy sync failed", "peer", p, "error", err)
 			return
