@@ -22,7 +22,12 @@ import (
 
 // leafBits is the prefix length of the digest table's leaves: 2^14 leaves
 // (384 KiB) hold about 2 records each at 40,000 records, 25 at 400,000.
-const leafBits = 14
+// The table also keeps the digests of the blockBits-bit prefixes, so that
+// any prefix's digest merges at most 2^7 entries.
+const (
+	leafBits  = 14
+	blockBits = 7
+)
 
 // entryDigest is the digest of one record.
 type entryDigest [16]byte
@@ -71,6 +76,7 @@ type digestTable struct {
 	store  *Store
 	mu     sync.Mutex
 	leaves []rangeDigest // nil until built
+	blocks []rangeDigest // of 2^(leafBits-blockBits) leaves each
 }
 
 var errNoDigests = errors.New("range digests not built")
@@ -81,16 +87,18 @@ var errNoDigests = errors.New("range digests not built")
 func newDigestTable(ctx context.Context, store *Store) (*digestTable, error) {
 	t := &digestTable{store: store}
 	store.onChange(t.changed)
-	leaves := make([]rangeDigest, 1<<leafBits)
-	err := store.EachInRange(ctx, make([]byte, 32), nil, func(id []byte, r *Record, _ int) error {
-		leaves[leafOf(id)].add(digestOf(id, r.Marshal()))
+	leaves, blocks := make([]rangeDigest, 1<<leafBits), make([]rangeDigest, 1<<blockBits)
+	err := store.EachInRange(ctx, nil, nil, func(id []byte, r *Record, _ int) error {
+		d := digestOf(id, r.Marshal())
+		leaves[leafOf(id)].add(d)
+		blocks[leafOf(id)>>(leafBits-blockBits)].add(d)
 		return nil
 	})
 	if err != nil {
 		return t, err
 	}
 	t.mu.Lock()
-	t.leaves = leaves
+	t.leaves, t.blocks = leaves, blocks
 	t.mu.Unlock()
 	return t, nil
 }
@@ -114,12 +122,14 @@ func (t *digestTable) changed(id []byte, _ string, old, new []byte) {
 	if t.leaves == nil {
 		return
 	}
-	leaf := &t.leaves[leafOf(id)]
+	leaf, block := &t.leaves[leafOf(id)], &t.blocks[leafOf(id)>>(leafBits-blockBits)]
 	if old != nil {
 		leaf.remove(out)
+		block.remove(out)
 	}
 	if new != nil {
 		leaf.add(in)
+		block.add(in)
 	}
 }
 
@@ -160,17 +170,20 @@ func (t *digestTable) parts(ctx context.Context, p prefix) ([]rangeDigest, error
 	return out, err
 }
 
-// fromLeaves XORs the leaves under p (p.bits <= leafBits).
+// fromLeaves merges the blocks or leaves under p (p.bits <= leafBits).
 func (t *digestTable) fromLeaves(p prefix) (rangeDigest, error) {
-	first := leafOf(p.id[:])
-	n := 1 << (leafBits - p.bits)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.leaves == nil {
 		return rangeDigest{}, errNoDigests
 	}
+	under, bits := t.leaves, leafBits
+	if p.bits <= blockBits {
+		under, bits = t.blocks, blockBits
+	}
+	first := leafOf(p.id[:]) >> (leafBits - bits)
 	var d rangeDigest
-	for _, l := range t.leaves[first : first+n] {
+	for _, l := range under[first : first+1<<(bits-p.bits)] {
 		d.merge(l)
 	}
 	return d, nil

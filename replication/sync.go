@@ -24,6 +24,9 @@ import (
 const (
 	// syncMaxRounds bounds the round trips of one session.
 	syncMaxRounds = 10_000
+	// syncWalkMax bounds the records a responder reads to find the
+	// records of one want.
+	syncWalkMax = 4 * syncEntryMax
 	// syncIdleTimeout is how long a responder waits for the next request.
 	syncIdleTimeout = 30 * time.Second
 	// Defaults of the per-peer limit on sync requests a node serves.
@@ -192,9 +195,11 @@ func (s *syncSession) nextRequest() (*syncRequest, []pendingGroup) {
 		req.push = append(req.push, s.push[0])
 		s.push = s.push[1:]
 	}
-	wants := 0
-	for len(s.want) > 0 && len(req.want) < syncMaxGroups && wants+len(s.want[0].ids) <= syncMaxWants {
+	wants, size := 0, 0
+	for len(s.want) > 0 && len(req.want) < syncMaxGroups && wants+len(s.want[0].ids) <= syncMaxWants &&
+		(size == 0 || size+s.want[0].size <= s.budget) {
 		wants += len(s.want[0].ids)
+		size += s.want[0].size
 		req.want = append(req.want, s.want[0])
 		s.want = s.want[1:]
 	}
@@ -239,26 +244,27 @@ func (s *syncSession) compareEntries(ctx context.Context, p prefix, theirs []syn
 		byID[e.id] = e
 	}
 	want := syncWant{prefix: p}
-	err := s.m.eachEntry(ctx, p, func(e syncEntry, r *Record, wire []byte) {
+	err := s.m.eachEntry(ctx, p, func(e syncEntry, r *Record, wire []byte) error {
 		t, ok := byID[e.id]
 		delete(byID, e.id)
 		switch {
 		case ok && t.digest == e.digest:
-			return
+			return nil
 		case !ok || t.version < e.version || t.version == e.version && t.writtenAt < e.writtenAt:
 			s.push = append(s.push, keyedWire{key: r.Key, wire: wire})
 		case t.version == e.version && t.writtenAt == e.writtenAt:
 			s.push = append(s.push, keyedWire{key: r.Key, wire: wire})
-			want.ids = append(want.ids, e.id)
+			want.ids, want.size = append(want.ids, e.id), want.size+t.size
 		default:
-			want.ids = append(want.ids, e.id)
+			want.ids, want.size = append(want.ids, e.id), want.size+t.size
 		}
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	for id := range byID {
-		want.ids = append(want.ids, id)
+	for id, t := range byID {
+		want.ids, want.size = append(want.ids, id), want.size+t.size
 	}
 	if len(want.ids) > 0 {
 		s.want = append(s.want, want)
@@ -310,8 +316,8 @@ func (s *syncSession) badRecord(key string, err error) {
 
 // eachEntry calls fn for every record in p that is not due to be dropped
 // (expired, or a tombstone past its TTL: those are never sent), with its
-// entry and wire form.
-func (m *Manager) eachEntry(ctx context.Context, p prefix, fn func(e syncEntry, r *Record, wire []byte)) error {
+// entry and wire form, until fn returns an error.
+func (m *Manager) eachEntry(ctx context.Context, p prefix, fn func(e syncEntry, r *Record, wire []byte) error) error {
 	lo, hi := p.bounds()
 	now := time.Now()
 	return m.store.EachInRange(ctx, lo, hi, func(id []byte, r *Record, _ int) error {
@@ -321,10 +327,13 @@ func (m *Manager) eachEntry(ctx context.Context, p prefix, fn func(e syncEntry, 
 		wire := r.Marshal()
 		e := syncEntry{version: r.Version, writtenAt: r.WrittenAt, digest: digestOf(id, wire), size: len(wire)}
 		copy(e.id[:], id)
-		fn(e, r, wire)
-		return nil
+		return fn(e, r, wire)
 	})
 }
+
+// errEnoughEntries ends a walk of a range that holds more records than an
+// entry list may.
+var errEnoughEntries = errors.New("more records than an entry list holds")
 
 // droppable reports whether a holder drops r at now: an expired record, or a
 // tombstone older than ttl, unless its key is kept forever (owner.go).
@@ -365,15 +374,22 @@ func (m *Manager) serveSync(ctx context.Context, from peer.ID, msg []byte) []byt
 			a.stored++
 		}
 	}
+	// Wanted records come from entry lists: a want's range holds few
+	// records, and a walk of one stops past syncWalkMax.
 	budget := syncFrameLimit(m.valid.MaxValueSize) / 2
 	for _, w := range req.want {
-		err := m.eachEntry(ctx, w.prefix, func(e syncEntry, r *Record, wire []byte) {
+		seen := 0
+		err := m.eachEntry(ctx, w.prefix, func(e syncEntry, r *Record, wire []byte) error {
+			if seen++; seen > syncWalkMax {
+				return errEnoughEntries
+			}
 			if budget >= len(wire) && slices.Contains(w.ids, e.id) {
 				budget -= len(wire)
 				a.records = append(a.records, keyedWire{key: r.Key, wire: wire})
 			}
+			return nil
 		})
-		if err != nil {
+		if err != nil && !errors.Is(err, errEnoughEntries) {
 			return append([]byte{statusFailed}, err.Error()...)
 		}
 	}
@@ -401,12 +417,18 @@ func (m *Manager) answerGroup(ctx context.Context, g syncGroup) (groupAnswer, er
 	p := g.prefixes[0]
 	if splitBits(p) == 0 || all.count <= syncEntryMax && g.digest.count <= syncEntryMax {
 		var entries []syncEntry
-		err := m.eachEntry(ctx, p, func(e syncEntry, _ *Record, _ []byte) { entries = append(entries, e) })
-		if err != nil {
-			return groupAnswer{}, err
-		}
-		if len(entries) <= syncEntryMax {
+		err := m.eachEntry(ctx, p, func(e syncEntry, _ *Record, _ []byte) error {
+			if len(entries) == syncEntryMax {
+				return errEnoughEntries // more written meanwhile: split instead
+			}
+			entries = append(entries, e)
+			return nil
+		})
+		switch {
+		case err == nil:
 			return groupAnswer{kind: groupEntries, entries: entries}, nil
+		case !errors.Is(err, errEnoughEntries):
+			return groupAnswer{}, err
 		}
 	}
 	parts, err := m.digests.parts(ctx, p)

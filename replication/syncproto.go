@@ -72,6 +72,7 @@ type syncGroup struct {
 type syncWant struct {
 	prefix prefix
 	ids    [][32]byte
+	size   int // of the records asked for, as their entries said (not sent)
 }
 
 // keyedWire is a record in transit: its user key and wire form.
