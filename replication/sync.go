@@ -24,6 +24,8 @@ import (
 const (
 	// syncMaxRounds bounds the round trips of one session.
 	syncMaxRounds = 10_000
+	// syncGroupPrefixes is the most prefixes a session puts in one group.
+	syncGroupPrefixes = 1024
 	// syncWalkMax bounds the records a responder reads to find the
 	// records of one want.
 	syncWalkMax = 4 * syncEntryMax
@@ -71,11 +73,9 @@ func (m *Manager) syncRanges(ctx context.Context, p peer.ID, ps []prefix) (syncR
 	}
 	defer conn.close()
 	s := &syncSession{m: m, peer: p, conn: conn, res: &res, budget: syncFrameLimit(m.valid.MaxValueSize) / 2}
-	whole, err := s.group(ctx, ps)
-	if err != nil {
+	if s.groups, err = s.groupsOf(ctx, ps); err != nil {
 		return res, err
 	}
-	s.groups = []pendingGroup{whole}
 	moved := false
 	for s.pending() {
 		if res.rounds >= syncMaxRounds {
@@ -91,13 +91,13 @@ func (m *Manager) syncRanges(ctx context.Context, p peer.ID, ps []prefix) (syncR
 		res.equal = true
 		return res, nil
 	}
-	// Something differed: one more round tells whether the ranges now agree.
-	if whole, err = s.group(ctx, ps); err != nil {
+	// Something differed: one more round tells whether the ranges now
+	// agree (what differs still is left to the next session).
+	if s.groups, err = s.groupsOf(ctx, ps); err != nil {
 		return res, err
 	}
-	s.groups = []pendingGroup{whole}
 	differs, err := s.round(ctx)
-	res.equal = err == nil && !differs
+	res.equal = err == nil && !differs && len(s.groups) == 0
 	return res, err
 }
 
@@ -120,18 +120,23 @@ type pendingGroup struct {
 	own []rangeDigest // per prefix
 }
 
-// group returns the pending group of the prefixes ps.
-func (s *syncSession) group(ctx context.Context, ps []prefix) (pendingGroup, error) {
-	g := pendingGroup{syncGroup: syncGroup{prefixes: ps}, own: make([]rangeDigest, len(ps))}
-	for i, p := range ps {
-		d, err := s.m.digests.digest(ctx, p)
-		if err != nil {
-			return g, err
+// groupsOf returns the pending groups of the prefixes ps: one group of
+// each syncGroupPrefixes of them.
+func (s *syncSession) groupsOf(ctx context.Context, ps []prefix) ([]pendingGroup, error) {
+	var out []pendingGroup
+	for chunk := range slices.Chunk(ps, syncGroupPrefixes) {
+		g := pendingGroup{syncGroup: syncGroup{prefixes: chunk}, own: make([]rangeDigest, len(chunk))}
+		for i, p := range chunk {
+			d, err := s.m.digests.digest(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			g.own[i] = d
+			g.digest.merge(d)
 		}
-		g.own[i] = d
-		g.digest.merge(d)
+		out = append(out, g)
 	}
-	return g, nil
+	return out, nil
 }
 
 func (s *syncSession) pending() bool { return len(s.groups)+len(s.push)+len(s.want) > 0 }

@@ -247,3 +247,26 @@ func BenchmarkSyncInSync40k(b *testing.B) {
 	b.ReportMetric(float64(bytes)/float64(b.N), "bytes/session")
 	b.ReportMetric(float64(len(ps)), "prefixes")
 }
+
+// A session over more prefixes than one group holds (4,096 of them, as a
+// large network's regions would be) still reconciles every one.
+func TestSyncOverManyPrefixes(t *testing.T) {
+	sp := newSyncPair(t, 1000, 10, 3)
+	a, b := sp.net.node(sp.a), sp.net.node(sp.b)
+	var ps []prefix
+	for i := range 1 << 12 {
+		ps = append(ps, prefix{}.extend(i, 12))
+	}
+	res, err := a.m.syncRanges(testCtx(t), sp.b, ps)
+	if err != nil || !res.equal {
+		t.Fatalf("sync over %d prefixes: %+v, %v", len(ps), res, err)
+	}
+	if !sameContents(storeContents(t, a.store), storeContents(t, b.store)) {
+		t.Fatal("the stores differ after the sync")
+	}
+	res, err = a.m.syncRanges(testCtx(t), sp.b, ps)
+	t.Logf("in sync over %d prefixes: %d bytes in %d rounds", len(ps), res.bytes, res.rounds)
+	if err != nil || !res.equal || res.rounds != 1 {
+		t.Fatalf("a second sync: %+v, %v", res, err)
+	}
+}
