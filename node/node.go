@@ -24,6 +24,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/syndtr/goleveldb/leveldb/filter"
 
 	"github.com/dhtnode/dhtnode/config"
 	"github.com/dhtnode/dhtnode/replication"
@@ -49,9 +50,17 @@ const (
 // MiB more garbage pile up between collections: 256 KiB instead of 1 MiB
 // took 0.6 MiB off the median node's RSS and 1.1–1.4 MiB off the largest
 // (docs/benchmarks-history-2026.md, tenth session).
+//
+// Each table carries a Bloom filter of its keys (storeFilterBits bits a
+// key, about 1 % false positives): a holder looks a key up before it
+// stores a new record (a CREATE is stored only if the key is absent), and
+// without the filter every such miss reads and decodes a data block of
+// each table whose key range covers the key. The filter costs 1.25 bytes
+// a record, on disk and in the table cache.
 const (
 	storeWriteBuffer = 256 << 10
 	storeBlockCache  = 2 << 20
+	storeFilterBits  = 10
 )
 
 // Connection manager watermarks: trimming starts above high and stops at low.
@@ -345,6 +354,7 @@ func openStore(cfg config.Config, valid replication.Validator, logger *slog.Logg
 		NoSync:             !cfg.Storage.Sync,
 		WriteBuffer:        storeWriteBuffer,
 		BlockCacheCapacity: storeBlockCache,
+		Filter:             filter.NewBloomFilter(storeFilterBits),
 	}, logger, open)
 	if err != nil {
 		return nil, nil, "", err
