@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	ds "github.com/ipfs/go-datastore"
-	dssync "github.com/ipfs/go-datastore/sync"
 	kb "github.com/libp2p/go-libp2p-kbucket"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -48,7 +46,7 @@ type memNode struct {
 // newMemNet starts n Managers with factor k, each knowing every other node.
 // cfg may adjust their configuration.
 func newMemNet(t *testing.T, n, k int, cfg func(*Config)) *memNet {
-	return newMemNetOn(t, n, k, cfg, func() *Store { return NewStore(dssync.MutexWrap(ds.NewMapDatastore()), NewValidator(1024)) })
+	return newMemNetOn(t, n, k, cfg, func() *Store { return newMemStore(t, NewValidator(1024)) })
 }
 
 // newMemNetOn is newMemNet with each node's store from newStore.

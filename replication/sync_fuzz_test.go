@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	ds "github.com/ipfs/go-datastore"
-	dssync "github.com/ipfs/go-datastore/sync"
 	kb "github.com/libp2p/go-libp2p-kbucket"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -66,7 +64,7 @@ func FuzzServeSync(f *testing.F) {
 	}
 	other := signed(f, priv, Record{Key: "other", Value: []byte("w"), Version: 2, WrittenAt: time.Now().UnixNano()})
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		store := NewStore(dssync.MutexWrap(ds.NewMapDatastore()), NewValidator(64))
+		store := newMemStore(t, NewValidator(64))
 		if _, err := store.Put(context.Background(), other); err != nil {
 			t.Fatal(err)
 		}

@@ -46,7 +46,7 @@ func newLooseDiskStore(t testing.TB) *Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	return NewStore(d, NewValidator(1024))
+	return openStore(t, d, NewValidator(1024))
 }
 
 // syncPair is two nodes of a memNet on LevelDB stores, holding the same n
