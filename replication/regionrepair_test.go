@@ -114,7 +114,11 @@ func TestMemDeadHolderRangesMoveInBulk(t *testing.T) {
 	if syncs > (n-1)*responsibleRanks {
 		t.Fatalf("%d range syncs for one death, want at most %d (one per peer per responsible survivor)", syncs, (n-1)*responsibleRanks)
 	}
-	t.Logf("%d keys (%d on the dead holder) back on %d holders with %d range syncs", keys, held, k, syncs)
+	var bytes uint64
+	for _, p := range live {
+		bytes += net.node(p).m.Stats().RepairBytes
+	}
+	t.Logf("%d keys (%d on the dead holder) back on %d holders with %d range syncs, %d repair bytes", keys, held, k, syncs, bytes)
 
 	// A sweep after that finds nothing to do.
 	net.passAll(ctx, true, live)
