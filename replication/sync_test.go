@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	leveldb "github.com/ipfs/go-ds-leveldb"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -37,18 +36,6 @@ func sameContents(a, b [][2][]byte) bool {
 	return slices.EqualFunc(a, b, func(x, y [2][]byte) bool { return bytes.Equal(x[0], y[0]) && bytes.Equal(x[1], y[1]) })
 }
 
-// newLooseDiskStore is newDiskStore (values up to 1 KiB) without a sync to
-// disk after each write, which makes the many writes of these tests slow.
-func newLooseDiskStore(t testing.TB) *Store {
-	t.Helper()
-	d, err := leveldb.NewDatastore(t.TempDir(), &leveldb.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return openStore(t, d, NewValidator(1024))
-}
-
 // syncPair is two nodes of a memNet on LevelDB stores, holding the same n
 // records but for d random differences of four kinds: a record only on one
 // side (either), or a newer version on one side (either).
@@ -58,7 +45,7 @@ type syncPair struct {
 }
 
 func newSyncPair(t *testing.T, n, d int, seed uint64) *syncPair {
-	net := newMemNetOn(t, 2, 2, nil, func() *Store { return newLooseDiskStore(t) })
+	net := newMemNetOn(t, 2, 2, nil, func() *Store { return newBenchStore(t) })
 	sp := &syncPair{net: net, a: net.order[0], b: net.order[1]}
 	fillPair(t, net.node(sp.a).priv, net.node(sp.a).store, net.node(sp.b).store, n, d, seed)
 	return sp
@@ -227,7 +214,7 @@ func TestMemAntiEntropyRestoresMissedKeysWithoutAudits(t *testing.T) {
 // of 20 nodes with k = 8: the steady state of anti-entropy.
 func BenchmarkSyncInSync40k(b *testing.B) {
 	const n = 40000
-	net := newMemNetOn(b, 2, 8, nil, func() *Store { return newLooseDiskStore(b) })
+	net := newMemNetOn(b, 2, 8, nil, func() *Store { return newBenchStore(b) })
 	a, o := net.order[0], net.order[1]
 	fillPair(b, net.node(a).priv, net.node(a).store, net.node(o).store, n, 0, 1)
 	peers := append(randomPeers(b, 18), a, o)
