@@ -66,7 +66,7 @@ func run(args []string) int {
 	if o.Volume() {
 		fmt.Print(FormatVolumeReport(report.Volume))
 		report.Targets = CheckVolumeGoals(report.Volume)
-		fmt.Print(FormatGoals("goals (issue 20): dhtnode, N=20, 100,000 keys of 1 KiB, k=8", "ref", report.Targets))
+		fmt.Print(FormatGoals("goals (issue 20, set for N=20, 100,000 keys of 1 KiB, k=8) against the dhtnode run", "ref", report.Targets))
 	} else {
 		fmt.Print(FormatReport(report.Runs))
 		report.Targets = CheckTargets(report.Runs)

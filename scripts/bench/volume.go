@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -40,6 +41,9 @@ type VolumeResult struct {
 	Kills         []KillStep    `json:"kills,omitempty"`
 	Join          *JoinResult   `json:"join,omitempty"`
 	WallSeconds   float64       `json:"wall_seconds"`
+	// LoadAvg is the machine's load average (1, 5, 15 min) at the start
+	// and the end of the run: other work on the machine shares its cores.
+	LoadAvg [2]string `json:"load_avg"`
 	// UnexpectedExits lists nodes that died without being killed.
 	UnexpectedExits []string `json:"unexpected_exits,omitempty"`
 }
@@ -128,6 +132,7 @@ type JoinResult struct {
 func RunVolume(ctx context.Context, sys System, n int, client *APIClient, o Options) VolumeResult {
 	start := time.Now()
 	res := VolumeResult{System: sys.Name(), Nodes: n, Keys: o.Keys, ValueSize: o.ValueSize}
+	res.LoadAvg[0] = loadAvg()
 	procs := &ProcessGroup{}
 	defer func() {
 		if err := procs.KillAll(); err != nil {
@@ -140,7 +145,9 @@ func RunVolume(ctx context.Context, sys System, n int, client *APIClient, o Opti
 		logf("  %s N=%d volume failed: %v", sys.Name(), n, err)
 	}
 	res.WallSeconds = time.Since(start).Seconds()
-	logf("  %s N=%d volume run took %.0f s", sys.Name(), n, res.WallSeconds)
+	res.LoadAvg[1] = loadAvg()
+	logf("  %s N=%d volume run took %.0f s; load average %s at the start, %s at the end",
+		sys.Name(), n, res.WallSeconds, res.LoadAvg[0], res.LoadAvg[1])
 	return res
 }
 
@@ -500,4 +507,14 @@ func DirBytes(dir string) (int64, error) {
 		return nil
 	})
 	return total, err
+}
+
+// loadAvg returns the 1-, 5- and 15-minute load averages of /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
 }

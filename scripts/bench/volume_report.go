@@ -104,12 +104,12 @@ func volumeRows() []row[VolumeResult] {
 		{"rest repair bytes/min per node median", 0, volumeFigure(repairBytesOf, mibMedian)},
 		{"rest repair bytes/min per node max", 0, volumeFigure(repairBytesOf, mibMax)},
 		{"rest repair bytes/h % of stored", 3, volumeFigure(repairShareOf, func(f *float64) float64 { return 100 * *f })},
-		{"rest audits (all nodes)", 0, volumeFigure(restOf, func(s *RestResult) float64 {
-			if s.Counters == nil {
-				return 0
+		{"rest audits (all nodes)", 0, func(r VolumeResult) (float64, bool) {
+			if r.Rest == nil || r.Rest.Counters == nil {
+				return 0, false
 			}
-			return float64(s.Counters.Audits)
-		})},
+			return float64(r.Rest.Counters.Audits), true
+		}},
 	}
 	for i, name := range []string{"kill 1 node", "kill wave"} {
 		step := func(f func(*KillStep) float64) func(VolumeResult) (float64, bool) { return volumeFigure(killOf(i), f) }
@@ -212,7 +212,7 @@ func FormatVolumeReport(runs []VolumeResult) string {
 // volumeNotes lists what went wrong in a volume run and what it could not
 // measure.
 func volumeNotes(r VolumeResult) []string {
-	var notes []string
+	notes := []string{fmt.Sprintf("%.0f s; load average (1, 5, 15 min) %s at the start, %s at the end", r.WallSeconds, r.LoadAvg[0], r.LoadAvg[1])}
 	if r.Error != "" {
 		notes = append(notes, "run failed: "+r.Error)
 	}
@@ -246,7 +246,7 @@ func volumeNotes(r VolumeResult) []string {
 	}
 	for _, p := range phases {
 		for _, e := range p.Errors {
-			notes = append(notes, fmt.Sprintf("%s error: %s", p.Name, e))
+			notes = append(notes, fmt.Sprintf("%s error: %s", p.Name, strings.TrimSpace(e)))
 		}
 	}
 	return notes
