@@ -24,7 +24,7 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 // Wait is the outcome of WaitUntil.
 type Wait struct {
 	// After is the time from the start to the beginning of the first check
-	// that held; zero when none did.
+	// that held, or to the timeout.
 	After    time.Duration `json:"after_ns"`
 	Held     bool          `json:"held"`
 	TimedOut bool          `json:"timed_out"`
@@ -45,8 +45,8 @@ func WaitUntil(ctx context.Context, clk Clock, start time.Time, interval, timeou
 			w.After, w.Held = began.Sub(start), true
 			return w
 		}
-		if clk.Now().Sub(start) >= timeout {
-			w.TimedOut = true
+		if now := clk.Now(); now.Sub(start) >= timeout {
+			w.After, w.TimedOut = now.Sub(start), true
 			return w
 		}
 		select {

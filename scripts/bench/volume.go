@@ -190,6 +190,7 @@ func runVolume(ctx context.Context, sys System, n int, client *APIClient, procs 
 		v.clientNodes[i] = c.Nodes[perm[i]]
 	}
 	res.ClientNodes = len(v.clientNodes)
+	logf("  client-facing nodes: %v", nodeIndexes(v.clientNodes))
 	one, wave := ChooseVictims(rng, c.Nodes, v.clientNodes, 1/float64(n), o.KillWave)
 	if st := c.statuses(ctx, v.clientNodes[:1])[0]; st != nil && st.Replication != nil {
 		v.k = st.Replication.Factor
@@ -469,6 +470,15 @@ func (v *volumeRun) join(ctx context.Context) (*JoinResult, error) {
 	logf("  joined node holds %d records (even share %.0f), unchanged since %.1f s after its start (timed out: %v)",
 		jr.Records, jr.Expected, jr.CaughtUpSeconds, w.TimedOut)
 	return jr, ctx.Err()
+}
+
+// nodeIndexes lists the nodes' indexes, for progress lines.
+func nodeIndexes(nodes []*Node) []int {
+	out := make([]int, len(nodes))
+	for i, nd := range nodes {
+		out[i] = nd.Spec.Index
+	}
+	return out
 }
 
 // nodeCPU returns each node's CPU time so far, in seconds.
