@@ -105,6 +105,10 @@ type KillStep struct {
 	// under-replicated record and every sampled key had Expected live
 	// holders; nil for a system without repair (the baseline).
 	Repaired *Wait `json:"repaired,omitempty"`
+	// NoUnderSeconds is when a check first found no live node counting an
+	// under-replicated record (the sample may still have been short then);
+	// 0 when none did or for the baseline.
+	NoUnderSeconds float64 `json:"no_under_replicated_seconds"`
 	// SampleHolders counts the live holders of each sampled key once
 	// Repaired held or timed out (at once for the baseline).
 	SampleHolders ReplicaCounts `json:"-"`
@@ -414,15 +418,20 @@ func (v *volumeRun) kill(ctx context.Context, name string, victims []*Node, kill
 	}
 	if v.k > 0 {
 		w := WaitUntil(ctx, realClock{}, killedAt, convergePoll, v.o.ConvergeTimeout, func(ctx context.Context) bool {
+			began := time.Since(killedAt)
 			sts := v.c.statuses(ctx, v.c.Live())
 			if !Replicated(sts, nil, 0) {
 				return false // the sample is not asked before every node is done
+			}
+			if step.NoUnderSeconds == 0 {
+				step.NoUnderSeconds = began.Seconds()
 			}
 			rc := count(ctx)
 			return rc.Errors == 0 && Replicated(sts, rc.Counts, step.Expected)
 		})
 		step.Repaired = &w
-		logf("  %s: repaired after %.1f s (timed out: %v, %d checks)", name, w.After.Seconds(), w.TimedOut, w.Checks)
+		logf("  %s: repaired after %.1f s (timed out: %v, %d checks); no under-replicated record after %.1f s",
+			name, w.After.Seconds(), w.TimedOut, w.Checks, step.NoUnderSeconds)
 	}
 	if err := ctx.Err(); err != nil {
 		return step, err

@@ -116,6 +116,12 @@ func volumeRows() []row[VolumeResult] {
 		step := func(f func(*KillStep) float64) func(VolumeResult) (float64, bool) { return volumeFigure(killOf(i), f) }
 		rows = append(rows,
 			row[VolumeResult]{name + ": live nodes", 0, step(func(s *KillStep) float64 { return float64(s.LiveNodes) })},
+			row[VolumeResult]{name + ": under-replicated 0 s", 1, func(r VolumeResult) (float64, bool) {
+				if s := killOf(i)(r); s != nil && s.NoUnderSeconds > 0 {
+					return s.NoUnderSeconds, true
+				}
+				return 0, false
+			}},
 			row[VolumeResult]{name + ": k holders again s", 1, repairedSeconds(i, false)},
 			row[VolumeResult]{name + ": sample holders min", 0, step(func(s *KillStep) float64 { return s.Holders.Min })},
 			row[VolumeResult]{name + ": sample holders median", 0, step(func(s *KillStep) float64 { return s.Holders.Median })},

@@ -29,6 +29,7 @@ func testVolumeRun(system string) VolumeResult {
 	r.Rest.RepairBytesPerMin, r.Rest.RepairPerStoredHour = &perMin, &share
 	r.Rest.Counters = &ReplicationCounters{Audits: 7}
 	r.Kills[0].Repaired = &Wait{After: 12 * time.Second, Held: true}
+	r.Kills[0].NoUnderSeconds = 9
 	r.Kills[1].Repaired = &Wait{After: 75 * time.Second, TimedOut: true}
 	r.Kills[1].Lost = 2
 	r.Join = &JoinResult{CaughtUp: &Wait{Held: true}, CaughtUpSeconds: 20, Records: 5000, Expected: 5333.3}
@@ -48,6 +49,7 @@ func TestFormatVolumeReport(t *testing.T) {
 		"rest audits (all nodes)":            {"7", "-", "-"},
 		"kill 1 node: k holders again s":     {"12.0", "-", "-"},
 		"kill wave: k holders again s":       {"-", "-", "-"}, // timed out
+		"kill 1 node: under-replicated 0 s":  {"9.0", "-", "-"},
 		"kill wave: sample keys lost":        {"2", "0", "-"},
 		"join: records unchanged after s":    {"20.0", "-", "-"},
 		"records per node median":            {"4000", "-", "-"},
