@@ -63,10 +63,10 @@ type LoadResult struct {
 // StoredResult is what the nodes hold once the load is done and no node
 // counts an under-replicated record (dhtnode) any more.
 type StoredResult struct {
-	// QuietSeconds is how long after the load every node reported no
-	// under-replicated record (dhtnode only; the snapshot is taken then).
-	QuietSeconds  float64 `json:"quiet_seconds"`
-	QuietTimedOut bool    `json:"quiet_timed_out"`
+	// Quiet is how long after the load every node reported no
+	// under-replicated record (the snapshot is taken then); nil for a
+	// system without the count (the baseline).
+	Quiet *Wait `json:"quiet,omitempty"`
 	// DiskMiB is the disk use of each node's data directory; nil for a
 	// system that keeps its records in memory (the baseline).
 	DiskMiB *CountSummary `json:"disk_mib,omitempty"`
@@ -297,8 +297,8 @@ func (v *volumeRun) stored(ctx context.Context) (*StoredResult, error) {
 		if err := ctx.Err(); err != nil {
 			return sr, err
 		}
-		sr.QuietSeconds, sr.QuietTimedOut = w.After.Seconds(), w.TimedOut
-		logf("  no under-replicated record %.1f s after the load (timed out: %v)", sr.QuietSeconds, sr.QuietTimedOut)
+		sr.Quiet = &w
+		logf("  no under-replicated record %.1f s after the load (timed out: %v)", w.After.Seconds(), w.TimedOut)
 	}
 	live := v.c.Live()
 	mem, err := v.c.Memory()

@@ -92,14 +92,24 @@ func volumeRows() []row[VolumeResult] {
 		{"load put p50 ms", 2, volumeFigure(loadOf, func(l *LoadResult) float64 { return l.Latency.P50 })},
 		{"load put p99 ms", 2, volumeFigure(loadOf, func(l *LoadResult) float64 { return l.Latency.P99 })},
 		{"load node CPU ms/put", 2, volumeFigure(loadOf, func(l *LoadResult) float64 { return l.CPUMsPerOp })},
-		{"under-replicated 0 after load s", 1, volumeFigure(storedOf, func(s *StoredResult) float64 { return s.QuietSeconds })},
+		{"under-replicated 0 after load s", 1, func(r VolumeResult) (float64, bool) {
+			if r.Stored == nil || r.Stored.Quiet == nil || !r.Stored.Quiet.Held {
+				return 0, false
+			}
+			return r.Stored.Quiet.After.Seconds(), true
+		}},
 		{"disk per node median MiB", 1, volumeFigure(diskOf, mibMedian)},
 		{"disk per node max MiB", 1, volumeFigure(diskOf, mibMax)},
 		{"RSS after load median MiB", 1, volumeFigure(storedOf, func(s *StoredResult) float64 { return s.RSSMiB.Median })},
 		{"RSS after load max MiB", 1, volumeFigure(storedOf, func(s *StoredResult) float64 { return s.RSSMiB.Max })},
 		{"records per node median", 0, volumeFigure(recordsOf, mibMedian)},
 		{"records per node max", 0, volumeFigure(recordsOf, mibMax)},
-		{"stored MiB (all nodes)", 1, volumeFigure(storedOf, func(s *StoredResult) float64 { return float64(s.StoredBytes) / (1 << 20) })},
+		{"stored MiB (all nodes)", 1, func(r VolumeResult) (float64, bool) {
+			if r.Stored == nil || r.Stored.Records == nil {
+				return 0, false
+			}
+			return float64(r.Stored.StoredBytes) / (1 << 20), true
+		}},
 		{"rest CPU % of a core per node median", 2, volumeFigure(restOf, func(s *RestResult) float64 { return 100 * s.CPUCores.Median })},
 		{"rest CPU % of a core per node max", 2, volumeFigure(restOf, func(s *RestResult) float64 { return 100 * s.CPUCores.Max })},
 		{"rest repair bytes/min per node median", 0, volumeFigure(repairBytesOf, mibMedian)},
@@ -233,7 +243,7 @@ func volumeNotes(r VolumeResult) []string {
 			notes = append(notes, fmt.Sprintf("-load-timeout left %d keys out", r.Load.NotTried))
 		}
 	}
-	if r.Stored != nil && r.Stored.QuietTimedOut {
+	if r.Stored != nil && r.Stored.Quiet != nil && r.Stored.Quiet.TimedOut {
 		notes = append(notes, "after the load, some node still counted under-replicated records at -converge-timeout")
 	}
 	if r.Rest != nil && r.Rest.RepairBytesPerMin == nil && r.System == "dhtnode" {

@@ -25,6 +25,7 @@ func testVolumeRun(system string) VolumeResult {
 	}
 	disk, records := CountSummary{Median: 12, Max: 15}, CountSummary{Median: 4000, Max: 5000}
 	r.Stored.DiskMiB, r.Stored.Records, r.Stored.StoredBytes = &disk, &records, 100<<20
+	r.Stored.Quiet = &Wait{After: 1500 * time.Millisecond, Held: true}
 	perMin, share := CountSummary{Median: 1000, Max: 3000}, 0.002
 	r.Rest.RepairBytesPerMin, r.Rest.RepairPerStoredHour = &perMin, &share
 	r.Rest.Counters = &ReplicationCounters{Audits: 7}
@@ -53,6 +54,8 @@ func TestFormatVolumeReport(t *testing.T) {
 		"kill wave: sample keys lost":        {"2", "0", "-"},
 		"join: records unchanged after s":    {"20.0", "-", "-"},
 		"records per node median":            {"4000", "-", "-"},
+		"stored MiB (all nodes)":             {"100.0", "-", "-"},
+		"under-replicated 0 after load s":    {"1.5", "-", "-"},
 		"rest repair bytes/min per node max": {"3000", "-", "-"},
 	} {
 		if got := cells(t, out, label); strings.Join(got, " ") != strings.Join(want, " ") {
