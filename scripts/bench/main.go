@@ -4,6 +4,7 @@
 // runs a put/get workload through the HTTP API (8 concurrent clients, then
 // serially), kills 30% and then another 20% of the nodes, and reads every
 // key back. It prints a side-by-side table and one "BENCH_JSON " line.
+// With -keys it runs the volume mode instead (volume.go).
 //
 // Run it through scripts/bench.sh, which builds bin/dhtnode and
 // bin/baseline first. Linux only (it reads /proc).
