@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,10 @@ type Cluster struct {
 	dir              string
 	p2pBase, apiBase int
 	Nodes            []*Node
+	// StatusTimeout bounds one GET /v1/status in statuses (statusTimeout
+	// unless set): dhtnode recounts its records for it, which takes
+	// seconds with tens of thousands of records on a busy machine.
+	StatusTimeout time.Duration
 	// Started is when the first node was started.
 	Started time.Time
 	// ReadyAfter is how long after Started every node answered /readyz.
@@ -189,7 +194,7 @@ func (c *Cluster) statuses(ctx context.Context, nodes []*Node) []*Status {
 	var wg sync.WaitGroup
 	for i, nd := range nodes {
 		wg.Go(func() {
-			rctx, cancel := context.WithTimeout(ctx, statusTimeout)
+			rctx, cancel := context.WithTimeout(ctx, cmp.Or(c.StatusTimeout, statusTimeout))
 			defer cancel()
 			if st, err := c.client.Status(rctx, nd.API); err == nil {
 				out[i] = &st

@@ -180,6 +180,7 @@ func runVolume(ctx context.Context, sys System, n int, client *APIClient, procs 
 		return err
 	}
 	res.ReadySeconds = c.ReadyAfter.Seconds()
+	c.StatusTimeout = o.OpTimeout
 	st, err := c.WaitSettled(ctx, NewSettleDetector(n, o.SettleTarget, o.SettleWindow), o.SettleTimeout)
 	res.SettleSeconds = st.Settled.Seconds()
 	if err != nil {
