@@ -46,6 +46,7 @@ type Options struct {
 	LoadTimeout     time.Duration `json:"load_timeout_ns,omitempty"`
 	ConvergeTimeout time.Duration `json:"converge_timeout_ns,omitempty"`
 	CatchupWindow   time.Duration `json:"catchup_window_ns,omitempty"`
+	ConvergePoll    time.Duration `json:"converge_poll_ns,omitempty"`
 }
 
 // Volume reports whether the options select the volume mode.
@@ -85,6 +86,8 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	fs.DurationVar(&o.LoadTimeout, "load-timeout", 30*time.Minute, "volume mode: bound on loading the keys")
 	fs.DurationVar(&o.ConvergeTimeout, "converge-timeout", 5*time.Minute, "volume mode: bound on each wait for re-replication or catch-up")
 	fs.DurationVar(&o.CatchupWindow, "catchup-window", 15*time.Second, "volume mode: a joined node has caught up once its record count is unchanged this long")
+	fs.DurationVar(&o.ConvergePoll, "converge-poll", 2*time.Second, "volume mode: how often the nodes' status and the sample are checked while waiting "+
+		"(each /v1/status makes a dhtnode recount its records)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: bench [flags] [-- extra dhtnode run flags]")
 		fs.PrintDefaults()
@@ -166,8 +169,8 @@ func (o Options) validateVolume() []error {
 	if o.KillWave <= 0 || o.ClientFrac+o.KillWave >= 1 {
 		errs = append(errs, errors.New("-kill-wave must be > 0 and leave the client-facing nodes and one more alive (client-frac+kill-wave < 1)"))
 	}
-	if o.Rest < 0 || o.LoadTimeout <= 0 || o.ConvergeTimeout <= 0 || o.CatchupWindow <= 0 {
-		errs = append(errs, errors.New("-rest must be >= 0; -load-timeout, -converge-timeout and -catchup-window > 0"))
+	if o.Rest < 0 || o.LoadTimeout <= 0 || o.ConvergeTimeout <= 0 || o.CatchupWindow <= 0 || o.ConvergePoll <= 0 {
+		errs = append(errs, errors.New("-rest must be >= 0; -load-timeout, -converge-timeout, -converge-poll and -catchup-window > 0"))
 	}
 	return errs
 }

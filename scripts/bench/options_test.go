@@ -72,7 +72,7 @@ func TestParseOptionsVolumeMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !o.Volume() || o.Keys != 10000 || !slices.Equal(o.Nodes, []int{20}) || o.ValueSize != 1024 || o.Clients != 8 ||
-		o.Sample != 200 || o.Rest != time.Minute || o.KillWave != 0.25 || o.CatchupWindow != 15*time.Second {
+		o.Sample != 200 || o.Rest != time.Minute || o.KillWave != 0.25 || o.CatchupWindow != 15*time.Second || o.ConvergePoll != 2*time.Second {
 		t.Errorf("volume defaults: %+v", o)
 	}
 	o, err = ParseOptions([]string{"-keys", "500", "-nodes", "6", "-value-size", "64", "-rest", "0s"}, io.Discard)
@@ -95,6 +95,7 @@ func TestParseOptionsRejectsVolumeSettings(t *testing.T) {
 		"no wave":                      {"-keys", "100", "-kill-wave", "0"},
 		"negative rest":                {"-keys", "100", "-rest", "-1s"},
 		"no catch-up window":           {"-keys", "100", "-catchup-window", "0s"},
+		"no poll interval":             {"-keys", "100", "-converge-poll", "0s"},
 		"joining node's port overlaps": {"-keys", "100", "-nodes", "10", "-base-port", "8000", "-api-base-port", "8010"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -19,10 +19,6 @@ import (
 // takes after one node and then a wave of nodes are SIGKILLed, and how long
 // a fresh node takes to catch up.
 
-// convergePoll is how often the volume mode polls while it waits for
-// re-replication or a catch-up.
-const convergePoll = time.Second
-
 // VolumeResult is every figure of one system's volume run.
 type VolumeResult struct {
 	System      string `json:"system"`
@@ -292,7 +288,7 @@ func (v *volumeRun) load(ctx context.Context, ops []Op) (LoadResult, []Op, error
 func (v *volumeRun) stored(ctx context.Context) (*StoredResult, error) {
 	sr := &StoredResult{}
 	if v.k > 0 {
-		w := WaitUntil(ctx, realClock{}, time.Now(), convergePoll, v.o.ConvergeTimeout, func(ctx context.Context) bool {
+		w := WaitUntil(ctx, realClock{}, time.Now(), v.o.ConvergePoll, v.o.ConvergeTimeout, func(ctx context.Context) bool {
 			return Replicated(v.c.statuses(ctx, v.c.Live()), nil, 0)
 		})
 		if err := ctx.Err(); err != nil {
@@ -418,7 +414,7 @@ func (v *volumeRun) kill(ctx context.Context, name string, victims []*Node, kill
 		return CountReplicas(ctx, v.sys, v.client, sample, vias, v.c.Live(), v.o)
 	}
 	if v.k > 0 {
-		w := WaitUntil(ctx, realClock{}, killedAt, convergePoll, v.o.ConvergeTimeout, func(ctx context.Context) bool {
+		w := WaitUntil(ctx, realClock{}, killedAt, v.o.ConvergePoll, v.o.ConvergeTimeout, func(ctx context.Context) bool {
 			began := time.Since(killedAt)
 			sts := v.c.statuses(ctx, v.c.Live())
 			if !Replicated(sts, nil, 0) {
@@ -463,7 +459,7 @@ func (v *volumeRun) join(ctx context.Context) (*JoinResult, error) {
 	jr := &JoinResult{Expected: ExpectedShare(v.o.Keys, v.k, len(v.c.Live()))}
 	det := CatchUp(v.o.CatchupWindow)
 	var settledAt time.Time
-	w := WaitUntil(ctx, realClock{}, start, convergePoll, v.o.ConvergeTimeout+v.o.CatchupWindow, func(ctx context.Context) bool {
+	w := WaitUntil(ctx, realClock{}, start, v.o.ConvergePoll, v.o.ConvergeTimeout+v.o.CatchupWindow, func(ctx context.Context) bool {
 		st := v.c.statuses(ctx, []*Node{nd})[0]
 		if st == nil || st.Records == nil {
 			return false
