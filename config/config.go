@@ -47,6 +47,8 @@ type API struct {
 	// (APIRateLimit gives the limit in force).
 	RateLimit int `yaml:"rate_limit" doc:"requests per second one client IP may make, then 429; 0: off on a loopback listen address, 500 elsewhere; -1: off"`
 	RateBurst int `yaml:"rate_burst" doc:"requests one client IP may make at once above rate_limit; 0: twice rate_limit"`
+	// Pprof serves net/http/pprof, for profiling a node under load.
+	Pprof bool `yaml:"pprof" doc:"serve Go's CPU, heap and goroutine profiles under /debug/pprof/ (token required when set); off by default"`
 }
 
 // Quorum is a read or write quorum: Majority (0) or a fixed count.

@@ -158,8 +158,8 @@ func TestEveryKeyHasAnEnvName(t *testing.T) {
 	// SPEC §4's 21; api.token_file, read_timeout, idle_timeout and
 	// max_connections (issue 17); limits.* and identity_file (issue 18).
 	// storage.max_bytes, replication.tombstone_ttl, api.rate_limit and
-	// api.rate_burst (issue 20).
-	const want = 21 + 4 + 3 + 4
+	// api.rate_burst (issue 20); api.pprof (issue 20's load profiling).
+	const want = 21 + 4 + 3 + 4 + 1
 	if len(seen) != want {
 		t.Errorf("got %d keys, want %d", len(seen), want)
 	}

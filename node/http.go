@@ -62,6 +62,8 @@ func (n *Node) handler() http.Handler {
 			n.only(w, r, http.MethodGet, func() { writeJSON(w, http.StatusOK, n.peers()) })
 		case path == "/metrics":
 			n.only(w, r, http.MethodGet, func() { n.metrics.serve.ServeHTTP(w, r) })
+		case strings.HasPrefix(path, pprofPrefix) && n.cfg.API.Pprof:
+			servePprof(w, r)
 		case path == "/v1/activity":
 			n.only(w, r, http.MethodGet, func() { writeJSON(w, http.StatusOK, n.metrics.activity.snapshot(time.Now())) })
 		case strings.HasPrefix(path, valuesPrefix):

@@ -122,3 +122,22 @@ func TestHTTPToken(t *testing.T) {
 		{name: "readyz is open", method: "GET", path: "/readyz", want: 200},
 	})
 }
+
+// api.pprof serves Go's profiles behind the token; without it there is no
+// such route.
+func TestHTTPPprof(t *testing.T) {
+	c := testnet.New(t, 2, func(i int, cfg *config.Config) {
+		cfg.API.Token = "s3cret"
+		cfg.API.Pprof = i == 0
+	})
+	auth := map[string]string{"Authorization": "Bearer s3cret"}
+	check(t, c.Node(0).APIURL(), []call{
+		{name: "index", method: "GET", path: "/debug/pprof/", header: auth, want: 200},
+		{name: "heap", method: "GET", path: "/debug/pprof/heap", header: auth, want: 200},
+		{name: "goroutines", method: "GET", path: "/debug/pprof/goroutine?debug=1", header: auth, want: 200},
+		{name: "no token", method: "GET", path: "/debug/pprof/heap", want: 401, wantCode: node.CodeUnauthorized},
+	})
+	check(t, c.Node(1).APIURL(), []call{
+		{name: "off", method: "GET", path: "/debug/pprof/heap", header: auth, want: 404, wantCode: node.CodeNotFound},
+	})
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/syndtr/goleveldb/leveldb/filter"
 
 	"github.com/dhtnode/dhtnode/config"
 	"github.com/dhtnode/dhtnode/replication"
@@ -49,9 +50,17 @@ const (
 // MiB more garbage pile up between collections: 256 KiB instead of 1 MiB
 // took 0.6 MiB off the median node's RSS and 1.1–1.4 MiB off the largest
 // (docs/benchmarks-history-2026.md, tenth session).
+//
+// Each table carries a Bloom filter of its keys (storeFilterBits bits a
+// key, about 1 % false positives): a holder looks a key up before it
+// stores a new record (a CREATE is stored only if the key is absent), and
+// without the filter every such miss reads and decodes a data block of
+// each table whose key range covers the key. The filter costs 1.25 bytes
+// a record, on disk and in the table cache.
 const (
 	storeWriteBuffer = 256 << 10
 	storeBlockCache  = 2 << 20
+	storeFilterBits  = 10
 )
 
 // Connection manager watermarks: trimming starts above high and stops at low.
@@ -119,16 +128,16 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 	if err != nil {
 		return nil, err
 	}
-	if n.dstore, n.storageNote, err = openDatastore(cfg, logger); err != nil {
+	valid := replication.NewValidator(cfg.Replication.MaxValueSize)
+	var store *replication.Store
+	if n.dstore, store, n.storageNote, err = openStore(cfg, valid, logger); err != nil {
 		return nil, err
+	}
+	if err := store.LimitBytes(int64(cfg.Storage.MaxBytes)); err != nil {
+		return nil, fmt.Errorf("storage.max_bytes: %w", err)
 	}
 	if n.host, err = newHost(cfg, priv, o.gater, loopback); err != nil {
 		return nil, err
-	}
-	valid := replication.NewValidator(cfg.Replication.MaxValueSize)
-	store := replication.NewStore(n.dstore, valid)
-	if err := store.LimitBytes(context.Background(), int64(cfg.Storage.MaxBytes)); err != nil {
-		return nil, fmt.Errorf("count stored records: %w", err)
 	}
 	if path := n.dataFile(lastRunFile); path != "" {
 		if n.lastRun, err = setAsideAfterDowntime(context.Background(), path, cfg.Replication.TombstoneTTL, store, n); err != nil {
@@ -140,7 +149,8 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 		dht.Mode(dht.ModeServer), // ModeAuto stays a client on a LAN (notes §0.6)
 		dht.ProtocolPrefix(protocolPrefix(cfg.Network)),
 		dht.BucketSize(cfg.Routing.BucketSize),
-		dht.Datastore(store.Datastore()), // keeps the store's read cache coherent
+		// No dht.Datastore: with values and providers off kad-dht stores
+		// nothing, and the record store owns its datastore alone.
 		dht.Validator(record.NamespacedValidator{replication.Namespace: valid}),
 		dht.MaxRecordAge(0), // records expire by their own expires_at
 		dht.DisableProviders(),
@@ -322,26 +332,34 @@ func (n *Node) identity() (crypto.PrivKey, error) {
 	return LoadOrCreateIdentity(n.dataFile(IdentityFile))
 }
 
-func openDatastore(cfg config.Config, logger *slog.Logger) (ds.Batching, string, error) {
+// openStore opens the node's datastore and the record store in it, and
+// returns a note on damage found at start ("" if none).
+func openStore(cfg config.Config, valid replication.Validator, logger *slog.Logger) (ds.Batching, *replication.Store, string, error) {
+	open := func(d ds.Batching) (*replication.Store, error) {
+		return replication.NewStore(context.Background(), d, valid, logger)
+	}
 	if cfg.Ephemeral || cfg.Storage.Engine == config.EngineMemory {
-		return dssync.MutexWrap(ds.NewMapDatastore()), "", nil
+		d := dssync.MutexWrap(ds.NewMapDatastore())
+		store, err := open(d)
+		return d, store, "", err
 	}
 	if old := filepath.Join(cfg.DataDir, pebbleDir); dirExists(old) {
-		return nil, "", fmt.Errorf("%s holds a Pebble store from an earlier dhtnode, which this version cannot read; "+
+		return nil, nil, "", fmt.Errorf("%s holds a Pebble store from an earlier dhtnode, which this version cannot read; "+
 			"move it away to start (the other holders refill this node's records)", old)
 	}
 	path := filepath.Join(cfg.DataDir, datastoreDir)
-	d, note, err := openLevelDB(path, &leveldb.Options{
+	d, store, note, err := openLevelDB(path, &leveldb.Options{
 		// Without storage.sync a write is in the journal (written, not
 		// fsynced) before it is acknowledged: it survives a process crash.
 		NoSync:             !cfg.Storage.Sync,
 		WriteBuffer:        storeWriteBuffer,
 		BlockCacheCapacity: storeBlockCache,
-	}, logger)
+		Filter:             filter.NewBloomFilter(storeFilterBits),
+	}, logger, open)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
-	return d, note, nil
+	return d, store, note, nil
 }
 
 func dirExists(path string) bool {

@@ -12,6 +12,8 @@ import (
 	leveldb "github.com/ipfs/go-ds-leveldb"
 	goleveldb "github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/opt"
+
+	"github.com/dhtnode/dhtnode/replication"
 )
 
 // storageCheckTimeout bounds the storage probe of one /readyz.
@@ -20,44 +22,48 @@ const storageCheckTimeout = 2 * time.Second
 // storageProbeKey is read by the /readyz storage probe; it is never written.
 var storageProbeKey = ds.NewKey("/dhtnode/readyz-probe")
 
-// openLevelDB opens the LevelDB store at path and reads every entry once.
-// LevelDB's own open checks only its manifest and journal, and the
-// datastore's queries end silently at a damaged table, so without the scan
-// a truncated or overwritten table would pass for an empty or smaller store.
-// A damaged store is logged as an error and salvaged: every readable entry
-// is copied into a new store, the damaged one is moved aside, and the other
-// holders restore what was lost through repair. (LevelDB's own RecoverFile
-// is not used: in goleveldb v1.0.0 it rebuilds a partly damaged table with
-// an index that panics on the first range query.) It returns a note on what
-// was salvaged, or "".
-func openLevelDB(path string, opts *leveldb.Options, logger *slog.Logger) (*leveldb.Datastore, string, error) {
+// openLevelDB opens the LevelDB store at path and the record store in it
+// (open): NewStore reads every entry once, with every checksum verified.
+// LevelDB's own open checks only its manifest and journal, and iterators
+// end silently at a damaged table, so without that scan a truncated or
+// overwritten table would pass for an empty or smaller store. A damaged
+// store is logged as an error and salvaged: every readable entry is copied
+// into a new store, the damaged one is moved aside, and the other holders
+// restore what was lost through repair. (LevelDB's own RecoverFile is not
+// used: in goleveldb v1.0.0 it rebuilds a partly damaged table with an index
+// that panics on the first range query.) It returns a note on what was
+// salvaged, or "".
+func openLevelDB(path string, opts *leveldb.Options, logger *slog.Logger, open func(ds.Batching) (*replication.Store, error)) (*leveldb.Datastore, *replication.Store, string, error) {
 	d, err := leveldb.NewDatastore(path, opts)
 	if err != nil {
-		return nil, "", fmt.Errorf("open datastore %s: %w", path, err)
+		return nil, nil, "", fmt.Errorf("open datastore %s: %w", path, err)
 	}
-	_, damage := scanLevelDB(d.DB)
-	if damage == nil {
-		return d, "", nil
+	store, damage := open(d)
+	switch {
+	case damage == nil:
+		return d, store, "", nil
+	case !errors.Is(damage, replication.ErrStoreDamaged):
+		return nil, nil, "", errors.Join(fmt.Errorf("open record store in %s: %w", path, damage), d.Close())
 	}
 	logger.Error("DATASTORE CORRUPTED: a table cannot be read; copying what is readable to a new store, "+
 		"the other holders restore the rest through repair", "path", path, "error", damage)
 	aside := path + ".corrupt-" + time.Now().UTC().Format("20060102T150405Z")
 	kept, err := salvage(d, path, aside, opts)
 	if err != nil {
-		return nil, "", fmt.Errorf("datastore %s is corrupted (%v) and could not be salvaged: %w; "+
+		return nil, nil, "", fmt.Errorf("datastore %s is corrupted (%v) and could not be salvaged: %w; "+
 			"move it away to start empty (the other holders refill this node's records)", path, damage, err)
 	}
 	if d, err = leveldb.NewDatastore(path, opts); err != nil {
-		return nil, "", fmt.Errorf("open salvaged datastore %s: %w", path, err)
+		return nil, nil, "", fmt.Errorf("open salvaged datastore %s: %w", path, err)
 	}
-	if _, err := scanLevelDB(d.DB); err != nil {
-		return nil, "", errors.Join(fmt.Errorf("salvaged datastore %s is still corrupted: %w", path, err), d.Close())
+	if store, err = open(d); err != nil {
+		return nil, nil, "", errors.Join(fmt.Errorf("salvaged datastore %s: %w", path, err), d.Close())
 	}
 	logger.Error("DATASTORE SALVAGED: records in the damaged tables are missing until repair restores them; "+
 		"delete the damaged copy once you no longer need it", "path", path, "entries_kept", kept, "damaged_copy", aside)
 	note := fmt.Sprintf("recovered from corruption at start (%v): %d entries kept, the rest come back through repair; damaged copy in %s",
 		damage, kept, aside)
-	return d, note, nil
+	return d, store, note, nil
 }
 
 // salvage copies every readable entry of the damaged store d (at path) into
@@ -100,18 +106,6 @@ func salvage(d *leveldb.Datastore, path, aside string, opts *leveldb.Options) (i
 		err = os.Rename(tmp, path)
 	}
 	return kept, err
-}
-
-// scanLevelDB reads every entry of db, verifying every checksum, and
-// returns how many it read before the first error, and that error.
-func scanLevelDB(db *goleveldb.DB) (int, error) {
-	it := db.NewIterator(nil, &opt.ReadOptions{Strict: opt.StrictAll})
-	defer it.Release()
-	n := 0
-	for it.Next() {
-		n++
-	}
-	return n, it.Error()
 }
 
 // checkStorage reads a key from the datastore, to tell /readyz whether

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	ds "github.com/ipfs/go-datastore"
-	dssync "github.com/ipfs/go-datastore/sync"
 	kb "github.com/libp2p/go-libp2p-kbucket"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -53,7 +51,7 @@ func newMemNet(t *testing.T, n, k int, cfg func(*Config)) *memNet {
 		if err != nil {
 			t.Fatal(err)
 		}
-		net.nodes[id] = &memNode{id: id, priv: priv, store: NewStore(dssync.MutexWrap(ds.NewMapDatastore()), NewValidator(1024))}
+		net.nodes[id] = &memNode{id: id, priv: priv, store: newMemStore(t, NewValidator(1024))}
 		net.order = append(net.order, id)
 	}
 	for _, nd := range net.nodes {

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	recpb "github.com/libp2p/go-libp2p-record/pb"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"google.golang.org/protobuf/proto"
 )
 
 // Owned keys. A key of the form "@<peer ID>/<name>" belongs to the key
@@ -51,23 +49,6 @@ func Owner(key string) (peer.ID, bool, error) {
 func keepsForever(key string) bool {
 	_, owned, err := Owner(key)
 	return owned && err == nil
-}
-
-// ownedStored decodes a stored record (kad-dht's stored form) of an owned
-// key whatever its expiry, or returns nil for an open key or bad bytes.
-func ownedStored(stored []byte) *recpb.Record {
-	pbrec := new(recpb.Record)
-	if proto.Unmarshal(stored, pbrec) != nil {
-		return nil
-	}
-	key, err := UserKey(string(pbrec.GetKey()))
-	if err != nil || !keepsForever(key) {
-		return nil
-	}
-	if _, err := Unmarshal(key, pbrec.GetValue()); err != nil {
-		return nil
-	}
-	return pbrec
 }
 
 // checkOwner refuses a record of an owned key that its owner did not

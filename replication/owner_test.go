@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	ds "github.com/ipfs/go-datastore"
-	dssync "github.com/ipfs/go-datastore/sync"
-
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -83,7 +80,7 @@ func TestOwnedKeyKeepsItsLastRecord(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	valid := NewValidator(1024)
 	valid.clock = func() time.Time { return now }
-	s := NewStore(dssync.MutexWrap(ds.NewMapDatastore()), valid)
+	s := newMemStore(t, valid)
 	priv := newKey(t)
 	id, _ := peer.IDFromPrivateKey(priv)
 	key := "@" + id.String() + "/status"

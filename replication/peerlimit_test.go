@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	ds "github.com/ipfs/go-datastore"
-	dssync "github.com/ipfs/go-datastore/sync"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -29,7 +27,7 @@ func TestRecordProtocolAnswersAFloodingPeerBusy(t *testing.T) {
 		return h
 	}
 	server, flooder, polite := newHost(), newHost(), newHost()
-	store := NewStore(dssync.MutexWrap(ds.NewMapDatastore()), NewValidator(1024))
+	store := newMemStore(t, NewValidator(1024))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	const burst = 50

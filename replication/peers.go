@@ -40,15 +40,22 @@ type router struct {
 }
 
 // closest returns up to n live peers closest to the DHT key in XOR distance,
-// this node included, nearest first. Answers are cached until the routing
-// table changes (or closestCacheTTL passes), so repeated operations and
-// repair sweeps on a stable network cost no lookups.
+// this node included, nearest first. Answers that took a network round
+// trip are cached until the routing table changes (or closestCacheTTL
+// passes), so repeated operations and repair sweeps on a stable network
+// cost no lookups. Answers from the routing table alone are not cached:
+// computing one again costs a pass over the table, and caching every key a
+// repair pass looks at held megabytes at tens of thousands of records.
 func (r *router) closest(ctx context.Context, dhtKey string, n int) []peer.ID {
 	if peers, ok := r.cache.get(dhtKey, n); ok && !slices.ContainsFunc(peers, r.isSuspect) {
 		return peers
 	}
+	target := kb.ConvertKey(dhtKey)
+	if r.neighbourhoodKnown(target) {
+		return r.localClosest(target, n)
+	}
 	gen := r.cache.generation()
-	peers := r.lookup(ctx, dhtKey, n)
+	peers := r.refined(ctx, dhtKey, target, n)
 	r.cache.put(dhtKey, n, gen, peers)
 	return peers
 }
@@ -60,12 +67,9 @@ func (r *router) localClosest(target kb.ID, n int) []peer.ID {
 	return sorted[:min(n, len(sorted))]
 }
 
-// lookup is closest without the cache.
-func (r *router) lookup(ctx context.Context, dhtKey string, n int) []peer.ID {
-	target := kb.ConvertKey(dhtKey)
-	if r.neighbourhoodKnown(target) {
-		return r.localClosest(target, n)
-	}
+// refined is closest where the routing table cannot know the key's
+// neighbourhood: the nearest known peers, refined with one FIND_NODE round.
+func (r *router) refined(ctx context.Context, dhtKey string, target kb.ID, n int) []peer.ID {
 	near := r.nearestLive(target, n+lookupWidth)
 	known := append(r.refine(ctx, dhtKey, target, ids(near)), r.self)
 	sorted := kb.SortClosestPeers(known, target)
@@ -108,9 +112,18 @@ func (r *router) nearestLive(target kb.ID, n int) []indexedPeer {
 
 // neighbourhoodKnown reports whether the routing table holds every peer near
 // the target: the bucket covering it is not full, so no peer was turned away.
+// It counts the table's peers sharing the target's prefix length with this
+// node (kbucket's NPeersForCpl) from the index: NPeersForCpl copies the
+// bucket's peer list on every call.
 func (r *router) neighbourhoodKnown(target kb.ID) bool {
-	cpl := kb.CommonPrefixLen(target, kb.ConvertPeerID(r.self))
-	return r.d.RoutingTable().NPeersForCpl(uint(cpl)) < r.bucketSize
+	cpl := kb.CommonPrefixLen(target, r.selfKid)
+	n := 0
+	for _, p := range r.index.snapshot(r.cache.generation(), r.d.RoutingTable()) {
+		if kb.CommonPrefixLen(p.kid, r.selfKid) == cpl {
+			n++
+		}
+	}
+	return n < r.bucketSize
 }
 
 // refine asks the nearest known peer for its peers closest to the key (one

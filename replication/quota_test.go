@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	leveldb "github.com/ipfs/go-ds-leveldb"
 )
 
 // TestStoreLimitRefusesGrowthOnly fills a store to its limit and checks
@@ -17,13 +15,9 @@ import (
 func TestStoreLimitRefusesGrowthOnly(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	d, err := leveldb.NewDatastore(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := NewStore(d, NewValidator(1024))
+	d, s := diskStoreAt(t, dir, NewValidator(1024))
 	const limit = 4000
-	if err := s.LimitBytes(ctx, limit); err != nil {
+	if err := s.LimitBytes(limit); err != nil {
 		t.Fatal(err)
 	}
 	priv := newKey(t)
@@ -46,7 +40,7 @@ func TestStoreLimitRefusesGrowthOnly(t *testing.T) {
 	if u.UsedBytes > limit || u.UsedBytes < limit/2 || u.MaxBytes != limit || !u.Full {
 		t.Fatalf("usage after filling: %+v", u)
 	}
-	if _, err := s.Create(ctx, rec("new", 1, 10)); !errors.Is(err, ErrStorageFull) {
+	if _, err := s.Create(ctx, rec("new", 1, 200)); !errors.Is(err, ErrStorageFull) {
 		t.Fatalf("create of a new key on a full store: %v, want ErrStorageFull", err)
 	}
 	if _, err := s.Put(ctx, rec(held[0], 2, 200)); err != nil {
@@ -77,19 +71,14 @@ func TestStoreLimitRefusesGrowthOnly(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	d, err = leveldb.NewDatastore(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	s = NewStore(d, NewValidator(1024))
-	if err := s.LimitBytes(ctx, limit); err != nil {
+	_, s = diskStoreAt(t, dir, NewValidator(1024))
+	if err := s.LimitBytes(limit); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.Usage().UsedBytes; got != used {
 		t.Fatalf("reopened store counts %d bytes, the running one %d", got, used)
 	}
-	if err := s.LimitBytes(ctx, 0); err != nil || s.Usage() != (StorageUsage{}) {
+	if err := s.LimitBytes(0); err != nil || s.Usage() != (StorageUsage{}) {
 		t.Fatalf("limit 0: %v, usage %+v; want no limit", err, s.Usage())
 	}
 	if _, err := s.Put(ctx, rec("unlimited", 1, 900)); err != nil {

@@ -92,12 +92,15 @@ func (r *Record) Sign(priv crypto.PrivKey) error {
 
 // Verify checks the signature against the public key embedded in the writer's
 // peer ID (Ed25519 peer IDs embed their key).
-func (r *Record) Verify() error {
+func (r *Record) Verify() error { return r.verifySigned(r.signingBytes()) }
+
+// verifySigned is Verify given r.signingBytes().
+func (r *Record) verifySigned(signed []byte) error {
 	pub, err := r.Writer.ExtractPublicKey()
 	if err != nil {
 		return fmt.Errorf("%w: writer %q has no embedded public key", ErrBadSignature, r.Writer)
 	}
-	ok, err := pub.Verify(r.signingBytes(), r.Signature)
+	ok, err := pub.Verify(signed, r.Signature)
 	if err != nil || !ok {
 		return ErrBadSignature
 	}
@@ -135,15 +138,28 @@ func cmpOrder(greater bool) int {
 // Marshal encodes the record: a format byte, then version, written_at,
 // expires_at, flags, writer, value and signature (varints and
 // length-prefixed bytes). The key is not included: it is the DHT key.
-func (r *Record) Marshal() []byte {
-	buf := r.appendFields(make([]byte, 0, 1+3*binary.MaxVarintLen64+1+len(r.Writer)+len(r.Value)+len(r.Signature)+12))
-	return appendBytes(buf, r.Signature)
+func (r *Record) Marshal() []byte { return r.appendMarshal(make([]byte, 0, r.marshalSize())) }
+
+// marshalSize bounds the bytes appendMarshal appends.
+func (r *Record) marshalSize() int { return r.fieldsSize() + binary.MaxVarintLen64 + len(r.Signature) }
+
+// appendMarshal appends r's wire form (Marshal) to buf.
+func (r *Record) appendMarshal(buf []byte) []byte {
+	return appendBytes(r.appendFields(buf), r.Signature)
+}
+
+// fieldsSize bounds the bytes appendFields appends.
+func (r *Record) fieldsSize() int {
+	return 1 + 3*binary.MaxVarintLen64 + 1 + 2*binary.MaxVarintLen64 + len(r.Writer) + len(r.Value)
 }
 
 // signingBytes is what the signature covers: a domain tag, the key and every
-// encoded field but the signature.
+// encoded field but the signature. It is built in one allocation: it is
+// computed for every signature checked.
 func (r *Record) signingBytes() []byte {
-	buf := append([]byte(signingDomain), binary.AppendUvarint(nil, uint64(len(r.Key)))...)
+	buf := make([]byte, 0, len(signingDomain)+binary.MaxVarintLen64+len(r.Key)+r.fieldsSize())
+	buf = append(buf, signingDomain...)
+	buf = binary.AppendUvarint(buf, uint64(len(r.Key)))
 	buf = append(buf, r.Key...)
 	return r.appendFields(buf)
 }

@@ -24,9 +24,6 @@ type sweepState struct {
 
 	mu      sync.Mutex
 	last    time.Time
-	count   int
-	bytes   int64
-	counted time.Time        // when count and bytes were taken
 	changed map[peer.ID]bool // peers that joined or left the table since the last event pass
 }
 
@@ -60,39 +57,15 @@ type Stats struct {
 	LastSweep       time.Time // zero before the first sweep
 }
 
-// countsMaxAge is how stale the record counts in Stats may be.
-const countsMaxAge = time.Second
-
-// Stats returns the record counts (recounted when older than countsMaxAge)
-// and the repair totals.
+// Stats returns the record counts and the repair totals.
 func (m *Manager) Stats() Stats {
+	records, bytes := m.store.Counts()
 	s := &m.sweeps
 	s.mu.Lock()
-	stale := time.Since(s.counted) > countsMaxAge
-	s.mu.Unlock()
-	if stale {
-		var count int
-		var bytes int64
-		err := m.store.Each(m.ctx, func(_ *Record, size int) error {
-			count++
-			bytes += int64(size)
-			return nil
-		})
-		if err == nil {
-			s.setCounts(count, bytes)
-		}
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Records: s.count, Bytes: s.bytes, UnderReplicated: int(s.underReplicated.Load()),
+	return Stats{Records: records, Bytes: bytes, UnderReplicated: int(s.underReplicated.Load()),
 		RepairsTotal: m.repairs.Load(), ReadRepairs: m.readFixes.Load(), AuditsTotal: m.audits.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last,
 		BadAnswers: m.tr.badAnswers(), PartialWrites: m.partials.Load()}
-}
-
-func (s *sweepState) setCounts(count int, bytes int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.count, s.bytes, s.counted = count, bytes, time.Now()
 }
 
 func (m *Manager) run() {
@@ -141,10 +114,8 @@ func (m *Manager) startupPass(ctx context.Context) {
 // outcomes.
 func (m *Manager) pass(ctx context.Context, changed map[peer.ID]bool) {
 	var recs []*Record
-	var bytes int64
-	err := m.store.Each(ctx, func(r *Record, size int) error {
+	err := m.store.Each(ctx, func(r *Record, _ int) error {
 		recs = append(recs, r)
-		bytes += int64(size)
 		return nil
 	})
 	if err != nil {
@@ -174,7 +145,6 @@ func (m *Manager) pass(ctx context.Context, changed map[peer.ID]bool) {
 		m.recordOutcome(a, done[i], now)
 	}
 
-	s.setCounts(len(recs), bytes)
 	live := make(map[string]bool, len(recs))
 	for _, r := range recs {
 		live[r.Key] = true

@@ -93,11 +93,21 @@ func ProtocolID(prefix protocol.ID) protocol.ID { return prefix + "/record/1.0.0
 
 // encodeRequest builds a GET (payload nil) or PUT request.
 func encodeRequest(op byte, key string, payload []byte) []byte {
-	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(key)+len(payload))
+	return append(appendRequestHead(make([]byte, 0, 1+binary.MaxVarintLen64+len(key)+len(payload)), op, key), payload...)
+}
+
+// encodeRecordRequest is encodeRequest(op, r.Key, r.Marshal()) in one
+// allocation.
+func encodeRecordRequest(op byte, r *Record) []byte {
+	b := appendRequestHead(make([]byte, 0, 1+binary.MaxVarintLen64+len(r.Key)+r.marshalSize()), op, r.Key)
+	return r.appendMarshal(b)
+}
+
+// appendRequestHead appends a request's op and key to b.
+func appendRequestHead(b []byte, op byte, key string) []byte {
 	b = append(b, op)
 	b = binary.AppendUvarint(b, uint64(len(key)))
-	b = append(b, key...)
-	return append(b, payload...)
+	return append(b, key...)
 }
 
 // decodeRequest splits a request into its parts.

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	ds "github.com/ipfs/go-datastore"
-	dssync "github.com/ipfs/go-datastore/sync"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -42,7 +40,7 @@ func (p *rpcPair) hearer(who string) func(peer.ID) {
 
 // newRPCPair starts the pair; nearer is the server's holder check (nil:
 // a holder of every key).
-func newRPCPair(t *testing.T, nearer func(key string) []peer.AddrInfo) *rpcPair {
+func newRPCPair(t testing.TB, nearer func(key string) []peer.AddrInfo) *rpcPair {
 	t.Helper()
 	newHost := func() host.Host {
 		h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
@@ -54,7 +52,7 @@ func newRPCPair(t *testing.T, nearer func(key string) []peer.AddrInfo) *rpcPair 
 	}
 	ch, sh := newHost(), newHost()
 	p := &rpcPair{server: sh, heard: make(map[string]peer.ID)}
-	p.store = NewStore(dssync.MutexWrap(ds.NewMapDatastore()), NewValidator(1024))
+	p.store = newMemStore(t, NewValidator(1024))
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	sh.SetStreamHandler(testProto, (&rpcServer{store: p.store, limit: 1024 + messageOverhead, heard: p.hearer("server"), nearer: nearer, ctx: ctx}).handle)
@@ -190,6 +188,23 @@ func TestRecordProtocolReferral(t *testing.T) {
 	}
 	if got, err := tr.read(ctx, id, "near"); err != nil || got == nil || got.Compare(near) != 0 {
 		t.Fatalf("read from a holder = %v, %v; want the record written", got, err)
+	}
+}
+
+// A record request built in one allocation is the request of the record's
+// wire form.
+func TestEncodeRecordRequest(t *testing.T) {
+	priv := newKey(t)
+	for _, r := range []Record{
+		{Key: "k", Value: []byte("v"), Version: 1, WrittenAt: 1},
+		{Key: "dir/key", Value: bytes.Repeat([]byte{7}, 1024), Version: 1 << 40, WrittenAt: -5, ExpiresAt: 1 << 62},
+		{Key: "gone", Deleted: true, Version: 3, WrittenAt: 9},
+	} {
+		rec := signed(t, priv, r)
+		got, want := encodeRecordRequest(opCreate, rec), encodeRequest(opCreate, rec.Key, rec.Marshal())
+		if !bytes.Equal(got, want) {
+			t.Fatalf("encodeRecordRequest(%q) = %x; want %x", rec.Key, got, want)
+		}
 	}
 }
 

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	ds "github.com/ipfs/go-datastore"
-	dssync "github.com/ipfs/go-datastore/sync"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -33,7 +31,7 @@ func FuzzServe(f *testing.F) {
 	f.Add([]byte{})
 	far := []peer.AddrInfo{{ID: peer.ID("far-peer"), Addrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/1")}}}
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		store := NewStore(dssync.MutexWrap(ds.NewMapDatastore()), NewValidator(64))
+		store := newMemStore(t, NewValidator(64))
 		notFar := func(key string) []peer.AddrInfo {
 			if key == "far" {
 				return far

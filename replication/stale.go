@@ -4,14 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	ds "github.com/ipfs/go-datastore"
-	dsq "github.com/ipfs/go-datastore/query"
-	recpb "github.com/libp2p/go-libp2p-record/pb"
-	"google.golang.org/protobuf/proto"
 )
 
 // A node that was down for longer than the tombstone retention may hold
@@ -43,67 +39,66 @@ const statusSetAside byte = 8
 // errSetAside is a holder's statusSetAside answer.
 var errSetAside = errors.New("holder has only a set-aside copy from before a long downtime")
 
-// staleKeyPrefix starts the datastore keys of set-aside value records: the
-// value record's key under another root, so none of the store's readers
-// see it.
-const staleKeyPrefix = "/dhtnode-set-aside/"
-
-// staleDsKey is where the value record stored under k is set aside.
-func staleDsKey(k ds.Key) ds.Key {
-	return ds.NewKey(staleKeyPrefix + strings.TrimPrefix(k.String(), valueKeyPrefix))
-}
-
 // staleCount counts the set-aside records of a store, so that a store with
 // none answers GETs without looking for one.
 type staleCount struct{ n atomic.Int64 }
 
-// SetAside moves every stored record out of the store's view, to be settled
-// with the network by the Manager (settleStale) before it is served again.
-// It returns how many it moved. Call it before the store serves anything.
+// setAsideChunk is how many records SetAside moves per datastore batch.
+const setAsideChunk = 256
+
+// SetAside moves every stored record out of the store's view (to the
+// set-aside keys, asidePrefix), to be settled with the network by the
+// Manager (settleStale) before it is served again. It returns how many it
+// moved. Call it before the store serves anything: it takes no key's lock.
 func (s *Store) SetAside(ctx context.Context) (int, error) {
-	res, err := s.dstore.Query(ctx, dsq.Query{Prefix: valueKeyPrefix})
-	if err != nil {
-		return 0, err
-	}
-	entries, err := res.Rest()
-	if err != nil {
-		return 0, err
-	}
-	for _, e := range entries {
-		k := ds.NewKey(e.Key)
-		if err := s.dstore.Put(ctx, staleDsKey(k), e.Value); err != nil {
-			return 0, fmt.Errorf("set %s aside: %w", k, err)
+	moved := 0
+	err := s.inChunks(ctx, recordPrefix, prefixEnd(recordPrefix), setAsideChunk, func(chunk []kv) error {
+		b, err := s.d.Batch(ctx)
+		if err != nil {
+			return err
 		}
-		if err := s.dstore.Delete(ctx, k); err != nil {
-			return 0, fmt.Errorf("set %s aside: %w", k, err)
+		var slots []slot
+		for _, e := range chunk {
+			id, err := idOf(recordPrefix, e.k)
+			if err != nil {
+				s.badEntry(e.k, err) // left in place, out of every range
+				continue
+			}
+			sl := slot{id: id, size: len(e.v)}
+			if key, wire, err := decodeEntry(e.v); err == nil {
+				sl.key, sl.wire = key, wire
+			}
+			if err := errors.Join(b.Put(ctx, entryKey(asidePrefix, id), e.v), b.Delete(ctx, ds.RawKey(e.k))); err != nil {
+				return err
+			}
+			slots = append(slots, sl)
 		}
-	}
-	return len(entries), nil
+		if err := b.Commit(ctx); err != nil {
+			return fmt.Errorf("set records aside: %w", err)
+		}
+		for _, sl := range slots {
+			s.bytes.Add(-int64(sl.size))
+			s.changed(sl, nil)
+		}
+		moved += len(slots)
+		return nil
+	})
+	return moved, err
 }
 
 // setAside returns the records set aside, and counts them.
 func (s *Store) setAside(ctx context.Context) ([]*Record, error) {
-	res, err := s.dstore.Query(ctx, dsq.Query{Prefix: staleKeyPrefix})
-	if err != nil {
-		return nil, err
-	}
-	entries, err := res.Rest()
-	if err != nil {
-		return nil, err
-	}
 	var recs []*Record
-	for _, e := range entries {
-		var pbrec recpb.Record
-		if proto.Unmarshal(e.Value, &pbrec) != nil {
-			continue
-		}
-		key, err := UserKey(string(pbrec.GetKey()))
-		if err != nil {
-			continue
-		}
-		if r, err := Unmarshal(key, pbrec.GetValue()); err == nil {
+	err := s.scan(ctx, asidePrefix, prefixEnd(asidePrefix), false, func(k string, v []byte) error {
+		if _, r, err := decodeAt(asidePrefix, k, v); err != nil {
+			s.badEntry(k, err)
+		} else {
 			recs = append(recs, r)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	s.stale.n.Store(int64(len(recs)))
 	return recs, nil
@@ -114,7 +109,7 @@ func (s *Store) isSetAside(ctx context.Context, key string) bool {
 	if s.stale.n.Load() == 0 {
 		return false
 	}
-	has, err := s.dstore.Has(ctx, staleDsKey(valueDsKey(DHTKey(key))))
+	has, err := s.d.Has(ctx, entryKey(asidePrefix, kadID(key)))
 	return err == nil && has
 }
 
@@ -126,7 +121,7 @@ func (s *Store) settleAside(ctx context.Context, r *Record, restore bool) error 
 			return err
 		}
 	}
-	if err := s.dstore.Delete(ctx, staleDsKey(valueDsKey(DHTKey(r.Key)))); err != nil {
+	if err := s.d.Delete(ctx, entryKey(asidePrefix, kadID(r.Key))); err != nil {
 		return err
 	}
 	s.stale.n.Add(-1)

@@ -2,47 +2,98 @@ package replication
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"hash/fnv"
-	"time"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
 
 	ds "github.com/ipfs/go-datastore"
-	dsq "github.com/ipfs/go-datastore/query"
-	"github.com/libp2p/go-libp2p-kad-dht/records"
-	recpb "github.com/libp2p/go-libp2p-record/pb"
-	"github.com/multiformats/go-base32"
-	"google.golang.org/protobuf/proto"
 )
 
-// Store is this node's local copy of the records it holds, in kad-dht's
-// value-record layout in the datastore (kad-dht's own value handlers are
-// off: node/node.go). Reads are served from a cache (cache.go) that stays
-// coherent only if every writer uses Datastore().
+// Store is this node's local copy of the records it holds, in its own
+// layout in the datastore (storelayout.go), which nothing else writes.
+// Every change goes through one write path (storewrite.go), which keeps the
+// read cache (cache.go), the counts, the storage limit (quota.go) and the
+// change observers (onChange) in step with the datastore.
 type Store struct {
-	dstore *watchedDatastore // every write through it updates the cache
-	values *records.ValueStore
+	d      ds.Batching
 	valid  Validator
+	logger *slog.Logger
 	cache  *readCache
-	quota  *quotaDatastore // the storage limit (quota.go)
-	stale  staleCount      // records set aside after a long downtime (stale.go)
+	locks  [256]sync.Mutex // by the first byte of the kad ID
+
+	records atomic.Int64 // entries under recordPrefix
+	bytes   atomic.Int64 // their stored bytes
+	max     atomic.Int64 // the storage limit; 0: none
+	corrupt atomic.Int64 // reads that found an entry that does not decode (logged)
+	stale   staleCount   // records set aside after a long downtime (stale.go)
+
+	observers atomic.Pointer[[]func(id []byte, key string, old, new []byte)]
 }
 
-// NewStore returns a store over dstore. Records never age out by receive time:
-// expiry is the record's own ExpiresAt. Give kad-dht the store's Datastore,
-// not dstore: writes through it keep the read cache coherent and never
-// replace a record with an older one (ordered.go).
-func NewStore(dstore ds.Batching, valid Validator) *Store {
-	cache := newReadCache()
-	quota := &quotaDatastore{Batching: dstore}
-	watched := &watchedDatastore{orderedDatastore: &orderedDatastore{Batching: quota, valid: valid}, cache: cache}
-	return &Store{dstore: watched, values: records.NewValueStore(watched, valid, 0), valid: valid, cache: cache, quota: quota}
+// NewStore opens the store kept in dstore, which nothing else may write. It
+// reads every entry once, counting the records and, over LevelDB, verifying
+// every checksum (a damaged table is ErrStoreDamaged), and moves the records
+// of an earlier layout to the current one (storemigrate.go). Records never
+// age out by receive time: expiry is the record's own ExpiresAt.
+func NewStore(ctx context.Context, dstore ds.Batching, valid Validator, logger *slog.Logger) (*Store, error) {
+	s := &Store{d: dstore, valid: valid, logger: logger.With("component", "store"), cache: newReadCache()}
+	layout, err := s.count(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch layout {
+	case layoutVersion:
+		return s, nil
+	case "":
+		return s, s.migrate(ctx)
+	}
+	return nil, fmt.Errorf("the datastore is in store layout %q, written by a newer dhtnode; this one reads layout %s", layout, layoutVersion)
 }
 
-// Datastore is the datastore under the store, wrapped so that writes
-// through it keep the store's read cache coherent: kad-dht must be given
-// this one (dht.Datastore).
-func (s *Store) Datastore() ds.Batching { return s.dstore }
+// count counts the stored records and their bytes in one pass over the
+// whole datastore, and returns the layout version it found.
+func (s *Store) count(ctx context.Context) (layout string, err error) {
+	var records, bytes int64
+	err = s.scan(ctx, "", "", true, func(k string, v []byte) error {
+		switch {
+		case k == layoutKey.String():
+			layout = string(v)
+		case strings.HasPrefix(k, recordPrefix):
+			records++
+			bytes += int64(len(v))
+			if _, _, err := decodeAt(recordPrefix, k, v); err != nil {
+				s.badEntry(k, err)
+			}
+		}
+		return nil
+	})
+	s.records.Store(records)
+	s.bytes.Store(bytes)
+	return layout, err
+}
+
+// Counts returns the number of stored records (tombstones and expired
+// records included) and their stored bytes, kept up to date by every write.
+func (s *Store) Counts() (records int, bytes int64) {
+	return int(s.records.Load()), s.bytes.Load()
+}
+
+// onChange registers fn, called on every change of a stored record (put,
+// create, swap, remove, set-aside) under the key's lock, with the kad ID,
+// the user key and the record's wire form (Record.Marshal) before and after
+// (nil: absent). Observers are called in registration order; fn must not
+// call back into the store for the same key. Register before the store
+// takes writes: a change during the registration may be missed.
+func (s *Store) onChange(fn func(id []byte, key string, old, new []byte)) {
+	var fns []func(id []byte, key string, old, new []byte)
+	if cur := s.observers.Load(); cur != nil {
+		fns = append(fns, *cur...)
+	}
+	fns = append(fns, fn)
+	s.observers.Store(&fns)
+}
 
 // Get returns the stored record of a user key, or nil if there is none.
 func (s *Store) Get(ctx context.Context, key string) (*Record, error) {
@@ -54,51 +105,68 @@ func (s *Store) Get(ctx context.Context, key string) (*Record, error) {
 }
 
 // getBytes returns the stored record of a user key in its wire form
-// (Record.Marshal), or nil if there is none.
+// (Record.Marshal), or nil if there is none. An entry that does not decode
+// is logged and counted, and reads as none.
 // The bytes may be shared with the cache: callers must not modify them.
 func (s *Store) getBytes(ctx context.Context, key string) ([]byte, error) {
-	dhtKey := DHTKey(key)
-	cacheKey := valueDsKey(dhtKey).String()
-	data, gen, ok := s.cache.get(cacheKey)
+	id := kadID(key)
+	data, gen, ok := s.cache.get(string(id))
 	if ok {
 		return data, nil
 	}
-	rec, err := s.values.Get(ctx, dhtKey)
-	if err != nil || rec == nil {
+	sl, err := s.load(ctx, key, id)
+	if err != nil || sl.wire == nil {
 		return nil, err
 	}
-	s.cache.add(cacheKey, rec.GetValue(), gen)
-	return rec.GetValue(), nil
+	s.cache.add(string(id), sl.wire, gen)
+	return sl.wire, nil
 }
 
 // Put stores r unless the stored record is at least as new (Record.Compare).
 // It reports whether r was stored.
 func (s *Store) Put(ctx context.Context, r *Record) (bool, error) {
-	k, data, err := s.storedForm(r)
+	wire, err := s.storable(r)
 	if err != nil {
 		return false, err
 	}
-	err = s.dstore.Put(ctx, k, data) // the ordered layer compares, under the key's lock
-	if errors.Is(err, records.ErrOldRecord) {
-		return false, nil
-	}
+	var stored bool
+	err = s.update(ctx, r.Key, func(cur []byte) ([]byte, bool) {
+		stored = cur == nil || s.beats(r, cur)
+		return wire, stored
+	})
 	if err != nil {
 		return false, fmt.Errorf("store %q: %w", r.Key, err)
 	}
-	return true, nil
+	return stored, nil
 }
 
-// Create stores r only if no live record of its key is stored. Otherwise it
-// stores nothing and returns the stored record's wire form.
+// beats reports whether r should replace the stored wire form cur. As in
+// kad-dht's value store, a stored record that is not valid any more
+// (expired, say) is replaced, and so is one that does not decode; but an
+// owned key's versions only grow, even past expiry (owner.go).
+func (s *Store) beats(r *Record, cur []byte) bool {
+	c, err := Unmarshal(r.Key, cur)
+	if err != nil || (s.valid.check(c) != nil && !keepsForever(r.Key)) {
+		return true
+	}
+	return r.Compare(c) >= 0
+}
+
+// Create stores r only if no record of its key is stored (the CREATE
+// protocol, create.go). Otherwise it stores nothing and returns the stored
+// record's wire form.
 func (s *Store) Create(ctx context.Context, r *Record) (existing []byte, err error) {
 	if existing, err = s.getBytes(ctx, r.Key); err != nil || existing != nil {
 		return existing, err
 	}
-	k, data, err := s.storedForm(r)
+	wire, err := s.storable(r)
 	if err != nil {
 		return nil, err
 	}
-	existing, err = s.dstore.putIfAbsent(ctx, k, data)
+	err = s.update(ctx, r.Key, func(cur []byte) ([]byte, bool) {
+		existing = cur
+		return wire, cur == nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store %q: %w", r.Key, err)
 	}
@@ -110,20 +178,16 @@ func (s *Store) Create(ctx context.Context, r *Record) (existing []byte, err err
 // the stored record's wire form: a compare-and-set write (cas.go) that
 // finds another record at its version has lost this holder.
 func (s *Store) PutNewer(ctx context.Context, r *Record) (existing []byte, err error) {
-	k, data, err := s.storedForm(r)
+	wire, err := s.storable(r)
 	if err != nil {
 		return nil, err
 	}
-	existing, err = s.dstore.putUnless(ctx, k, data, func(stored []byte) []byte {
-		var pbrec recpb.Record
-		if proto.Unmarshal(stored, &pbrec) != nil {
-			return nil
+	err = s.update(ctx, r.Key, func(cur []byte) ([]byte, bool) {
+		if c, err := Unmarshal(r.Key, cur); cur != nil && err == nil && c.Version >= r.Version && c.Compare(r) != 0 {
+			existing = cur
+			return nil, false
 		}
-		cur, err := Unmarshal(r.Key, pbrec.GetValue())
-		if err != nil || cur.Version < r.Version || cur.Compare(r) == 0 {
-			return nil
-		}
-		return pbrec.GetValue()
+		return wire, true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store %q: %w", r.Key, err)
@@ -139,82 +203,25 @@ func (s *Store) conditional(ctx context.Context, r *Record, op byte) ([]byte, er
 	return s.PutNewer(ctx, r)
 }
 
-// storedForm validates r and returns its datastore key and the bytes stored
-// there: kad-dht's record, stamped with the receive time as its ValueStore
-// stamps the records it stores.
-func (s *Store) storedForm(r *Record) (ds.Key, []byte, error) {
-	pb := r.toPB()
-	if err := s.valid.Validate(string(pb.Key), pb.Value); err != nil {
-		return ds.Key{}, nil, fmt.Errorf("store %q: validating record: %w", r.Key, err)
+// storable validates r in full, key and wire form included, and returns
+// its wire form.
+func (s *Store) storable(r *Record) ([]byte, error) {
+	wire := r.Marshal()
+	if err := s.valid.Validate(DHTKey(r.Key), wire); err != nil {
+		return nil, fmt.Errorf("store %q: validating record: %w", r.Key, err)
 	}
-	pb.TimeReceived = time.Now().UTC().Format(time.RFC3339Nano)
-	data, err := proto.Marshal(pb)
-	if err != nil {
-		return ds.Key{}, nil, fmt.Errorf("store %q: %w", r.Key, err)
-	}
-	return valueDsKey(string(pb.Key)), data, nil
-}
-
-// stripe maps a key to one of 256 lock stripes.
-func stripe(key string) byte {
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	return byte(h.Sum32())
+	return wire, nil
 }
 
 // Remove deletes the stored copy of a key if it is still exactly r: a
 // record that arrived in the meantime is kept.
 func (s *Store) Remove(ctx context.Context, r *Record) error {
-	k := valueDsKey(DHTKey(r.Key))
-	_, err := s.dstore.deleteIf(ctx, k, func(stored []byte) bool {
-		var pbrec recpb.Record
-		if proto.Unmarshal(stored, &pbrec) != nil {
-			return false
-		}
-		cur, err := Unmarshal(r.Key, pbrec.GetValue())
-		return err == nil && cur.Compare(r) == 0
+	err := s.update(ctx, r.Key, func(cur []byte) ([]byte, bool) {
+		c, err := Unmarshal(r.Key, cur)
+		return nil, cur != nil && err == nil && c.Compare(r) == 0
 	})
-	return err
-}
-
-// Each calls fn for every stored record, with its stored size in bytes.
-// Entries that do not decode are skipped.
-func (s *Store) Each(ctx context.Context, fn func(r *Record, size int) error) error {
-	res, err := s.dstore.Query(ctx, dsq.Query{Prefix: valueKeyPrefix})
 	if err != nil {
-		return err
-	}
-	defer res.Close()
-	for e := range res.Next() {
-		if e.Error != nil {
-			return e.Error
-		}
-		pbrec := new(recpb.Record)
-		if proto.Unmarshal(e.Value, pbrec) != nil {
-			continue
-		}
-		key, err := UserKey(string(pbrec.GetKey()))
-		if err != nil {
-			continue
-		}
-		r, err := Unmarshal(key, pbrec.GetValue())
-		if err != nil {
-			continue
-		}
-		if err := fn(r, len(e.Value)); err != nil {
-			return err
-		}
+		return fmt.Errorf("remove %q: %w", r.Key, err)
 	}
 	return nil
-}
-
-// toPB wraps the record in kad-dht's wire and storage type.
-func (r *Record) toPB() *recpb.Record {
-	return &recpb.Record{Key: []byte(DHTKey(r.Key)), Value: r.Marshal()}
-}
-
-// valueDsKey is kad-dht's datastore key of a value record (records/value_store.go):
-// "/<namespace>/<base32 of the DHT key>".
-func valueDsKey(dhtKey string) ds.Key {
-	return ds.NewKey(valueKeyPrefix + base32.RawStdEncoding.EncodeToString([]byte(dhtKey)))
 }

@@ -2,27 +2,48 @@ package replication
 
 import (
 	"context"
-	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
 	ds "github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
 	leveldb "github.com/ipfs/go-ds-leveldb"
-	"github.com/libp2p/go-libp2p-kad-dht/records"
-	"google.golang.org/protobuf/proto"
 )
+
+// openStore opens a Store over d, failing the test on error.
+func openStore(t testing.TB, d ds.Batching, valid Validator) *Store {
+	t.Helper()
+	s, err := NewStore(context.Background(), d, valid, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// newMemStore returns a Store over an in-memory datastore.
+func newMemStore(t testing.TB, valid Validator) *Store {
+	return openStore(t, dssync.MutexWrap(ds.NewMapDatastore()), valid)
+}
 
 // newDiskStore returns a Store over a real on-disk LevelDB datastore that
 // takes values up to maxValue bytes.
-func newDiskStore(t *testing.T, maxValue int) *Store {
+func newDiskStore(t testing.TB, maxValue int) *Store {
+	_, s := diskStoreAt(t, t.TempDir(), NewValidator(maxValue))
+	return s
+}
+
+// diskStoreAt opens the LevelDB datastore in dir, closed at the end of the
+// test if the test does not close it first, and a Store over it.
+func diskStoreAt(t testing.TB, dir string, valid Validator) (*leveldb.Datastore, *Store) {
 	t.Helper()
-	d, err := leveldb.NewDatastore(t.TempDir(), nil)
+	d, err := leveldb.NewDatastore(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	return NewStore(d, NewValidator(maxValue))
+	return d, openStore(t, d, valid)
 }
 
 func version(t *testing.T, s *Store, key string) uint64 {
@@ -38,9 +59,8 @@ func version(t *testing.T, s *Store, key string) uint64 {
 }
 
 // TestStoreReadsSeeEveryWriter reads a key into the cache, then changes it
-// through each path that writes the datastore (kad-dht's value store as its
-// PUT_VALUE handler uses it, a delete, a batch) and checks that the next
-// read sees the change.
+// through each write of the store (put, remove, create, swap, set-aside)
+// and checks that the next read sees the change.
 func TestStoreReadsSeeEveryWriter(t *testing.T) {
 	ctx := context.Background()
 	s := newDiskStore(t, 1024)
@@ -49,62 +69,35 @@ func TestStoreReadsSeeEveryWriter(t *testing.T) {
 	rec := func(v uint64) *Record {
 		return signed(t, priv, Record{Key: key, Version: v, WrittenAt: int64(v), Value: []byte("value")})
 	}
-	if _, err := s.Put(ctx, rec(1)); err != nil {
-		t.Fatal(err)
+	steps := []struct {
+		name  string
+		write func() error
+		want  uint64
+	}{
+		{"put", func() error { _, err := s.Put(ctx, rec(1)); return err }, 1},
+		{"swap", func() error { _, err := s.PutNewer(ctx, rec(2)); return err }, 2},
+		{"remove", func() error { return s.Remove(ctx, rec(2)) }, 0},
+		{"create", func() error { _, err := s.Create(ctx, rec(3)); return err }, 3},
+		{"set aside", func() error { _, err := s.SetAside(ctx); return err }, 0},
 	}
-	if got := version(t, s, key); got != 1 {
-		t.Fatalf("read version %d, want 1", got)
-	}
-	if got := version(t, s, key); got != 1 { // now from the cache
-		t.Fatalf("cached read gave version %d, want 1", got)
-	}
-
-	kad := records.NewValueStore(s.Datastore(), NewValidator(1024), 0) // as kad-dht's handlers write
-	if err := kad.Put(ctx, DHTKey(key), rec(2).toPB()); err != nil {
-		t.Fatal(err)
-	}
-	if got := version(t, s, key); got != 2 {
-		t.Fatalf("after kad-dht stored version 2, read version %d", got)
-	}
-
-	if err := s.Datastore().Delete(ctx, valueDsKey(DHTKey(key))); err != nil {
-		t.Fatal(err)
-	}
-	if got := version(t, s, key); got != 0 {
-		t.Fatalf("after a delete, read version %d, want none", got)
-	}
-
-	b, err := s.Datastore().Batch(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := proto.Marshal(rec(3).toPB()) // as kad-dht stores a record
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Put(ctx, valueDsKey(DHTKey(key)), data); err != nil {
-		t.Fatal(err)
-	}
-	if got := version(t, s, key); got != 0 {
-		t.Fatalf("before the batch committed, read version %d, want none", got)
-	}
-	if err := b.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := version(t, s, key); got != 3 {
-		t.Fatalf("after a batch stored version 3, read version %d", got)
+	for _, step := range steps {
+		version(t, s, key) // now in the cache, if stored
+		if err := step.write(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if got := version(t, s, key); got != step.want {
+			t.Fatalf("after %s, read version %d, want %d", step.name, got, step.want)
+		}
 	}
 }
 
 // TestStoreCacheNeverServesAnOverwrittenRecord races readers against
-// writers of ever newer versions (two per key, through the store and as
-// kad-dht writes); once the writers are done, every read must return the
-// newest version written.
+// writers of ever newer versions (two per key, by put and by swap); once
+// the writers are done, every read must return the newest version written.
 func TestStoreCacheNeverServesAnOverwrittenRecord(t *testing.T) {
 	ctx := context.Background()
 	s := newDiskStore(t, 1024)
 	priv := newKey(t)
-	kad := records.NewValueStore(s.Datastore(), NewValidator(1024), 0)
 	keys := []string{"race-a", "race-b"}
 	const versions = 150
 	var wg sync.WaitGroup
@@ -134,11 +127,11 @@ func TestStoreCacheNeverServesAnOverwrittenRecord(t *testing.T) {
 					r := signed(t, priv, Record{Key: k, Version: v, WrittenAt: int64(v), Value: []byte{byte(v)}})
 					var err error
 					if v%3 == 0 {
-						err = kad.Put(ctx, DHTKey(k), r.toPB())
+						_, err = s.PutNewer(ctx, r)
 					} else {
 						_, err = s.Put(ctx, r)
 					}
-					if err != nil && !errors.Is(err, records.ErrOldRecord) {
+					if err != nil {
 						t.Error(err)
 						return
 					}
@@ -179,57 +172,41 @@ func TestStoreDoesNotCacheLargeRecords(t *testing.T) {
 // what a reader read is cached only if no write happened since it missed.
 func TestReadCacheSkipsAddsRacedByAWrite(t *testing.T) {
 	c := newReadCache()
-	k := valueDsKey(DHTKey("k"))
-	cached := func() bool { _, _, ok := c.get(k.String()); return ok }
+	k := string(kadID("k"))
+	cached := func() bool { _, _, ok := c.get(k); return ok }
 
-	_, gen, _ := c.get(k.String()) // a reader misses...
-	c.written(k)                   // ...a writer stores a newer copy...
-	c.add(k.String(), []byte("old"), gen)
+	_, gen, _ := c.get(k) // a reader misses...
+	c.written(k)          // ...a writer stores a newer copy...
+	c.add(k, []byte("old"), gen)
 	if cached() {
 		t.Fatal("a read older than a write was cached")
 	}
-	_, gen, _ = c.get(k.String())
-	c.add(k.String(), []byte("new"), gen)
+	_, gen, _ = c.get(k)
+	c.add(k, []byte("new"), gen)
 	if !cached() {
 		t.Fatal("a read with no write after it was not cached")
 	}
 }
 
-// Writes through the store's datastore never replace a value record with an
-// older one, whichever ValueStore makes them: each serialises only its own
-// Puts, so two of them (kad-dht's and the Store's) can both pass their
-// checks, as TestStoreCacheNeverServesAnOverwrittenRecord provokes.
-func TestDatastoreNeverReplacesANewerRecord(t *testing.T) {
+// A put never replaces a stored record with an older one, and reports
+// whether it stored.
+func TestStoreNeverReplacesANewerRecord(t *testing.T) {
 	ctx := context.Background()
 	s := newDiskStore(t, 1024)
 	priv := newKey(t)
-	put := func(v uint64) error {
-		data, err := proto.Marshal(signed(t, priv, Record{Key: "k", Version: v, WrittenAt: int64(v), Value: []byte{byte(v)}}).toPB())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s.Datastore().Put(ctx, valueDsKey(DHTKey("k")), data)
-	}
 	for _, step := range []struct {
-		version uint64
-		wantErr error
-		want    uint64
-	}{{2, nil, 2}, {1, records.ErrOldRecord, 2}, {3, nil, 3}} {
-		if err := put(step.version); !errors.Is(err, step.wantErr) {
-			t.Fatalf("writing v%d: %v, want %v", step.version, err, step.wantErr)
+		version    uint64
+		wantStored bool
+		want       uint64
+	}{{2, true, 2}, {1, false, 2}, {2, true, 2}, {3, true, 3}} {
+		r := signed(t, priv, Record{Key: "k", Version: step.version, WrittenAt: int64(step.version), Value: []byte{byte(step.version)}})
+		stored, err := s.Put(ctx, r)
+		if err != nil || stored != step.wantStored {
+			t.Fatalf("writing v%d: stored %v, %v; want %v", step.version, stored, err, step.wantStored)
 		}
 		if got := version(t, s, "k"); got != step.want {
 			t.Fatalf("after writing v%d the store holds v%d, want v%d", step.version, got, step.want)
 		}
-	}
-	other := ds.NewKey("/other/k") // not a value record: written as asked
-	for _, v := range []string{"b", "a"} {
-		if err := s.Datastore().Put(ctx, other, []byte(v)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got, err := s.Datastore().Get(ctx, other); err != nil || string(got) != "a" {
-		t.Fatalf("other key holds %q, %v; want \"a\"", got, err)
 	}
 }
 
@@ -264,35 +241,29 @@ func TestStoreRemoveKeepsANewerRecord(t *testing.T) {
 
 // As in kad-dht's ValueStore, an expired stored record does not block a
 // write, however low the new record's version.
-func TestDatastoreReplacesAnExpiredRecord(t *testing.T) {
+func TestStoreReplacesAnExpiredRecord(t *testing.T) {
 	ctx := context.Background()
 	now := time.Unix(1_000_000, 0)
 	valid := NewValidator(1024)
 	valid.clock = func() time.Time { return now }
-	d, err := leveldb.NewDatastore(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	s := NewStore(d, valid)
+	_, s := diskStoreAt(t, t.TempDir(), valid)
 	priv := newKey(t)
-	dskey := valueDsKey(DHTKey("k"))
-	put := func(r Record) error {
-		data, err := proto.Marshal(signed(t, priv, r).toPB())
+	put := func(r Record) bool {
+		stored, err := s.Put(ctx, signed(t, priv, r))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return s.Datastore().Put(ctx, dskey, data)
+		return stored
 	}
-	if err := put(Record{Key: "k", Version: 5, WrittenAt: 1, ExpiresAt: now.Add(time.Second).UnixNano(), Value: []byte{5}}); err != nil {
-		t.Fatal(err)
+	if !put(Record{Key: "k", Version: 5, WrittenAt: 1, ExpiresAt: now.Add(time.Second).UnixNano(), Value: []byte{5}}) {
+		t.Fatal("v5 not stored")
 	}
-	if err := put(Record{Key: "k", Version: 1, WrittenAt: 2, Value: []byte{1}}); !errors.Is(err, records.ErrOldRecord) {
-		t.Fatalf("v1 over a live v5: %v, want ErrOldRecord", err)
+	if put(Record{Key: "k", Version: 1, WrittenAt: 2, Value: []byte{1}}) {
+		t.Fatal("v1 stored over a live v5")
 	}
 	now = now.Add(2 * time.Second)
-	if err := put(Record{Key: "k", Version: 1, WrittenAt: 3, Value: []byte{1}}); err != nil {
-		t.Fatalf("v1 over an expired v5: %v", err)
+	if !put(Record{Key: "k", Version: 1, WrittenAt: 3, Value: []byte{1}}) {
+		t.Fatal("v1 not stored over an expired v5")
 	}
 	if got := version(t, s, "k"); got != 1 {
 		t.Fatalf("the store holds v%d, want v1", got)

@@ -100,7 +100,7 @@ func (t *transport) put(ctx context.Context, p peer.ID, r *Record, op byte) erro
 		}
 		return err
 	}
-	answer, err := t.client.call(ctx, p, encodeRequest(op, r.Key, r.Marshal()))
+	answer, err := t.client.call(ctx, p, encodeRecordRequest(op, r))
 	switch {
 	case err != nil:
 	case answer[0] == statusNotHolder:
@@ -149,7 +149,7 @@ func (t *transport) conditional(ctx context.Context, p peer.ID, r *Record, op by
 // conditionalAt sends a CREATE or SWAP to p and returns the record p has
 // instead of r, if any.
 func (t *transport) conditionalAt(ctx context.Context, p peer.ID, r *Record, op byte) ([]byte, error) {
-	answer, err := t.client.call(ctx, p, encodeRequest(op, r.Key, r.Marshal()))
+	answer, err := t.client.call(ctx, p, encodeRecordRequest(op, r))
 	switch {
 	case err != nil:
 		return nil, err

@@ -5,12 +5,9 @@ import (
 	"sync"
 	"time"
 
-	ds "github.com/ipfs/go-datastore"
-	recpb "github.com/libp2p/go-libp2p-record/pb"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-msgio"
-	"google.golang.org/protobuf/proto"
 )
 
 // Holder-side bounds of the watch protocol.
@@ -35,20 +32,20 @@ type subscriber interface {
 }
 
 // holderHub is the holder side of watches: who subscribed to which key,
-// told by the store after every stored record (watchedDatastore.onStored).
+// told by the store of every stored record (Store.onChange).
 type holderHub struct {
 	store *Store
 	ctx   context.Context
 
 	mu      sync.Mutex
-	byKey   map[string]map[subscriber]string // datastore key → subscribers → user key
+	byKey   map[string]map[subscriber]bool // user key → subscribers
 	perPeer map[peer.ID]int
 	total   int
 }
 
 func newHolderHub(ctx context.Context, store *Store) *holderHub {
-	h := &holderHub{store: store, ctx: ctx, byKey: make(map[string]map[subscriber]string), perPeer: make(map[peer.ID]int)}
-	store.dstore.setOnStored(h.stored)
+	h := &holderHub{store: store, ctx: ctx, byKey: make(map[string]map[subscriber]bool), perPeer: make(map[peer.ID]int)}
+	store.onChange(h.stored)
 	return h
 }
 
@@ -57,19 +54,18 @@ func newHolderHub(ctx context.Context, store *Store) *holderHub {
 // (the subscriber keeps the newest of what it gets). It reports false when
 // a limit refuses the subscription.
 func (h *holderHub) subscribe(sub subscriber, key string) bool {
-	dk := valueDsKey(DHTKey(key)).String()
 	h.mu.Lock()
-	subs := h.byKey[dk]
-	if _, ok := subs[sub]; !ok {
+	subs := h.byKey[key]
+	if !subs[sub] {
 		if h.total >= maxServedTotal || h.perPeer[sub.peerID()] >= maxServedPerPeer {
 			h.mu.Unlock()
 			return false
 		}
 		if subs == nil {
-			subs = make(map[subscriber]string)
-			h.byKey[dk] = subs
+			subs = make(map[subscriber]bool)
+			h.byKey[key] = subs
 		}
-		subs[sub] = key
+		subs[sub] = true
 		h.total++
 		h.perPeer[sub.peerID()]++
 	}
@@ -84,20 +80,19 @@ func (h *holderHub) subscribe(sub subscriber, key string) bool {
 
 // unsubscribe drops sub's subscription to key, if any.
 func (h *holderHub) unsubscribe(sub subscriber, key string) {
-	dk := valueDsKey(DHTKey(key)).String()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.remove(sub, dk)
+	h.remove(sub, key)
 }
 
-func (h *holderHub) remove(sub subscriber, dk string) {
-	subs := h.byKey[dk]
-	if _, ok := subs[sub]; !ok {
+func (h *holderHub) remove(sub subscriber, key string) {
+	subs := h.byKey[key]
+	if !subs[sub] {
 		return
 	}
 	delete(subs, sub)
 	if len(subs) == 0 {
-		delete(h.byKey, dk)
+		delete(h.byKey, key)
 	}
 	h.total--
 	if h.perPeer[sub.peerID()]--; h.perPeer[sub.peerID()] <= 0 {
@@ -110,7 +105,7 @@ func (h *holderHub) unsubscribeAll(sub subscriber, keys []string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, k := range keys {
-		h.remove(sub, valueDsKey(DHTKey(k)).String())
+		h.remove(sub, k)
 	}
 }
 
@@ -121,26 +116,26 @@ func (h *holderHub) served() int {
 	return h.total
 }
 
-// stored is told of every value record written to the datastore (its
-// stored form, a kad-dht record) and notifies the key's subscribers.
-func (h *holderHub) stored(k ds.Key, stored []byte) {
+// stored is told of every change of a stored record (Store.onChange) and
+// notifies the key's subscribers of the record stored; a removal is not a
+// notice (the other holders still have the key).
+func (h *holderHub) stored(_ []byte, key string, _, rec []byte) {
+	if rec == nil {
+		return
+	}
 	h.mu.Lock()
-	subs := h.byKey[k.String()]
+	subs := h.byKey[key]
 	if len(subs) == 0 {
 		h.mu.Unlock()
 		return
 	}
-	targets := make(map[subscriber]string, len(subs))
-	for s, key := range subs {
-		targets[s] = key
+	targets := make([]subscriber, 0, len(subs))
+	for s := range subs {
+		targets = append(targets, s)
 	}
 	h.mu.Unlock()
-	var pbrec recpb.Record
-	if proto.Unmarshal(stored, &pbrec) != nil {
-		return
-	}
-	for s, key := range targets {
-		s.deliver(key, pbrec.GetValue())
+	for _, s := range targets {
+		s.deliver(key, rec)
 	}
 }
 

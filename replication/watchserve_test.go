@@ -6,8 +6,6 @@ import (
 	"sync"
 	"testing"
 
-	ds "github.com/ipfs/go-datastore"
-	dssync "github.com/ipfs/go-datastore/sync"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -46,7 +44,7 @@ func (f *fakeSubscriber) versions(key string) []uint64 {
 // it is delivered, an unsubscribed key is not, and one peer may hold at most
 // maxServedPerPeer subscriptions.
 func TestHolderHubSubscriptions(t *testing.T) {
-	store := NewStore(dssync.MutexWrap(ds.NewMapDatastore()), NewValidator(1024))
+	store := newMemStore(t, NewValidator(1024))
 	hub := newHolderHub(context.Background(), store)
 	priv := newKey(t)
 	put := func(key string, v uint64) {

@@ -198,7 +198,11 @@ func (m *Manager) stamp(ctx context.Context, rec, cur *Record, o WriteOptions) e
 	if o.TTL > 0 {
 		rec.ExpiresAt = now.Add(o.TTL).UnixNano()
 	}
-	return rec.Sign(m.priv)
+	if err := rec.Sign(m.priv); err != nil {
+		return err
+	}
+	m.valid.verified.signed(rec) // this node's copy is stored without a check
+	return nil
 }
 
 // versionMatches reports whether the current record satisfies a
