@@ -70,6 +70,9 @@ type ReplicationState struct {
 	ReadsTotal       uint64     `json:"reads_total"`
 	HedgedReadsTotal uint64     `json:"hedged_reads_total"`
 	LastSweep        *time.Time `json:"last_sweep"`
+	// RepairBytesTotal counts the bytes repair sent and received: audits,
+	// hand-offs and anti-entropy sync sessions (issue 20).
+	RepairBytesTotal uint64 `json:"repair_bytes_total"`
 
 	// BadAnswersTotal counts holder answers whose record failed validation
 	// (forged, future-dated, ...); PartialWritesTotal counts writes that

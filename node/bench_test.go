@@ -3,13 +3,11 @@ package node_test
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/dhtnode/dhtnode/config"
+	"github.com/dhtnode/dhtnode/internal/loadbench"
 	"github.com/dhtnode/dhtnode/internal/testnet"
 	"github.com/dhtnode/dhtnode/node"
 )
@@ -59,38 +57,15 @@ func BenchmarkPut(b *testing.B) {
 // values from 8 concurrent HTTP clients spread over the nodes, with repair
 // sweeps at the default interval. Besides ns/op (wall time, shared by the
 // 8 clients) it reports cpu-µs/op, the CPU time of the whole process (ten
-// nodes and the clients) per put: on a shared machine a steadier measure.
+// nodes and the clients) per put.
 func BenchmarkPutNewKeys(b *testing.B) {
-	const clients = 8
 	c := testnet.New(b, 10, func(_ int, cfg *config.Config) {
 		cfg.Replication.RepairInterval = config.Default().Replication.RepairInterval
 	})
 	value := make([]byte, 1024)
 	ctx := context.Background()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	cpu0 := processCPU(b)
-	b.ResetTimer()
-	for range clients {
-		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < b.N; i = int(next.Add(1)) - 1 {
-				if _, err := c.Client(i%c.Len()).Put(ctx, fmt.Sprintf("load-%d", i), value, node.PutOptions{}); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	b.StopTimer()
-	b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
-}
-
-// processCPU returns the user and system CPU time this process used so far.
-func processCPU(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	loadbench.Run(b, 8, func(i int) error {
+		_, err := c.Client(i%c.Len()).Put(ctx, fmt.Sprintf("load-%d", i), value, node.PutOptions{})
+		return err
+	})
 }

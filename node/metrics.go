@@ -108,6 +108,8 @@ var (
 		"Copies pushed to holders that lacked them, by what found the gap: read (read repair) or audit (re-replication, sweeps, hand-off).", []string{"reason"}, nil)
 	descAudits = prometheus.NewDesc("dhtnode_audits_total",
 		"Keys whose holders repair asked for their copies.", nil, nil)
+	descRepairBytes = prometheus.NewDesc("dhtnode_repair_bytes_total",
+		"Bytes repair sent and received: audits, hand-offs and anti-entropy sync sessions.", nil, nil)
 	descReads = prometheus.NewDesc("dhtnode_quorum_reads_total",
 		"Quorum reads run by this node (gets, and the reads before writes).", nil, nil)
 	descHedged = prometheus.NewDesc("dhtnode_hedged_reads_total",
@@ -128,7 +130,7 @@ type nodeCollector struct{ n *Node }
 // Describe implements prometheus.Collector.
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBuildInfo, descReady, descRTPeers, descConnected, descNetSize,
-		descRecords, descRecordBytes, descStorageMax, descStorageFull, descUnder, descReadRepairs, descRepairs, descAudits, descReads,
+		descRecords, descRecordBytes, descStorageMax, descStorageFull, descUnder, descReadRepairs, descRepairs, descAudits, descRepairBytes, descReads,
 		descHedged, descProbes, descEvictions, descRebootstraps, descRecordRequests} {
 		ch <- d
 	}
@@ -160,6 +162,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRepairs, st.ReadRepairs, "read")
 	counter(descRepairs, st.RepairsTotal-st.ReadRepairs, "audit")
 	counter(descAudits, st.AuditsTotal)
+	counter(descRepairBytes, st.RepairBytes)
 	counter(descReads, st.ReadsTotal)
 	counter(descHedged, st.HedgedTotal)
 

@@ -113,7 +113,7 @@ func TestMetrics(t *testing.T) {
 		`dhtnode_requests_total{op="put",result="ok"}`, `dhtnode_requests_total{op="replicas",result="error"}`,
 		`dhtnode_request_duration_seconds_count{op="get"}`, "dhtnode_quorum_acks_count",
 		"dhtnode_read_repairs_total", `dhtnode_repairs_total{reason="read"}`, `dhtnode_repairs_total{reason="audit"}`,
-		"dhtnode_audits_total", "dhtnode_hedged_reads_total", `dhtnode_probes_total{result="ok"}`,
+		"dhtnode_audits_total", "dhtnode_repair_bytes_total", "dhtnode_hedged_reads_total", `dhtnode_probes_total{result="ok"}`,
 		`dhtnode_probes_total{result="failed"}`, "dhtnode_evictions_total", "dhtnode_rebootstraps_total",
 		`dhtnode_record_requests_total{result="ok",type="get"}`, "go_goroutines", "process_resident_memory_bytes",
 	} {
@@ -170,6 +170,7 @@ func TestMetrics(t *testing.T) {
 	b, a := before.Replication, after.Replication
 	between("repairs", m[`dhtnode_repairs_total{reason="read"}`]+m[`dhtnode_repairs_total{reason="audit"}`], b.RepairsTotal, a.RepairsTotal)
 	between("audits", m["dhtnode_audits_total"], b.AuditsTotal, a.AuditsTotal)
+	between("repair bytes", m["dhtnode_repair_bytes_total"], b.RepairBytesTotal, a.RepairBytesTotal)
 	between("quorum reads", m["dhtnode_quorum_reads_total"], b.ReadsTotal, a.ReadsTotal)
 	between("hedged reads", m["dhtnode_hedged_reads_total"], b.HedgedReadsTotal, a.HedgedReadsTotal)
 	rb, ra := before.RoutingTable, after.RoutingTable

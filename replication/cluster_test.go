@@ -197,11 +197,11 @@ func TestNewCloserPeerReceivesKey(t *testing.T) {
 	})
 }
 
-// A peer joining makes only the holders of the keys it now holds audit them.
-// Keys written moments ago, not yet audited anywhere, are judged by the
-// holders' routing tables: a join far from them costs no audit (auditing
-// every fresh key on every routing event made a burst of writes followed by
-// routing churn cost each node a wave of audits).
+// A peer joining costs the nodes that hold none of its regions no audit
+// (auditing every fresh key on every routing event made a burst of writes
+// followed by routing churn cost each node a wave of audits). Repair is by
+// region now and audits no key; TestMemNewcomerReceivesItsRangesInBulk
+// checks that those nodes run no range sync either.
 func TestJoinAuditsOnlyTheKeysTheNewcomerHolds(t *testing.T) {
 	const k, n, keys = 3, 10, 20
 	c := newCluster(t, n, func(_ int, cfg *config.Config) {

@@ -26,7 +26,8 @@ const (
 	DefaultTombstoneTTL = 24 * time.Hour
 	// DefaultRPCTimeout bounds one request to one holder.
 	DefaultRPCTimeout = 5 * time.Second
-	// repairWorkers bounds the keys audited or handed off at once.
+	// repairWorkers bounds the range syncs (one per peer), and the set-aside
+	// keys settled (stale.go), run at once.
 	repairWorkers = 8
 	// kickDelay gathers a burst of routing events into one repair pass.
 	kickDelay = 250 * time.Millisecond
@@ -35,9 +36,6 @@ const (
 	// swamp the survivors.
 	repairPushRate  = 1000 // per second
 	repairPushBurst = 100
-	// maxAuditsPerPass bounds the keys one pass audits or hands off; the
-	// rest stay due and are taken by the next pass.
-	maxAuditsPerPass = 2000
 )
 
 // Config sets the replication policy of a Manager.
@@ -73,6 +71,7 @@ type Manager struct {
 	valid  Validator
 	router holderRouter
 	tr     holderTransport
+	ranges rangeSyncer
 	logger *slog.Logger
 	// unserve stops answering record requests (nil: nothing to stop).
 	unserve func()
@@ -83,8 +82,8 @@ type Manager struct {
 	lifeMu sync.RWMutex // guards closed against wg.Add after Close
 	closed bool
 	kick   chan struct{}
-	// started is when Start ran: the repair planner lets the node settle
-	// after it (settleSweeps).
+	// started is when Start ran: repair passes let the node settle after
+	// it (settleSweeps).
 	started time.Time
 
 	answerTime answerTime    // of holders' answers to reads and writes, for hedging
@@ -99,6 +98,14 @@ type Manager struct {
 	pushLimit  *rate.Limiter
 	sweeps     sweepState
 	watch      *watchState // watches: subscriptions to holders, and served as one
+	// digests are the range digests of the store (digest.go), nil if they
+	// could not be built; sync sessions (sync.go) use them.
+	digests     *digestTable
+	repairBytes atomic.Uint64 // sent and received by audits, hand-offs and sync sessions
+	syncLimits  *peerLimits   // sync requests served per remote peer
+	// syncFar reports whether this node is too far from a key to store a
+	// record of it pushed by a sync session; nil: never.
+	syncFar func(key string) bool
 }
 
 // New returns a manager for the records in store, routing through d. live may
@@ -119,7 +126,11 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 	client := &rpcClient{h: d.Host(), proto: cfg.Protocol, limit: limit, heard: cfg.Heard, idle: make(map[peer.ID][]*rpcStream)}
 	box := newPenaltyBox(live)
 	rt := &router{self: self, selfKid: kb.ConvertPeerID(self), d: d, pm: pm, live: box, bucketSize: cfg.BucketSize}
-	m := newManager(cfg, self, priv, store, rt, &transport{self: self, store: store, client: client, box: box}, logger)
+	tr := &transport{self: self, store: store, client: client, box: box, syncProto: syncProtocolFor(cfg.Protocol)}
+	m := newManager(cfg, self, priv, store, rt, tr, logger)
+	m.syncFar = func(key string) bool {
+		return rt.nearerPeers(DHTKey(key), m.cfg.Factor+holderSlack(m.cfg.Factor)) != nil
+	}
 	server := &rpcServer{store: store, limit: limit, heard: cfg.Heard, ctx: m.ctx, counts: m.served,
 		limits: newPeerLimits(m.cfg.PeerRequestRate, m.cfg.PeerRequestBurst),
 		nearer: func(key string) []peer.AddrInfo { return rt.nearerPeers(DHTKey(key), m.cfg.Factor) },
@@ -130,9 +141,11 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 	h.SetStreamHandler(cfg.Protocol, server.handle)
 	m.watch = newWatchState(m, h, watchProtocolFor(cfg.Protocol), limit) // watchstate.go
 	h.SetStreamHandler(m.watch.proto, m.watch.handleStream)
+	h.SetStreamHandler(tr.syncProto, m.handleSync) // sync.go
 	m.unserve = func() {
 		h.RemoveStreamHandler(cfg.Protocol)
 		h.RemoveStreamHandler(m.watch.proto)
+		h.RemoveStreamHandler(tr.syncProto)
 	}
 	return m, nil
 }
@@ -158,22 +171,31 @@ func newManager(cfg Config, self peer.ID, priv crypto.PrivKey, store *Store, rou
 		cfg.PeerRequestRate, cfg.PeerRequestBurst = DefaultPeerRequestRate, DefaultPeerRequestBurst
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Manager{
-		cfg:       cfg,
-		self:      self,
-		priv:      priv,
-		store:     store,
-		valid:     store.valid,
-		router:    router,
-		tr:        tr,
-		logger:    logger.With("component", "replication"),
-		ctx:       ctx,
-		cancel:    cancel,
-		kick:      make(chan struct{}, 1),
-		pushLimit: rate.NewLimiter(repairPushRate, repairPushBurst),
-		served:    new(rpcCounts),
-		sweeps:    sweepState{marks: make(map[string]auditMark), incomplete: make(map[string]bool), changed: make(map[peer.ID]bool)},
+	m := &Manager{
+		cfg:        cfg,
+		self:       self,
+		priv:       priv,
+		store:      store,
+		valid:      store.valid,
+		router:     router,
+		tr:         tr,
+		logger:     logger.With("component", "replication"),
+		ctx:        ctx,
+		cancel:     cancel,
+		kick:       make(chan struct{}, 1),
+		pushLimit:  rate.NewLimiter(repairPushRate, repairPushBurst),
+		served:     new(rpcCounts),
+		sweeps:     sweepState{incomplete: make(map[prefix]int), chunk: walkChunk},
+		syncLimits: newPeerLimits(syncPeerRate, syncPeerBurst),
 	}
+	digests, err := newDigestTable(ctx, store) // before anything can write to the store
+	if err != nil {
+		m.logger.Error("building the range digests; range sync is off", "error", err)
+	} else {
+		m.digests = digests
+	}
+	m.ranges = m
+	return m
 }
 
 // Start runs the repair loop: a sweep every RepairInterval and a pass soon
@@ -210,7 +232,7 @@ func (m *Manager) Close() error {
 func (m *Manager) PeerChanged(p peer.ID) {
 	m.router.invalidate()
 	m.expectedHolders() // remember the network's size (quorum.go)
-	m.sweeps.noteChanged(p)
+	m.sweeps.changed.Store(true)
 	if m.watch != nil {
 		m.watch.poke() // watched keys may have new holders
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ import (
 // holder check as the record protocol's: a node that knows k peers nearer
 // the key than itself answers a holder request with a referral to them.
 type memNet struct {
-	t     *testing.T
+	t     testing.TB
 	k     int
 	nodes map[peer.ID]*memNode
 	order []peer.ID // in creation order
@@ -31,6 +32,7 @@ type memNet struct {
 	down     map[peer.ID]bool // requests to it fail at once
 	stalled  map[peer.ID]bool // requests to it never answer (until their context ends)
 	requests map[string]int   // "op peer-index", counted
+	moved    int              // records moved by range syncs
 }
 
 type memNode struct {
@@ -44,6 +46,11 @@ type memNode struct {
 // newMemNet starts n Managers with factor k, each knowing every other node.
 // cfg may adjust their configuration.
 func newMemNet(t *testing.T, n, k int, cfg func(*Config)) *memNet {
+	return newMemNetOn(t, n, k, cfg, func() *Store { return newMemStore(t, NewValidator(1024)) })
+}
+
+// newMemNetOn is newMemNet with each node's store from newStore.
+func newMemNetOn(t testing.TB, n, k int, cfg func(*Config), newStore func() *Store) *memNet {
 	net := &memNet{t: t, k: k, nodes: map[peer.ID]*memNode{}, down: map[peer.ID]bool{}, stalled: map[peer.ID]bool{}, requests: map[string]int{}}
 	for range n {
 		priv := newKey(t)
@@ -51,7 +58,7 @@ func newMemNet(t *testing.T, n, k int, cfg func(*Config)) *memNet {
 		if err != nil {
 			t.Fatal(err)
 		}
-		net.nodes[id] = &memNode{id: id, priv: priv, store: newMemStore(t, NewValidator(1024))}
+		net.nodes[id] = &memNode{id: id, priv: priv, store: newStore()}
 		net.order = append(net.order, id)
 	}
 	for _, nd := range net.nodes {
@@ -61,6 +68,7 @@ func newMemNet(t *testing.T, n, k int, cfg func(*Config)) *memNet {
 			cfg(&c)
 		}
 		nd.m = newManager(c, nd.id, nd.priv, nd.store, &memRouter{net: net, self: nd.id}, &memTransport{net: net, self: nd.id}, slog.New(slog.DiscardHandler))
+		nd.m.ranges = &countingSyncer{net: net, m: nd.m}
 		t.Cleanup(func() { _ = nd.m.Close() })
 	}
 	return net
@@ -149,6 +157,7 @@ func (r *memRouter) candidates(dhtKey string, k int) *candidateSet {
 func (r *memRouter) filter(ps []peer.ID) []peer.ID { return ps }
 func (r *memRouter) invalidate()                   {}
 func (r *memRouter) tableSize() int                { return len(r.net.node(r.self).known) }
+func (r *memRouter) tablePeers() []peer.ID         { return slices.Clone(r.net.node(r.self).known) }
 
 func mapSlice[T, U any](in []T, f func(T) U) []U {
 	out := make([]U, len(in))
@@ -164,6 +173,7 @@ func mapSlice[T, U any](in []T, f func(T) U) []U {
 type memTransport struct {
 	net  *memNet
 	self peer.ID
+	bad  atomic.Uint64
 }
 
 var errDown = errors.New("peer unreachable")
@@ -237,6 +247,48 @@ func (t *memTransport) conditional(ctx context.Context, p peer.ID, r *Record, op
 	return tr.conditional(ctx, p, r, op)
 }
 
-func (t *memTransport) badAnswers() uint64 { return 0 }
+func (t *memTransport) badAnswers() uint64 { return t.bad.Load() }
+
+func (t *memTransport) misbehaved(peer.ID) { t.bad.Add(1) }
+
+// openSync returns a session whose requests are served by p's Manager, after
+// the failure rules (each request counts as one "sync").
+func (t *memTransport) openSync(ctx context.Context, p peer.ID) (syncConn, error) {
+	if _, err := t.at(ctx, "sync", p, ""); err != nil {
+		return nil, err
+	}
+	return &memSync{t: t, to: p}, nil
+}
+
+type memSync struct {
+	t  *memTransport
+	to peer.ID
+}
+
+func (c *memSync) roundTrip(ctx context.Context, req []byte) ([]byte, error) {
+	if _, err := c.t.at(ctx, "sync", c.to, ""); err != nil {
+		return nil, err
+	}
+	return c.t.net.node(c.to).m.serveSyncFrame(c.t.self, req), nil
+}
+
+func (c *memSync) close() {}
 
 func (t *memTransport) close() {}
+
+// countingSyncer is a node's own range sync (sync.go, over the memNet)
+// that counts the syncs the node starts ("sync-by") and the records they
+// moved.
+type countingSyncer struct {
+	net *memNet
+	m   *Manager
+}
+
+func (c *countingSyncer) syncRanges(ctx context.Context, p peer.ID, ps []prefix) (syncResult, error) {
+	res, err := c.m.syncRanges(ctx, p, ps)
+	c.net.mu.Lock()
+	defer c.net.mu.Unlock()
+	c.net.requests["sync-by "+string(c.m.self)]++
+	c.net.moved += res.sent + res.received
+	return res, err
+}

@@ -28,6 +28,15 @@ type holderRouter interface {
 	invalidate()
 	// tableSize is the number of peers in the routing table.
 	tableSize() int
+	// tablePeers returns the live peers of the routing table.
+	tablePeers() []peer.ID
+}
+
+// rangeSyncer brings this node's and p's records in the prefixes ps to the
+// same winners (both ways): the Manager's syncRanges (sync.go), or a test's
+// wrapper of it.
+type rangeSyncer interface {
+	syncRanges(ctx context.Context, p peer.ID, ps []prefix) (syncResult, error)
 }
 
 // holderTransport reads and writes one holder's copy of a record; this node
@@ -52,6 +61,11 @@ type holderTransport interface {
 	// badAnswers counts the answers that carried a record failing
 	// validation, or were malformed.
 	badAnswers() uint64
+	// misbehaved counts a bad answer from p (a record failing
+	// validation, a malformed message) and leaves p out for a while.
+	misbehaved(p peer.ID)
+	// openSync opens a sync session with p (sync.go).
+	openSync(ctx context.Context, p peer.ID) (syncConn, error)
 	// close releases the connections, after every request; it may be
 	// called more than once.
 	close()

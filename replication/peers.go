@@ -174,17 +174,18 @@ func (r *router) invalidate() { r.cache.invalidate() }
 
 func (r *router) tableSize() int { return r.d.RoutingTable().Size() }
 
-func (r *router) isSuspect(p peer.ID) bool { return r.live != nil && r.live.IsSuspect(p) }
-
-// rank returns the position of p in peers, or -1.
-func rank(peers []peer.ID, p peer.ID) int {
-	for i, q := range peers {
-		if q == p {
-			return i
+// tablePeers returns the live peers of the routing table.
+func (r *router) tablePeers() []peer.ID {
+	var out []peer.ID
+	for _, p := range r.index.snapshot(r.cache.generation(), r.d.RoutingTable()) {
+		if !r.isSuspect(p.id) {
+			out = append(out, p.id)
 		}
 	}
-	return -1
+	return out
 }
+
+func (r *router) isSuspect(p peer.ID) bool { return r.live != nil && r.live.IsSuspect(p) }
 
 // closestCacheTTL bounds how long a cached neighbourhood is trusted: peers
 // can join near a key without entering this node's routing table (when the

@@ -3,6 +3,7 @@ package replication
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,247 +11,263 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-const planKey = "planned"
-
-// peersByDistance returns n random peers, nearest planKey first.
+// peersByDistance returns n random peers, nearest the start of the key
+// space (the all-zero kad ID) first: the order of responsibility for a
+// region that is the whole key space.
 func peersByDistance(t *testing.T, n int) []peer.ID {
-	return kb.SortClosestPeers(randomPeers(t, n), kb.ConvertKey(DHTKey(planKey)))
+	return kb.SortClosestPeers(randomPeers(t, n), make([]byte, 32))
 }
 
-func peersAt(ps []peer.ID, idx ...int) []peer.ID {
-	out := make([]peer.ID, len(idx))
-	for i, j := range idx {
-		out[i] = ps[j]
+// regionOfPeers is a region over p held by the peers of ps at the indexes.
+func regionOfPeers(p prefix, ps []peer.ID, idx ...int) region {
+	r := region{prefix: p}
+	for _, i := range idx {
+		r.holders = append(r.holders, ps[i])
 	}
-	return out
+	slices.Sort(r.holders)
+	return r
 }
 
-// outcome names what a plan does with planKey.
-func outcome(p repairPlan) string {
-	switch {
-	case len(p.lookup) > 0:
-		return "lookup"
-	case len(p.actions) > 0:
-		return p.actions[0].kind.String()
+// mustPrefix parses a prefix written as bits, e.g. "01" (the empty string
+// is the whole key space).
+func mustPrefix(bits string) prefix {
+	var p prefix
+	for _, b := range bits {
+		p = p.child(int(b - '0'))
 	}
-	if m, ok := p.marks[planKey]; ok {
-		if m.seeded && m.holders == nil {
-			return "seed"
+	return p
+}
+
+// describe names a plan by peer indexes: "P3:0,1 handoff:0" (prefixes as bits).
+func describe(p regionPlan, ps []peer.ID) string {
+	name := func(q prefix) string {
+		var b strings.Builder
+		for i := range q.bits {
+			fmt.Fprint(&b, q.id[i/8]>>(7-i%8)&1)
 		}
-		if m.holders == nil {
-			return "note"
+		if q.bits == 0 {
+			return "*"
 		}
-		return "learn"
+		return b.String()
 	}
-	return "nothing"
+	names := func(qs []prefix) string {
+		var out []string
+		for _, q := range qs {
+			out = append(out, name(q))
+		}
+		return strings.Join(out, ",")
+	}
+	var out []string
+	for _, j := range p.syncs {
+		out = append(out, fmt.Sprintf("P%d:%s", slices.Index(ps, j.peer), names(j.prefixes)))
+	}
+	slices.Sort(out)
+	if len(p.handOffs) > 0 {
+		out = append(out, "handoff:"+names(p.handOffs))
+	}
+	if len(out) == 0 {
+		return "nothing"
+	}
+	return strings.Join(out, " ")
 }
 
-// The repair rules, key by key (the comment above responsibleRanks). P0 is
-// the peer nearest the key; the key's holders are P0, P1, P2 (k = 3).
-func TestPlanRepairDecisions(t *testing.T) {
-	const k = 3
-	interval := time.Second
-	now := time.Unix(1_000_000, 0)
+// The repair rules, region by region (the comment above responsibleRanks).
+// One region, the whole key space; P0 is the peer nearest its start.
+func TestPlanRegionsDecisions(t *testing.T) {
 	P := peersByDistance(t, 8)
-	old := now.Add(-time.Hour).UnixNano()
-	type mark struct {
-		holders []int // indexes in P; nil: none known yet
-		version uint64
-		ago     int // sweeps since the mark was set
-		seeded  bool
-	}
+	whole := prefix{}
 	cases := []struct {
-		name       string
-		sweep      bool
-		startup    bool // the first pass after Start
-		settling   bool
-		changed    []int // event pass: the peers that joined or left
-		self       int
-		rec        Record // Key and, unless set, Version 1 and an old WrittenAt are filled in
-		mark       *mark
-		incomplete bool
-		holders    []int // the looked-up holders; default P0, P1, P2
-		nearby     []int // the routing table's nearest; default the holders
-		want       string
+		name      string
+		self      int
+		prev, cur []int // holders; prev nil: no previous regions
+		redo      bool  // the whole key space is to be redone
+		want      string
 	}{
-		// Records that end.
-		{name: "expired record is dropped", sweep: true, rec: Record{ExpiresAt: now.Add(-time.Second).UnixNano()}, want: "drop"},
-		{name: "expired record is dropped by an event pass too", changed: []int{7}, rec: Record{ExpiresAt: 1}, want: "drop"},
-		{name: "old tombstone is dropped", sweep: true, rec: Record{Deleted: true, WrittenAt: now.Add(-25 * time.Hour).UnixNano()}, want: "drop"},
-		{name: "young tombstone is kept and audited like a value", sweep: true, rec: Record{Deleted: true, WrittenAt: old}, want: "audit"},
-
-		// Sweeps.
-		{name: "sweep: first sight of a key written moments ago starts its clocks only", sweep: true,
-			rec: Record{WrittenAt: now.Add(-interval / 2).UnixNano()}, want: "note"},
-		{name: "sweep: the next sweep learns the holders of a noted key without an audit", sweep: true,
-			mark: &mark{version: 1, ago: 1}, want: "learn"},
-		{name: "sweep: a noted key overwritten since is audited", sweep: true,
-			rec: Record{Version: 2}, mark: &mark{version: 1, ago: 1}, want: "audit"},
-		{name: "sweep: a noted key left incomplete is audited, not learnt", sweep: true,
-			mark: &mark{version: 1, ago: 1}, incomplete: true, want: "audit"},
-		{name: "sweep: unknown old key, responsible", sweep: true, want: "audit"},
-		{name: "sweep: unknown old key, not responsible: the backstop is overdue", sweep: true, self: 2, want: "audit"},
-		{name: "sweep: unchanged key audited recently", sweep: true, mark: &mark{holders: []int{0, 1, 2}, version: 1, ago: fullAuditSweeps - 1}, want: "nothing"},
-		{name: "sweep: responsible holder's periodic audit", sweep: true, mark: &mark{holders: []int{0, 1, 2}, version: 1, ago: fullAuditSweeps}, want: "audit"},
-		{name: "sweep: second responsible holder's periodic audit", sweep: true, self: 1, mark: &mark{holders: []int{0, 1, 2}, version: 1, ago: fullAuditSweeps}, want: "audit"},
-		{name: "sweep: other holders wait for the backstop", sweep: true, self: 2, mark: &mark{holders: []int{0, 1, 2}, version: 1, ago: fullAuditSweeps}, want: "nothing"},
-		{name: "sweep: backstop", sweep: true, self: 2, mark: &mark{holders: []int{0, 1, 2}, version: 1, ago: backstopSweeps}, want: "audit"},
-		{name: "sweep: new version, responsible", sweep: true, rec: Record{Version: 2}, mark: &mark{holders: []int{0, 1, 2}, version: 1}, want: "audit"},
-		{name: "sweep: new version, not responsible", sweep: true, self: 2, rec: Record{Version: 2}, mark: &mark{holders: []int{0, 1, 2}, version: 1}, want: "nothing"},
-		{name: "sweep: a holder left, responsible", sweep: true, holders: []int{0, 2, 3}, mark: &mark{holders: []int{0, 1, 2}, version: 1}, want: "audit"},
-		{name: "sweep: a newcomer does not take the duty from the old second", sweep: true, self: 2,
-			holders: []int{0, 1, 2}, mark: &mark{holders: []int{1, 2, 3}, version: 1}, want: "audit"},
-		{name: "sweep: no longer a holder: hand off", sweep: true, self: 3, mark: &mark{holders: []int{0, 1, 3}, version: 1}, want: "hand-off"},
-		{name: "sweep: incomplete key is audited", sweep: true, self: 2, mark: &mark{holders: []int{0, 1, 2}, version: 1}, incomplete: true, want: "audit"},
-
-		// Passes after routing events.
-		{name: "event: far peer joined", changed: []int{7}, mark: &mark{holders: []int{0, 1, 2}, version: 1}, want: "nothing"},
-		{name: "event: a holder left", changed: []int{1}, holders: []int{0, 2, 3}, mark: &mark{holders: []int{0, 1, 2}, version: 1}, want: "audit"},
-		{name: "event: a newcomer does not take the duty from the old second", changed: []int{1}, self: 2, holders: []int{0, 1, 2},
-			mark: &mark{holders: []int{0, 2, 3}, version: 1}, want: "audit"},
-		{name: "event: a nearer peer joined and the holders changed", changed: []int{1}, holders: []int{0, 1, 2},
-			mark: &mark{holders: []int{0, 2, 3}, version: 1}, want: "audit"},
-		{name: "event: a nearer peer joined: the farthest holder hands off", changed: []int{1}, self: 3, holders: []int{0, 1, 2},
-			mark: &mark{holders: []int{0, 2, 3}, version: 1}, want: "hand-off"},
-		{name: "event: a nearer peer joined but the lookup shows no change", changed: []int{1}, holders: []int{0, 2, 3},
-			mark: &mark{holders: []int{0, 2, 3}, version: 1}, want: "nothing"},
-		{name: "event: key not audited yet, judged by the routing table (far)", changed: []int{7}, want: "nothing"},
-		{name: "event: key not audited yet, judged by the routing table (near)", changed: []int{1}, nearby: []int{0, 2, 3}, want: "audit"},
-		{name: "event: fewer holders known than k", changed: []int{7}, nearby: []int{0, 1}, holders: []int{0, 1}, want: "audit"},
-		{name: "event: incomplete key", changed: []int{7}, self: 2, mark: &mark{holders: []int{0, 1, 2}, version: 1}, incomplete: true, want: "audit"},
-		{name: "event: a key written moments ago is not just noted", changed: []int{1}, rec: Record{WrittenAt: now.UnixNano()}, want: "audit"},
-
-		// After a (re)start, while the routing table fills (settleSweeps).
-		{name: "startup: a key without a mark is seeded, not audited", sweep: true, startup: true, settling: true, want: "seed"},
-		{name: "startup: an expired key is dropped", sweep: true, startup: true, settling: true, rec: Record{ExpiresAt: 1}, want: "drop"},
-		{name: "startup: a key left incomplete is audited", sweep: true, startup: true, settling: true, incomplete: true, want: "audit"},
-		{name: "settling: a key that arrived after the start is treated as usual", settling: true, changed: []int{1}, want: "audit"},
-		{name: "settling: a seeded key is left alone by routing events", settling: true, changed: []int{1},
-			mark: &mark{version: 1, seeded: true}, want: "nothing"},
-		{name: "settling: a seeded key is left alone by sweeps", sweep: true, settling: true,
-			mark: &mark{version: 1, seeded: true, ago: 1}, want: "nothing"},
-		{name: "settling: a seeded key overwritten since is audited", sweep: true, settling: true, rec: Record{Version: 2},
-			mark: &mark{version: 1, seeded: true}, want: "audit"},
-		{name: "settling: an incomplete key is audited", sweep: true, settling: true, incomplete: true, want: "audit"},
-		{name: "settling: an expired key is dropped", sweep: true, settling: true, rec: Record{ExpiresAt: 1}, want: "drop"},
-		{name: "settling: a key audited since the start is treated as usual", settling: true, changed: []int{1}, holders: []int{0, 2, 3},
-			mark: &mark{holders: []int{0, 1, 2}, version: 1}, want: "audit"},
-		{name: "settled: the first sweep learns a seeded key's holders", sweep: true,
-			mark: &mark{version: 1, seeded: true, ago: fullAuditSweeps}, want: "learn"},
-		{name: "settled: a seeded key whose holder left is audited", changed: []int{1}, holders: []int{0, 2, 3},
-			mark: &mark{version: 1, seeded: true}, want: "audit"},
+		{name: "holders unchanged", prev: []int{0, 1, 2}, cur: []int{0, 1, 2}, want: "nothing"},
+		{name: "a holder died: the nearest survivor syncs its replacement", prev: []int{0, 1, 2}, cur: []int{0, 2, 3}, want: "P3:*"},
+		{name: "a holder died: so does the second survivor", self: 2, prev: []int{0, 1, 2}, cur: []int{0, 2, 3}, want: "P3:*"},
+		{name: "a holder died: the third survivor leaves it to them", self: 3, prev: []int{0, 1, 2, 3}, cur: []int{0, 1, 3, 4}, want: "nothing"},
+		{name: "two died: the survivors sync both replacements", self: 1, prev: []int{0, 1, 2, 3}, cur: []int{1, 3, 4, 5}, want: "P4:* P5:*"},
+		{name: "a nearer peer joined: the old nearest syncs it", self: 1, prev: []int{1, 2, 3}, cur: []int{0, 1, 2}, want: "P0:*"},
+		{name: "a nearer peer joined: the newcomer does not take the old second's duty", self: 2, prev: []int{1, 2, 3}, cur: []int{0, 1, 2}, want: "P0:*"},
+		{name: "the newcomer itself does nothing", self: 0, prev: []int{1, 2, 3}, cur: []int{0, 1, 2}, want: "nothing"},
+		{name: "the evicted holder hands off to every holder", self: 3, prev: []int{1, 2, 3}, cur: []int{0, 1, 2}, want: "P0:* P1:* P2:* handoff:*"},
+		{name: "the network grew past the holders: the new one is synced", self: 1, prev: []int{0, 1}, cur: []int{0, 1, 2}, want: "P2:*"},
+		{name: "a holder died and none replaces it", prev: []int{0, 1}, cur: []int{0}, want: "nothing"},
+		{name: "never a holder", self: 5, prev: []int{0, 1, 2}, cur: []int{0, 1, 3}, want: "nothing"},
+		{name: "no previous regions (settling): holder changes are not followed", prev: nil, cur: []int{0, 1, 2}, want: "nothing"},
+		{name: "redo: every other holder", self: 2, prev: []int{0, 1, 2}, cur: []int{0, 1, 2}, redo: true, want: "P0:* P1:*"},
+		{name: "redo while settling", self: 2, cur: []int{0, 1, 2}, redo: true, want: "P0:* P1:*"},
+		{name: "redo of a range this node does not hold (strays): hand-off", self: 5, prev: []int{0, 1, 2}, cur: []int{0, 1, 2}, redo: true,
+			want: "P0:* P1:* P2:* handoff:*"},
+		{name: "redo and a change: one sync per peer", prev: []int{0, 1, 2}, cur: []int{0, 2, 3}, redo: true, want: "P2:* P3:*"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := tc.rec
-			rec.Key = planKey
-			if rec.Version == 0 {
-				rec.Version = 1
+			in := regionInput{self: P[tc.self], cur: []region{regionOfPeers(whole, P, tc.cur...)}}
+			if tc.prev != nil {
+				in.prev = []region{regionOfPeers(whole, P, tc.prev...)}
 			}
-			if rec.WrittenAt == 0 {
-				rec.WrittenAt = old
+			if tc.redo {
+				in.redo = []prefix{whole}
 			}
-			holders := peersAt(P, 0, 1, 2)
-			if tc.holders != nil {
-				holders = peersAt(P, tc.holders...)
-			}
-			nearby := holders
-			if tc.nearby != nil {
-				nearby = peersAt(P, tc.nearby...)
-			}
-			in := planInput{
-				self: P[tc.self], k: k, interval: interval, tombstoneTTL: 24 * time.Hour, now: now,
-				sweep: tc.sweep, startup: tc.startup, settling: tc.settling, settle: 2 * interval, recs: []*Record{&rec}, marks: map[string]auditMark{},
-				incomplete: map[string]bool{planKey: tc.incomplete}, budget: 10,
-				nearby: func(string) []peer.ID { return nearby },
-			}
-			if !tc.sweep {
-				in.changed = map[peer.ID]bool{}
-				for _, i := range tc.changed {
-					in.changed[P[i]] = true
-				}
-			}
-			if tc.mark != nil {
-				m := auditMark{version: tc.mark.version, at: now.Add(-time.Duration(tc.mark.ago) * interval), seeded: tc.mark.seeded}
-				if tc.mark.holders != nil {
-					m.holders = peersAt(P, tc.mark.holders...)
-				}
-				in.marks[planKey] = m
-			}
-			p := planRepair(in)
-			if outcome(p) == "lookup" {
-				in.holders = map[string][]peer.ID{planKey: holders}
-				p = planRepair(in)
-			}
-			if got := outcome(p); got != tc.want {
+			if got := describe(planRegions(in), P); got != tc.want {
 				t.Fatalf("plan = %s, want %s", got, tc.want)
-			}
-			if len(p.actions) > 0 && p.actions[0].kind != actDrop && !slices.Equal(p.actions[0].holders, holders) {
-				t.Fatalf("%s among %v, want the looked-up holders %v", p.actions[0].kind, p.actions[0].holders, holders)
 			}
 		})
 	}
 }
 
-// A plan asks for the holders it needs, and for no others; it changes none
-// of its inputs; the budget bounds audits and hand-offs, not drops.
-func TestPlanRepairLookupsAndBudget(t *testing.T) {
-	now := time.Unix(1_000_000, 0)
-	self := randomPeer(t)
-	var recs []*Record
-	for i := range 6 {
-		recs = append(recs, &Record{Key: fmt.Sprintf("k%d", i), Version: 1, WrittenAt: now.Add(-time.Hour).UnixNano()})
+// A plan works on the pieces of the key space where the old and the new
+// regions overlap, batches the prefixes per peer, and redoes a prefix in
+// each current region it overlaps.
+func TestPlanRegionsPiecesAndBatches(t *testing.T) {
+	P := peersByDistance(t, 6)
+	self := P[0]
+	prev := []region{regionOfPeers(mustPrefix("0"), P, 0, 1, 2), regionOfPeers(mustPrefix("1"), P, 0, 1, 2)}
+	cur := []region{
+		regionOfPeers(mustPrefix("00"), P, 0, 1, 3),
+		regionOfPeers(mustPrefix("01"), P, 0, 1, 2),
+		regionOfPeers(mustPrefix("10"), P, 0, 2, 3),
+		regionOfPeers(mustPrefix("11"), P, 1, 2, 4),
 	}
-	recs = append(recs, &Record{Key: "expired", Version: 1, ExpiresAt: 1}, &Record{Key: "fresh", Version: 1, WrittenAt: now.UnixNano()})
-	in := planInput{
-		self: self, k: 1, interval: time.Second, tombstoneTTL: time.Hour, now: now, sweep: true,
-		recs: recs, marks: map[string]auditMark{}, incomplete: map[string]bool{}, budget: 4,
-		nearby: func(string) []peer.ID { t.Fatal("a sweep asked the routing table"); return nil },
+	in := regionInput{self: self, prev: prev, cur: cur}
+	// 00 and 10 gained P3 (one job, two prefixes); 11 is no longer this
+	// node's: handed to its three holders.
+	if got, want := describe(planRegions(in), P), "P1:11 P2:11 P3:00,10 P4:11 handoff:11"; got != want {
+		t.Fatalf("plan = %s, want %s", got, want)
 	}
-	p := planRepair(in)
-	if want := []string{"k0", "k1", "k2", "k3", "k4", "k5"}; !slices.Equal(p.lookup, want) {
-		t.Fatalf("lookups %v, want %v", p.lookup, want)
+	in.redo = []prefix{mustPrefix("0"), mustPrefix("010")}
+	if got, want := describe(planRegions(in), P), "P1:00,01,11 P2:01,11 P3:00,10 P4:11 handoff:11"; got != want {
+		t.Fatalf("with a redo of 0 and 010: plan = %s, want %s", got, want)
 	}
-	in.holders = map[string][]peer.ID{}
-	for _, k := range p.lookup {
-		in.holders[k] = []peer.ID{self}
-	}
-	p = planRepair(in)
-	var got []string
-	for _, a := range p.actions {
-		got = append(got, a.kind.String()+" "+a.rec.Key)
-	}
-	if want := []string{"audit k0", "audit k1", "audit k2", "audit k3", "drop expired"}; !slices.Equal(got, want) {
-		t.Fatalf("actions %v, want %v", got, want)
-	}
-	if len(p.lookup) != 0 || len(p.marks) != 1 || p.marks["fresh"].version != 1 {
-		t.Fatalf("second plan: lookups %v, marks %v; want none and the fresh key noted", p.lookup, p.marks)
-	}
-	if len(in.marks) != 0 || len(in.incomplete) != 0 {
-		t.Fatal("planning changed its inputs")
+	// The other way round: coarser regions now.
+	in = regionInput{self: self, prev: cur, cur: prev}
+	if got, want := describe(planRegions(in), P), "P1:10 P2:00"; got != want {
+		t.Fatalf("regions merged: plan = %s, want %s", got, want)
 	}
 }
 
-// The keys a node had when it started become due for their periodic audit
-// spread evenly over the fullAuditSweeps intervals after it settled, not all
-// at once.
-func TestSeededAuditsAreSpread(t *testing.T) {
-	const keys = 1200
-	interval := 10 * time.Second
-	now := time.Unix(1_000_000, 0)
-	in := planInput{self: randomPeer(t), interval: interval, now: now, settle: settleSweeps * interval}
-	settled := now.Add(in.settle)
-	perInterval := make([]int, fullAuditSweeps)
-	for i := range keys {
-		due := in.seedTime(fmt.Sprintf("key-%d", i)).Add(fullAuditSweeps * interval)
-		if !due.After(settled) || due.After(settled.Add(fullAuditSweeps*interval)) {
-			t.Fatalf("key-%d due at %v, want within the %d intervals after %v", i, due, fullAuditSweeps, settled)
+// With real regions of a random network: when a peer dies, each piece it
+// held is synced to its replacement by the two nearest survivors and by no
+// one else; when a peer joins, the old holders it evicts hand their pieces
+// off and two old holders sync each of its new pieces to it. Nothing else
+// moves.
+func TestPlanRegionsDeathAndJoin(t *testing.T) {
+	const n, k = 24, 4
+	peers := randomPeers(t, n)
+	all := regions(peers, k)
+	// plans returns what every node of the network plans when its regions
+	// go from prev to cur (each node sees the same).
+	plans := func(nodes []peer.ID, prev, cur []region) map[peer.ID]regionPlan {
+		out := map[peer.ID]regionPlan{}
+		for _, self := range nodes {
+			out[self] = planRegions(regionInput{self: self, prev: prev, cur: cur})
 		}
-		perInterval[(due.Sub(settled)-1)/interval]++
+		return out
 	}
-	for j, n := range perInterval {
-		if n > 2*keys/fullAuditSweeps {
-			t.Fatalf("%d of %d keys due in interval %d after settling (all: %v)", n, keys, j+1, perInterval)
+	// senders[piece][to] lists who syncs the piece with peer to.
+	type key struct {
+		piece prefix
+		to    peer.ID
+	}
+	senders := func(ps map[peer.ID]regionPlan) map[key][]peer.ID {
+		out := map[key][]peer.ID{}
+		for from, p := range ps {
+			for _, j := range p.syncs {
+				for _, q := range j.prefixes {
+					out[key{q, j.peer}] = append(out[key{q, j.peer}], from)
+				}
+			}
+		}
+		return out
+	}
+
+	dead := peers[0]
+	survivors := peers[1:]
+	after := regions(survivors, k)
+	got := senders(plans(survivors, all, after))
+	want := 0
+	pieces(all, after, func(piece prefix, before, now region) {
+		if !slices.Contains(before.holders, dead) {
+			return
+		}
+		for _, h := range now.holders {
+			if slices.Contains(before.holders, h) {
+				continue
+			}
+			want++
+			from := got[key{piece, h}]
+			if len(from) != min(responsibleRanks, len(before.holders)-1) {
+				t.Errorf("piece %v: its new holder is synced by %d survivors, want %d", piece, len(from), responsibleRanks)
+			}
+			for _, f := range from {
+				if !slices.Contains(before.holders, f) {
+					t.Errorf("piece %v synced by %v, not one of its old holders", piece, f)
+				}
+			}
+			delete(got, key{piece, h})
+		}
+	})
+	if want == 0 || len(got) != 0 {
+		t.Fatalf("%d new holders expected; other syncs planned: %v", want, got)
+	}
+
+	// The dead peer comes back: a join.
+	joined := plans(peers, after, all)
+	got = senders(joined)
+	handed := 0
+	pieces(after, all, func(piece prefix, before, now region) {
+		if !slices.Contains(now.holders, dead) {
+			return
+		}
+		if from := got[key{piece, dead}]; len(from) < min(responsibleRanks, len(before.holders)) {
+			t.Errorf("piece %v synced to the newcomer by %v", piece, from)
+		}
+		delete(got, key{piece, dead})
+		for _, h := range before.holders {
+			if slices.Contains(now.holders, h) {
+				continue
+			}
+			handed++ // h was evicted: it hands piece to every holder
+			if !slices.ContainsFunc(joined[h].handOffs, func(q prefix) bool { return q.contains(piece.id[:]) }) {
+				t.Errorf("the evicted %v does not hand off piece %v", h, piece)
+			}
+			for _, to := range now.holders {
+				delete(got, key{piece, to})
+			}
+		}
+	})
+	if handed == 0 || len(got) != 0 {
+		t.Fatalf("%d hand-offs; other syncs planned: %v", handed, got)
+	}
+	if p := joined[dead]; len(p.syncs) != 0 || len(p.handOffs) != 0 {
+		t.Fatalf("the newcomer planned %s", describe(p, peers))
+	}
+}
+
+// The store walk drops expired records and old tombstones, never an owned
+// key's last record.
+func TestDroppable(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	ttl := 24 * time.Hour
+	owned := "@" + randomPeer(t).String() + "/name"
+	cases := []struct {
+		name string
+		rec  Record
+		want bool
+	}{
+		{"live", Record{Key: "k", WrittenAt: now.Add(-time.Hour).UnixNano()}, false},
+		{"expired", Record{Key: "k", ExpiresAt: now.Add(-time.Second).UnixNano()}, true},
+		{"expires later", Record{Key: "k", ExpiresAt: now.Add(time.Second).UnixNano()}, false},
+		{"young tombstone", Record{Key: "k", Deleted: true, WrittenAt: now.Add(-time.Hour).UnixNano()}, false},
+		{"old tombstone", Record{Key: "k", Deleted: true, WrittenAt: now.Add(-25 * time.Hour).UnixNano()}, true},
+		{"owned key, expired", Record{Key: owned, ExpiresAt: 1}, false},
+		{"owned key, old tombstone", Record{Key: owned, Deleted: true, WrittenAt: 1}, false},
+	}
+	for _, tc := range cases {
+		if got := droppable(&tc.rec, now, ttl); got != tc.want {
+			t.Errorf("%s: droppable = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"testing"
 	"time"
-
-	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // The replication protocols over the in-memory network (memnet_test.go):
@@ -27,71 +25,6 @@ func eventually(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(time.Millisecond)
-	}
-}
-
-// A sweep of the key's nearest holder audits it and pushes the record to
-// the holder that missed it; the next sweep finds nothing to do.
-func TestMemRepairRestoresAHolderThatMissedARecord(t *testing.T) {
-	net := newMemNet(t, 6, 3, nil)
-	const key = "missed"
-	holders := net.byDistance(key)[:3]
-	net.store(holders[0], key, "v", 2)
-	net.store(holders[1], key, "v", 2)
-	net.store(holders[2], key, "old", 1)
-	auditor := net.node(holders[0]).m
-	auditor.pass(testCtx(t), nil)
-	if v := net.version(holders[2], key); v != 2 {
-		t.Fatalf("the holder that missed version 2 has version %d after the sweep", v)
-	}
-	if st := auditor.Stats(); st.AuditsTotal != 1 || st.RepairsTotal != 1 || st.UnderReplicated != 0 {
-		t.Fatalf("after the sweep: %+v; want 1 audit, 1 repair, nothing under-replicated", st)
-	}
-	fetches := net.count("fetch", holders[2])
-	auditor.pass(testCtx(t), nil)
-	if st := auditor.Stats(); st.AuditsTotal != 1 || net.count("fetch", holders[2]) != fetches {
-		t.Fatalf("a second sweep of an unchanged key audited again: %+v", st)
-	}
-}
-
-// An audit that cannot reach a holder leaves the key under-replicated, and
-// the next pass (a routing event far from the key, even) audits it again.
-func TestMemRepairRetriesAnIncompleteAudit(t *testing.T) {
-	net := newMemNet(t, 6, 3, nil)
-	const key = "retried"
-	order := net.byDistance(key)
-	holders := order[:3]
-	for _, h := range holders[:2] {
-		net.store(h, key, "v", 1)
-	}
-	net.set(net.down, holders[2], true)
-	auditor := net.node(holders[0]).m
-	auditor.pass(testCtx(t), nil)
-	if st := auditor.Stats(); st.UnderReplicated != 1 || net.version(holders[2], key) != 0 {
-		t.Fatalf("audit with a holder down: %+v", st)
-	}
-	net.set(net.down, holders[2], false)
-	auditor.pass(testCtx(t), map[peer.ID]bool{order[5]: true})
-	if st := auditor.Stats(); st.UnderReplicated != 0 || st.AuditsTotal != 2 || net.version(holders[2], key) != 1 {
-		t.Fatalf("after the holder came back and a routing event: %+v, version %d there", st, net.version(holders[2], key))
-	}
-}
-
-// A node that is no longer one of a key's holders hands its copy to them
-// and drops it.
-func TestMemRepairHandsOffAndDrops(t *testing.T) {
-	net := newMemNet(t, 6, 3, nil)
-	const key = "moved"
-	order := net.byDistance(key)
-	net.store(order[4], key, "v", 3)
-	net.node(order[4]).m.pass(testCtx(t), nil)
-	for _, h := range order[:3] {
-		if v := net.version(h, key); v != 3 {
-			t.Fatalf("holder has version %d after the hand-off, want 3", v)
-		}
-	}
-	if v := net.version(order[4], key); v != 0 {
-		t.Fatalf("the former holder kept version %d", v)
 	}
 }
 

@@ -1,7 +1,9 @@
 package replication
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -9,37 +11,30 @@ import (
 	"sync/atomic"
 	"time"
 
-	kb "github.com/libp2p/go-libp2p-kbucket"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// sweepState is what repair passes learned, for status and for skipping
-// work. The repair loop (run) owns marks and incomplete; mu guards the rest.
+// sweepState is what repair passes learned. The repair loop (run) owns
+// regions, incomplete and cursor; mu guards the rest. Its size depends on
+// the number of regions, never on the number of keys (plan.go).
 type sweepState struct {
-	marks      map[string]auditMark
-	incomplete map[string]bool // keys whose last audit or hand-off left copies missing
-	startup    bool            // the pass running is the first after Start (startupPass)
-	// underReplicated is len(incomplete), for Stats.
+	// regions are those of the last pass; nil before the first.
+	regions []region
+	// incomplete are the prefixes whose last repair did not end equal with
+	// every holder, with the records this node had in each then.
+	incomplete map[prefix]int
+	// cursor is the kad ID where the next sweep's store walk starts (nil:
+	// the start of the key space); chunk is how many records it reads
+	// (walkChunk).
+	cursor []byte
+	chunk  int
+	// underReplicated is the sum of the incomplete counts, for Stats.
 	underReplicated atomic.Int64
+	// changed is set by a routing event, and cleared by the pass it kicks.
+	changed atomic.Bool
 
-	mu      sync.Mutex
-	last    time.Time
-	changed map[peer.ID]bool // peers that joined or left the table since the last event pass
-}
-
-func (s *sweepState) noteChanged(p peer.ID) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.changed[p] = true
-}
-
-// takeChanged returns and clears the peers noted since the last call.
-func (s *sweepState) takeChanged() map[peer.ID]bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := s.changed
-	s.changed = make(map[peer.ID]bool)
-	return out
+	mu   sync.Mutex
+	last time.Time
 }
 
 // Stats summarises the records and repair work of this node.
@@ -49,7 +44,8 @@ type Stats struct {
 	UnderReplicated int
 	RepairsTotal    uint64
 	ReadRepairs     uint64    // the part of RepairsTotal pushed by read repair
-	AuditsTotal     uint64    // keys audited (every holder asked for its copy) by repair
+	AuditsTotal     uint64    // keys audited (every holder asked for its copy): writes whose pushes failed
+	RepairBytes     uint64    // sent and received by audits, hand-offs and sync sessions
 	ReadsTotal      uint64    // quorum reads this node ran (gets, and the reads before writes)
 	HedgedTotal     uint64    // extra holders those reads asked after a hedge delay
 	BadAnswers      uint64    // holder answers whose record failed validation (forged, ...)
@@ -59,19 +55,37 @@ type Stats struct {
 
 // Stats returns the record counts and the repair totals.
 func (m *Manager) Stats() Stats {
-	records, bytes := m.store.Counts()
+	count, bytes := m.store.Counts()
 	s := &m.sweeps
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Records: records, Bytes: bytes, UnderReplicated: int(s.underReplicated.Load()),
-		RepairsTotal: m.repairs.Load(), ReadRepairs: m.readFixes.Load(), AuditsTotal: m.audits.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last,
+	return Stats{Records: count, Bytes: bytes, UnderReplicated: int(s.underReplicated.Load()),
+		RepairsTotal: m.repairs.Load(), ReadRepairs: m.readFixes.Load(), AuditsTotal: m.audits.Load(), RepairBytes: m.repairBytes.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last,
 		BadAnswers: m.tr.badAnswers(), PartialWrites: m.partials.Load()}
 }
 
+// Repair pass constants.
+const (
+	// settleSweeps: for this many sweep intervals after a (re)start (at
+	// most maxSettle), while its routing table fills, a node's passes only
+	// learn its regions: its sparse early view has it hold far more than
+	// it does, and would have it sync ranges that are not its own. The
+	// old holders sync its ranges to it as they see it join.
+	settleSweeps = 2
+	maxSettle    = 30 * time.Second
+	// walkChunk is how many records a sweep's store walk reads; the next
+	// sweep goes on from there.
+	walkChunk = 4096
+	// batchRecords and batchBytes bound the records a walk holds at once
+	// (to drop them after reading).
+	batchRecords = 256
+	batchBytes   = 1 << 20
+)
+
 func (m *Manager) run() {
-	m.startupPass(m.ctx)
+	m.pass(m.ctx, true)
 	// Sweep at a random phase, so that nodes started together do not all
-	// sweep (and look up their keys' holders) at the same moment.
+	// sweep at the same moment.
 	sweep := time.NewTimer(rand.N(m.cfg.RepairInterval) + 1)
 	defer sweep.Stop()
 	for {
@@ -79,7 +93,8 @@ func (m *Manager) run() {
 		case <-m.ctx.Done():
 			return
 		case <-sweep.C:
-			m.pass(m.ctx, nil)
+			m.pass(m.ctx, true)
+			m.antiEntropy(m.ctx) // antientropy.go
 			sweep.Reset(m.cfg.RepairInterval)
 		case <-m.kick:
 			select { // gather the rest of a burst of routing events
@@ -89,133 +104,193 @@ func (m *Manager) run() {
 			}
 			// A kick that arrived while the last pass gathered its burst
 			// may find nothing left to look at.
-			if changed := m.sweeps.takeChanged(); len(changed) > 0 {
-				m.pass(m.ctx, changed)
+			if m.sweeps.changed.Swap(false) {
+				m.pass(m.ctx, false)
 			}
 		}
 	}
 }
 
-// startupPass is the sweep at Start: it also seeds the audit marks of the
-// keys this node has (planInput.startup).
-func (m *Manager) startupPass(ctx context.Context) {
-	m.sweeps.startup = true
-	defer func() { m.sweeps.startup = false }()
-	m.pass(ctx, nil)
-}
-
-// pass goes over every local record once: it drops expired records and old
-// tombstones, hands off records this node no longer holds, and audits the
-// keys it is responsible for whose holders changed (and, in a sweep, those
-// due for a periodic audit). A sweep has changed == nil; a pass after
-// routing events gets the peers that joined or left, and looks only at the
-// keys whose holders they can change. What to do is decided by planRepair
-// (plan.go); pass gathers its inputs, carries the plan out and records the
-// outcomes.
-func (m *Manager) pass(ctx context.Context, changed map[peer.ID]bool) {
-	var recs []*Record
-	err := m.store.Each(ctx, func(r *Record, _ int) error {
-		recs = append(recs, r)
-		return nil
-	})
-	if err != nil {
-		m.logger.Warn("repair pass: reading the store", "error", err)
-		return
-	}
+// pass repairs by region (plan.go): it computes the regions of the routing
+// table, syncs the ranges whose holders changed since the last pass and
+// those left incomplete, hands off the ranges this node no longer holds, and
+// in a sweep walks the next chunk of the store (walk). What to do is decided
+// by planRegions; pass gathers its inputs, carries the plan out and records
+// the outcomes.
+func (m *Manager) pass(ctx context.Context, sweep bool) {
 	s := &m.sweeps
-	settle := min(settleSweeps*m.cfg.RepairInterval, maxSettle)
-	in := planInput{
-		self: m.self, k: m.cfg.Factor, interval: m.cfg.RepairInterval, tombstoneTTL: m.cfg.TombstoneTTL,
-		now: time.Now(), sweep: changed == nil, changed: changed, recs: recs,
-		startup: s.startup, settling: time.Since(m.started) < settle, settle: settle,
-		marks: s.marks, incomplete: s.incomplete, budget: maxAuditsPerPass,
-		nearby: func(key string) []peer.ID {
-			return m.router.localClosest(kb.ConvertKey(DHTKey(key)), m.cfg.Factor)
-		},
+	cur := regions(append(m.router.tablePeers(), m.self), m.cfg.Factor)
+	in := regionInput{self: m.self, prev: s.regions, cur: cur, redo: slices.Collect(maps.Keys(s.incomplete))}
+	if time.Since(m.started) < min(settleSweeps*m.cfg.RepairInterval, maxSettle) {
+		in.prev = nil
 	}
-	plan := planRepair(in)
-	if len(plan.lookup) > 0 {
-		in.holders = m.lookupHolders(ctx, plan.lookup)
-		plan = planRepair(in)
+	if sweep {
+		in.redo = append(in.redo, m.walk(ctx, cur)...)
 	}
-	maps.Copy(s.marks, plan.marks)
-	done := m.carryOut(ctx, plan.actions)
-	now := time.Now()
-	for i, a := range plan.actions {
-		m.recordOutcome(a, done[i], now)
+	plan := planRegions(in)
+	failed := m.runSyncs(ctx, plan.syncs)
+	for _, p := range plan.handOffs {
+		if !slices.ContainsFunc(failed, func(q prefix) bool { return overlaps(p, q) }) {
+			m.dropRange(ctx, p)
+		}
 	}
-
-	live := make(map[string]bool, len(recs))
-	for _, r := range recs {
-		live[r.Key] = true
+	if ctx.Err() != nil {
+		return // cut short: the next pass starts from the same state
 	}
-	maps.DeleteFunc(s.incomplete, func(k string, _ bool) bool { return !live[k] })
-	maps.DeleteFunc(s.marks, func(k string, _ auditMark) bool { return !live[k] })
-	s.underReplicated.Store(int64(len(s.incomplete)))
-	if in.sweep {
+	s.regions = cur
+	clear(s.incomplete)
+	var under int
+	for _, p := range failed {
+		n := m.countRange(ctx, p, func(*Record) bool { return true })
+		s.incomplete[p] = n
+		under += n
+	}
+	s.underReplicated.Store(int64(under))
+	if sweep {
 		s.mu.Lock()
-		s.last = now
+		s.last = time.Now()
 		s.mu.Unlock()
 	}
 }
 
-// lookupHolders finds the holders of each key, repairWorkers at a time.
-func (m *Manager) lookupHolders(ctx context.Context, keys []string) map[string][]peer.ID {
-	found := make([][]peer.ID, len(keys))
-	forEachBounded(ctx, len(keys), func(i int) {
-		found[i] = m.router.closest(ctx, DHTKey(keys[i]), m.cfg.Factor)
+// runSyncs runs the sync jobs, repairWorkers peers at a time, and returns
+// the prefixes of those that failed or did not end equal.
+func (m *Manager) runSyncs(ctx context.Context, jobs []syncJob) []prefix {
+	ok := make([]bool, len(jobs))
+	forEachBounded(ctx, len(jobs), func(i int) {
+		res, err := m.ranges.syncRanges(ctx, jobs[i].peer, jobs[i].prefixes)
+		if err != nil {
+			m.logger.Debug("range sync failed", "peer", jobs[i].peer, "prefixes", len(jobs[i].prefixes), "error", err)
+		}
+		ok[i] = err == nil && res.equal
+		m.repairs.Add(uint64(res.sent + res.received))
 	})
-	out := make(map[string][]peer.ID, len(keys))
-	for i, k := range keys {
-		if found[i] != nil { // nil: the pass was cut short
-			out[k] = found[i]
+	var failed []prefix
+	for i, j := range jobs {
+		if !ok[i] {
+			failed = append(failed, j.prefixes...)
 		}
 	}
-	return out
+	return coarsest(failed)
 }
 
-// carryOut runs the actions, repairWorkers at a time, and reports for each
-// whether it left the key complete: dropped, or every holder with the winner.
-func (m *Manager) carryOut(ctx context.Context, actions []repairAction) []bool {
-	done := make([]bool, len(actions))
-	forEachBounded(ctx, len(actions), func(i int) {
-		a := actions[i]
-		if ctx.Err() != nil {
+// errChunkDone stops a store walk at the end of its chunk.
+var errChunkDone = errors.New("chunk done")
+
+// walk reads the next chunk of records of the store from the cursor, in
+// kad-ID order, wrapping around at the end of the key space: it drops
+// expired records and old tombstones (droppable), and returns the prefixes
+// of the regions this node does not hold in which it found records, to be
+// handed off. It holds at most a batch of records in memory.
+func (m *Manager) walk(ctx context.Context, cur []region) []prefix {
+	s := &m.sweeps
+	now := time.Now()
+	var strays []prefix
+	read := 0
+	for read < s.chunk {
+		var drop []*Record
+		var size int
+		var last []byte
+		err := m.store.EachInRange(ctx, s.cursor, nil, func(id []byte, r *Record, n int) error {
+			if read == s.chunk || len(drop) == batchRecords || size >= batchBytes {
+				return errChunkDone
+			}
+			read++
+			last = id
+			if droppable(r, now, m.cfg.TombstoneTTL) {
+				drop = append(drop, r)
+				size += n
+			} else if reg := regionOf(cur, id); !slices.Contains(reg.holders, m.self) && !slices.Contains(strays, reg.prefix) {
+				strays = append(strays, reg.prefix)
+			}
+			return nil
+		})
+		for _, r := range drop {
+			if err := m.store.Remove(ctx, r); err != nil {
+				m.logger.Warn("dropping an expired record", "key", r.Key, "error", err)
+			}
+		}
+		switch {
+		case errors.Is(err, errChunkDone):
+			s.cursor = after(last)
+		case err != nil:
+			if ctx.Err() == nil {
+				m.logger.Warn("repair: walking the store", "error", err)
+			}
+			return strays
+		default: // the end of the key space: start again from its beginning
+			s.cursor = nil
+			return strays
+		}
+	}
+	return strays
+}
+
+// regionOf returns the region of the partition rs (in key-space order) that
+// holds the kad ID id.
+func regionOf(rs []region, id []byte) region {
+	i, _ := slices.BinarySearchFunc(rs, id, func(r region, id []byte) int {
+		if r.prefix.contains(id) {
+			return 0
+		}
+		return bytes.Compare(r.prefix.id[:], id)
+	})
+	return rs[min(i, len(rs)-1)]
+}
+
+// after returns the kad ID that follows id, or nil after the last one.
+func after(id []byte) []byte {
+	next := bytes.Clone(id)
+	for i := len(next) - 1; i >= 0; i-- {
+		if next[i]++; next[i] != 0 {
+			return next
+		}
+	}
+	return nil
+}
+
+// dropRange removes this node's records in p (handed off), a batch at a
+// time. A record that changed since it was read is kept: a later walk finds
+// it and hands it off again.
+func (m *Manager) dropRange(ctx context.Context, p prefix) {
+	lo, hi := p.bounds()
+	for lo != nil {
+		var batch []*Record
+		var size int
+		var last []byte
+		err := m.store.EachInRange(ctx, lo, hi, func(id []byte, r *Record, n int) error {
+			if len(batch) == batchRecords || size >= batchBytes {
+				return errChunkDone
+			}
+			batch, size, last = append(batch, r), size+n, id
+			return nil
+		})
+		for _, r := range batch {
+			if err := m.store.Remove(ctx, r); err != nil {
+				m.logger.Warn("dropping a handed-off record", "key", r.Key, "error", err)
+			}
+		}
+		if !errors.Is(err, errChunkDone) {
+			if err != nil {
+				m.logger.Warn("dropping a handed-off range", "prefix", p, "error", err)
+			}
 			return
 		}
-		switch a.kind {
-		case actDrop:
-			if err := m.store.Remove(ctx, a.rec); err != nil {
-				m.logger.Warn("dropping an expired record", "key", a.rec.Key, "error", err)
-			}
-			done[i] = true
-		case actAudit:
-			done[i] = m.audit(ctx, a.rec, a.holders)
-		case actHandOff:
-			if done[i] = m.audit(ctx, a.rec, a.holders); done[i] {
-				if err := m.store.Remove(ctx, a.rec); err != nil {
-					m.logger.Warn("dropping a handed-off record", "key", a.rec.Key, "error", err)
-				}
-			}
-		}
-	})
-	return done
+		lo = after(last)
+	}
 }
 
-// recordOutcome updates the marks with the outcome of an action.
-func (m *Manager) recordOutcome(a repairAction, complete bool, now time.Time) {
-	s := &m.sweeps
-	key := a.rec.Key
-	switch {
-	case !complete:
-		s.incomplete[key] = true
-	case a.kind == actAudit:
-		s.marks[key] = auditMark{holders: a.holders, version: a.rec.Version, at: now}
-		delete(s.incomplete, key)
-	default: // dropped or handed off: the key is no longer here
-		delete(s.marks, key)
-		delete(s.incomplete, key)
-	}
+// countRange counts this node's records in p that match keep.
+func (m *Manager) countRange(ctx context.Context, p prefix, keep func(*Record) bool) int {
+	lo, hi := p.bounds()
+	n := 0
+	_ = m.store.EachInRange(ctx, lo, hi, func(_ []byte, r *Record, _ int) error {
+		if keep(r) {
+			n++
+		}
+		return nil
+	})
+	return n
 }
 
 // audit fetches every holder's copy, adopts a newer verified copy if a holder
@@ -224,6 +299,9 @@ func (m *Manager) recordOutcome(a repairAction, complete bool, now time.Time) {
 func (m *Manager) audit(ctx context.Context, r *Record, holders []peer.ID) bool {
 	m.audits.Add(1)
 	got := m.fetchAll(ctx, r.Key, holders)
+	for _, a := range got {
+		m.repairBytes.Add(transferSize(r.Key, a.rec))
+	}
 	got = append(got, answer{peer: m.self, rec: r})
 	best := m.winner(got)
 	if best == nil { // not even the local copy passes validation (a lower max_value_size, say)
@@ -245,6 +323,9 @@ func (m *Manager) audit(ctx context.Context, r *Record, holders []peer.ID) bool 
 		c, cancel := m.rpcContext()
 		err := m.tr.push(c, a.peer, best)
 		cancel()
+		if a.peer != m.self {
+			m.repairBytes.Add(transferSize(r.Key, best))
+		}
 		if err != nil {
 			complete = false
 			m.logger.Debug("repair push failed", "key", r.Key, "peer", a.peer, "error", err)
@@ -255,6 +336,16 @@ func (m *Manager) audit(ctx context.Context, r *Record, holders []peer.ID) bool 
 		}
 	}
 	return complete
+}
+
+// transferSize is about the bytes a fetch or a push of key moves, with r the
+// record carried (nil: none): the key, the record and the framing.
+func transferSize(key string, r *Record) uint64 {
+	n := len(key) + 8
+	if r != nil {
+		n += len(r.Marshal())
+	}
+	return uint64(n)
 }
 
 // fetchAll asks the given peers (this node excluded) for their copy of key.
@@ -289,29 +380,22 @@ type LeaveResult struct {
 	Records, HandedOff int
 }
 
-// Leave hands every local record to the peers that hold it once this node is
-// gone (its k closest other peers), until done or ctx ends.
+// Leave hands every region this node holds to the peers that hold it once
+// this node is gone (its regions among the other peers), by range sync in
+// one batch per peer, until done or ctx ends.
 func (m *Manager) Leave(ctx context.Context) LeaveResult {
-	var recs []*Record
-	_ = m.store.Each(ctx, func(r *Record, _ int) error {
-		if r.Live(time.Now().UnixNano()) || r.Deleted {
-			recs = append(recs, r)
+	others := m.router.tablePeers()
+	plan := planRegions(regionInput{self: m.self,
+		prev: regions(append(slices.Clone(others), m.self), m.cfg.Factor), cur: regions(others, m.cfg.Factor)})
+	kept := func(r *Record) bool { return r.Live(time.Now().UnixNano()) || r.Deleted }
+	res := LeaveResult{Records: m.countRange(ctx, prefix{}, kept)}
+	failed := m.runSyncs(ctx, plan.syncs)
+	for _, p := range plan.handOffs {
+		if ctx.Err() == nil && !slices.ContainsFunc(failed, func(q prefix) bool { return overlaps(p, q) }) {
+			res.HandedOff += m.countRange(ctx, p, kept)
 		}
-		return nil
-	})
-	var handed atomic.Int64
-	forEachBounded(ctx, len(recs), func(i int) {
-		r := recs[i]
-		others := m.router.closest(ctx, DHTKey(r.Key), m.cfg.Factor+1)
-		others = slices.DeleteFunc(others, func(p peer.ID) bool { return p == m.self })
-		if len(others) > m.cfg.Factor {
-			others = others[:m.cfg.Factor]
-		}
-		if m.audit(ctx, r, others) {
-			handed.Add(1)
-		}
-	})
-	return LeaveResult{Records: len(recs), HandedOff: int(handed.Load())}
+	}
+	return res
 }
 
 // forEachBounded calls fn(i) for each i in [0, n) on repairWorkers

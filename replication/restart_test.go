@@ -9,11 +9,12 @@ import (
 	"github.com/dhtnode/dhtnode/node"
 )
 
-// A restarted node does not audit every key it holds. Its audit marks live
-// in memory, so every key used to look overdue at the first sweep and its
+// A restarted node does not audit every key it holds. Audit marks lived in
+// memory, so every key used to look overdue at the first sweep and its
 // holders changed as its routing table filled: each restart audited each
-// key once or twice. Now the node seeds the marks of the keys it finds and
-// audits them spread over the next full-audit period (plan.go, settleSweeps).
+// key once or twice. Now repair is by region (plan.go): while it settles
+// (settleSweeps) the node only learns its regions, and the other holders
+// sync their ranges with it, which costs digests, not per-key audits.
 func TestRestartDoesNotAuditEveryKey(t *testing.T) {
 	const n, keys = 4, 24
 	const interval = 3 * time.Second
@@ -46,10 +47,7 @@ func TestRestartDoesNotAuditEveryKey(t *testing.T) {
 		st, err = c.Client(restarted).Status(ctxT(t))
 		return err == nil && st.Replication.LastSweep != nil
 	})
-	// Seeded keys fall due over the fullAuditSweeps (6) intervals after the
-	// node settled (2 intervals), and half of them are this node's duty:
-	// by the time of this check, a few; a restart used to audit them all
-	// in its start-up sweep.
+	// A restart used to audit every key in its start-up sweep.
 	took := time.Since(started)
 	if st.Records.Count != keys || st.Replication.AuditsTotal > keys/3 {
 		t.Fatalf("restarted node, %v after its start: %d records, %d audits; want %d records and at most %d audits",

@@ -9,8 +9,9 @@ import (
 )
 
 // newBenchStore returns a store over an on-disk LevelDB datastore that does
-// not fsync each write, as a node runs it by default (storage.sync off).
-func newBenchStore(b *testing.B) *Store {
+// not fsync each write, as a node runs it by default (storage.sync off):
+// for benchmarks, and tests that write many records.
+func newBenchStore(b testing.TB) *Store {
 	b.Helper()
 	d, err := leveldb.NewDatastore(b.TempDir(), &leveldb.Options{NoSync: true})
 	if err != nil {

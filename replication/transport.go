@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
 // transport reads and writes one holder's copy of a record over the record
@@ -19,6 +20,8 @@ type transport struct {
 	client *rpcClient
 	bad    atomic.Uint64 // answers carrying a record that failed validation, or malformed
 	box    *penaltyBox   // peers that answered badly; nil in unit tests
+	// syncProto is the sync protocol's ID (sync.go).
+	syncProto protocol.ID
 }
 
 // misbehaved counts a bad answer from p and leaves p out for a while.

@@ -1,0 +1,189 @@
+package replication
+
+import (
+	"bytes"
+	"math/bits"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	kb "github.com/libp2p/go-libp2p-kbucket"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// bruteNearest returns the k of peers nearest the kad ID kid, sorted by peer
+// ID: the holders a region over kid must have.
+func bruteNearest(peers []peer.ID, kid []byte, k int) []peer.ID {
+	near := kb.SortClosestPeers(peers, kid)
+	near = slices.Clone(near[:min(k, len(near))])
+	slices.Sort(near)
+	return near
+}
+
+// keyIn returns a random kad ID in p.
+func keyIn(r *rand.Rand, p prefix) []byte {
+	kid := make([]byte, 32)
+	for i := range kid {
+		kid[i] = byte(r.Uint32())
+	}
+	full := p.bits / 8
+	copy(kid, p.id[:full])
+	if rest := p.bits % 8; rest != 0 {
+		mask := byte(0xff) << (8 - rest)
+		kid[full] = p.id[full] | kid[full]&^mask
+	}
+	return kid
+}
+
+// commonBits returns the length of the common prefix of a and b in bits.
+func commonBits(a, b []byte) int {
+	for i := range a {
+		if x := a[i] ^ b[i]; x != 0 {
+			return i*8 + bits.LeadingZeros8(x)
+		}
+	}
+	return len(a) * 8
+}
+
+// checkRegions checks the properties of regions(peers, k) that the
+// anti-entropy and the planner rely on.
+func checkRegions(t *testing.T, r *rand.Rand, peers []peer.ID, k int) []region {
+	t.Helper()
+	rs := regions(peers, k)
+	if len(rs) == 0 {
+		t.Fatal("no regions")
+	}
+	// They cover the key space in order, without overlap: each starts
+	// where the previous one ends.
+	var next []byte = make([]byte, 32)
+	for i, rg := range rs {
+		lo, hi := rg.prefix.bounds()
+		if !bytes.Equal(lo, next) {
+			t.Fatalf("region %d (%v) starts at %x, want %x", i, rg.prefix, lo, next)
+		}
+		if hi == nil && i != len(rs)-1 {
+			t.Fatalf("region %d (%v) of %d runs to the end", i, rg.prefix, len(rs))
+		}
+		next = hi
+	}
+	if next != nil {
+		t.Fatalf("the last region ends at %x, not at the end of the key space", next)
+	}
+	// Random keys of each region have the region's holders as their k nearest.
+	for _, rg := range rs {
+		if !slices.IsSorted(rg.holders) || len(rg.holders) > k {
+			t.Fatalf("region %v: holders %v not sorted or more than %d", rg.prefix, rg.holders, k)
+		}
+		for range 4 {
+			kid := keyIn(r, rg.prefix)
+			if !rg.prefix.contains(kid) {
+				t.Fatalf("keyIn(%v) = %x, not in it", rg.prefix, kid)
+			}
+			if want := bruteNearest(peers, kid, k); !slices.Equal(rg.holders, want) {
+				t.Fatalf("region %v, key %x: holders %v, the %d nearest are %v", rg.prefix, kid, rg.holders, k, want)
+			}
+		}
+	}
+	// Coarsest: two sibling regions never have the same holders (their
+	// parent would then be one region).
+	for i := 1; i < len(rs); i++ {
+		a, b := rs[i-1], rs[i]
+		if a.prefix.bits == b.prefix.bits && a.prefix.bits > 0 &&
+			prefixOf(a.prefix.id[:], a.prefix.bits-1) == prefixOf(b.prefix.id[:], b.prefix.bits-1) &&
+			slices.Equal(a.holders, b.holders) {
+			t.Fatalf("sibling regions %v and %v both have holders %v", a.prefix, b.prefix, a.holders)
+		}
+	}
+	// Bounded depth: no deeper than one past the longest common prefix of two peers.
+	longest := 0
+	kids := make([][]byte, len(peers))
+	for i, p := range peers {
+		kids[i] = kb.ConvertPeerID(p)
+	}
+	slices.SortFunc(kids, bytes.Compare)
+	for i := 1; i < len(kids); i++ {
+		longest = max(longest, commonBits(kids[i-1], kids[i]))
+	}
+	for _, rg := range rs {
+		if rg.prefix.bits > longest+1 {
+			t.Fatalf("region %v deeper than %d (longest common prefix of two peers + 1)", rg.prefix, longest+1)
+		}
+	}
+	return rs
+}
+
+func TestRegionsProperties(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	all := randomPeers(t, 200)
+	for _, n := range []int{1, 2, 5, 9, 20, 64, 200} {
+		for _, k := range []int{1, 2, 3, 8, 20} {
+			rs := checkRegions(t, r, all[:n], k)
+			if n <= k && len(rs) != 1 {
+				t.Fatalf("%d peers, k = %d: %d regions, want the whole key space as one", n, k, len(rs))
+			}
+			t.Logf("%d peers, k = %d: %d regions", n, k, len(rs))
+		}
+	}
+}
+
+func TestRegionsEdgeCases(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	if rs := regions(nil, 8); len(rs) != 1 || rs[0].prefix.bits != 0 || len(rs[0].holders) != 0 {
+		t.Fatalf("no peers: %v, want one empty region over everything", rs)
+	}
+	ps := randomPeers(t, 12)
+	if rs := regions(ps, 0); len(rs) != 1 || len(rs[0].holders) != 0 {
+		t.Fatalf("k = 0: %v, want one empty region over everything", rs)
+	}
+	// Duplicates count once.
+	dup := append(slices.Clone(ps), ps[:6]...)
+	want := checkRegions(t, r, ps, 3)
+	got := regions(dup, 3)
+	if !slices.EqualFunc(got, want, func(a, b region) bool {
+		return a.prefix == b.prefix && slices.Equal(a.holders, b.holders)
+	}) {
+		t.Fatalf("with duplicates: %v, want %v", got, want)
+	}
+}
+
+func TestPrefixBounds(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var ones prefix
+	for i := range ones.id {
+		ones.id[i] = 0xff
+	}
+	for _, b := range []int{1, 7, 8, 9, 255, 256} {
+		p := prefixOf(ones.id[:], b)
+		if lo, hi := p.bounds(); hi != nil || !p.contains(lo) {
+			t.Fatalf("%v: bounds %x, %x, want it to run to the end", p, lo, hi)
+		}
+	}
+	for range 500 {
+		p := prefixOf(keyIn(r, prefix{}), r.IntN(idBits+1))
+		lo, hi := p.bounds()
+		if !p.contains(lo) {
+			t.Fatalf("%v does not contain its start %x", p, lo)
+		}
+		kid := keyIn(r, p)
+		if bytes.Compare(kid, lo) < 0 || hi != nil && bytes.Compare(kid, hi) >= 0 {
+			t.Fatalf("%v: key %x outside [%x, %x)", p, kid, lo, hi)
+		}
+		if hi != nil && p.contains(hi) {
+			t.Fatalf("%v contains its end %x", p, hi)
+		}
+		if p.bits < idBits {
+			c := p.child(int(kid[p.bits/8]>>(7-p.bits%8)) & 1)
+			if !c.contains(kid) || c != prefixOf(kid, p.bits+1) {
+				t.Fatalf("%v: child %v does not hold %x", p, c, kid)
+			}
+		}
+	}
+}
+
+func BenchmarkRegions(b *testing.B) {
+	peers := randomPeers(b, 1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		regions(peers, 8)
+	}
+}

@@ -1,0 +1,382 @@
+package replication
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	kb "github.com/libp2p/go-libp2p-kbucket"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Region-based repair (plan.go, repair.go) over the in-memory network: range
+// syncs instead of per-key audits.
+
+func longCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// holdersAmong returns the k of peers nearest the key.
+func (net *memNet) holdersAmong(key string, peers []peer.ID) []peer.ID {
+	return kb.SortClosestPeers(slices.Clone(peers), kb.ConvertKey(DHTKey(key)))[:net.k]
+}
+
+// storeKeys writes n keys named prefix-i, each on its k holders among
+// peers, and returns their names.
+func (net *memNet) storeKeys(prefix string, n int, peers []peer.ID) []string {
+	net.t.Helper()
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%s-%d", prefix, i)
+		r := signed(net.t, net.node(net.order[0]).priv, Record{Key: keys[i], Value: []byte("v"), Version: 1, WrittenAt: time.Now().Add(-2 * time.Hour).UnixNano()})
+		for _, h := range net.holdersAmong(keys[i], peers) {
+			if _, err := net.node(h).store.Put(context.Background(), r); err != nil {
+				net.t.Fatal(err)
+			}
+		}
+	}
+	return keys
+}
+
+// kill makes p unreachable and drops it from every routing table.
+func (net *memNet) kill(p peer.ID) {
+	net.set(net.down, p, true)
+	for _, nd := range net.nodes {
+		nd.known = slices.DeleteFunc(nd.known, func(q peer.ID) bool { return q == p })
+	}
+}
+
+// passAll runs a repair pass (an event pass, or a sweep) on each of peers in turn.
+func (net *memNet) passAll(ctx context.Context, sweep bool, peers []peer.ID) {
+	for _, p := range peers {
+		net.node(p).m.pass(ctx, sweep)
+	}
+}
+
+// missing returns the keys that some holder among peers lacks.
+func (net *memNet) missing(keys []string, peers []peer.ID) []string {
+	var out []string
+	for _, key := range keys {
+		for _, h := range net.holdersAmong(key, peers) {
+			if net.version(h, key) != 1 {
+				out = append(out, key)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func (net *memNet) totals(peers []peer.ID) (audits uint64, under int) {
+	for _, p := range peers {
+		st := net.node(p).m.Stats()
+		audits += st.AuditsTotal
+		under += st.UnderReplicated
+	}
+	return audits, under
+}
+
+// When a holder dies, the survivors responsible for its regions sync them
+// with the peers that replace it, one range sync per peer: every key is
+// back on k holders, no key is audited, each missing copy moves once.
+func TestMemDeadHolderRangesMoveInBulk(t *testing.T) {
+	const n, k, keys = 10, 3, 3000
+	net := newMemNet(t, n, k, nil)
+	ctx := longCtx(t)
+	written := net.storeKeys("key", keys, net.order)
+	net.passAll(ctx, false, net.order) // learn the regions
+	dead := net.order[3]
+	held := 0
+	for _, key := range written {
+		if slices.Contains(net.holdersAmong(key, net.order), dead) {
+			held++
+		}
+	}
+	net.kill(dead)
+	live := slices.DeleteFunc(slices.Clone(net.order), func(p peer.ID) bool { return p == dead })
+	net.passAll(ctx, false, live)
+	if m := net.missing(written, live); len(m) != 0 {
+		t.Fatalf("%d keys not on their %d live holders after the death, e.g. %q", len(m), k, m[0])
+	}
+	audits, under := net.totals(live)
+	syncs := 0
+	for _, p := range live {
+		syncs += net.count("sync-by", p)
+	}
+	if audits != 0 || under != 0 || net.moved != held {
+		t.Fatalf("after the death: %d audits, %d under-replicated, %d records moved; want 0, 0 and the %d the dead held", audits, under, net.moved, held)
+	}
+	if syncs > (n-1)*responsibleRanks {
+		t.Fatalf("%d range syncs for one death, want at most %d (one per peer per responsible survivor)", syncs, (n-1)*responsibleRanks)
+	}
+	var bytes uint64
+	for _, p := range live {
+		bytes += net.node(p).m.Stats().RepairBytes
+	}
+	t.Logf("%d keys (%d on the dead holder) back on %d holders with %d range syncs, %d repair bytes", keys, held, k, syncs, bytes)
+
+	// A sweep after that finds nothing to do.
+	net.passAll(ctx, true, live)
+	after := 0
+	for _, p := range live {
+		after += net.count("sync-by", p)
+	}
+	if net.moved != held || after != syncs {
+		t.Fatalf("a sweep after the repair ran %d range syncs and moved %d records", after-syncs, net.moved-held)
+	}
+}
+
+// A node that joins receives the ranges it now holds from their old
+// holders (it syncs nothing itself while it settles); the holders it evicts
+// hand those ranges off and drop their copies; nodes whose regions it does
+// not touch do nothing.
+func TestMemNewcomerReceivesItsRangesInBulk(t *testing.T) {
+	const n, k, keys = 10, 3, 2000
+	net := newMemNet(t, n, k, nil)
+	ctx := longCtx(t)
+	newcomer := net.order[n-1]
+	olds := net.order[:n-1]
+	for _, p := range olds {
+		net.node(p).known = slices.DeleteFunc(net.node(p).known, func(q peer.ID) bool { return q == newcomer })
+	}
+	written := net.storeKeys("key", keys, olds)
+	net.passAll(ctx, false, olds)
+	before, after := regions(olds, k), regions(net.order, k)
+	involved := map[peer.ID]bool{}
+	pieces(before, after, func(_ prefix, b, a region) {
+		if slices.Contains(a.holders, newcomer) {
+			for _, h := range b.holders {
+				involved[h] = true
+			}
+		}
+	})
+	gained := 0 // keys the newcomer holds: each evicts an old holder
+	for _, key := range written {
+		if slices.Contains(net.holdersAmong(key, net.order), newcomer) {
+			gained++
+		}
+	}
+
+	for _, p := range olds {
+		net.node(p).known = append(net.node(p).known, newcomer)
+	}
+	joiner := net.node(newcomer).m
+	joiner.started = time.Now() // settling
+	joiner.pass(ctx, false)
+	net.passAll(ctx, false, olds)
+	joiner.pass(ctx, false)
+	if m := net.missing(written, net.order); len(m) != 0 {
+		t.Fatalf("%d keys not on their holders after the join, e.g. %q", len(m), m[0])
+	}
+	kept := 0
+	for _, key := range written {
+		for _, p := range olds {
+			if net.version(p, key) != 0 && !slices.Contains(net.holdersAmong(key, net.order), p) {
+				kept++
+			}
+		}
+	}
+	if audits, under := net.totals(net.order); audits != 0 || under != 0 || net.moved != gained || kept != 0 {
+		t.Fatalf("after the join: %d audits, %d under-replicated, %d records moved, %d copies kept by evicted holders; want 0, 0, %d, 0",
+			audits, under, net.moved, kept, gained)
+	}
+	if s := net.count("sync-by", newcomer); s != 0 {
+		t.Fatalf("the newcomer ran %d range syncs while settling", s)
+	}
+	for _, p := range olds {
+		if s := net.count("sync-by", p); !involved[p] && s != 0 {
+			t.Errorf("a node that held none of the newcomer's regions ran %d range syncs", s)
+		}
+	}
+	t.Logf("the newcomer received %d of %d keys in %d range syncs; the evicted copies were dropped", gained, keys, net.count("sync", newcomer))
+}
+
+// A node that leaves gracefully hands each of its regions to the peers that
+// hold it once it is gone, by range sync: every key it held gains its new
+// holder, and none is audited.
+func TestMemLeaveHandsRangesOff(t *testing.T) {
+	const n, k, keys = 8, 3, 600
+	net := newMemNet(t, n, k, nil)
+	ctx := longCtx(t)
+	written := net.storeKeys("key", keys, net.order)
+	leaver := net.order[0]
+	held := 0
+	for _, key := range written {
+		if net.version(leaver, key) != 0 {
+			held++
+		}
+	}
+	res := net.node(leaver).m.Leave(ctx)
+	if res.Records != held || res.HandedOff != held {
+		t.Fatalf("leave = %+v, want %d records, all handed off", res, held)
+	}
+	net.kill(leaver)
+	rest := net.order[1:]
+	if m := net.missing(written, rest); len(m) != 0 {
+		t.Fatalf("%d keys not on their holders once the leaver is gone, e.g. %q", len(m), m[0])
+	}
+	if audits, _ := net.totals(net.order); audits != 0 || net.moved != held {
+		t.Fatalf("the leave audited %d keys and moved %d records; want 0 and the %d it held", audits, net.moved, held)
+	}
+}
+
+// A range sync that fails leaves the range under-replicated, and the next
+// pass (with no routing change) syncs it again.
+func TestMemRepairRetriesAnIncompleteRange(t *testing.T) {
+	net := newMemNet(t, 6, 3, nil)
+	ctx := testCtx(t)
+	written := net.storeKeys("retried", 1, net.order)
+	order := net.byDistance(written[0])
+	net.passAll(ctx, false, net.order)
+	replacement := order[3]
+	net.set(net.down, replacement, true)
+	net.kill(order[2])
+	auditor := net.node(order[0]).m
+	auditor.pass(ctx, false)
+	if st := auditor.Stats(); st.UnderReplicated != 1 || net.version(replacement, written[0]) != 0 {
+		t.Fatalf("sync with the replacement down: %+v", st)
+	}
+	net.set(net.down, replacement, false)
+	auditor.pass(ctx, false)
+	if st := auditor.Stats(); st.UnderReplicated != 0 || net.version(replacement, written[0]) != 1 {
+		t.Fatalf("after the replacement came back: %+v, version %d there", st, net.version(replacement, written[0]))
+	}
+}
+
+// A record on a node that does not hold its key (strays: pushed by a
+// confused peer, or left from before a restart) is found by the sweep's
+// store walk, handed to the key's holders and dropped.
+func TestMemStrayRecordsAreHandedOff(t *testing.T) {
+	net := newMemNet(t, 6, 3, nil)
+	const key = "moved"
+	order := net.byDistance(key)
+	net.store(order[4], key, "v", 3)
+	net.node(order[4]).m.pass(testCtx(t), true)
+	for _, h := range order[:3] {
+		if v := net.version(h, key); v != 3 {
+			t.Fatalf("holder has version %d after the hand-off, want 3", v)
+		}
+	}
+	if v := net.version(order[4], key); v != 0 {
+		t.Fatalf("the former holder kept version %d", v)
+	}
+}
+
+// Each sweep walks the next chunk of the store: old tombstones (and expired
+// records: TestDroppable) go a chunk at a time, owned keys keep theirs, and
+// the walk goes on from where it stopped.
+func TestMemSweepWalksTheStoreInChunks(t *testing.T) {
+	const chunk = 20
+	net := newMemNet(t, 3, 3, func(c *Config) { c.TombstoneTTL = time.Hour }) // every node holds every key
+	ctx := testCtx(t)
+	p := net.order[0]
+	m := net.node(p).m
+	m.sweeps.chunk = chunk
+	priv := net.node(p).priv
+	owned := "@" + p.String() + "/kept"
+	put := func(r Record) {
+		if _, err := net.node(p).store.Put(ctx, signed(t, priv, r)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * time.Hour).UnixNano()
+	for i := range 50 {
+		put(Record{Key: fmt.Sprintf("deleted-%d", i), Version: 2, Deleted: true, WrittenAt: old})
+	}
+	for i := range 9 {
+		put(Record{Key: fmt.Sprintf("live-%d", i), Value: []byte("v"), Version: 1, WrittenAt: old})
+	}
+	put(Record{Key: owned, Version: 2, Deleted: true, WrittenAt: old})
+	const total = 60
+	count := func() int { n, _ := net.node(p).store.Counts(); return n }
+	m.pass(ctx, true)
+	if n := count(); n < total-chunk || n == total || m.sweeps.cursor == nil {
+		t.Fatalf("%d records after one sweep of a %d-record chunk, from %d (cursor %x)", n, chunk, total, m.sweeps.cursor)
+	}
+	for range total / chunk {
+		m.pass(ctx, true)
+	}
+	if n := count(); n != 10 {
+		t.Fatalf("%d records left, want the 9 live ones and the owned key's", n)
+	}
+	if r, err := net.node(p).store.Get(ctx, owned); err != nil || r == nil {
+		t.Fatalf("the owned key's record was dropped: %v, %v", r, err)
+	}
+}
+
+// The repair state (regions, incomplete ranges, the walk's cursor) and the
+// plans do not grow with the keys: the same at 1,000 and 20,000 keys (5,000
+// with -short), with
+// every sync failing (so that all the ranges the node repairs stay
+// incomplete). The walk holds at most a batch of records at a time and its
+// cursor is one kad ID.
+func TestMemRepairStateDoesNotGrowWithKeys(t *testing.T) {
+	const n, k = 10, 3
+	large := 20000
+	if testing.Short() {
+		large = 5000
+	}
+	net := newMemNet(t, n, k, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	self := net.order[0]
+	m := net.node(self).m
+	// The peer nearest this node shares regions with it: its death
+	// changes them.
+	dead := kb.SortClosestPeers(slices.Clone(net.node(self).known), kb.ConvertPeerID(self))[0]
+	// sizes measures the state after a death with every sync failing, and
+	// a sweep.
+	sizes := func() [3]int {
+		net.passAll(ctx, false, []peer.ID{self})
+		for _, p := range net.order[1:] {
+			net.set(net.down, p, true)
+		}
+		saved := slices.Clone(net.node(self).known)
+		net.node(self).known = slices.DeleteFunc(slices.Clone(saved), func(p peer.ID) bool { return p == dead })
+		net.passAll(ctx, true, []peer.ID{self})
+		if len(m.sweeps.cursor) > 32 {
+			t.Fatalf("a %d-byte cursor", len(m.sweeps.cursor))
+		}
+		plan := planRegions(regionInput{self: self, cur: m.sweeps.regions, redo: slices.Collect(maps.Keys(m.sweeps.incomplete))})
+		jobs := 0
+		for _, j := range plan.syncs {
+			jobs += len(j.prefixes)
+		}
+		out := [3]int{len(m.sweeps.regions), len(m.sweeps.incomplete), jobs}
+		net.node(self).known = saved
+		for _, p := range net.order[1:] {
+			net.set(net.down, p, false)
+		}
+		m.sweeps.regions = nil // the next measure starts afresh
+		clear(m.sweeps.incomplete)
+		return out
+	}
+	// mine stores keys this node holds, on it alone, up to n of them.
+	held, i := 0, 0
+	mine := func(n int) {
+		priv := net.node(self).priv
+		for ; held < n; i++ {
+			key := fmt.Sprintf("key-%d", i)
+			if !slices.Contains(net.holdersAmong(key, net.order), self) {
+				continue
+			}
+			r := signed(t, priv, Record{Key: key, Value: []byte("v"), Version: 1, WrittenAt: time.Now().Add(-time.Hour).UnixNano()})
+			if _, err := net.node(self).store.Put(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			held++
+		}
+	}
+	mine(1000)
+	small := sizes()
+	mine(large)
+	if got := sizes(); got != small || small[1] == 0 {
+		t.Fatalf("repair state (regions, incomplete ranges, planned prefixes) %v at 1,000 keys, %v at %d; want equal, and some incomplete", small, got, large)
+	}
+	t.Logf("repair state at 1,000 and at %d keys: %d regions, %d incomplete ranges, %d planned prefixes", large, small[0], small[1], small[2])
+}

@@ -1,0 +1,513 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	kb "github.com/libp2p/go-libp2p-kbucket"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-msgio"
+)
+
+// Range sync: two holders bring their records in some prefixes to the same
+// winners by comparing digests (digest.go), descending only into the ranges
+// that differ, and exchanging only the records that differ, over the sync
+// protocol (syncproto.go). In-sync ranges cost one round trip and a few
+// bytes per prefix; d differing records cost about log16(n) digest rounds
+// and their entries, plus the records.
+
+// Sync session bounds.
+const (
+	// syncMaxRounds bounds the round trips of one session.
+	syncMaxRounds = 10_000
+	// syncGroupPrefixes is the most prefixes a session puts in one group.
+	syncGroupPrefixes = 1024
+	// syncWalkMax bounds the records a responder reads to find the
+	// records of one want.
+	syncWalkMax = 4 * syncEntryMax
+	// syncIdleTimeout is how long a responder waits for the next request.
+	syncIdleTimeout = 30 * time.Second
+	// Defaults of the per-peer limit on sync requests a node serves.
+	syncPeerRate  = 50 // requests per second
+	syncPeerBurst = 500
+)
+
+// syncConn is one sync session's stream to a peer.
+type syncConn interface {
+	// roundTrip sends a request and returns the answer.
+	roundTrip(ctx context.Context, req []byte) ([]byte, error)
+	close()
+}
+
+// syncResult is what a session did.
+type syncResult struct {
+	// equal: the prefixes' digests agreed at the end.
+	equal bool
+	// sent: records the peer stored from this node; received: records this
+	// node stored from the peer; bad: records from the peer that failed
+	// verification.
+	sent, received, bad int
+	bytes               int64 // sent and received
+	rounds              int
+}
+
+// syncRanges brings this node's and p's records in the given prefixes to the
+// same winners (both directions) and reports whether they ended equal, and
+// what moved.
+func (m *Manager) syncRanges(ctx context.Context, p peer.ID, ps []prefix) (syncResult, error) {
+	var res syncResult
+	if m.digests == nil {
+		return res, errNoDigests
+	}
+	if len(ps) == 0 {
+		res.equal = true
+		return res, nil
+	}
+	conn, err := m.tr.openSync(ctx, p)
+	if err != nil {
+		return res, fmt.Errorf("sync with %s: %w", p.ShortString(), err)
+	}
+	defer conn.close()
+	s := &syncSession{m: m, peer: p, conn: conn, res: &res, budget: syncFrameLimit(m.valid.MaxValueSize) / 2}
+	if s.groups, err = s.groupsOf(ctx, ps); err != nil {
+		return res, err
+	}
+	moved := false
+	for s.pending() {
+		if res.rounds >= syncMaxRounds {
+			return res, fmt.Errorf("sync with %s: over %d rounds", p.ShortString(), syncMaxRounds)
+		}
+		differs, err := s.round(ctx)
+		if err != nil {
+			return res, err
+		}
+		moved = moved || differs
+	}
+	if !moved {
+		res.equal = true
+		return res, nil
+	}
+	// Something differed: one more round tells whether the ranges now
+	// agree (what differs still is left to the next session).
+	if s.groups, err = s.groupsOf(ctx, ps); err != nil {
+		return res, err
+	}
+	differs, err := s.round(ctx)
+	res.equal = err == nil && !differs && len(s.groups) == 0
+	return res, err
+}
+
+// syncSession is the initiator's side of one session.
+type syncSession struct {
+	m      *Manager
+	peer   peer.ID
+	conn   syncConn
+	res    *syncResult
+	budget int // bytes of records per request, and asked for per answer
+
+	groups []pendingGroup
+	push   []keyedWire
+	want   []syncWant
+}
+
+// pendingGroup is a group to send, with this node's digests of its prefixes.
+type pendingGroup struct {
+	syncGroup
+	own []rangeDigest // per prefix
+}
+
+// groupsOf returns the pending groups of the prefixes ps: one group of
+// each syncGroupPrefixes of them.
+func (s *syncSession) groupsOf(ctx context.Context, ps []prefix) ([]pendingGroup, error) {
+	var out []pendingGroup
+	for chunk := range slices.Chunk(ps, syncGroupPrefixes) {
+		g := pendingGroup{syncGroup: syncGroup{prefixes: chunk}, own: make([]rangeDigest, len(chunk))}
+		for i, p := range chunk {
+			d, err := s.m.digests.digest(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			g.own[i] = d
+			g.digest.merge(d)
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+func (s *syncSession) pending() bool { return len(s.groups)+len(s.push)+len(s.want) > 0 }
+
+// round sends what is pending (up to the bounds of one request), and takes
+// in the answer. It reports whether any group differed.
+func (s *syncSession) round(ctx context.Context) (differs bool, err error) {
+	req, sent := s.nextRequest()
+	msg := req.encode()
+	c, cancel := context.WithTimeout(ctx, 4*s.m.cfg.RPCTimeout)
+	defer cancel()
+	answer, err := s.conn.roundTrip(c, msg)
+	s.res.rounds++
+	s.res.bytes += int64(len(msg) + len(answer))
+	s.m.repairBytes.Add(uint64(len(msg) + len(answer)))
+	if err != nil {
+		return false, fmt.Errorf("sync with %s: %w", s.peer.ShortString(), err)
+	}
+	switch answer[0] {
+	case statusBusy:
+		return false, fmt.Errorf("sync with %s: %w", s.peer.ShortString(), errBusy)
+	case statusInvalid, statusFailed:
+		return false, fmt.Errorf("sync with %s: refused: %.200q", s.peer.ShortString(), answer[1:])
+	}
+	a, err := decodeSyncAnswer(answer, req)
+	if err != nil {
+		s.m.tr.misbehaved(s.peer)
+		return false, fmt.Errorf("sync with %s: %w", s.peer.ShortString(), err)
+	}
+	s.res.sent += a.stored
+	s.take(ctx, a.records, req.want)
+	for i, ga := range a.groups {
+		if ga.kind == groupEqual {
+			continue
+		}
+		differs = true
+		if err := s.follow(ctx, sent[i], ga); err != nil {
+			return differs, err
+		}
+	}
+	return differs, nil
+}
+
+// nextRequest takes what fits in one request off the pending lists; it also
+// returns the groups sent, with this node's digests.
+func (s *syncSession) nextRequest() (*syncRequest, []pendingGroup) {
+	req := &syncRequest{}
+	n, prefixes := 0, 0
+	for n < len(s.groups) && n < syncMaxGroups && prefixes+len(s.groups[n].prefixes) <= syncMaxPrefixes {
+		prefixes += len(s.groups[n].prefixes)
+		n++
+	}
+	sent := s.groups[:n:n]
+	s.groups = s.groups[n:]
+	for _, g := range sent {
+		req.groups = append(req.groups, g.syncGroup)
+	}
+	size := 0
+	for len(s.push) > 0 && (size == 0 || size+len(s.push[0].wire) <= s.budget) {
+		size += len(s.push[0].wire)
+		req.push = append(req.push, s.push[0])
+		s.push = s.push[1:]
+	}
+	wants, size := 0, 0
+	for len(s.want) > 0 && len(req.want) < syncMaxGroups && wants+len(s.want[0].ids) <= syncMaxWants &&
+		(size == 0 || size+s.want[0].size <= s.budget) {
+		wants += len(s.want[0].ids)
+		size += s.want[0].size
+		req.want = append(req.want, s.want[0])
+		s.want = s.want[1:]
+	}
+	return req, sent
+}
+
+// follow plans the next step for a group that differs: the parts that
+// differ become groups of their own; entries are compared with this node's,
+// and what differs is pushed or asked for.
+func (s *syncSession) follow(ctx context.Context, g pendingGroup, ga groupAnswer) error {
+	if ga.kind == groupEntries {
+		return s.compareEntries(ctx, g.prefixes[0], ga.entries)
+	}
+	parts, own := g.prefixes, g.own
+	if len(g.prefixes) == 1 {
+		p := g.prefixes[0]
+		n := splitBits(p)
+		parts = make([]prefix, 1<<n)
+		for i := range parts {
+			parts[i] = p.extend(i, n)
+		}
+		var err error
+		if own, err = s.m.digests.parts(ctx, p); err != nil {
+			return err
+		}
+	}
+	for i, theirs := range ga.parts {
+		if theirs != own[i] {
+			s.groups = append(s.groups, pendingGroup{syncGroup: syncGroup{prefixes: parts[i : i+1], digest: own[i]}, own: own[i : i+1]})
+		}
+	}
+	return nil
+}
+
+// compareEntries compares the peer's entries of p with this node's: the
+// records this node has the winner of are pushed, the others asked for.
+// Where both have a record of the same version and write time, both are
+// exchanged, and each side keeps the winner.
+func (s *syncSession) compareEntries(ctx context.Context, p prefix, theirs []syncEntry) error {
+	byID := make(map[[32]byte]syncEntry, len(theirs))
+	for _, e := range theirs {
+		byID[e.id] = e
+	}
+	want := syncWant{prefix: p}
+	err := s.m.eachEntry(ctx, p, func(e syncEntry, r *Record, wire []byte) error {
+		t, ok := byID[e.id]
+		delete(byID, e.id)
+		switch {
+		case ok && t.digest == e.digest:
+			return nil
+		case !ok || t.version < e.version || t.version == e.version && t.writtenAt < e.writtenAt:
+			s.push = append(s.push, keyedWire{key: r.Key, wire: wire})
+		case t.version == e.version && t.writtenAt == e.writtenAt:
+			s.push = append(s.push, keyedWire{key: r.Key, wire: wire})
+			want.ids, want.size = append(want.ids, e.id), want.size+t.size
+		default:
+			want.ids, want.size = append(want.ids, e.id), want.size+t.size
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for id, t := range byID {
+		want.ids, want.size = append(want.ids, id), want.size+t.size
+	}
+	if len(want.ids) > 0 {
+		s.want = append(s.want, want)
+	}
+	return nil
+}
+
+// take verifies and stores the records the peer answered with: only those
+// asked for.
+func (s *syncSession) take(ctx context.Context, recs []keyedWire, asked []syncWant) {
+	wanted := make(map[[32]byte]bool)
+	for _, w := range asked {
+		for _, id := range w.ids {
+			wanted[id] = true
+		}
+	}
+	for _, kw := range recs {
+		var id [32]byte
+		copy(id[:], kb.ConvertKey(DHTKey(kw.key)))
+		if !wanted[id] {
+			s.badRecord(kw.key, errors.New("not asked for"))
+			continue
+		}
+		delete(wanted, id)
+		r, err := Unmarshal(kw.key, kw.wire)
+		if err == nil {
+			err = s.m.valid.checkAnswer(r)
+		}
+		if err != nil {
+			s.badRecord(kw.key, err)
+			continue
+		}
+		stored, err := s.m.store.Put(ctx, r)
+		if err != nil {
+			s.m.logger.Debug("sync: storing a record", "key", r.Key, "peer", s.peer, "error", err)
+			continue
+		}
+		if stored {
+			s.res.received++
+		}
+	}
+}
+
+func (s *syncSession) badRecord(key string, err error) {
+	s.res.bad++
+	s.m.tr.misbehaved(s.peer)
+	s.m.logger.Debug("sync: bad record", "key", key, "peer", s.peer, "error", err)
+}
+
+// eachEntry calls fn for every record in p that is not due to be dropped
+// (expired, or a tombstone past its TTL: those are never sent), with its
+// entry and wire form, until fn returns an error.
+func (m *Manager) eachEntry(ctx context.Context, p prefix, fn func(e syncEntry, r *Record, wire []byte) error) error {
+	lo, hi := p.bounds()
+	now := time.Now()
+	return m.store.EachInRange(ctx, lo, hi, func(id []byte, r *Record, _ int) error {
+		if droppable(r, now, m.cfg.TombstoneTTL) {
+			return nil
+		}
+		wire := r.Marshal()
+		e := syncEntry{version: r.Version, writtenAt: r.WrittenAt, digest: digestOf(id, wire), size: len(wire)}
+		copy(e.id[:], id)
+		return fn(e, r, wire)
+	})
+}
+
+// errEnoughEntries ends a walk of a range that holds more records than an
+// entry list may.
+var errEnoughEntries = errors.New("more records than an entry list holds")
+
+// droppable reports whether a holder drops r at now: an expired record, or a
+// tombstone older than ttl, unless its key is kept forever (owner.go).
+func droppable(r *Record, now time.Time, ttl time.Duration) bool {
+	return !keepsForever(r.Key) && ((r.Expired(now.UnixNano()) && !r.Deleted) || (r.Deleted && now.Sub(time.Unix(0, r.WrittenAt)) > ttl))
+}
+
+// serveSyncFrame answers one sync request from peer from, within from's
+// request rate, and counts its bytes.
+func (m *Manager) serveSyncFrame(from peer.ID, msg []byte) []byte {
+	answer := []byte{statusBusy}
+	if m.syncLimits.allow(from) {
+		answer = m.serveSync(m.ctx, from, msg)
+	}
+	m.repairBytes.Add(uint64(len(msg) + len(answer)))
+	return answer
+}
+
+// serveSync answers one sync request from peer from.
+func (m *Manager) serveSync(ctx context.Context, from peer.ID, msg []byte) []byte {
+	req, err := decodeSyncRequest(msg)
+	if err != nil {
+		return append([]byte{statusInvalid}, err.Error()...)
+	}
+	if m.digests == nil {
+		return append([]byte{statusFailed}, errNoDigests.Error()...)
+	}
+	a := &syncAnswer{}
+	for _, g := range req.groups {
+		ga, err := m.answerGroup(ctx, g)
+		if err != nil {
+			return append([]byte{statusFailed}, err.Error()...)
+		}
+		a.groups = append(a.groups, ga)
+	}
+	for _, kw := range req.push {
+		if m.storeSynced(ctx, from, kw) {
+			a.stored++
+		}
+	}
+	// Wanted records come from entry lists: a want's range holds few
+	// records, and a walk of one stops past syncWalkMax.
+	budget := syncFrameLimit(m.valid.MaxValueSize) / 2
+	for _, w := range req.want {
+		seen := 0
+		err := m.eachEntry(ctx, w.prefix, func(e syncEntry, r *Record, wire []byte) error {
+			if seen++; seen > syncWalkMax {
+				return errEnoughEntries
+			}
+			if budget >= len(wire) && slices.Contains(w.ids, e.id) {
+				budget -= len(wire)
+				a.records = append(a.records, keyedWire{key: r.Key, wire: wire})
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errEnoughEntries) {
+			return append([]byte{statusFailed}, err.Error()...)
+		}
+	}
+	return a.encode()
+}
+
+// answerGroup compares a group's digest with this node's.
+func (m *Manager) answerGroup(ctx context.Context, g syncGroup) (groupAnswer, error) {
+	own := make([]rangeDigest, len(g.prefixes))
+	var all rangeDigest
+	for i, p := range g.prefixes {
+		d, err := m.digests.digest(ctx, p)
+		if err != nil {
+			return groupAnswer{}, err
+		}
+		own[i] = d
+		all.merge(d)
+	}
+	switch {
+	case all == g.digest:
+		return groupAnswer{kind: groupEqual}, nil
+	case len(g.prefixes) > 1:
+		return groupAnswer{kind: groupParts, parts: own}, nil
+	}
+	p := g.prefixes[0]
+	if splitBits(p) == 0 || all.count <= syncEntryMax && g.digest.count <= syncEntryMax {
+		var entries []syncEntry
+		err := m.eachEntry(ctx, p, func(e syncEntry, _ *Record, _ []byte) error {
+			if len(entries) == syncEntryMax {
+				return errEnoughEntries // more written meanwhile: split instead
+			}
+			entries = append(entries, e)
+			return nil
+		})
+		switch {
+		case err == nil:
+			return groupAnswer{kind: groupEntries, entries: entries}, nil
+		case !errors.Is(err, errEnoughEntries):
+			return groupAnswer{}, err
+		}
+	}
+	parts, err := m.digests.parts(ctx, p)
+	return groupAnswer{kind: groupParts, parts: parts}, err
+}
+
+// storeSynced verifies and stores a record pushed by from, as a record PUT
+// would be: not if this node is far from its key, nor if it fails
+// verification (a bad answer). It reports whether it stored it.
+func (m *Manager) storeSynced(ctx context.Context, from peer.ID, kw keyedWire) bool {
+	if ValidateKey(kw.key) != nil {
+		m.tr.misbehaved(from)
+		return false
+	}
+	if m.syncFar != nil && m.syncFar(kw.key) {
+		return false
+	}
+	r, err := Unmarshal(kw.key, kw.wire)
+	if err == nil {
+		err = m.valid.checkAnswer(r)
+	}
+	if err != nil {
+		m.tr.misbehaved(from)
+		m.logger.Debug("sync: bad record pushed", "key", kw.key, "peer", from, "error", err)
+		return false
+	}
+	stored, err := m.store.Put(ctx, r)
+	if err != nil {
+		m.logger.Debug("sync: storing a pushed record", "key", kw.key, "peer", from, "error", err)
+	}
+	return stored
+}
+
+// handleSync serves one sync session on s: requests until the peer closes
+// the stream, or stays idle for syncIdleTimeout.
+func (m *Manager) handleSync(s network.Stream) {
+	defer s.Close()
+	from := s.Conn().RemotePeer()
+	r := msgio.NewVarintReaderSize(s, syncFrameLimit(m.valid.MaxValueSize))
+	w := msgio.NewVarintWriter(s)
+	for {
+		if err := s.SetDeadline(time.Now().Add(syncIdleTimeout)); err != nil {
+			s.Reset()
+			return
+		}
+		msg, err := r.ReadMsg()
+		if err != nil {
+			return // the session ended (or failed)
+		}
+		answer := m.serveSyncFrame(from, msg)
+		r.ReleaseMsg(msg)
+		if err := w.WriteMsg(answer); err != nil {
+			s.Reset()
+			return
+		}
+	}
+}
+
+// streamSync is a sync session over a libp2p stream.
+type streamSync struct{ rs *rpcStream }
+
+func (c streamSync) roundTrip(ctx context.Context, req []byte) ([]byte, error) {
+	answer, _, err := c.rs.roundTrip(ctx, req)
+	return answer, err
+}
+
+func (c streamSync) close() { c.rs.s.Close() }
+
+// openSync opens a sync session with p.
+func (t *transport) openSync(ctx context.Context, p peer.ID) (syncConn, error) {
+	s, err := t.client.h.NewStream(ctx, p, t.syncProto)
+	if err != nil {
+		return nil, err
+	}
+	limit := syncFrameLimit(t.store.valid.MaxValueSize)
+	return streamSync{&rpcStream{s: s, r: msgio.NewVarintReaderSize(s, limit), w: msgio.NewVarintWriter(s)}}, nil
+}
