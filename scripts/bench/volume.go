@@ -123,7 +123,7 @@ type JoinResult struct {
 	CaughtUp        *Wait   `json:"caught_up"`
 	CaughtUpSeconds float64 `json:"caught_up_seconds"`
 	Records         int     `json:"records"`
-	// Expected is keys*min(k,live)/live: an even share.
+	// Expected is keys*min(k,live)/live for the acknowledged keys: an even share.
 	Expected float64 `json:"expected"`
 }
 
@@ -239,7 +239,7 @@ func runVolume(ctx context.Context, sys System, n int, client *APIClient, procs 
 	if v.k == 0 { // no record counts to follow (the baseline)
 		return nil
 	}
-	res.Join, err = v.join(ctx)
+	res.Join, err = v.join(ctx, len(acked))
 	return err
 }
 
@@ -448,15 +448,16 @@ func (v *volumeRun) kill(ctx context.Context, name string, victims []*Node, kill
 	return step, err
 }
 
-// join starts a fresh node and waits until its record count stops growing.
-func (v *volumeRun) join(ctx context.Context) (*JoinResult, error) {
+// join starts a fresh node and waits until its record count stops growing;
+// keys is how many keys were acknowledged.
+func (v *volumeRun) join(ctx context.Context, keys int) (*JoinResult, error) {
 	start := time.Now()
 	nd, err := v.c.Join(ctx, v.clientNodes[0], v.o.ReadyTimeout)
 	if err != nil {
 		return nil, err
 	}
 	logf("  node %d joined; waiting for its share", nd.Spec.Index)
-	jr := &JoinResult{Expected: ExpectedShare(v.o.Keys, v.k, len(v.c.Live()))}
+	jr := &JoinResult{Expected: ExpectedShare(keys, v.k, len(v.c.Live()))}
 	det := CatchUp(v.o.CatchupWindow)
 	var settledAt time.Time
 	w := WaitUntil(ctx, realClock{}, start, v.o.ConvergePoll, v.o.ConvergeTimeout+v.o.CatchupWindow, func(ctx context.Context) bool {
