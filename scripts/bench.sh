@@ -7,6 +7,12 @@
 # 8 concurrent clients and serially, then SIGKILL 30% and 20% more of the
 # nodes with 30 s waits. Quick mode (about a minute per system):
 #   scripts/bench.sh -nodes 10 -puts 50 -gets 50 -wait 5s -idle 2s
+# Volume mode (issue 20; N=20 and 1 KiB values unless -nodes/-value-size say
+# otherwise): load -keys keys with 8 clients, then disk, RSS and records per
+# node, CPU and repair bytes over a 60 s rest, time until every key is back
+# on k holders after 1 node and then 25 % more are SIGKILLed, and a fresh
+# node's catch-up:
+#   scripts/bench.sh -keys 10000
 # Extra `dhtnode run` flags go after "--". See `bin/bench -h` for every flag.
 # Output: a table per cluster size and one line starting with "BENCH_JSON ".
 # Ports: libp2p 7100+i, HTTP 8100+i (scripts/cluster.sh uses 4101+/5101+).

@@ -97,6 +97,16 @@ type Status struct {
 	// Replication is nil for a system that does not report dhtnode's
 	// counters (the baseline).
 	Replication *ReplicationCounters `json:"replication"`
+	// Records is nil for a system that does not report what it stores
+	// (the baseline).
+	Records *RecordCounts `json:"records"`
+}
+
+// RecordCounts are the records a dhtnode node stores.
+type RecordCounts struct {
+	Count           int   `json:"count"`
+	Bytes           int64 `json:"bytes"`
+	UnderReplicated int   `json:"under_replicated"`
 }
 
 // ReplicationCounters are dhtnode's cumulative read and repair counters.
@@ -105,6 +115,11 @@ type ReplicationCounters struct {
 	Hedged  uint64 `json:"hedged_reads_total"` // holders those asked after a hedge delay
 	Audits  uint64 `json:"audits_total"`       // keys whose holders repair asked for their copies
 	Repairs uint64 `json:"repairs_total"`      // copies repair pushed
+	// Factor (k) and RepairBytes are read by the volume mode and not summed
+	// by add or since. RepairBytes is nil when the node does not report
+	// replication.repair_bytes_total.
+	Factor      int     `json:"factor"`
+	RepairBytes *uint64 `json:"repair_bytes_total"`
 }
 
 func (c *ReplicationCounters) add(o ReplicationCounters) {

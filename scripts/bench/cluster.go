@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,7 +34,14 @@ type Cluster struct {
 	sys    System
 	client *APIClient
 	procs  *ProcessGroup
-	Nodes  []*Node
+	// dir, p2pBase and apiBase place node i (NodeSpec).
+	dir              string
+	p2pBase, apiBase int
+	Nodes            []*Node
+	// StatusTimeout bounds one GET /v1/status in statuses (statusTimeout
+	// unless set): dhtnode recounts its records for it, which takes
+	// seconds with tens of thousands of records on a busy machine.
+	StatusTimeout time.Duration
 	// Started is when the first node was started.
 	Started time.Time
 	// ReadyAfter is how long after Started every node answered /readyz.
@@ -59,15 +67,11 @@ type Settling struct {
 // readyTimeout); the caller must KillAll the process group in any case.
 func StartCluster(ctx context.Context, sys System, client *APIClient, procs *ProcessGroup, dir string,
 	n, p2pBase, apiBase int, readyTimeout time.Duration) (*Cluster, error) {
-	c := &Cluster{sys: sys, client: client, procs: procs, Started: time.Now()}
+	c := &Cluster{sys: sys, client: client, procs: procs, dir: dir, p2pBase: p2pBase, apiBase: apiBase, Started: time.Now()}
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 
-	spec := func(i int, boot string) NodeSpec {
-		return NodeSpec{Index: i, Dir: filepath.Join(dir, fmt.Sprintf("node-%d", i)),
-			P2PPort: p2pBase + i, APIPort: apiBase + i, Bootstrap: boot}
-	}
-	n0, err := c.startNode(spec(0, ""))
+	n0, err := c.startNode(c.spec(0, ""))
 	if err != nil {
 		return c, err
 	}
@@ -76,9 +80,9 @@ func StartCluster(ctx context.Context, sys System, client *APIClient, procs *Pro
 		return c, err
 	}
 	n0.PeerID = st.PeerID
-	boot := fmt.Sprintf("%s/p2p/%s", n0.Spec.ListenAddr(), st.PeerID)
+	boot := bootAddr(n0)
 	for i := 1; i < n; i++ {
-		if _, err := c.startNode(spec(i, boot)); err != nil {
+		if _, err := c.startNode(c.spec(i, boot)); err != nil {
 			return c, err
 		}
 	}
@@ -91,6 +95,29 @@ func StartCluster(ctx context.Context, sys System, client *APIClient, procs *Pro
 	wg.Wait()
 	c.ReadyAfter = time.Since(c.Started)
 	return c, errors.Join(errs...)
+}
+
+// spec places node i, bootstrapping from boot.
+func (c *Cluster) spec(i int, boot string) NodeSpec {
+	return NodeSpec{Index: i, Dir: filepath.Join(c.dir, fmt.Sprintf("node-%d", i)),
+		P2PPort: c.p2pBase + i, APIPort: c.apiBase + i, Bootstrap: boot}
+}
+
+// bootAddr is nd's multiaddr with its peer ID, for --bootstrap.
+func bootAddr(nd *Node) string {
+	return fmt.Sprintf("%s/p2p/%s", nd.Spec.ListenAddr(), nd.PeerID)
+}
+
+// Join starts one more node, the next index, bootstrapping from via, and
+// waits (bounded by readyTimeout) until it is ready.
+func (c *Cluster) Join(ctx context.Context, via *Node, readyTimeout time.Duration) (*Node, error) {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	nd, err := c.startNode(c.spec(len(c.Nodes), bootAddr(via)))
+	if err != nil {
+		return nil, err
+	}
+	return nd, c.waitReady(ctx, nd)
 }
 
 // startNode starts one node process.
@@ -167,7 +194,7 @@ func (c *Cluster) statuses(ctx context.Context, nodes []*Node) []*Status {
 	var wg sync.WaitGroup
 	for i, nd := range nodes {
 		wg.Go(func() {
-			rctx, cancel := context.WithTimeout(ctx, statusTimeout)
+			rctx, cancel := context.WithTimeout(ctx, cmp.Or(c.StatusTimeout, statusTimeout))
 			defer cancel()
 			if st, err := c.client.Status(rctx, nd.API); err == nil {
 				out[i] = &st

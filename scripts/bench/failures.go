@@ -97,26 +97,41 @@ func replicaStep(ctx context.Context, c *Cluster, sys System, client *APIClient,
 	for i := range vias {
 		vias[i] = clientNodes[rng.IntN(len(clientNodes))]
 	}
-	counts := make([]float64, 0, len(acked))
-	var mu sync.Mutex
-	ForEach(ctx, len(acked), opts.Clients, func(i int) {
-		rctx, cancel := context.WithTimeout(ctx, opts.OpTimeout)
-		defer cancel()
-		n, err := sys.LiveReplicas(rctx, client, acked[i].Key, vias[i], live)
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			step.ReplicaErrors++
-			if step.ReplicaError == "" {
-				step.ReplicaError = err.Error()
-			}
-			return
-		}
-		counts = append(counts, float64(n))
-	})
+	rc := CountReplicas(ctx, sys, client, acked, vias, live, opts)
 	if err := ctx.Err(); err != nil {
 		return step, err
 	}
-	step.Replicas = SummarizeCounts(counts)
+	step.Replicas = SummarizeCounts(rc.Counts)
+	step.ReplicaErrors, step.ReplicaError = rc.Errors, rc.FirstError
 	return step, nil
+}
+
+// ReplicaCounts are the live replicas of a set of keys.
+type ReplicaCounts struct {
+	Counts     []float64 // per key that could be counted, in no order
+	Errors     int       // keys whose count could not be read
+	FirstError string
+}
+
+// CountReplicas counts the live nodes holding each key of ops, asking
+// vias[i] about ops[i], with opts.Clients requests at a time.
+func CountReplicas(ctx context.Context, sys System, client *APIClient, ops []Op, vias, live []*Node, opts Options) ReplicaCounts {
+	rc := ReplicaCounts{Counts: make([]float64, 0, len(ops))}
+	var mu sync.Mutex
+	ForEach(ctx, len(ops), opts.Clients, func(i int) {
+		rctx, cancel := context.WithTimeout(ctx, opts.OpTimeout)
+		defer cancel()
+		n, err := sys.LiveReplicas(rctx, client, ops[i].Key, vias[i], live)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			rc.Errors++
+			if rc.FirstError == "" {
+				rc.FirstError = err.Error()
+			}
+			return
+		}
+		rc.Counts = append(rc.Counts, float64(n))
+	})
+	return rc
 }

@@ -37,7 +37,20 @@ type Options struct {
 	Seed          uint64        `json:"seed"`
 	// DhtnodeArgs are extra `dhtnode run` flags (after "--").
 	DhtnodeArgs []string `json:"dhtnode_args"`
+
+	// Keys > 0 selects the volume mode (volume.go); the rest are its settings.
+	Keys            int           `json:"keys,omitempty"`
+	Sample          int           `json:"sample,omitempty"`
+	Rest            time.Duration `json:"rest_ns,omitempty"`
+	KillWave        float64       `json:"kill_wave,omitempty"`
+	LoadTimeout     time.Duration `json:"load_timeout_ns,omitempty"`
+	ConvergeTimeout time.Duration `json:"converge_timeout_ns,omitempty"`
+	CatchupWindow   time.Duration `json:"catchup_window_ns,omitempty"`
+	ConvergePoll    time.Duration `json:"converge_poll_ns,omitempty"`
 }
+
+// Volume reports whether the options select the volume mode.
+func (o Options) Volume() bool { return o.Keys > 0 }
 
 // ParseOptions parses the command line (without the program name).
 func ParseOptions(args []string, stderr io.Writer) (Options, error) {
@@ -66,6 +79,15 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	fs.IntVar(&o.APIBasePort, "api-base-port", 8100, "HTTP API port of node 0 (node i uses base+i)")
 	fs.StringVar(&o.Out, "out", ".bench", "directory for logs and per-node data")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed (keys, values, node choice, victims)")
+	fs.IntVar(&o.Keys, "keys", 0, "volume mode: load this many keys, then measure disk, RSS, rest, kills and a join (0 = the standard run)")
+	fs.IntVar(&o.Sample, "sample", 200, "volume mode: keys sampled for holders and read-back after kills")
+	fs.DurationVar(&o.Rest, "rest", time.Minute, "volume mode: at-rest window for CPU and repair bytes")
+	fs.Float64Var(&o.KillWave, "kill-wave", 0.25, "volume mode: fraction of nodes SIGKILLed after the single kill")
+	fs.DurationVar(&o.LoadTimeout, "load-timeout", 30*time.Minute, "volume mode: bound on loading the keys")
+	fs.DurationVar(&o.ConvergeTimeout, "converge-timeout", 5*time.Minute, "volume mode: bound on each wait for re-replication or catch-up")
+	fs.DurationVar(&o.CatchupWindow, "catchup-window", 15*time.Second, "volume mode: a joined node has caught up once its record count is unchanged this long")
+	fs.DurationVar(&o.ConvergePoll, "converge-poll", 2*time.Second, "volume mode: how often the nodes' status and the sample are checked while waiting "+
+		"(each /v1/status makes a dhtnode recount its records)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: bench [flags] [-- extra dhtnode run flags]")
 		fs.PrintDefaults()
@@ -74,6 +96,16 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 		return o, err
 	}
 	o.DhtnodeArgs = fs.Args()
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.Volume() { // the volume mode's own defaults (issue 20)
+		if !set["nodes"] {
+			*nodes = "20"
+		}
+		if !set["value-size"] {
+			o.ValueSize = 1024
+		}
+	}
 	var err error
 	if o.Nodes, err = parseInts(*nodes); err != nil {
 		return o, fmt.Errorf("-nodes: %w", err)
@@ -88,6 +120,9 @@ func (o Options) validate() error {
 	for _, n := range o.Nodes {
 		if n < 3 {
 			errs = append(errs, fmt.Errorf("-nodes: %d is below 3", n))
+		}
+		if o.Volume() {
+			n++ // the node that joins last has the next ports
 		}
 		if mp := max(o.BasePort, o.APIBasePort) + n - 1; mp > math.MaxUint16 {
 			errs = append(errs, fmt.Errorf("-nodes %d: port %d out of range", n, mp))
@@ -119,7 +154,25 @@ func (o Options) validate() error {
 	if o.BasePort < 1 || o.APIBasePort < 1 || o.BasePort == o.APIBasePort {
 		errs = append(errs, errors.New("-base-port and -api-base-port must be distinct positive ports"))
 	}
+	if o.Volume() {
+		errs = append(errs, o.validateVolume()...)
+	}
 	return errors.Join(errs...)
+}
+
+// validateVolume checks the volume mode's settings.
+func (o Options) validateVolume() []error {
+	var errs []error
+	if o.Sample < 1 || o.Sample > o.Keys {
+		errs = append(errs, fmt.Errorf("-sample: %d must be between 1 and -keys (%d)", o.Sample, o.Keys))
+	}
+	if o.KillWave <= 0 || o.ClientFrac+o.KillWave >= 1 {
+		errs = append(errs, errors.New("-kill-wave must be > 0 and leave the client-facing nodes and one more alive (client-frac+kill-wave < 1)"))
+	}
+	if o.Rest < 0 || o.LoadTimeout <= 0 || o.ConvergeTimeout <= 0 || o.CatchupWindow <= 0 || o.ConvergePoll <= 0 {
+		errs = append(errs, errors.New("-rest must be >= 0; -load-timeout, -converge-timeout, -converge-poll and -catchup-window > 0"))
+	}
+	return errs
 }
 
 // ClientNodeCount is how many of n nodes face the clients: ceil(frac*n),

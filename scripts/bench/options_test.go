@@ -65,3 +65,47 @@ func TestClientNodeCount(t *testing.T) {
 		}
 	}
 }
+
+func TestParseOptionsVolumeMode(t *testing.T) {
+	o, err := ParseOptions([]string{"-keys", "10000", "-base-port", "19000", "-api-base-port", "26000"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.Volume() || o.Keys != 10000 || !slices.Equal(o.Nodes, []int{20}) || o.ValueSize != 1024 || o.Clients != 8 ||
+		o.Sample != 200 || o.Rest != time.Minute || o.KillWave != 0.25 || o.CatchupWindow != 15*time.Second || o.ConvergePoll != 2*time.Second {
+		t.Errorf("volume defaults: %+v", o)
+	}
+	o, err = ParseOptions([]string{"-keys", "500", "-nodes", "6", "-value-size", "64", "-rest", "0s"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(o.Nodes, []int{6}) || o.ValueSize != 64 || o.Rest != 0 {
+		t.Errorf("volume flags given: %+v", o)
+	}
+	if std, _ := ParseOptions(nil, io.Discard); std.Volume() {
+		t.Error("no -keys: want the standard run")
+	}
+}
+
+func TestParseOptionsRejectsVolumeSettings(t *testing.T) {
+	for name, args := range map[string][]string{
+		"sample above keys":            {"-keys", "100", "-sample", "101"},
+		"no sample":                    {"-keys", "100", "-sample", "0"},
+		"wave kills the clients":       {"-keys", "100", "-kill-wave", "0.75"},
+		"no wave":                      {"-keys", "100", "-kill-wave", "0"},
+		"negative rest":                {"-keys", "100", "-rest", "-1s"},
+		"no catch-up window":           {"-keys", "100", "-catchup-window", "0s"},
+		"no poll interval":             {"-keys", "100", "-converge-poll", "0s"},
+		"joining node's port overlaps": {"-keys", "100", "-nodes", "10", "-base-port", "8000", "-api-base-port", "8010"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := ParseOptions(args, io.Discard); err == nil {
+				t.Fatalf("ParseOptions(%q): want an error", args)
+			}
+		})
+	}
+	// The standard run with the same ports is fine: no node joins.
+	if _, err := ParseOptions([]string{"-nodes", "10", "-base-port", "8000", "-api-base-port", "8010"}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+}

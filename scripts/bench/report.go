@@ -16,16 +16,19 @@ type Report struct {
 	Time    time.Time   `json:"time"`
 	Options Options     `json:"options"`
 	Runs    []RunResult `json:"runs"`
-	// Targets checks issue 5's goals against the dhtnode run at N = 50.
+	// Volume holds the volume mode's runs (-keys); Runs is empty then.
+	Volume []VolumeResult `json:"volume,omitempty"`
+	// Targets checks issue 5's goals against the dhtnode run at N = 50, or
+	// in the volume mode issue 20's against the dhtnode volume run.
 	Targets []TargetResult `json:"targets,omitempty"`
 }
 
-// row is one line of the table: a label, a number format and how to read
-// the number from a run (ok=false prints "-").
-type row struct {
+// row is one line of a table: a label, a number format and how to read
+// the number from a run R (ok=false prints "-").
+type row[R any] struct {
 	label string
 	prec  int
-	value func(r RunResult) (float64, bool)
+	value func(r R) (float64, bool)
 }
 
 // phaseFigure reads figure f of one workload phase of a run.
@@ -39,9 +42,9 @@ func phaseFigure(phase func(*WorkloadResult) *PhaseResult, f func(*PhaseResult) 
 }
 
 // phaseRows are the rows of one workload phase.
-func phaseRows(label string, phase func(*WorkloadResult) *PhaseResult) []row {
+func phaseRows(label string, phase func(*WorkloadResult) *PhaseResult) []row[RunResult] {
 	get := func(f func(p *PhaseResult) float64) func(RunResult) (float64, bool) { return phaseFigure(phase, f) }
-	return []row{
+	return []row[RunResult]{
 		{label + " success %", 1, get(func(p *PhaseResult) float64 { return 100 * p.SuccessRate })},
 		{label + " ops/s", 1, get(func(p *PhaseResult) float64 { return p.OpsPerSec })},
 		{label + " p50 ms", 2, get(func(p *PhaseResult) float64 { return p.Latency.P50 })},
@@ -93,9 +96,9 @@ func stepGetFigure(i int, f func(*PhaseResult) float64) func(RunResult) (float64
 }
 
 // failureRows are the rows of failure step i (0 = before any kill).
-func failureRows(i int, label string) []row {
+func failureRows(i int, label string) []row[RunResult] {
 	step := func(f func(s FailureStep) (float64, bool)) func(RunResult) (float64, bool) { return stepFigure(i, f) }
-	rows := []row{
+	rows := []row[RunResult]{
 		{label + " live nodes", 0, step(func(s FailureStep) (float64, bool) { return float64(s.LiveNodes), true })},
 		{label + " replicas mean", 2, step(func(s FailureStep) (float64, bool) { return s.Replicas.Mean, s.Replicas.N > 0 })},
 		{label + " replicas min", 0, step(func(s FailureStep) (float64, bool) { return s.Replicas.Min, s.Replicas.N > 0 })},
@@ -106,9 +109,9 @@ func failureRows(i int, label string) []row {
 	}
 	get := func(f func(p *PhaseResult) float64) func(RunResult) (float64, bool) { return stepGetFigure(i, f) }
 	return append(rows,
-		row{label + " retrievable %", 1, get(func(p *PhaseResult) float64 { return 100 * p.SuccessRate })},
-		row{label + " get p50 ms", 2, get(func(p *PhaseResult) float64 { return p.Latency.P50 })},
-		row{label + " get p99 ms", 2, get(func(p *PhaseResult) float64 { return p.Latency.P99 })},
+		row[RunResult]{label + " retrievable %", 1, get(func(p *PhaseResult) float64 { return 100 * p.SuccessRate })},
+		row[RunResult]{label + " get p50 ms", 2, get(func(p *PhaseResult) float64 { return p.Latency.P50 })},
+		row[RunResult]{label + " get p99 ms", 2, get(func(p *PhaseResult) float64 { return p.Latency.P99 })},
 	)
 }
 
@@ -134,8 +137,8 @@ func pssOf(w *WorkloadResult) CountSummary     { return w.PSSMiB }
 func median(c CountSummary) float64            { return c.Median }
 
 // reportRows lists every row of the table, in order.
-func reportRows() []row {
-	rows := []row{
+func reportRows() []row[RunResult] {
+	rows := []row[RunResult]{
 		{"ready s", 2, func(r RunResult) (float64, bool) { return r.ReadySeconds, r.ReadySeconds > 0 }},
 		{"settled s", 2, func(r RunResult) (float64, bool) { return r.SettleSeconds, r.SettleSeconds > 0 && !r.SettleTimedOut }},
 		{"RT size min", 0, func(r RunResult) (float64, bool) { return r.RTSizes.Min, r.RTSizes.N > 0 }},
@@ -147,10 +150,10 @@ func reportRows() []row {
 	rows = append(rows, phaseRows("put serial", serialPut)...)
 	rows = append(rows, phaseRows("get serial", serialGet)...)
 	rows = append(rows,
-		row{"RSS median MiB", 1, memory(rssOf, median)},
-		row{"RSS max MiB", 1, memory(rssOf, func(c CountSummary) float64 { return c.Max })},
-		row{"private (RssAnon) median MiB", 1, memory(privateOf, median)},
-		row{"PSS median MiB", 1, memory(pssOf, median)},
+		row[RunResult]{"RSS median MiB", 1, memory(rssOf, median)},
+		row[RunResult]{"RSS max MiB", 1, memory(rssOf, func(c CountSummary) float64 { return c.Max })},
+		row[RunResult]{"private (RssAnon) median MiB", 1, memory(privateOf, median)},
+		row[RunResult]{"PSS median MiB", 1, memory(pssOf, median)},
 	)
 	rows = append(rows, failureRows(0, "before kill")...)
 	rows = append(rows, failureRows(1, "kill 1")...)
@@ -183,22 +186,35 @@ func FormatReport(runs []RunResult) string {
 
 // formatSize writes the table and notes of one cluster size.
 func formatSize(b *strings.Builder, n int, cols []RunResult) {
-	dIdx := slices.IndexFunc(cols, func(r RunResult) bool { return r.System == "dhtnode" })
-	bIdx := slices.IndexFunc(cols, func(r RunResult) bool { return r.System == "baseline" })
-	withRatio := dIdx >= 0 && bIdx >= 0
-
 	fmt.Fprintf(b, "\n== N=%d (client-facing nodes: %d)\n", n, cols[0].ClientNodes)
+	systems := make([]string, len(cols))
+	for i, r := range cols {
+		systems[i] = r.System
+	}
+	writeTable(b, systems, cols, reportRows())
+	for _, r := range cols {
+		for _, note := range runNotes(r) {
+			fmt.Fprintf(b, "note: %s N=%d: %s\n", r.System, n, note)
+		}
+	}
+}
+
+// writeTable writes rows for the runs cols of the named systems side by
+// side, with a dhtnode/baseline ratio column when both ran.
+func writeTable[R any](b *strings.Builder, systems []string, cols []R, rows []row[R]) {
+	dIdx, bIdx := slices.Index(systems, "dhtnode"), slices.Index(systems, "baseline")
+	withRatio := dIdx >= 0 && bIdx >= 0
 	// Labels are left-aligned; figures are right-aligned in cellWidth.
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "metric\t")
-	for _, r := range cols {
-		fmt.Fprintf(tw, "%*s\t", cellWidth, r.System)
+	for _, s := range systems {
+		fmt.Fprintf(tw, "%*s\t", cellWidth, s)
 	}
 	if withRatio {
 		fmt.Fprintf(tw, "%*s\t", cellWidth, "ratio d/b")
 	}
 	fmt.Fprintln(tw)
-	for _, rw := range reportRows() {
+	for _, rw := range rows {
 		fmt.Fprintf(tw, "%s\t", rw.label)
 		for _, r := range cols {
 			fmt.Fprintf(tw, "%*s\t", cellWidth, formatCell(rw, r))
@@ -209,15 +225,10 @@ func formatSize(b *strings.Builder, n int, cols []RunResult) {
 		fmt.Fprintln(tw)
 	}
 	_ = tw.Flush()
-	for _, r := range cols {
-		for _, note := range runNotes(r) {
-			fmt.Fprintf(b, "note: %s N=%d: %s\n", r.System, n, note)
-		}
-	}
 }
 
 // formatCell prints one number, or "-" when the run has no such figure.
-func formatCell(rw row, r RunResult) string {
+func formatCell[R any](rw row[R], r R) string {
 	v, ok := rw.value(r)
 	if !ok {
 		return "-"
@@ -226,7 +237,7 @@ func formatCell(rw row, r RunResult) string {
 }
 
 // formatRatio prints dhtnode's figure divided by the baseline's.
-func formatRatio(rw row, d, base RunResult) string {
+func formatRatio[R any](rw row[R], d, base R) string {
 	dv, dok := rw.value(d)
 	bv, bok := rw.value(base)
 	if !dok || !bok || bv == 0 {

@@ -16,21 +16,21 @@ const targetNodes = 50
 // bytesPerMiB converts the harness's MiB to the MB the RSS goal is set in.
 const bytesPerMiB = 1 << 20
 
-// target is one goal: a figure of a run and the bound it must keep.
-type target struct {
+// target is one goal: a figure of a run R and the bound it must keep.
+type target[R any] struct {
 	label     string
 	limit     float64
 	atLeast   bool    // the figure must be at least limit; otherwise at most
 	reference float64 // vanilla kad-dht's figure when the goals were set; 0 if none was given
-	value     func(RunResult) (float64, bool)
+	value     func(R) (float64, bool)
 }
 
 // targets lists the goals in the issue's order. Both start-up figures are
 // held to the 5-s goal: "ready" (every API answers) is what the goal names,
 // the reference's 8.8 s was until the routing tables settled.
-func targets() []target {
+func targets() []target[RunResult] {
 	const lastKill = 2 // the step after the second wave: 50 % of the nodes killed
-	return []target{
+	return []target[RunResult]{
 		{"serial get p50 ms", 1, false, 8.7, phaseFigure(serialGet, func(p *PhaseResult) float64 { return p.Latency.P50 })},
 		{"serial get p99 ms", 5, false, 14.6, phaseFigure(serialGet, func(p *PhaseResult) float64 { return p.Latency.P99 })},
 		{"serial put p50 ms", 2, false, 12.2, phaseFigure(serialPut, func(p *PhaseResult) float64 { return p.Latency.P50 })},
@@ -70,9 +70,15 @@ func CheckTargets(runs []RunResult) []TargetResult {
 	if d == nil || d.Workload == nil {
 		return nil
 	}
+	return checkGoals(targets(), *d, base)
+}
+
+// checkGoals checks goals against run d, next to base's figures when base
+// is not nil.
+func checkGoals[R any](goals []target[R], d R, base *R) []TargetResult {
 	var out []TargetResult
-	for _, t := range targets() {
-		v, ok := t.value(*d)
+	for _, t := range goals {
+		v, ok := t.value(d)
 		met := v <= t.limit
 		if t.atLeast {
 			met = v >= t.limit
@@ -99,18 +105,24 @@ func runOf(runs []RunResult, system string) *RunResult {
 	return nil
 }
 
-// FormatTargets renders the checked goals as a table, with the baseline's
-// figure of the same run and vanilla kad-dht's when the goals were set; the
-// two baseline columns say how this machine compares with that day's.
+// FormatTargets renders issue 5's checked goals (FormatGoals).
 func FormatTargets(results []TargetResult) string {
+	return FormatGoals(fmt.Sprintf("targets (issue 5): dhtnode defaults at N=%d", targetNodes), "ref 11-26", results)
+}
+
+// FormatGoals renders checked goals as a table under title, with the
+// baseline's figure of the same run and the goals' reference figure (column
+// refHeader); the two baseline columns say how this machine compares with
+// the reference's day.
+func FormatGoals(title, refHeader string, results []TargetResult) string {
 	if len(results) == 0 {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n== targets (issue 5): dhtnode defaults at N=%d\n", targetNodes)
+	fmt.Fprintf(&b, "\n== %s\n", title)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "target\t%*s\t%*s\t%s\t%*s\t%*s\t\n", cellWidth, "dhtnode", cellWidth, "goal", "verdict",
-		cellWidth, "baseline", cellWidth, "ref 11-26")
+		cellWidth, "baseline", cellWidth, refHeader)
 	for _, r := range results {
 		bound, verdict := "<=", "MISSED"
 		if r.AtLeast {
