@@ -8,7 +8,7 @@ import "sync/atomic"
 // record protocol as metrics label values; index 0 of opNames counts
 // requests too short to carry an op.
 var (
-	opNames     = [...]string{"invalid", "get", "put", "read", "write", "create"}
+	opNames     = [...]string{"invalid", "get", "put", "read", "write", "create", "swap"}
 	statusNames = [...]string{"ok", "not_found", "stale", "invalid", "failed", "not_holder", "exists", "busy", "set_aside"}
 )
 

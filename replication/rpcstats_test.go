@@ -5,7 +5,7 @@ import "testing"
 // TestRPCCountNames: the label names line up with the op and status bytes,
 // and malformed requests and answers are counted as invalid.
 func TestRPCCountNames(t *testing.T) {
-	for op, name := range map[byte]string{opGet: "get", opPut: "put", opRead: "read", opWrite: "write", opCreate: "create"} {
+	for op, name := range map[byte]string{opGet: "get", opPut: "put", opRead: "read", opWrite: "write", opCreate: "create", opSwap: "swap"} {
 		if opNames[op] != name {
 			t.Errorf("opNames[%d] = %s, want %s", op, opNames[op], name)
 		}
