@@ -8,9 +8,17 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// Anti-entropy: every sweep, this node syncs (sync.go) the regions it holds
-// (keyspace.go) with their other holders, all the prefixes it shares with
-// one peer in one session. Each pair syncs once a sweep: the node with the
+// antiEntropySweeps is how many sweeps apart anti-entropy runs (every 30 s
+// at the default 10 s interval). It catches what no routing event shows: a
+// holder that lost records on disk, refused a write (busy, full) or missed
+// one; deaths and joins are repaired at once by the region planner. Every
+// third sweep keeps an idle network's repair traffic at a third while
+// bounding such a gap at three intervals.
+const antiEntropySweeps = 3
+
+// Anti-entropy: every antiEntropySweeps sweeps, this node syncs (sync.go)
+// the regions it holds (keyspace.go) with their other holders, all the
+// prefixes it shares with one peer in one session. Each pair syncs once a round: the node with the
 // lower peer ID starts the session. In steady state a session is one round
 // trip of a few bytes per shared region, whatever the key count; a holder
 // that missed records gets them, and one that has records its partners

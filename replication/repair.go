@@ -35,6 +35,31 @@ type sweepState struct {
 
 	mu   sync.Mutex
 	last time.Time
+	// flapped are the peers that joined or left the table since the last
+	// pass (at most the peers seen meanwhile, never keys): a peer that left
+	// and came back before a pass leaves the regions as they were, but may
+	// have missed writes while it was away.
+	flapped map[peer.ID]bool
+}
+
+// noteChanged records a peer that joined or left the routing table.
+func (s *sweepState) noteChanged(p peer.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.flapped == nil {
+		s.flapped = map[peer.ID]bool{}
+	}
+	s.flapped[p] = true
+	s.changed.Store(true)
+}
+
+// takeChanged returns and clears the peers noted since the last call.
+func (s *sweepState) takeChanged() map[peer.ID]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.flapped
+	s.flapped = nil
+	return out
 }
 
 // Stats summarises the records and repair work of this node.
@@ -88,13 +113,15 @@ func (m *Manager) run() {
 	// sweep at the same moment.
 	sweep := time.NewTimer(rand.N(m.cfg.RepairInterval) + 1)
 	defer sweep.Stop()
-	for {
+	for n := 0; ; {
 		select {
 		case <-m.ctx.Done():
 			return
 		case <-sweep.C:
 			m.pass(m.ctx, true)
-			m.antiEntropy(m.ctx) // antientropy.go
+			if n++; n%antiEntropySweeps == 0 {
+				m.antiEntropy(m.ctx) // antientropy.go
+			}
 			sweep.Reset(m.cfg.RepairInterval)
 		case <-m.kick:
 			select { // gather the rest of a burst of routing events
@@ -120,7 +147,7 @@ func (m *Manager) run() {
 func (m *Manager) pass(ctx context.Context, sweep bool) {
 	s := &m.sweeps
 	cur := regions(append(m.router.tablePeers(), m.self), m.cfg.Factor)
-	in := regionInput{self: m.self, prev: s.regions, cur: cur, redo: slices.Collect(maps.Keys(s.incomplete))}
+	in := regionInput{self: m.self, prev: s.regions, cur: cur, redo: slices.Collect(maps.Keys(s.incomplete)), changed: s.takeChanged()}
 	if time.Since(m.started) < min(settleSweeps*m.cfg.RepairInterval, maxSettle) {
 		in.prev = nil
 	}
