@@ -206,7 +206,10 @@ func TestJoinAuditsOnlyTheKeysTheNewcomerHolds(t *testing.T) {
 	const k, n, keys = 3, 10, 20
 	c := newCluster(t, n, func(_ int, cfg *config.Config) {
 		cfg.Replication.Factor = k
-		cfg.Replication.RepairInterval = time.Hour // no sweeps: only routing events audit
+		// Short sweeps: a node follows holder changes only once it has
+		// settled, two sweep intervals after its start (repair.go), and
+		// this test's nodes are all seconds old.
+		cfg.Replication.RepairInterval = 2 * time.Second
 	})
 	ids := make([]peer.ID, n)
 	for i := range n {

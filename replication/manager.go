@@ -232,7 +232,7 @@ func (m *Manager) Close() error {
 func (m *Manager) PeerChanged(p peer.ID) {
 	m.router.invalidate()
 	m.expectedHolders() // remember the network's size (quorum.go)
-	m.sweeps.changed.Store(true)
+	m.sweeps.noteChanged(p)
 	if m.watch != nil {
 		m.watch.poke() // watched keys may have new holders
 	}

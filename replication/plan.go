@@ -51,6 +51,11 @@ type regionInput struct {
 	prev, cur []region
 	// redo are prefixes to repair among all their current holders.
 	redo []prefix
+	// changed are the peers that joined or left the routing table since
+	// the last pass: where one of them is a holder now, it counts as new
+	// even if it was one in prev (it left and came back in between, and
+	// may have missed writes meanwhile).
+	changed map[peer.ID]bool
 }
 
 // syncJob is one range sync: this node's and peer's records in prefixes
@@ -86,15 +91,16 @@ func planRegions(in regionInput) regionPlan {
 	}
 	if in.prev != nil {
 		pieces(in.prev, in.cur, func(piece prefix, before, now region) {
+			stayed := in.stayed(before.holders)
 			switch {
-			case slices.Equal(before.holders, now.holders) || !slices.Contains(before.holders, in.self):
+			case slices.Equal(stayed, now.holders) || !slices.Contains(before.holders, in.self):
 				// Unchanged, or this node was not a holder: nothing to
 				// hand on (its strays are the walk's).
 			case !slices.Contains(now.holders, in.self):
 				repairAll(piece, now)
-			case rankAmong(kb.SortClosestPeers(slices.Clone(now.holders), piece.id[:]), before.holders, in.self) < responsibleRanks:
+			case rankAmong(kb.SortClosestPeers(slices.Clone(now.holders), piece.id[:]), stayed, in.self) < responsibleRanks:
 				for _, h := range now.holders {
-					if !slices.Contains(before.holders, h) {
+					if !slices.Contains(stayed, h) {
 						jobs[h] = append(jobs[h], piece)
 					}
 				}
@@ -115,6 +121,12 @@ func planRegions(in regionInput) regionPlan {
 	slices.SortFunc(p.syncs, func(a, b syncJob) int { return bytes.Compare([]byte(a.peer), []byte(b.peer)) })
 	p.handOffs = coarsest(handOffs)
 	return p
+}
+
+// stayed returns the holders of the last pass that neither joined nor left
+// the routing table since: a peer that left and came back is new again.
+func (in *regionInput) stayed(before []peer.ID) []peer.ID {
+	return slices.DeleteFunc(slices.Clone(before), func(h peer.ID) bool { return in.changed[h] })
 }
 
 // pieces calls fn for each prefix of the common refinement of two partitions

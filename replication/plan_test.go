@@ -81,6 +81,7 @@ func TestPlanRegionsDecisions(t *testing.T) {
 		self      int
 		prev, cur []int // holders; prev nil: no previous regions
 		redo      bool  // the whole key space is to be redone
+		changed   []int // peers that joined or left since the last pass
 		want      string
 	}{
 		{name: "holders unchanged", prev: []int{0, 1, 2}, cur: []int{0, 1, 2}, want: "nothing"},
@@ -101,6 +102,11 @@ func TestPlanRegionsDecisions(t *testing.T) {
 		{name: "redo of a range this node does not hold (strays): hand-off", self: 5, prev: []int{0, 1, 2}, cur: []int{0, 1, 2}, redo: true,
 			want: "P0:* P1:* P2:* handoff:*"},
 		{name: "redo and a change: one sync per peer", prev: []int{0, 1, 2}, cur: []int{0, 2, 3}, redo: true, want: "P2:* P3:*"},
+		{name: "a holder left and came back between passes: it is synced as a newcomer", self: 1, prev: []int{0, 1, 2}, cur: []int{0, 1, 2},
+			changed: []int{0}, want: "P0:*"},
+		{name: "a holder left and came back: the second stayer syncs it too", self: 2, prev: []int{0, 1, 2}, cur: []int{0, 1, 2},
+			changed: []int{0}, want: "P0:*"},
+		{name: "a peer far from the region flapped: nothing", prev: []int{0, 1, 2}, cur: []int{0, 1, 2}, changed: []int{5}, want: "nothing"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,6 +116,12 @@ func TestPlanRegionsDecisions(t *testing.T) {
 			}
 			if tc.redo {
 				in.redo = []prefix{whole}
+			}
+			for _, i := range tc.changed {
+				if in.changed == nil {
+					in.changed = map[peer.ID]bool{}
+				}
+				in.changed[P[i]] = true
 			}
 			if got := describe(planRegions(in), P); got != tc.want {
 				t.Fatalf("plan = %s, want %s", got, tc.want)
