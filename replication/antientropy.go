@@ -41,10 +41,10 @@ func regionPartners(self peer.ID, rs []region) map[peer.ID][]prefix {
 	return out
 }
 
-// antiEntropy syncs this node's regions with their holders, as the routing
-// table knows them, repairWorkers sessions at a time.
-func (m *Manager) antiEntropy(ctx context.Context) {
-	rs := regions(append(m.router.tablePeers(), m.self), m.cfg.Factor)
+// antiEntropy syncs this node's regions rs (those of the routing table, as
+// the sweep's pass computed them) with their other holders, repairWorkers
+// sessions at a time.
+func (m *Manager) antiEntropy(ctx context.Context, rs []region) {
 	partners := regionPartners(m.self, rs)
 	peers := slices.Sorted(maps.Keys(partners))
 	forEachBounded(ctx, len(peers), func(i int) {

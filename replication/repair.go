@@ -120,7 +120,7 @@ func (m *Manager) run() {
 		case <-sweep.C:
 			m.pass(m.ctx, true)
 			if n++; n%antiEntropySweeps == 0 {
-				m.antiEntropy(m.ctx) // antientropy.go
+				m.antiEntropy(m.ctx, m.sweeps.regions) // antientropy.go
 			}
 			sweep.Reset(m.cfg.RepairInterval)
 		case <-m.kick:

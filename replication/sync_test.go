@@ -164,7 +164,8 @@ func TestMemAntiEntropyRestoresMissedKeysWithoutAudits(t *testing.T) {
 	}
 	sweep := func() {
 		for _, p := range net.order {
-			net.node(p).m.antiEntropy(ctx)
+			m := net.node(p).m
+			m.antiEntropy(ctx, regions(append(m.router.tablePeers(), m.self), m.cfg.Factor))
 		}
 	}
 	sweep()
