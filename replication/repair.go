@@ -30,8 +30,6 @@ type sweepState struct {
 	chunk  int
 	// underReplicated is the sum of the incomplete counts, for Stats.
 	underReplicated atomic.Int64
-	// changed is set by a routing event, and cleared by the pass it kicks.
-	changed atomic.Bool
 
 	mu   sync.Mutex
 	last time.Time
@@ -50,7 +48,13 @@ func (s *sweepState) noteChanged(p peer.ID) {
 		s.flapped = map[peer.ID]bool{}
 	}
 	s.flapped[p] = true
-	s.changed.Store(true)
+}
+
+// pending reports whether a peer changed since the last pass.
+func (s *sweepState) pending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.flapped) > 0
 }
 
 // takeChanged returns and clears the peers noted since the last call.
@@ -131,7 +135,7 @@ func (m *Manager) run() {
 			}
 			// A kick that arrived while the last pass gathered its burst
 			// may find nothing left to look at.
-			if m.sweeps.changed.Swap(false) {
+			if m.sweeps.pending() {
 				m.pass(m.ctx, false)
 			}
 		}
