@@ -65,7 +65,8 @@ const (
 // on, the CREATE lookups of absent keys (new keys are random, so every
 // table overlaps them) compacted each 256 KiB level-0 table into level 1
 // about as soon as it was flushed, rewriting all of level 1 each time: 20 %
-// of all the nodes' CPU during a 20,000-key load (i20e in BENCHMARKS.md).
+// of all the nodes' CPU during a 20,000-key load (BENCHMARKS.md, "Load
+// rate (i20e)").
 // Compactions are then driven by table counts and level sizes only.
 const (
 	storeWriteBuffer = 256 << 10
