@@ -151,7 +151,7 @@ func (s *syncSession) round(ctx context.Context) (differs bool, err error) {
 	answer, err := s.conn.roundTrip(c, msg)
 	s.res.rounds++
 	s.res.bytes += int64(len(msg) + len(answer))
-	s.m.repairBytes.Add(uint64(len(msg) + len(answer)))
+	s.m.countRepair(uint64(len(msg)), uint64(len(answer)))
 	if err != nil {
 		return false, fmt.Errorf("sync with %s: %w", s.peer.ShortString(), err)
 	}
@@ -353,8 +353,17 @@ func (m *Manager) serveSyncFrame(from peer.ID, msg []byte) []byte {
 	if m.syncLimits.allow(from) {
 		answer = m.serveSync(m.ctx, from, msg)
 	}
-	m.repairBytes.Add(uint64(len(msg) + len(answer)))
+	m.countRepair(uint64(len(answer)), uint64(len(msg)))
 	return answer
+}
+
+// countRepair counts repair bytes: sent are those this node accounts for in
+// the network's repair traffic (what it sent, and what its audits fetched
+// from holders that do not count it), received those another node accounts
+// for (a sync message the peer sent). Both go into repairBytes.
+func (m *Manager) countRepair(sent, received uint64) {
+	m.repairBytes.Add(sent + received)
+	m.repairSent.Add(sent)
 }
 
 // serveSync answers one sync request from peer from.
