@@ -55,8 +55,8 @@ func (m *Manager) antiEntropy(ctx context.Context, rs []region) {
 			m.logger.Debug("anti-entropy sync failed", "peer", p, "error", err)
 			return
 		}
-		if res.sent+res.received > 0 {
-			m.logger.Debug("anti-entropy sync", "peer", p, "prefixes", len(partners[p]), "sent", res.sent, "received", res.received, "bytes", res.bytes, "equal", res.equal)
+		if res.rounds > 1 { // something differed
+			m.logger.Debug("anti-entropy sync", "peer", p, "prefixes", len(partners[p]), "sent", res.sent, "received", res.received, "bytes", res.bytes, "rounds", res.rounds, "equal", res.equal)
 		}
 	})
 }
