@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -47,9 +48,17 @@ func regionPartners(self peer.ID, rs []region) map[peer.ID][]prefix {
 func (m *Manager) antiEntropy(ctx context.Context, rs []region) {
 	partners := regionPartners(m.self, rs)
 	peers := slices.Sorted(maps.Keys(partners))
+	var bytes, differed atomic.Int64
+	defer func() {
+		m.logger.Debug("anti-entropy round", "sessions", len(peers), "differed", differed.Load(), "bytes", bytes.Load())
+	}()
 	forEachBounded(ctx, len(peers), func(i int) {
 		p := peers[i]
 		res, err := m.ranges.syncRanges(ctx, p, partners[p])
+		bytes.Add(res.bytes)
+		if res.rounds > 1 {
+			differed.Add(1)
+		}
 		m.repairs.Add(uint64(res.sent + res.received))
 		if err != nil {
 			m.logger.Debug("anti-entropy sync failed", "peer", p, "error", err)
