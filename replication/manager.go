@@ -106,6 +106,8 @@ type Manager struct {
 	// network's repair traffic (countRepair).
 	repairSent atomic.Uint64
 	syncLimits *peerLimits // sync requests served per remote peer
+	// partners is what anti-entropy knows of its partners (antientropy.go).
+	partners partnerStates
 	// syncFar reports whether this node is too far from a key to store a
 	// record of it pushed by a sync session; nil: never.
 	syncFar func(key string) bool
