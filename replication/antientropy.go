@@ -34,16 +34,20 @@ import (
 //   - unchanged: only the lower peer ID syncs, and only once
 //     antiEntropyIdleRounds rounds passed since the pair's last session.
 //
-// Bounds. A difference that changes either holder's digest table (a write
-// one holder missed or refused: the others' digests changed; records lost
-// through the store or at a restart, which also drops this state) is found
-// within one round (antiEntropySweeps sweep intervals, 30 s by default) of
-// the change, as when every pair synced every round. A difference neither
-// digest table shows (records vanishing from under a running store) is found
-// within antiEntropyIdleRounds rounds (4 min by default). At rest a node
-// therefore opens about partners/2/antiEntropyIdleRounds sessions a round,
-// each one round trip of a few bytes per shared prefix, whatever the key
-// count; the state kept is one entry per partner.
+// Bounds (a round is antiEntropySweeps sweep intervals, 30 s by default).
+// A difference that changes either holder's digest table (a write one
+// holder missed or refused: the other holders' digests changed; records
+// dropped or lost through the store) is found by the next round of a holder
+// whose digest changed: within one round when that is the lower peer ID of
+// the pair, within two when only the higher one's changed (one more round
+// when a session of the pair took place between its last round and the
+// change). A restarted node knows no partner, so its first round syncs with
+// every one. A difference neither digest table shows (records vanishing
+// from under a running store) is found within antiEntropyIdleRounds rounds
+// (4 min by default). At rest a node therefore opens about
+// partners/2/antiEntropyIdleRounds sessions a round, each one round trip of
+// a few bytes per shared prefix, whatever the key count; the state kept is
+// one entry per partner.
 
 // antiEntropySweeps is how many sweeps apart anti-entropy rounds run (every
 // 30 s at the default 10 s interval).
