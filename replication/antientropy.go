@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"crypto/sha256"
 	"maps"
 	"slices"
 	"sync"
@@ -63,7 +64,7 @@ type partnerState struct {
 	// agreed: the last session ended equal over the prefixes of key
 	// (prefixesKey), where both sides' digest was digest.
 	agreed bool
-	key    string
+	key    [32]byte
 	digest rangeDigest
 	// contact: a session with the partner (either way) took place since
 	// this node's last round; since is how many rounds ago the last one
@@ -94,7 +95,7 @@ func (s *partnerStates) get(p peer.ID) *partnerState {
 
 // ended records a session with p: agreed over the prefixes of key at
 // digest, or not.
-func (s *partnerStates) ended(p peer.ID, agreed bool, key string, digest rangeDigest) {
+func (s *partnerStates) ended(p peer.ID, agreed bool, key [32]byte, digest rangeDigest) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.get(p)
@@ -105,7 +106,7 @@ func (s *partnerStates) ended(p peer.ID, agreed bool, key string, digest rangeDi
 type partnerRound struct {
 	peer     peer.ID
 	prefixes []prefix
-	key      string      // prefixesKey(prefixes)
+	key      [32]byte    // prefixesKey(prefixes)
 	own      rangeDigest // this node's digest of prefixes now
 }
 
@@ -137,13 +138,14 @@ func (s *partnerStates) due(self peer.ID, partners []partnerRound) []partnerRoun
 	return out
 }
 
-// prefixesKey identifies a list of prefixes (their wire form).
-func prefixesKey(ps []prefix) string {
+// prefixesKey identifies a list of prefixes: the hash of their wire form
+// (a fixed size, whatever a peer's request holds).
+func prefixesKey(ps []prefix) [32]byte {
 	var b []byte
 	for _, p := range ps {
 		b = appendPrefix(b, p)
 	}
-	return string(b)
+	return sha256.Sum256(b)
 }
 
 // regionPartners returns, for each other holder of regions this node holds,
