@@ -105,31 +105,6 @@ func parseMinorFaults(b []byte) (uint64, error) {
 	return n, nil
 }
 
-// WrittenBytes returns the bytes process pid passed to write system calls
-// (wchar of /proc/<pid>/io): everything it sent on sockets, and what it
-// wrote to files.
-func WrittenBytes(pid int) (uint64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
-	if err != nil {
-		return 0, err
-	}
-	return parseWchar(b)
-}
-
-// parseWchar extracts the "wchar: N" line of /proc/<pid>/io.
-func parseWchar(b []byte) (uint64, error) {
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "wchar:"); ok {
-			n, err := strconv.ParseUint(strings.TrimSpace(rest), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("io wchar: %w", err)
-			}
-			return n, nil
-		}
-	}
-	return 0, errors.New("io: no wchar line")
-}
-
 // Memory is one process's resident memory, in bytes.
 type Memory struct {
 	RSS     int64 // VmRSS: every resident page, shared or not

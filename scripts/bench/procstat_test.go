@@ -59,13 +59,3 @@ func TestProcReadersOnSelf(t *testing.T) {
 		t.Fatalf("MemoryOf = %+v, %v; want 0 < PSS <= RSS, Private > 0", m, err)
 	}
 }
-
-func TestParseWchar(t *testing.T) {
-	io := "rchar: 6976\nwchar: 123456\nsyscr: 10\n"
-	if got, err := parseWchar([]byte(io)); err != nil || got != 123456 {
-		t.Fatalf("parseWchar = %d, %v; want 123456", got, err)
-	}
-	if _, err := parseWchar([]byte("rchar: 1\n")); err == nil {
-		t.Fatal("no error without a wchar line")
-	}
-}

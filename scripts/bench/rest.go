@@ -39,11 +39,6 @@ type RestResult struct {
 	Whole   *RepairWindow  `json:"whole,omitempty"`
 	Minutes []RepairWindow `json:"minutes,omitempty"`
 	Steady  *RepairWindow  `json:"steady,omitempty"`
-	// WrittenPerMin is each node's bytes passed to write system calls per
-	// minute (/proc/<pid>/io wchar): all it sent (repair with its stream
-	// set-up, routing, the bench's status requests) and wrote to files
-	// (logs); nil when unreadable.
-	WrittenPerMin *CountSummary `json:"written_per_min,omitempty"`
 	// Counters are dhtnode's audits and repairs over the window.
 	Counters *ReplicationCounters `json:"counters,omitempty"`
 }
@@ -169,7 +164,6 @@ func (v *volumeRun) rest(ctx context.Context, stored int64) (*RestResult, error)
 	if err != nil {
 		return nil, err
 	}
-	written0, wrote := nodeWritten(live)
 	start := time.Now()
 	samples := []repairSample{sampleRepair(0, v.c.statuses(ctx, live))}
 	for left := v.o.Rest; left > 0; left = v.o.Rest - time.Since(start) {
@@ -196,32 +190,10 @@ func (v *volumeRun) rest(ctx context.Context, stored int64) (*RestResult, error)
 		cores[i] /= d.Seconds()
 	}
 	rr.CPUCores = SummarizeCounts(cores)
-	if written1, ok := nodeWritten(live); wrote && ok {
-		w := deltas(written0, written1)
-		for i := range w {
-			w[i] = PerMinute(w[i], d)
-		}
-		s := SummarizeCounts(w)
-		rr.WrittenPerMin = &s
-	}
 	rr.repairWindows(samples, stored, v.o.RestSkip)
 	if counted1, ok := v.c.Counters(ctx); counting && ok {
 		c := counted1.since(counted0)
 		rr.Counters = &c
 	}
 	return rr, nil
-}
-
-// nodeWritten reads each node's written bytes (WrittenBytes); false if one
-// could not be read.
-func nodeWritten(nodes []*Node) ([]float64, bool) {
-	out := make([]float64, len(nodes))
-	for i, nd := range nodes {
-		n, err := WrittenBytes(nd.Proc.Pid())
-		if err != nil {
-			return nil, false
-		}
-		out[i] = float64(n)
-	}
-	return out, true
 }

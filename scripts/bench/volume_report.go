@@ -159,12 +159,6 @@ func volumeRows() []row[VolumeResult] {
 		{"rest steady (after -rest-skip): traffic/h % of stored", 3, trafficShare(steadyRest)},
 		{"rest steady: bytes sent/min per node max", 0, sentMax(steadyRest)},
 		{"rest steady: bytes/min per node median", 0, volumeFigure(steadyRest, func(w *RepairWindow) float64 { return w.BytesPerMin.Median })},
-		{"rest bytes written/min per node median (all, wchar)", 0, func(r VolumeResult) (float64, bool) {
-			if r.Rest == nil || r.Rest.WrittenPerMin == nil {
-				return 0, false
-			}
-			return r.Rest.WrittenPerMin.Median, true
-		}},
 		{"rest audits (all nodes)", 0, func(r VolumeResult) (float64, bool) {
 			if r.Rest == nil || r.Rest.Counters == nil {
 				return 0, false
