@@ -39,10 +39,9 @@ import (
 // A difference that changes either holder's digest table (a write one
 // holder missed or refused: the other holders' digests changed; records
 // dropped or lost through the store) is found by the next round of a holder
-// whose digest changed: within one round when that is the lower peer ID of
-// the pair, within two when only the higher one's changed (one more round
-// when a session of the pair took place between its last round and the
-// change). A restarted node knows no partner, so its first round syncs with
+// whose digest changed: within one round, but for one case, within two: only
+// the higher peer ID's digest changed, and a session of the pair took place
+// between that node's last round and the change. A restarted node knows no partner, so its first round syncs with
 // every one. A difference neither digest table shows (records vanishing
 // from under a running store) is found within antiEntropyIdleRounds rounds
 // (4 min by default). At rest a node therefore opens about
