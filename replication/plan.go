@@ -2,6 +2,7 @@ package replication
 
 import (
 	"bytes"
+	"maps"
 	"slices"
 
 	kb "github.com/libp2p/go-libp2p-kbucket"
@@ -30,9 +31,17 @@ import (
 // key space in question) among those that held it before. Newcomers, which
 // do not have the records yet, do not take the duty. A node that joins
 // therefore takes no part in moving its own ranges: the old holders that see
-// it join sync them to it, region by region, in one batch per peer. (A
-// (re)started node's passes only learn its regions while its routing table
-// fills: settleSweeps in repair.go.)
+// it join sync them to it, region by region, in one batch per peer.
+//
+// A (re)started node's early routing table is sparse: while it fills, the
+// node would take itself for a holder of ranges that are not its own and
+// see its "holders" change with every peer it meets. So while a node
+// settles (settleSweeps in repair.go) the first sighting of a peer changes
+// nothing: the plan compares the current regions with those the last pass
+// would have had with that peer in its table (firstSeen). Leaves (a peer
+// gone from the table) and returns (a peer seen before that came back) are
+// followed at once, settling or not: a death in a young network is repaired
+// by the planner, not left to anti-entropy.
 //
 // Prefixes a pass could not repair (a sync failed or did not end equal) stay
 // incomplete, and every later pass repairs them again among their holders
@@ -46,9 +55,10 @@ const responsibleRanks = 2
 type regionInput struct {
 	self peer.ID
 	// prev and cur are the regions of the last pass and of this one, in
-	// key-space order (as regions returns them); prev is nil when the
-	// plan is not to follow holder changes (the first passes after start).
+	// key-space order (as regions returns them) for k holders; prev is nil
+	// on the first pass, which only learns the regions.
 	prev, cur []region
+	k         int
 	// redo are prefixes to repair among all their current holders.
 	redo []prefix
 	// changed are the peers that joined or left the routing table since
@@ -56,6 +66,12 @@ type regionInput struct {
 	// even if it was one in prev (it left and came back in between, and
 	// may have missed writes meanwhile).
 	changed map[peer.ID]bool
+	// firstSeen are the peers of this pass's routing table that the node,
+	// while it settles, sees for the first time since it started: the plan
+	// takes them for peers that were there at the last pass too (its
+	// table filling up), so that they are neither synced as newcomers nor
+	// evict anyone. A first-seen peer in changed is not a flap.
+	firstSeen map[peer.ID]bool
 }
 
 // syncJob is one range sync: this node's and peer's records in prefixes
@@ -89,8 +105,8 @@ func planRegions(in regionInput) regionPlan {
 			handOffs = append(handOffs, piece)
 		}
 	}
-	if in.prev != nil {
-		pieces(in.prev, in.cur, func(piece prefix, before, now region) {
+	if prev := in.settledPrev(); prev != nil {
+		pieces(prev, in.cur, func(piece prefix, before, now region) {
 			stayed := in.stayed(before.holders)
 			switch {
 			case slices.Equal(stayed, now.holders) || !slices.Contains(before.holders, in.self):
@@ -123,10 +139,36 @@ func planRegions(in regionInput) regionPlan {
 	return p
 }
 
+// settledPrev returns the regions the plan compares the current ones with:
+// those of the last pass, recomputed with the first-seen peers added to
+// its peers when there are any.
+func (in *regionInput) settledPrev() []region {
+	if in.prev == nil || len(in.firstSeen) == 0 {
+		return in.prev
+	}
+	peers := regionPeers(in.prev)
+	maps.Copy(peers, in.firstSeen)
+	return regions(slices.Collect(maps.Keys(peers)), in.k)
+}
+
 // stayed returns the holders of the last pass that neither joined nor left
-// the routing table since: a peer that left and came back is new again.
+// the routing table since (first sightings aside): a peer that left and
+// came back is new again.
 func (in *regionInput) stayed(before []peer.ID) []peer.ID {
-	return slices.DeleteFunc(slices.Clone(before), func(h peer.ID) bool { return in.changed[h] })
+	return slices.DeleteFunc(slices.Clone(before), func(h peer.ID) bool { return in.changed[h] && !in.firstSeen[h] })
+}
+
+// regionPeers returns the set of peers that hold some region of rs: every
+// peer the regions were computed from, since each holds the region of its
+// own kad ID.
+func regionPeers(rs []region) map[peer.ID]bool {
+	out := map[peer.ID]bool{}
+	for _, r := range rs {
+		for _, h := range r.holders {
+			out[h] = true
+		}
+	}
+	return out
 }
 
 // pieces calls fn for each prefix of the common refinement of two partitions

@@ -23,6 +23,11 @@ type sweepState struct {
 	// incomplete are the prefixes whose last repair did not end equal with
 	// every holder, with the records this node had in each then.
 	incomplete map[prefix]int
+	// seen are the peers this node has seen in its routing table (at a
+	// pass, or joining or leaving it between two) since it started, while
+	// it settles; nil once it has settled. A peer of the table not in seen
+	// is a first sighting (plan.go).
+	seen map[peer.ID]bool
 	// cursor is the kad ID where the next sweep's store walk starts (nil:
 	// the start of the key space); chunk is how many records it reads
 	// (walkChunk).
@@ -66,6 +71,28 @@ func (s *sweepState) takeChanged() map[peer.ID]bool {
 	return out
 }
 
+// firstSightings returns the peers of table that are not in seen.
+func (s *sweepState) firstSightings(table []peer.ID) map[peer.ID]bool {
+	out := map[peer.ID]bool{}
+	for _, p := range table {
+		if !s.seen[p] {
+			out[p] = true
+		}
+	}
+	return out
+}
+
+// see adds the peers of table and those that changed to seen.
+func (s *sweepState) see(table []peer.ID, changed map[peer.ID]bool) {
+	if s.seen == nil {
+		s.seen = map[peer.ID]bool{}
+	}
+	for _, p := range table {
+		s.seen[p] = true
+	}
+	maps.Copy(s.seen, changed)
+}
+
 // Stats summarises the records and repair work of this node.
 type Stats struct {
 	Records         int
@@ -96,10 +123,12 @@ func (m *Manager) Stats() Stats {
 // Repair pass constants.
 const (
 	// settleSweeps: for this many sweep intervals after a (re)start (at
-	// most maxSettle), while its routing table fills, a node's passes only
-	// learn its regions: its sparse early view has it hold far more than
-	// it does, and would have it sync ranges that are not its own. The
-	// old holders sync its ranges to it as they see it join.
+	// most maxSettle), while its routing table fills, a node's passes take
+	// the peers they see for the first time for peers that were there all
+	// along (plan.go): its sparse early view has it hold far more than it
+	// does, and would have it sync ranges that are not its own. The old
+	// holders sync its ranges to it as they see it join. Deaths and
+	// returns are followed at once.
 	settleSweeps = 2
 	maxSettle    = 30 * time.Second
 	// walkChunk is how many records a sweep's store walk reads; the next
@@ -150,10 +179,13 @@ func (m *Manager) run() {
 // the outcomes.
 func (m *Manager) pass(ctx context.Context, sweep bool) {
 	s := &m.sweeps
-	cur := regions(append(m.router.tablePeers(), m.self), m.cfg.Factor)
-	in := regionInput{self: m.self, prev: s.regions, cur: cur, redo: slices.Collect(maps.Keys(s.incomplete)), changed: s.takeChanged()}
-	if time.Since(m.started) < min(settleSweeps*m.cfg.RepairInterval, maxSettle) {
-		in.prev = nil
+	table := m.router.tablePeers()
+	cur := regions(append(slices.Clone(table), m.self), m.cfg.Factor)
+	in := regionInput{self: m.self, prev: s.regions, cur: cur, k: m.cfg.Factor,
+		redo: slices.Collect(maps.Keys(s.incomplete)), changed: s.takeChanged()}
+	settling := time.Since(m.started) < min(settleSweeps*m.cfg.RepairInterval, maxSettle)
+	if settling {
+		in.firstSeen = s.firstSightings(table)
 	}
 	if sweep {
 		in.redo = append(in.redo, m.walk(ctx, cur)...)
@@ -169,6 +201,11 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 		return // cut short: the next pass starts from the same state
 	}
 	s.regions = cur
+	if settling {
+		s.see(table, in.changed)
+	} else {
+		s.seen = nil
+	}
 	clear(s.incomplete)
 	var under int
 	for _, p := range failed {
