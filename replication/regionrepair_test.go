@@ -83,12 +83,25 @@ func (net *memNet) totals(peers []peer.ID) (audits uint64, under int) {
 
 // When a holder dies, the survivors responsible for its regions sync them
 // with the peers that replace it, one range sync per peer: every key is
-// back on k holders, no key is audited, each missing copy moves once.
+// back on k holders, no key is audited, each missing copy moves once. The
+// same holds in a network of nodes that all still settle (just started):
+// they follow deaths at once.
 func TestMemDeadHolderRangesMoveInBulk(t *testing.T) {
+	for _, settling := range []bool{false, true} {
+		t.Run(fmt.Sprintf("settling=%v", settling), func(t *testing.T) { testDeadHolderRangesMoveInBulk(t, settling) })
+	}
+}
+
+func testDeadHolderRangesMoveInBulk(t *testing.T, settling bool) {
 	const n, k, keys = 10, 3, 3000
 	net := newMemNet(t, n, k, nil)
 	ctx := longCtx(t)
 	written := net.storeKeys("key", keys, net.order)
+	if settling {
+		for _, p := range net.order {
+			net.node(p).m.started = time.Now() // settling for min(2 sweeps of an hour, 30 s)
+		}
+	}
 	net.passAll(ctx, false, net.order) // learn the regions
 	dead := net.order[3]
 	held := 0
@@ -194,6 +207,41 @@ func TestMemNewcomerReceivesItsRangesInBulk(t *testing.T) {
 		}
 	}
 	t.Logf("the newcomer received %d of %d keys in %d range syncs; the evicted copies were dropped", gained, keys, net.count("sync", newcomer))
+}
+
+// A (re)started node whose routing table fills a peer at a time takes, while
+// it settles, each peer it sees for the first time for one that was there
+// all along: it runs no range sync, hands nothing off and keeps every record
+// it holds. Settled, the same sequence has it sync the "new" holders it
+// meets (so the test notices if the protection goes).
+func TestMemSettlingNodeIgnoresItsTableFillingUp(t *testing.T) {
+	const n, k, keys = 10, 3, 600
+	for _, settling := range []bool{true, false} {
+		net := newMemNet(t, n, k, nil)
+		ctx := longCtx(t)
+		net.storeKeys("key", keys, net.order)
+		self := net.order[0]
+		nd := net.node(self)
+		held, _ := nd.store.Counts()
+		if settling {
+			nd.m.started = time.Now()
+		}
+		full := nd.known
+		for i := 1; i <= len(full); i++ {
+			nd.known = full[:i]
+			nd.m.PeerChanged(full[i-1])
+			nd.m.pass(ctx, false)
+		}
+		syncs := net.count("sync-by", self)
+		kept, _ := nd.store.Counts()
+		switch {
+		case settling && (syncs != 0 || kept != held):
+			t.Fatalf("settling while its table filled: %d range syncs, %d of its %d records kept; want none and all", syncs, kept, held)
+		case !settling && syncs == 0:
+			t.Fatal("settled, the table filling up caused no range sync: the test shows nothing")
+		}
+		t.Logf("settling %v: %d range syncs as its table filled", settling, syncs)
+	}
 }
 
 // A node that leaves gracefully hands each of its regions to the peers that
