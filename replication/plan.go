@@ -38,17 +38,13 @@ import (
 // see its "holders" change with every peer it meets. So while a node
 // settles (settleSweeps in repair.go) the first sighting of a peer changes
 // nothing: the plan compares the current regions with those the last pass
-// would have had with that peer in its table (firstSeen). Leaves (a peer
-// gone from the table) and returns (a peer seen before that came back) are
+// would have had with that peer in its table (missed). Leaves (a peer gone
+// from the table) and returns (a peer seen before that came back) are
 // followed at once, settling or not: a death in a young network is repaired
-// by the planner, not left to anti-entropy.
-//
-// Prefixes a pass could not repair (a sync failed or did not end equal) stay
-// incomplete, and every later pass repairs them again among their holders
-// of the moment (redo), as does any prefix in which the store walk found
-// records of a region this node does not hold (strays). The state kept
-// between passes is the regions and the incomplete prefixes: as many as
-// there are regions at most, whatever the number of keys.
+// by the planner, not left to anti-entropy. So is the death of a peer that
+// joined the table after the last pass (it may have taken writes
+// meanwhile): it is missed too.
+
 const responsibleRanks = 2
 
 // regionInput is everything a region plan depends on.
@@ -66,12 +62,14 @@ type regionInput struct {
 	// even if it was one in prev (it left and came back in between, and
 	// may have missed writes meanwhile).
 	changed map[peer.ID]bool
-	// firstSeen are the peers of this pass's routing table that the node,
-	// while it settles, sees for the first time since it started: the plan
-	// takes them for peers that were there at the last pass too (its
-	// table filling up), so that they are neither synced as newcomers nor
-	// evict anyone. A first-seen peer in changed is not a flap.
-	firstSeen map[peer.ID]bool
+	// missed are peers the last pass did not see that the plan takes for
+	// peers of its routing table: while the node settles, those of this
+	// pass's table it sees for the first time since it started (its table
+	// filling up: they are neither synced as newcomers nor evict anyone);
+	// and the peers that joined and left the table between the two passes
+	// (their ranges are repaired as any leaver's). A missed peer in
+	// changed is not a flap.
+	missed map[peer.ID]bool
 }
 
 // syncJob is one range sync: this node's and peer's records in prefixes
@@ -140,22 +138,22 @@ func planRegions(in regionInput) regionPlan {
 }
 
 // settledPrev returns the regions the plan compares the current ones with:
-// those of the last pass, recomputed with the first-seen peers added to
-// its peers when there are any.
+// those of the last pass, recomputed with the missed peers added to its
+// peers when there are any.
 func (in *regionInput) settledPrev() []region {
-	if in.prev == nil || len(in.firstSeen) == 0 {
+	if in.prev == nil || len(in.missed) == 0 {
 		return in.prev
 	}
 	peers := regionPeers(in.prev)
-	maps.Copy(peers, in.firstSeen)
+	maps.Copy(peers, in.missed)
 	return regions(slices.Collect(maps.Keys(peers)), in.k)
 }
 
 // stayed returns the holders of the last pass that neither joined nor left
-// the routing table since (first sightings aside): a peer that left and
-// came back is new again.
+// the routing table since (missed peers aside): a peer that left and came
+// back is new again.
 func (in *regionInput) stayed(before []peer.ID) []peer.ID {
-	return slices.DeleteFunc(slices.Clone(before), func(h peer.ID) bool { return in.changed[h] && !in.firstSeen[h] })
+	return slices.DeleteFunc(slices.Clone(before), func(h peer.ID) bool { return in.changed[h] && !in.missed[h] })
 }
 
 // regionPeers returns the set of peers that hold some region of rs: every

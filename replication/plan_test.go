@@ -143,33 +143,35 @@ func TestPlanRegionsSettling(t *testing.T) {
 		name      string
 		self      int
 		prev, cur []int // the routing table (self aside) at the last pass and now; prev nil: the first pass
-		firstSeen []int // peers of cur the node sees for the first time while it settles
+		missed    []int // peers of cur seen for the first time while settling, or that came and went since the last pass
 		changed   []int // peers that joined or left the table since the last pass
 		want      string
 	}{
 		{name: "settled: a holder died: a survivor syncs its replacement", prev: []int{1, 2, 3, 4, 5, 6, 7}, cur: []int{2, 3, 4, 5, 6, 7},
 			want: "P3"},
 		{name: "settling: a holder died: its replacement is synced at once", prev: []int{1, 2, 3, 4, 5, 6}, cur: []int{2, 3, 4, 5, 6, 7},
-			firstSeen: []int{7}, want: "P3"},
+			missed: []int{7}, want: "P3"},
 		{name: "settled: a peer nearer the key joined: the old holders sync it", self: 1, prev: []int{2, 3, 4, 5, 6, 7},
 			cur: []int{0, 2, 3, 4, 5, 6, 7}, want: "P0"},
 		{name: "settling: the same peer seen for the first time: nothing", self: 1, prev: []int{2, 3, 4, 5, 6, 7},
-			cur: []int{0, 2, 3, 4, 5, 6, 7}, firstSeen: []int{0}, want: "nothing"},
+			cur: []int{0, 2, 3, 4, 5, 6, 7}, missed: []int{0}, want: "nothing"},
 		{name: "settling: a first sighting that joined the table since the last pass is no flap", self: 1, prev: []int{2, 3, 4, 5, 6, 7},
-			cur: []int{0, 2, 3, 4, 5, 6, 7}, firstSeen: []int{0}, changed: []int{0}, want: "nothing"},
+			cur: []int{0, 2, 3, 4, 5, 6, 7}, missed: []int{0}, changed: []int{0}, want: "nothing"},
 		{name: "settled: the holder a newcomer evicts hands off", self: 3, prev: []int{1, 2, 4, 5, 6, 7}, cur: []int{0, 1, 2, 4, 5, 6, 7},
 			want: "P0 P1 P2 handoff"},
 		{name: "settling: a first sighting that would evict this node: no hand-off", self: 3, prev: []int{1, 2, 4, 5, 6, 7},
-			cur: []int{0, 1, 2, 4, 5, 6, 7}, firstSeen: []int{0}, want: "nothing"},
+			cur: []int{0, 1, 2, 4, 5, 6, 7}, missed: []int{0}, want: "nothing"},
 		{name: "settling: a peer seen before that came back is synced", self: 1, prev: []int{2, 3, 4, 5, 6},
-			cur: []int{0, 2, 3, 4, 5, 6, 7}, firstSeen: []int{7}, want: "P0"},
+			cur: []int{0, 2, 3, 4, 5, 6, 7}, missed: []int{7}, want: "P0"},
 		{name: "settling: a holder that left and came back between passes is synced", self: 1, prev: []int{0, 2, 3, 4, 5, 6},
-			cur: []int{0, 2, 3, 4, 5, 6, 7}, firstSeen: []int{7}, changed: []int{0, 7}, want: "P0"},
+			cur: []int{0, 2, 3, 4, 5, 6, 7}, missed: []int{7}, changed: []int{0, 7}, want: "P0"},
 		{name: "settling: a holder died and its replacement is a first sighting: the replacement is synced", prev: []int{1, 2, 4, 5, 6, 7},
-			cur: []int{2, 3, 4, 5, 6, 7}, firstSeen: []int{3}, want: "P3"},
+			cur: []int{2, 3, 4, 5, 6, 7}, missed: []int{3}, want: "P3"},
 		{name: "settling: a death and a first sighting nearer the key: only the death is followed", self: 2, prev: []int{0, 3, 4, 5, 6, 7},
-			cur: []int{1, 3, 4, 5, 6, 7}, firstSeen: []int{1}, want: "P3"},
-		{name: "settling, the first pass: nothing", cur: []int{1, 2, 3, 4, 5, 6, 7}, firstSeen: []int{1, 2, 3, 4, 5, 6, 7}, want: "nothing"},
+			cur: []int{1, 3, 4, 5, 6, 7}, missed: []int{1}, want: "P3"},
+		{name: "a peer that joined and died between two passes: its replacement is synced", prev: []int{2, 3, 4, 5, 6, 7},
+			cur: []int{2, 3, 4, 5, 6, 7}, missed: []int{1}, changed: []int{1}, want: "P3"},
+		{name: "settling, the first pass: nothing", cur: []int{1, 2, 3, 4, 5, 6, 7}, missed: []int{1, 2, 3, 4, 5, 6, 7}, want: "nothing"},
 	}
 	set := func(idx []int) map[peer.ID]bool {
 		if idx == nil {
@@ -187,7 +189,7 @@ func TestPlanRegionsSettling(t *testing.T) {
 			table := func(idx []int) []region {
 				return regions(append(slices.Collect(maps.Keys(set(idx))), self), k)
 			}
-			in := regionInput{self: self, cur: table(tc.cur), k: k, firstSeen: set(tc.firstSeen), changed: set(tc.changed)}
+			in := regionInput{self: self, cur: table(tc.cur), k: k, missed: set(tc.missed), changed: set(tc.changed)}
 			if tc.prev != nil {
 				in.prev = table(tc.prev)
 			}

@@ -1,10 +1,12 @@
 package replication
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -329,6 +331,123 @@ func TestMemStrayRecordsAreHandedOff(t *testing.T) {
 	}
 	if v := net.version(order[4], key); v != 0 {
 		t.Fatalf("the former holder kept version %d", v)
+	}
+}
+
+// afterSyncs is a node's range sync that calls fn once, as the n-th of
+// its syncs returns: after every sync of a pass that runs n, before the
+// pass goes on to drop the ranges handed off.
+type afterSyncs struct {
+	inner rangeSyncer
+	n     int
+	fn    func()
+
+	mu   sync.Mutex
+	done int
+}
+
+func (a *afterSyncs) syncRanges(ctx context.Context, p peer.ID, ps []prefix) (syncResult, error) {
+	res, err := a.inner.syncRanges(ctx, p, ps)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.done++; a.done == a.n {
+		a.fn()
+	}
+	return res, err
+}
+
+// namedIn returns a key named name-i whose kad ID lies in p and passes ok.
+func namedIn(name string, p prefix, ok func(kid []byte) bool) string {
+	for i := 0; ; i++ {
+		key := fmt.Sprintf("%s-%d", name, i)
+		if kid := kadID(key); p.contains(kid) && ok(kid) {
+			return key
+		}
+	}
+}
+
+// A record written into a range this node hands off after the hand-off's
+// syncs read the range and before it is dropped (a write this node
+// acknowledged as it lost the range) is not dropped with it: the drop sees
+// the range changed since the syncs and keeps it, and the next pass hands
+// it on. Real (LevelDB) stores.
+func TestMemHandOffKeepsARecordWrittenAfterItsSyncs(t *testing.T) {
+	net := newMemNetOn(t, 6, 3, nil, func() *Store { return newDiskStore(t, 1024) })
+	ctx := testCtx(t)
+	const key = "moved"
+	order := net.byDistance(key)
+	from := order[4] // not a holder: key is a stray there, handed off by its sweep
+	net.store(from, key, "v", 3)
+	m := net.node(from).m
+	region := regionOf(regions(net.order, net.k), kadID(key)).prefix
+	late := namedIn("late", region, func([]byte) bool { return true })
+	m.ranges = &afterSyncs{inner: m.ranges, n: net.k, fn: func() { net.store(from, late, "v", 1) }}
+	m.pass(ctx, true)
+	if v := net.version(from, late); v != 1 {
+		t.Fatalf("the record written after the hand-off's syncs: version %d left on the node that handed its range off, want 1 (kept)", v)
+	}
+	m.pass(ctx, true) // the next pass hands it off
+	for _, k := range []string{key, late} {
+		for _, h := range net.byDistance(k)[:net.k] {
+			if v := net.version(h, k); v == 0 {
+				t.Fatalf("%s not on its holder after the second hand-off", k)
+			}
+		}
+		if v := net.version(from, k); v != 0 {
+			t.Fatalf("%s kept by the node that handed it off (version %d)", k, v)
+		}
+	}
+}
+
+// The same for a record written while the drop goes on, a batch at a time:
+// written as the first record of the range is removed, past the first batch,
+// it would have been read and removed by a later batch.
+func TestMemHandOffKeepsARecordWrittenDuringTheDrop(t *testing.T) {
+	net := newMemNetOn(t, 6, 3, nil, func() *Store { return newDiskStore(t, 1024) })
+	ctx := testCtx(t)
+	// A region of fewer than 8 bits: its keys' first bytes (which pick
+	// their locks in the store) differ. from does not hold it.
+	rs := regions(net.order, net.k)
+	r := rs[slices.IndexFunc(rs, func(r region) bool { return r.prefix.bits < 8 })]
+	region := r.prefix
+	from := net.order[slices.IndexFunc(net.order, func(p peer.ID) bool { return !slices.Contains(r.holders, p) })]
+	var strays []string
+	var highest []byte // the largest kad ID among them
+	for i := 0; len(strays) < 2*batchRecords; i++ {
+		key := namedIn(fmt.Sprintf("stray-%d", i), region, func([]byte) bool { return true })
+		net.store(from, key, "v", 1)
+		strays = append(strays, key)
+		if kid := kadID(key); bytes.Compare(kid, highest) > 0 {
+			highest = kid
+		}
+	}
+	var late string
+	var once sync.Once
+	st := net.node(from).store
+	st.onChange(func(id []byte, _ string, _, new []byte) {
+		if new != nil {
+			return
+		}
+		// The first removal: write a record past every stray (read by the
+		// last batch), under another lock than the removed key's.
+		once.Do(func() {
+			late = namedIn("late", region, func(kid []byte) bool { return bytes.Compare(kid, highest) > 0 && kid[0] != id[0] })
+			net.store(from, late, "v", 1)
+		})
+	})
+	m := net.node(from).m
+	m.pass(ctx, true)
+	if late == "" {
+		t.Fatal("nothing was dropped: the test shows nothing")
+	}
+	if v := net.version(from, late); v != 1 {
+		t.Fatalf("the record written during the drop: version %d on the node that handed its range off, want 1 (kept)", v)
+	}
+	m.pass(ctx, true)
+	for _, k := range append(strays, late) {
+		if net.version(from, k) != 0 || net.version(r.holders[0], k) != 1 {
+			t.Fatalf("after the second pass, %s is still on the node that handed it off, or not on its nearest holder", k)
+		}
 	}
 }
 

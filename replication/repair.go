@@ -26,7 +26,7 @@ type sweepState struct {
 	// seen are the peers this node has seen in its routing table (at a
 	// pass, or joining or leaving it between two) since it started, while
 	// it settles; nil once it has settled. A peer of the table not in seen
-	// is a first sighting (plan.go).
+	// is a first sighting (missed, plan.go).
 	seen map[peer.ID]bool
 	// cursor is the kad ID where the next sweep's store walk starts (nil:
 	// the start of the key space); chunk is how many records it reads
@@ -71,11 +71,20 @@ func (s *sweepState) takeChanged() map[peer.ID]bool {
 	return out
 }
 
-// firstSightings returns the peers of table that are not in seen.
-func (s *sweepState) firstSightings(table []peer.ID) map[peer.ID]bool {
+// missed returns the peers the plan takes for peers of the last pass's
+// table although that pass did not see them (plan.go): the peers that
+// joined and left the table between that pass and this one (in changed,
+// not in table), and while the node settles the peers of table not in seen.
+func (s *sweepState) missed(table []peer.ID, changed map[peer.ID]bool, settling bool) map[peer.ID]bool {
 	out := map[peer.ID]bool{}
+	before := regionPeers(s.regions)
+	for p := range changed {
+		if !before[p] && !slices.Contains(table, p) {
+			out[p] = true
+		}
+	}
 	for _, p := range table {
-		if !s.seen[p] {
+		if settling && !s.seen[p] {
 			out[p] = true
 		}
 	}
@@ -184,17 +193,24 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 	in := regionInput{self: m.self, prev: s.regions, cur: cur, k: m.cfg.Factor,
 		redo: slices.Collect(maps.Keys(s.incomplete)), changed: s.takeChanged()}
 	settling := time.Since(m.started) < min(settleSweeps*m.cfg.RepairInterval, maxSettle)
-	if settling {
-		in.firstSeen = s.firstSightings(table)
-	}
+	in.missed = s.missed(table, in.changed, settling)
 	if sweep {
 		in.redo = append(in.redo, m.walk(ctx, cur)...)
 	}
 	plan := planRegions(in)
+	// A handed-off range is dropped only if it still holds what it held
+	// before its syncs (dropRange).
+	before := make([]*rangeDigest, len(plan.handOffs))
+	for i, p := range plan.handOffs {
+		before[i] = m.rangeDigest(ctx, p)
+	}
 	failed := m.runSyncs(ctx, plan.syncs)
-	for _, p := range plan.handOffs {
-		if !slices.ContainsFunc(failed, func(q prefix) bool { return overlaps(p, q) }) {
-			m.dropRange(ctx, p)
+	for i, p := range plan.handOffs {
+		if slices.ContainsFunc(failed, func(q prefix) bool { return overlaps(p, q) }) {
+			continue
+		}
+		if !m.dropRange(ctx, p, before[i]) {
+			failed = append(failed, p) // synced again, and dropped, by the next pass
 		}
 	}
 	if ctx.Err() != nil {
@@ -317,10 +333,41 @@ func after(id []byte) []byte {
 	return nil
 }
 
+// rangeDigest returns the digest of this node's records in p, nil if it
+// has none to give.
+func (m *Manager) rangeDigest(ctx context.Context, p prefix) *rangeDigest {
+	if m.digests == nil {
+		return nil
+	}
+	d, err := m.digests.digest(ctx, p)
+	if err != nil {
+		return nil
+	}
+	return &d
+}
+
 // dropRange removes this node's records in p (handed off), a batch at a
-// time. A record that changed since it was read is kept: a later walk finds
-// it and hands it off again.
-func (m *Manager) dropRange(ctx context.Context, p prefix) {
+// time, as long as p holds nothing but what it held before the syncs that
+// handed it off (synced: its digest then; nil: unknown, nothing is
+// dropped). It checks that before the first batch and after each: the
+// digest of p must be synced with the records removed so far taken out. A
+// record that arrived meanwhile (a write this node took after the syncs
+// read its copy of p) breaks that: the batch just removed is put back, the
+// drop stops and dropRange reports false, so that the next pass syncs p
+// again before dropping it. A record that changed since it was read is
+// kept by Remove (and breaks the check too).
+func (m *Manager) dropRange(ctx context.Context, p prefix, synced *rangeDigest) bool {
+	if synced == nil {
+		return false
+	}
+	left := *synced
+	unchanged := func() bool {
+		d := m.rangeDigest(ctx, p)
+		return d != nil && *d == left
+	}
+	if !unchanged() {
+		return false
+	}
 	lo, hi := p.bounds()
 	for lo != nil {
 		var batch []*Record
@@ -331,6 +378,7 @@ func (m *Manager) dropRange(ctx context.Context, p prefix) {
 				return errChunkDone
 			}
 			batch, size, last = append(batch, r), size+n, id
+			left.remove(digestOf(id, r.Marshal()))
 			return nil
 		})
 		for _, r := range batch {
@@ -338,14 +386,23 @@ func (m *Manager) dropRange(ctx context.Context, p prefix) {
 				m.logger.Warn("dropping a handed-off record", "key", r.Key, "error", err)
 			}
 		}
+		if !unchanged() {
+			for _, r := range batch {
+				if _, err := m.store.Put(ctx, r); err != nil {
+					m.logger.Warn("keeping a record of a range that changed during its hand-off", "key", r.Key, "error", err)
+				}
+			}
+			return false
+		}
 		if !errors.Is(err, errChunkDone) {
 			if err != nil {
 				m.logger.Warn("dropping a handed-off range", "prefix", p, "error", err)
 			}
-			return
+			return err == nil
 		}
 		lo = after(last)
 	}
+	return true
 }
 
 // countRange counts this node's records in p that match keep.
