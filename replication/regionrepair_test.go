@@ -292,6 +292,48 @@ func TestMemLeaveHandsRangesOff(t *testing.T) {
 	}
 }
 
+// records.under_replicated counts, while a pass repairs a death, the
+// records this node has in the ranges it syncs with their new holders, and
+// drops to 0 once those syncs end equal.
+func TestMemUnderReplicatedWhileRepairing(t *testing.T) {
+	const n, k, keys = 8, 3, 600
+	net := newMemNet(t, n, k, nil)
+	ctx := longCtx(t)
+	net.storeKeys("key", keys, net.order)
+	net.passAll(ctx, false, net.order)
+	self := net.order[0]
+	m := net.node(self).m
+	// The peer nearest this node shares regions with it: its death makes
+	// this node sync them (it is among the two nearest survivors).
+	dead := kb.SortClosestPeers(slices.Clone(net.node(self).known), kb.ConvertPeerID(self))[0]
+	during := -1
+	var synced []prefix
+	m.ranges = &hookedSyncs{inner: m.ranges, after: func(n int, ps []prefix) {
+		if n == 1 {
+			during = m.Stats().UnderReplicated
+		}
+		synced = append(synced, ps...)
+	}}
+	if st := m.Stats(); st.UnderReplicated != 0 {
+		t.Fatalf("under-replicated %d before the death", st.UnderReplicated)
+	}
+	net.kill(dead)
+	m.pass(ctx, false)
+	if len(synced) == 0 {
+		t.Fatal("no sync after the death of the nearest peer")
+	}
+	want := 0
+	for _, p := range coarsest(synced) {
+		want += m.countRange(ctx, p, func(*Record) bool { return true })
+	}
+	if during != want || want == 0 {
+		t.Fatalf("under-replicated %d while the syncs ran, want the %d records this node has in the ranges synced", during, want)
+	}
+	if st := m.Stats(); st.UnderReplicated != 0 {
+		t.Fatalf("under-replicated %d once the syncs ended equal, want 0", st.UnderReplicated)
+	}
+}
+
 // A range sync that fails leaves the range under-replicated, and the next
 // pass (with no routing change) syncs it again.
 func TestMemRepairRetriesAnIncompleteRange(t *testing.T) {
@@ -334,25 +376,23 @@ func TestMemStrayRecordsAreHandedOff(t *testing.T) {
 	}
 }
 
-// afterSyncs is a node's range sync that calls fn once, as the n-th of
-// its syncs returns: after every sync of a pass that runs n, before the
-// pass goes on to drop the ranges handed off.
-type afterSyncs struct {
+// hookedSyncs is a node's range sync that calls after(n, ps) as its n-th
+// sync (of prefixes ps) returns; the syncs of a pass all return before it
+// goes on to drop the ranges handed off.
+type hookedSyncs struct {
 	inner rangeSyncer
-	n     int
-	fn    func()
+	after func(n int, ps []prefix)
 
 	mu   sync.Mutex
 	done int
 }
 
-func (a *afterSyncs) syncRanges(ctx context.Context, p peer.ID, ps []prefix) (syncResult, error) {
-	res, err := a.inner.syncRanges(ctx, p, ps)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.done++; a.done == a.n {
-		a.fn()
-	}
+func (h *hookedSyncs) syncRanges(ctx context.Context, p peer.ID, ps []prefix) (syncResult, error) {
+	res, err := h.inner.syncRanges(ctx, p, ps)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.done++
+	h.after(h.done, ps)
 	return res, err
 }
 
@@ -381,7 +421,11 @@ func TestMemHandOffKeepsARecordWrittenAfterItsSyncs(t *testing.T) {
 	m := net.node(from).m
 	region := regionOf(regions(net.order, net.k), kadID(key)).prefix
 	late := namedIn("late", region, func([]byte) bool { return true })
-	m.ranges = &afterSyncs{inner: m.ranges, n: net.k, fn: func() { net.store(from, late, "v", 1) }}
+	m.ranges = &hookedSyncs{inner: m.ranges, after: func(n int, _ []prefix) {
+		if n == net.k { // the last of the hand-off's syncs, one per holder
+			net.store(from, late, "v", 1)
+		}
+	}}
 	m.pass(ctx, true)
 	if v := net.version(from, late); v != 1 {
 		t.Fatalf("the record written after the hand-off's syncs: version %d left on the node that handed its range off, want 1 (kept)", v)

@@ -21,7 +21,8 @@ type sweepState struct {
 	// regions are those of the last pass; nil before the first.
 	regions []region
 	// incomplete are the prefixes whose last repair did not end equal with
-	// every holder, with the records this node had in each then.
+	// every holder (or whose hand-off found it changed), with the records
+	// this node had in each then (recordsIn).
 	incomplete map[prefix]int
 	// seen are the peers this node has seen in its routing table (at a
 	// pass, or joining or leaving it between two) since it started, while
@@ -33,7 +34,8 @@ type sweepState struct {
 	// (walkChunk).
 	cursor []byte
 	chunk  int
-	// underReplicated is the sum of the incomplete counts, for Stats.
+	// underReplicated is Stats.UnderReplicated: the records of the ranges
+	// the running pass syncs, then the sum of the incomplete counts.
 	underReplicated atomic.Int64
 
 	mu   sync.Mutex
@@ -104,8 +106,15 @@ func (s *sweepState) see(table []peer.ID, changed map[peer.ID]bool) {
 
 // Stats summarises the records and repair work of this node.
 type Stats struct {
-	Records         int
-	Bytes           int64
+	Records int
+	Bytes   int64
+	// UnderReplicated counts the records this node has in the ranges its
+	// repair knows some current holder may lack: from the moment a pass
+	// plans their syncs (a holder left, a peer joined or came back, a
+	// stray, a retry) until those end equal with every holder, and after
+	// that the ranges whose syncs failed, until a later pass brings them
+	// in (see recordsIn for how they are counted). It is 0 while a death is
+	// not yet noticed, and only the survivors that sync a range count it.
 	UnderReplicated int
 	RepairsTotal    uint64
 	ReadRepairs     uint64    // the part of RepairsTotal pushed by read repair
@@ -198,6 +207,11 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 		in.redo = append(in.redo, m.walk(ctx, cur)...)
 	}
 	plan := planRegions(in)
+	var syncing []prefix
+	for _, j := range plan.syncs {
+		syncing = append(syncing, j.prefixes...)
+	}
+	s.underReplicated.Store(int64(m.recordsIn(ctx, coarsest(syncing))))
 	// A handed-off range is dropped only if it still holds what it held
 	// before its syncs (dropRange).
 	before := make([]*rangeDigest, len(plan.handOffs))
@@ -225,7 +239,7 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 	clear(s.incomplete)
 	var under int
 	for _, p := range failed {
-		n := m.countRange(ctx, p, func(*Record) bool { return true })
+		n := m.recordsIn(ctx, []prefix{p})
 		s.incomplete[p] = n
 		under += n
 	}
@@ -403,6 +417,23 @@ func (m *Manager) dropRange(ctx context.Context, p prefix, synced *rangeDigest) 
 		lo = after(last)
 	}
 	return true
+}
+
+// recordsIn returns how many records this node has in the prefixes ps
+// (disjoint, as coarsest leaves them), tombstones and expired records not
+// yet dropped included: from the digest table's counts, without reading the
+// store but for prefixes longer than its leaves, which hold few records
+// (digest.go); by a walk of the ranges if there are no digests.
+func (m *Manager) recordsIn(ctx context.Context, ps []prefix) int {
+	n := 0
+	for _, p := range ps {
+		if d := m.rangeDigest(ctx, p); d != nil {
+			n += int(d.count)
+		} else {
+			n += m.countRange(ctx, p, func(*Record) bool { return true })
+		}
+	}
+	return n
 }
 
 // countRange counts this node's records in p that match keep.
