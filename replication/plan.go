@@ -24,7 +24,7 @@ import (
 //     place);
 //   - this node no longer holds it: it hands it off, syncing it with every
 //     current holder, and drops its own records of it once each of those
-//     syncs ended equal.
+//     syncs ended equal, as long as they have not changed since.
 //
 // Who is responsible (so that a failure does not cause k-fold traffic): the
 // responsibleRanks holders nearest the region (to the start of the piece of
@@ -44,7 +44,15 @@ import (
 // by the planner, not left to anti-entropy. So is the death of a peer that
 // joined the table after the last pass (it may have taken writes
 // meanwhile): it is missed too.
-
+//
+// Prefixes a pass could not repair (a sync failed or did not end equal, or
+// a hand-off found the range changed since its syncs: dropRange in
+// repair.go) stay incomplete, and every later pass repairs them again among
+// their holders of the moment (redo), as does any prefix in which the store
+// walk found records of a region this node does not hold (strays). The
+// state kept between passes is the regions and the incomplete prefixes: as
+// many as there are regions at most, whatever the number of keys (and,
+// while the node settles, the peers it has seen).
 const responsibleRanks = 2
 
 // regionInput is everything a region plan depends on.
