@@ -173,6 +173,33 @@ func TestSixtyPercentDieInTwoWaves(t *testing.T) {
 	}
 }
 
+// In a network younger than the settling period (two sweep intervals, at
+// most 30 s: repair.go), a death is repaired by the region planner at once,
+// not left to anti-entropy: with sweeps a minute apart (anti-entropy every
+// third, minutes away), a killed holder's key is back on k up-to-date
+// holders seconds after the kill.
+func TestYoungClusterRepairsADeathAtOnce(t *testing.T) {
+	const k = 3
+	start := time.Now()
+	c := newCluster(t, 8, func(_ int, cfg *config.Config) {
+		cfg.Replication.Factor = k
+		cfg.Replication.RepairInterval = time.Minute
+	})
+	mustPut(t, c, 0, "young", "v")
+	holders, _ := holderIndexes(t, c, 0, "young")
+	victim := holders[slices.IndexFunc(holders, func(h int) bool { return h != 0 })] // node 0 is the bootstrap
+	if age := time.Since(start); age > 15*time.Second {
+		t.Skipf("the cluster took %v to start: too old for a death to be seen while it settles", age)
+	}
+	c.Kill(victim)
+	killed := time.Since(start)
+	took := c.WaitFor(20*time.Second, "k up-to-date holders again", func() bool {
+		hs, up := holderIndexes(t, c, 0, "young")
+		return len(hs) == k && up == k && !slices.Contains(hs, victim)
+	})
+	t.Logf("holder %d of %v killed %v after the cluster's start; k copies again %v later", victim, holders, killed.Round(time.Millisecond), took)
+}
+
 func TestNewCloserPeerReceivesKey(t *testing.T) {
 	const k = 3
 	c := newCluster(t, 6, func(_ int, cfg *config.Config) { cfg.Replication.Factor = k })
@@ -206,10 +233,10 @@ func TestJoinAuditsOnlyTheKeysTheNewcomerHolds(t *testing.T) {
 	const k, n, keys = 3, 10, 20
 	c := newCluster(t, n, func(_ int, cfg *config.Config) {
 		cfg.Replication.Factor = k
-		// Short sweeps: a node follows holder changes only once it has
-		// settled, two sweep intervals after its start (repair.go), and
-		// this test's nodes are all seconds old.
-		cfg.Replication.RepairInterval = 2 * time.Second
+		// No sweeps: only routing events repair. The nodes are seconds
+		// old, still settling (repair.go), and the newcomer's start is a
+		// return to them: they follow it at once.
+		cfg.Replication.RepairInterval = time.Hour
 	})
 	ids := make([]peer.ID, n)
 	for i := range n {

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"bytes"
+	"maps"
 	"slices"
 
 	kb "github.com/libp2p/go-libp2p-kbucket"
@@ -23,32 +24,45 @@ import (
 //     place);
 //   - this node no longer holds it: it hands it off, syncing it with every
 //     current holder, and drops its own records of it once each of those
-//     syncs ended equal.
+//     syncs ended equal, as long as they have not changed since.
 //
 // Who is responsible (so that a failure does not cause k-fold traffic): the
 // responsibleRanks holders nearest the region (to the start of the piece of
 // key space in question) among those that held it before. Newcomers, which
 // do not have the records yet, do not take the duty. A node that joins
 // therefore takes no part in moving its own ranges: the old holders that see
-// it join sync them to it, region by region, in one batch per peer. (A
-// (re)started node's passes only learn its regions while its routing table
-// fills: settleSweeps in repair.go.)
+// it join sync them to it, region by region, in one batch per peer.
 //
-// Prefixes a pass could not repair (a sync failed or did not end equal) stay
-// incomplete, and every later pass repairs them again among their holders
-// of the moment (redo), as does any prefix in which the store walk found
-// records of a region this node does not hold (strays). The state kept
-// between passes is the regions and the incomplete prefixes: as many as
-// there are regions at most, whatever the number of keys.
+// A (re)started node's early routing table is sparse: while it fills, the
+// node would take itself for a holder of ranges that are not its own and
+// see its "holders" change with every peer it meets. So while a node
+// settles (settleSweeps in repair.go) the first sighting of a peer changes
+// nothing: the plan compares the current regions with those the last pass
+// would have had with that peer in its table (missed). Leaves (a peer gone
+// from the table) and returns (a peer seen before that came back) are
+// followed at once, settling or not: a death in a young network is repaired
+// by the planner, not left to anti-entropy. So is the death of a peer that
+// joined the table after the last pass (it may have taken writes
+// meanwhile): it is missed too.
+//
+// Prefixes a pass could not repair (a sync failed or did not end equal, or
+// a hand-off found the range changed since its syncs: dropRange in
+// repair.go) stay incomplete, and every later pass repairs them again among
+// their holders of the moment (redo), as does any prefix in which the store
+// walk found records of a region this node does not hold (strays). The
+// state kept between passes is the regions and the incomplete prefixes: as
+// many as there are regions at most, whatever the number of keys (and,
+// while the node settles, the peers it has seen).
 const responsibleRanks = 2
 
 // regionInput is everything a region plan depends on.
 type regionInput struct {
 	self peer.ID
 	// prev and cur are the regions of the last pass and of this one, in
-	// key-space order (as regions returns them); prev is nil when the
-	// plan is not to follow holder changes (the first passes after start).
+	// key-space order (as regions returns them) for k holders; prev is nil
+	// on the first pass, which only learns the regions.
 	prev, cur []region
+	k         int
 	// redo are prefixes to repair among all their current holders.
 	redo []prefix
 	// changed are the peers that joined or left the routing table since
@@ -56,6 +70,14 @@ type regionInput struct {
 	// even if it was one in prev (it left and came back in between, and
 	// may have missed writes meanwhile).
 	changed map[peer.ID]bool
+	// missed are peers the last pass did not see that the plan takes for
+	// peers of its routing table: while the node settles, those of this
+	// pass's table it sees for the first time since it started (its table
+	// filling up: they are neither synced as newcomers nor evict anyone);
+	// and the peers that joined and left the table between the two passes
+	// (their ranges are repaired as any leaver's). A missed peer in
+	// changed is not a flap.
+	missed map[peer.ID]bool
 }
 
 // syncJob is one range sync: this node's and peer's records in prefixes
@@ -89,8 +111,8 @@ func planRegions(in regionInput) regionPlan {
 			handOffs = append(handOffs, piece)
 		}
 	}
-	if in.prev != nil {
-		pieces(in.prev, in.cur, func(piece prefix, before, now region) {
+	if prev := in.settledPrev(); prev != nil {
+		pieces(prev, in.cur, func(piece prefix, before, now region) {
 			stayed := in.stayed(before.holders)
 			switch {
 			case slices.Equal(stayed, now.holders) || !slices.Contains(before.holders, in.self):
@@ -123,10 +145,36 @@ func planRegions(in regionInput) regionPlan {
 	return p
 }
 
+// settledPrev returns the regions the plan compares the current ones with:
+// those of the last pass, recomputed with the missed peers added to its
+// peers when there are any.
+func (in *regionInput) settledPrev() []region {
+	if in.prev == nil || len(in.missed) == 0 {
+		return in.prev
+	}
+	peers := regionPeers(in.prev)
+	maps.Copy(peers, in.missed)
+	return regions(slices.Collect(maps.Keys(peers)), in.k)
+}
+
 // stayed returns the holders of the last pass that neither joined nor left
-// the routing table since: a peer that left and came back is new again.
+// the routing table since (missed peers aside): a peer that left and came
+// back is new again.
 func (in *regionInput) stayed(before []peer.ID) []peer.ID {
-	return slices.DeleteFunc(slices.Clone(before), func(h peer.ID) bool { return in.changed[h] })
+	return slices.DeleteFunc(slices.Clone(before), func(h peer.ID) bool { return in.changed[h] && !in.missed[h] })
+}
+
+// regionPeers returns the set of peers that hold some region of rs: every
+// peer the regions were computed from, since each holds the region of its
+// own kad ID.
+func regionPeers(rs []region) map[peer.ID]bool {
+	out := map[peer.ID]bool{}
+	for _, r := range rs {
+		for _, h := range r.holders {
+			out[h] = true
+		}
+	}
+	return out
 }
 
 // pieces calls fn for each prefix of the common refinement of two partitions

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -96,9 +97,9 @@ func TestPlanRegionsDecisions(t *testing.T) {
 		{name: "the network grew past the holders: the new one is synced", self: 1, prev: []int{0, 1}, cur: []int{0, 1, 2}, want: "P2:*"},
 		{name: "a holder died and none replaces it", prev: []int{0, 1}, cur: []int{0}, want: "nothing"},
 		{name: "never a holder", self: 5, prev: []int{0, 1, 2}, cur: []int{0, 1, 3}, want: "nothing"},
-		{name: "no previous regions (settling): holder changes are not followed", prev: nil, cur: []int{0, 1, 2}, want: "nothing"},
+		{name: "no previous regions (the first pass): nothing to follow", prev: nil, cur: []int{0, 1, 2}, want: "nothing"},
 		{name: "redo: every other holder", self: 2, prev: []int{0, 1, 2}, cur: []int{0, 1, 2}, redo: true, want: "P0:* P1:*"},
-		{name: "redo while settling", self: 2, cur: []int{0, 1, 2}, redo: true, want: "P0:* P1:*"},
+		{name: "redo on the first pass", self: 2, cur: []int{0, 1, 2}, redo: true, want: "P0:* P1:*"},
 		{name: "redo of a range this node does not hold (strays): hand-off", self: 5, prev: []int{0, 1, 2}, cur: []int{0, 1, 2}, redo: true,
 			want: "P0:* P1:* P2:* handoff:*"},
 		{name: "redo and a change: one sync per peer", prev: []int{0, 1, 2}, cur: []int{0, 2, 3}, redo: true, want: "P2:* P3:*"},
@@ -128,6 +129,95 @@ func TestPlanRegionsDecisions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// While a node settles, its passes ignore the first sighting of a peer (its
+// sparse early table filling up) but follow deaths and returns at once
+// (plan.go). With real regions: P0, P1, ... are the peers nearest a key, k
+// = 3, and the plan is read where it touches the key.
+func TestPlanRegionsSettling(t *testing.T) {
+	const k = 3
+	kid := kb.ConvertKey(DHTKey("settling"))
+	P := kb.SortClosestPeers(randomPeers(t, 8), kid)
+	cases := []struct {
+		name      string
+		self      int
+		prev, cur []int // the routing table (self aside) at the last pass and now; prev nil: the first pass
+		missed    []int // peers of cur seen for the first time while settling, or that came and went since the last pass
+		changed   []int // peers that joined or left the table since the last pass
+		want      string
+	}{
+		{name: "settled: a holder died: a survivor syncs its replacement", prev: []int{1, 2, 3, 4, 5, 6, 7}, cur: []int{2, 3, 4, 5, 6, 7},
+			want: "P3"},
+		{name: "settling: a holder died: its replacement is synced at once", prev: []int{1, 2, 3, 4, 5, 6}, cur: []int{2, 3, 4, 5, 6, 7},
+			missed: []int{7}, want: "P3"},
+		{name: "settled: a peer nearer the key joined: the old holders sync it", self: 1, prev: []int{2, 3, 4, 5, 6, 7},
+			cur: []int{0, 2, 3, 4, 5, 6, 7}, want: "P0"},
+		{name: "settling: the same peer seen for the first time: nothing", self: 1, prev: []int{2, 3, 4, 5, 6, 7},
+			cur: []int{0, 2, 3, 4, 5, 6, 7}, missed: []int{0}, want: "nothing"},
+		{name: "settling: a first sighting that joined the table since the last pass is no flap", self: 1, prev: []int{2, 3, 4, 5, 6, 7},
+			cur: []int{0, 2, 3, 4, 5, 6, 7}, missed: []int{0}, changed: []int{0}, want: "nothing"},
+		{name: "settled: the holder a newcomer evicts hands off", self: 3, prev: []int{1, 2, 4, 5, 6, 7}, cur: []int{0, 1, 2, 4, 5, 6, 7},
+			want: "P0 P1 P2 handoff"},
+		{name: "settling: a first sighting that would evict this node: no hand-off", self: 3, prev: []int{1, 2, 4, 5, 6, 7},
+			cur: []int{0, 1, 2, 4, 5, 6, 7}, missed: []int{0}, want: "nothing"},
+		{name: "settling: a peer seen before that came back is synced", self: 1, prev: []int{2, 3, 4, 5, 6},
+			cur: []int{0, 2, 3, 4, 5, 6, 7}, missed: []int{7}, want: "P0"},
+		{name: "settling: a holder that left and came back between passes is synced", self: 1, prev: []int{0, 2, 3, 4, 5, 6},
+			cur: []int{0, 2, 3, 4, 5, 6, 7}, missed: []int{7}, changed: []int{0, 7}, want: "P0"},
+		{name: "settling: a holder died and its replacement is a first sighting: the replacement is synced", prev: []int{1, 2, 4, 5, 6, 7},
+			cur: []int{2, 3, 4, 5, 6, 7}, missed: []int{3}, want: "P3"},
+		{name: "settling: a death and a first sighting nearer the key: only the death is followed", self: 2, prev: []int{0, 3, 4, 5, 6, 7},
+			cur: []int{1, 3, 4, 5, 6, 7}, missed: []int{1}, want: "P3"},
+		{name: "a peer that joined and died between two passes: its replacement is synced", prev: []int{2, 3, 4, 5, 6, 7},
+			cur: []int{2, 3, 4, 5, 6, 7}, missed: []int{1}, changed: []int{1}, want: "P3"},
+		{name: "settling, the first pass: nothing", cur: []int{1, 2, 3, 4, 5, 6, 7}, missed: []int{1, 2, 3, 4, 5, 6, 7}, want: "nothing"},
+	}
+	set := func(idx []int) map[peer.ID]bool {
+		if idx == nil {
+			return nil
+		}
+		out := map[peer.ID]bool{}
+		for _, i := range idx {
+			out[P[i]] = true
+		}
+		return out
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			self := P[tc.self]
+			table := func(idx []int) []region {
+				return regions(append(slices.Collect(maps.Keys(set(idx))), self), k)
+			}
+			in := regionInput{self: self, cur: table(tc.cur), k: k, missed: set(tc.missed), changed: set(tc.changed)}
+			if tc.prev != nil {
+				in.prev = table(tc.prev)
+			}
+			if got := describeAt(planRegions(in), P, kid); got != tc.want {
+				t.Fatalf("plan where it touches the key = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// describeAt names by peer index what a plan does in the prefixes that
+// hold the kad ID kid: "P3", "P0 P1 P2 handoff", or "nothing".
+func describeAt(p regionPlan, ps []peer.ID, kid []byte) string {
+	holds := func(q prefix) bool { return q.contains(kid) }
+	var out []string
+	for _, j := range p.syncs {
+		if slices.ContainsFunc(j.prefixes, holds) {
+			out = append(out, fmt.Sprintf("P%d", slices.Index(ps, j.peer)))
+		}
+	}
+	slices.Sort(out)
+	if slices.ContainsFunc(p.handOffs, holds) {
+		out = append(out, "handoff")
+	}
+	if len(out) == 0 {
+		return "nothing"
+	}
+	return strings.Join(out, " ")
 }
 
 // A plan works on the pieces of the key space where the old and the new

@@ -21,14 +21,21 @@ type sweepState struct {
 	// regions are those of the last pass; nil before the first.
 	regions []region
 	// incomplete are the prefixes whose last repair did not end equal with
-	// every holder, with the records this node had in each then.
+	// every holder (or whose hand-off found it changed), with the records
+	// this node had in each then (recordsIn).
 	incomplete map[prefix]int
+	// seen are the peers this node has seen in its routing table (at a
+	// pass, or joining or leaving it between two) since it started, while
+	// it settles; nil once it has settled. A peer of the table not in seen
+	// is a first sighting (missed, plan.go).
+	seen map[peer.ID]bool
 	// cursor is the kad ID where the next sweep's store walk starts (nil:
 	// the start of the key space); chunk is how many records it reads
 	// (walkChunk).
 	cursor []byte
 	chunk  int
-	// underReplicated is the sum of the incomplete counts, for Stats.
+	// underReplicated is Stats.UnderReplicated: the records of the ranges
+	// the running pass syncs, then the sum of the incomplete counts.
 	underReplicated atomic.Int64
 
 	mu   sync.Mutex
@@ -66,10 +73,48 @@ func (s *sweepState) takeChanged() map[peer.ID]bool {
 	return out
 }
 
+// missed returns the peers the plan takes for peers of the last pass's
+// table although that pass did not see them (plan.go): the peers that
+// joined and left the table between that pass and this one (in changed,
+// not in table), and while the node settles the peers of table not in seen.
+func (s *sweepState) missed(table []peer.ID, changed map[peer.ID]bool, settling bool) map[peer.ID]bool {
+	out := map[peer.ID]bool{}
+	before := regionPeers(s.regions)
+	for p := range changed {
+		if !before[p] && !slices.Contains(table, p) {
+			out[p] = true
+		}
+	}
+	for _, p := range table {
+		if settling && !s.seen[p] {
+			out[p] = true
+		}
+	}
+	return out
+}
+
+// see adds the peers of table and those that changed to seen.
+func (s *sweepState) see(table []peer.ID, changed map[peer.ID]bool) {
+	if s.seen == nil {
+		s.seen = map[peer.ID]bool{}
+	}
+	for _, p := range table {
+		s.seen[p] = true
+	}
+	maps.Copy(s.seen, changed)
+}
+
 // Stats summarises the records and repair work of this node.
 type Stats struct {
-	Records         int
-	Bytes           int64
+	Records int
+	Bytes   int64
+	// UnderReplicated counts the records this node has in the ranges its
+	// repair knows some current holder may lack: from the moment a pass
+	// plans their syncs (a holder left, a peer joined or came back, a
+	// stray, a retry) until those end equal with every holder, and after
+	// that the ranges whose syncs failed, until a later pass brings them
+	// in (see recordsIn for how they are counted). It is 0 while a death is
+	// not yet noticed, and only the survivors that sync a range count it.
 	UnderReplicated int
 	RepairsTotal    uint64
 	ReadRepairs     uint64    // the part of RepairsTotal pushed by read repair
@@ -80,6 +125,11 @@ type Stats struct {
 	BadAnswers      uint64    // holder answers whose record failed validation (forged, ...)
 	PartialWrites   uint64    // writes that failed after some holders had stored them
 	LastSweep       time.Time // zero before the first sweep
+	// RepairBytesSent is the part of RepairBytes this node sent (sync
+	// requests and answers, audit pushes), and the records its audits
+	// fetched (which the holders that answered do not count): summed over
+	// the nodes, it counts each byte of repair traffic once.
+	RepairBytesSent uint64
 }
 
 // Stats returns the record counts and the repair totals.
@@ -89,17 +139,19 @@ func (m *Manager) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Stats{Records: count, Bytes: bytes, UnderReplicated: int(s.underReplicated.Load()),
-		RepairsTotal: m.repairs.Load(), ReadRepairs: m.readFixes.Load(), AuditsTotal: m.audits.Load(), RepairBytes: m.repairBytes.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last,
+		RepairsTotal: m.repairs.Load(), ReadRepairs: m.readFixes.Load(), AuditsTotal: m.audits.Load(), RepairBytes: m.repairBytes.Load(), RepairBytesSent: m.repairSent.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last,
 		BadAnswers: m.tr.badAnswers(), PartialWrites: m.partials.Load()}
 }
 
 // Repair pass constants.
 const (
 	// settleSweeps: for this many sweep intervals after a (re)start (at
-	// most maxSettle), while its routing table fills, a node's passes only
-	// learn its regions: its sparse early view has it hold far more than
-	// it does, and would have it sync ranges that are not its own. The
-	// old holders sync its ranges to it as they see it join.
+	// most maxSettle), while its routing table fills, a node's passes take
+	// the peers they see for the first time for peers that were there all
+	// along (plan.go): its sparse early view has it hold far more than it
+	// does, and would have it sync ranges that are not its own. The old
+	// holders sync its ranges to it as they see it join. Deaths and
+	// returns are followed at once.
 	settleSweeps = 2
 	maxSettle    = 30 * time.Second
 	// walkChunk is how many records a sweep's store walk reads; the next
@@ -150,29 +202,49 @@ func (m *Manager) run() {
 // the outcomes.
 func (m *Manager) pass(ctx context.Context, sweep bool) {
 	s := &m.sweeps
-	cur := regions(append(m.router.tablePeers(), m.self), m.cfg.Factor)
-	in := regionInput{self: m.self, prev: s.regions, cur: cur, redo: slices.Collect(maps.Keys(s.incomplete)), changed: s.takeChanged()}
-	if time.Since(m.started) < min(settleSweeps*m.cfg.RepairInterval, maxSettle) {
-		in.prev = nil
-	}
+	table := m.router.tablePeers()
+	cur := regions(append(slices.Clone(table), m.self), m.cfg.Factor)
+	in := regionInput{self: m.self, prev: s.regions, cur: cur, k: m.cfg.Factor,
+		redo: slices.Collect(maps.Keys(s.incomplete)), changed: s.takeChanged()}
+	settling := time.Since(m.started) < min(settleSweeps*m.cfg.RepairInterval, maxSettle)
+	in.missed = s.missed(table, in.changed, settling)
 	if sweep {
 		in.redo = append(in.redo, m.walk(ctx, cur)...)
 	}
 	plan := planRegions(in)
+	var syncing []prefix
+	for _, j := range plan.syncs {
+		syncing = append(syncing, j.prefixes...)
+	}
+	s.underReplicated.Store(int64(m.recordsIn(ctx, coarsest(syncing))))
+	// A handed-off range is dropped only if it still holds what it held
+	// before its syncs (dropRange).
+	before := make([]*rangeDigest, len(plan.handOffs))
+	for i, p := range plan.handOffs {
+		before[i] = m.rangeDigest(ctx, p)
+	}
 	failed := m.runSyncs(ctx, plan.syncs)
-	for _, p := range plan.handOffs {
-		if !slices.ContainsFunc(failed, func(q prefix) bool { return overlaps(p, q) }) {
-			m.dropRange(ctx, p)
+	for i, p := range plan.handOffs {
+		if slices.ContainsFunc(failed, func(q prefix) bool { return overlaps(p, q) }) {
+			continue
+		}
+		if !m.dropRange(ctx, p, before[i]) {
+			failed = append(failed, p) // synced again, and dropped, by the next pass
 		}
 	}
 	if ctx.Err() != nil {
 		return // cut short: the next pass starts from the same state
 	}
 	s.regions = cur
+	if settling {
+		s.see(table, in.changed)
+	} else {
+		s.seen = nil
+	}
 	clear(s.incomplete)
 	var under int
 	for _, p := range failed {
-		n := m.countRange(ctx, p, func(*Record) bool { return true })
+		n := m.recordsIn(ctx, []prefix{p})
 		s.incomplete[p] = n
 		under += n
 	}
@@ -280,10 +352,41 @@ func after(id []byte) []byte {
 	return nil
 }
 
+// rangeDigest returns the digest of this node's records in p, nil if it
+// has none to give.
+func (m *Manager) rangeDigest(ctx context.Context, p prefix) *rangeDigest {
+	if m.digests == nil {
+		return nil
+	}
+	d, err := m.digests.digest(ctx, p)
+	if err != nil {
+		return nil
+	}
+	return &d
+}
+
 // dropRange removes this node's records in p (handed off), a batch at a
-// time. A record that changed since it was read is kept: a later walk finds
-// it and hands it off again.
-func (m *Manager) dropRange(ctx context.Context, p prefix) {
+// time, as long as p holds nothing but what it held before the syncs that
+// handed it off (synced: its digest then; nil: unknown, nothing is
+// dropped). It checks that before the first batch and after each: the
+// digest of p must be synced with the records removed so far taken out. A
+// record that arrived meanwhile (a write this node took after the syncs
+// read its copy of p) breaks that: the batch just removed is put back, the
+// drop stops and dropRange reports false, so that the next pass syncs p
+// again before dropping it. A record that changed since it was read is
+// kept by Remove (and breaks the check too).
+func (m *Manager) dropRange(ctx context.Context, p prefix, synced *rangeDigest) bool {
+	if synced == nil {
+		return false
+	}
+	left := *synced
+	unchanged := func() bool {
+		d := m.rangeDigest(ctx, p)
+		return d != nil && *d == left
+	}
+	if !unchanged() {
+		return false
+	}
 	lo, hi := p.bounds()
 	for lo != nil {
 		var batch []*Record
@@ -294,6 +397,7 @@ func (m *Manager) dropRange(ctx context.Context, p prefix) {
 				return errChunkDone
 			}
 			batch, size, last = append(batch, r), size+n, id
+			left.remove(digestOf(id, r.Marshal()))
 			return nil
 		})
 		for _, r := range batch {
@@ -301,14 +405,40 @@ func (m *Manager) dropRange(ctx context.Context, p prefix) {
 				m.logger.Warn("dropping a handed-off record", "key", r.Key, "error", err)
 			}
 		}
+		if !unchanged() {
+			for _, r := range batch {
+				if _, err := m.store.Put(ctx, r); err != nil {
+					m.logger.Warn("keeping a record of a range that changed during its hand-off", "key", r.Key, "error", err)
+				}
+			}
+			return false
+		}
 		if !errors.Is(err, errChunkDone) {
 			if err != nil {
 				m.logger.Warn("dropping a handed-off range", "prefix", p, "error", err)
 			}
-			return
+			return err == nil
 		}
 		lo = after(last)
 	}
+	return true
+}
+
+// recordsIn returns how many records this node has in the prefixes ps
+// (disjoint, as coarsest leaves them), tombstones and expired records not
+// yet dropped included: from the digest table's counts, without reading the
+// store but for prefixes longer than its leaves, which hold few records
+// (digest.go); by a walk of the ranges if there are no digests.
+func (m *Manager) recordsIn(ctx context.Context, ps []prefix) int {
+	n := 0
+	for _, p := range ps {
+		if d := m.rangeDigest(ctx, p); d != nil {
+			n += int(d.count)
+		} else {
+			n += m.countRange(ctx, p, func(*Record) bool { return true })
+		}
+	}
+	return n
 }
 
 // countRange counts this node's records in p that match keep.
@@ -331,7 +461,7 @@ func (m *Manager) audit(ctx context.Context, r *Record, holders []peer.ID) bool 
 	m.audits.Add(1)
 	got := m.fetchAll(ctx, r.Key, holders)
 	for _, a := range got {
-		m.repairBytes.Add(transferSize(r.Key, a.rec))
+		m.countRepair(transferSize(r.Key, a.rec), 0) // fetched: its holder does not count it
 	}
 	got = append(got, answer{peer: m.self, rec: r})
 	best := m.winner(got)
@@ -355,7 +485,7 @@ func (m *Manager) audit(ctx context.Context, r *Record, holders []peer.ID) bool 
 		err := m.tr.push(c, a.peer, best)
 		cancel()
 		if a.peer != m.self {
-			m.repairBytes.Add(transferSize(r.Key, best))
+			m.countRepair(transferSize(r.Key, best), 0)
 		}
 		if err != nil {
 			complete = false
