@@ -57,6 +57,17 @@ const (
 // without the filter every such miss reads and decodes a data block of
 // each table whose key range covers the key. The filter costs 1.25 bytes
 // a record, on disk and in the table cache.
+//
+// Seek-triggered compaction is off. LevelDB compacts a table after a
+// number of reads (its size / 16 KiB, at least 100) that had to look at it
+// and at another table, on the theory that a read costs a disk seek per
+// table; with the Bloom filter such a read costs a filter check. With it
+// on, the CREATE lookups of absent keys (new keys are random, so every
+// table overlaps them) compacted each 256 KiB level-0 table into level 1
+// about as soon as it was flushed, rewriting all of level 1 each time: 20 %
+// of all the nodes' CPU during a 20,000-key load (BENCHMARKS.md, "Load
+// rate (i20e)").
+// Compactions are then driven by table counts and level sizes only.
 const (
 	storeWriteBuffer = 256 << 10
 	storeBlockCache  = 2 << 20
@@ -357,6 +368,8 @@ func openStore(cfg config.Config, valid replication.Validator, logger *slog.Logg
 		WriteBuffer:        storeWriteBuffer,
 		BlockCacheCapacity: storeBlockCache,
 		Filter:             filter.NewBloomFilter(storeFilterBits),
+		// Compactions by table counts and level sizes only (see above).
+		DisableSeeksCompaction: true,
 	}, logger, open)
 	if err != nil {
 		return nil, nil, "", err

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -32,6 +33,15 @@ func TestStoreCreate(t *testing.T) {
 	}
 	if v := version(t, s, "new"); v != 3 {
 		t.Fatalf("a refused create changed the stored version to %d", v)
+	}
+
+	forged := rec("forged", 1, "x")
+	forged.Value = []byte("y")
+	if _, err := s.Create(ctx, forged); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("create of a forged record = %v, want ErrBadSignature", err)
+	}
+	if v := version(t, s, "forged"); v != 0 {
+		t.Fatalf("a forged create stored version %d", v)
 	}
 
 	var wg sync.WaitGroup

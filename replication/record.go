@@ -96,10 +96,25 @@ func (r *Record) Verify() error { return r.verifySigned(r.signingBytes()) }
 
 // verifySigned is Verify given r.signingBytes().
 func (r *Record) verifySigned(signed []byte) error {
-	pub, err := r.Writer.ExtractPublicKey()
+	pub, err := writerKey(r.Writer)
 	if err != nil {
-		return fmt.Errorf("%w: writer %q has no embedded public key", ErrBadSignature, r.Writer)
+		return err
 	}
+	return r.verifyBy(pub, signed)
+}
+
+// writerKey returns the public key embedded in a writer's peer ID.
+func writerKey(w peer.ID) (crypto.PubKey, error) {
+	pub, err := w.ExtractPublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("%w: writer %q has no embedded public key", ErrBadSignature, w)
+	}
+	return pub, nil
+}
+
+// verifyBy checks r's signature over signed, r.signingBytes(), against pub,
+// the writer's public key.
+func (r *Record) verifyBy(pub crypto.PubKey, signed []byte) error {
 	ok, err := pub.Verify(signed, r.Signature)
 	if err != nil || !ok {
 		return ErrBadSignature
@@ -154,10 +169,18 @@ func (r *Record) fieldsSize() int {
 }
 
 // signingBytes is what the signature covers: a domain tag, the key and every
-// encoded field but the signature. It is built in one allocation: it is
-// computed for every signature checked.
+// encoded field but the signature. It is built in one allocation.
 func (r *Record) signingBytes() []byte {
-	buf := make([]byte, 0, len(signingDomain)+binary.MaxVarintLen64+len(r.Key)+r.fieldsSize())
+	return r.appendSigningBytes(make([]byte, 0, r.signingSize()))
+}
+
+// signingSize bounds the bytes appendSigningBytes appends.
+func (r *Record) signingSize() int {
+	return len(signingDomain) + binary.MaxVarintLen64 + len(r.Key) + r.fieldsSize()
+}
+
+// appendSigningBytes appends r's signingBytes to buf.
+func (r *Record) appendSigningBytes(buf []byte) []byte {
 	buf = append(buf, signingDomain...)
 	buf = binary.AppendUvarint(buf, uint64(len(r.Key)))
 	buf = append(buf, r.Key...)

@@ -1,6 +1,12 @@
 package replication
 
-import "testing"
+import (
+	"errors"
+	"strconv"
+	"testing"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
 
 // A record this node signed is taken as verified, and only that exact
 // record: a copy with another signature is checked.
@@ -19,5 +25,49 @@ func TestSigCacheTrustsOnlyTheRecordSigned(t *testing.T) {
 	forged.Signature[0] ^= 1
 	if err := c.verify(&forged); err == nil {
 		t.Fatal("verify of a copy with another signature passed")
+	}
+}
+
+// The cached writer keys check each record against its own writer's key: a
+// record signed by one writer but naming another fails once the named
+// writer's key is cached, and the cache survives being full.
+func TestSigCacheWriterKeys(t *testing.T) {
+	c := newSigCache()
+	a, b := newKey(t), newKey(t)
+	ra := signed(t, a, Record{Key: "k", Value: []byte("a"), Version: 1, WrittenAt: 1})
+	if err := c.verify(ra); err != nil {
+		t.Fatal(err)
+	}
+	impostor := signed(t, b, Record{Key: "k", Value: []byte("b"), Version: 2, WrittenAt: 2})
+	impostor.Writer = ra.Writer
+	if err := c.verify(impostor); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("a record signed by another writer's key = %v, want ErrBadSignature", err)
+	}
+	for i := range writerKeysSize {
+		c.keys[peer.ID(strconv.Itoa(i))] = nil
+	}
+	rb := signed(t, b, Record{Key: "k2", Value: []byte("b"), Version: 1, WrittenAt: 1})
+	if err := c.verify(rb); err != nil || len(c.keys) != 1 {
+		t.Fatalf("verify with a full key cache = %v, %d keys cached; want nil, 1", err, len(c.keys))
+	}
+}
+
+// BenchmarkSigCacheVerify checks the signatures of 1 KiB records not seen
+// before, as a holder does for every record it stores.
+func BenchmarkSigCacheVerify(b *testing.B) {
+	c := newSigCache()
+	priv := newKey(b)
+	recs := make([]*Record, 1024)
+	for i := range recs {
+		recs[i] = signed(b, priv, Record{Key: "bench/" + strconv.Itoa(i), Value: make([]byte, 1024), Version: 1, WrittenAt: 1})
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i%len(recs) == 0 {
+			clear(c.seen)
+		}
+		if err := c.verify(recs[i%len(recs)]); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -154,20 +154,28 @@ func (s *Store) beats(r *Record, cur []byte) bool {
 
 // Create stores r only if no record of its key is stored (the CREATE
 // protocol, create.go). Otherwise it stores nothing and returns the stored
-// record's wire form.
+// record's wire form. The key is read once, under its lock (a cached record
+// aside), and r is validated only when it is to be stored: a CREATE is most
+// often of a new key, and a second lookup of it before taking the lock cost
+// a LevelDB read that finds nothing.
 func (s *Store) Create(ctx context.Context, r *Record) (existing []byte, err error) {
-	if existing, err = s.getBytes(ctx, r.Key); err != nil || existing != nil {
-		return existing, err
+	if data, _, ok := s.cache.get(string(kadID(r.Key))); ok {
+		return data, nil
 	}
-	wire, err := s.storable(r)
-	if err != nil {
-		return nil, err
-	}
+	var invalid error
 	err = s.update(ctx, r.Key, func(cur []byte) ([]byte, bool) {
-		existing = cur
-		return wire, cur == nil
+		if cur != nil {
+			existing = cur
+			return nil, false
+		}
+		var wire []byte
+		wire, invalid = s.storable(r)
+		return wire, invalid == nil
 	})
-	if err != nil {
+	switch {
+	case invalid != nil:
+		return nil, invalid
+	case err != nil:
 		return nil, fmt.Errorf("store %q: %w", r.Key, err)
 	}
 	return existing, nil
