@@ -103,3 +103,36 @@ func TestWriteTallyCompletion(t *testing.T) {
 		})
 	}
 }
+
+// A put whose first round falls short of W without finding another
+// writer's record sends its own version 1 record again, and does not stamp
+// a second one: no holder ever stores two records of version 1 for one put.
+func TestCreateShortOfWWritesOneVersionOneRecord(t *testing.T) {
+	net := newMemNet(t, 5, 5, nil)
+	var mu sync.Mutex
+	seen := map[string]bool{} // "version written_at" of every record stored
+	for _, p := range net.order {
+		net.node(p).store.onChange(func(_ []byte, key string, _, rec []byte) {
+			if rec == nil {
+				return
+			}
+			r, err := Unmarshal(key, rec)
+			if err != nil {
+				panic(err)
+			}
+			mu.Lock()
+			seen[fmt.Sprint(r.Version, " ", r.WrittenAt)] = true
+			mu.Unlock()
+		})
+	}
+	net.set(net.down, net.order[4], true)
+	res, err := net.node(net.order[0]).m.Put(testCtx(t), "once", []byte("v"), WriteOptions{W: 5})
+	if !errors.Is(err, ErrInsufficientReplicas) || res.Acks != 4 || res.Version != 1 {
+		t.Fatalf("put with one of 5 holders down and w=5: %+v, %v; want 4 acks of version 1 and ErrInsufficientReplicas", res, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 1 {
+		t.Fatalf("the holders stored %d different records (version written_at: %v), want 1", len(seen), seen)
+	}
+}
