@@ -17,7 +17,9 @@ import (
 // so no change falls between the two. When the holder set changes (a
 // session to a holder breaks, or the routing table changes) the keyWatch
 // subscribes to the new holders, which reads the key again from them, so
-// the final state is always delivered.
+// the final state is always delivered. After the first state a watch sends
+// one event per version (keyWatch.newer): of two records of one version,
+// the first it gets.
 
 // Subscriber-side bounds and timers.
 const (
