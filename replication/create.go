@@ -9,9 +9,12 @@ import (
 // record it has. Once W holders stored it and R answered without a record,
 // no write of the key can have been acknowledged (R + W exceeds the
 // holders), so version 1 is right and the put is done in one round trip.
-// Otherwise the answers are a read of the key (or, too few, one follows),
-// and the put is committed over their winner in a second round, which
-// supersedes the version 1 copies the first round left.
+// Otherwise the answers are a read of the key (or, too few, one follows).
+// If that finds another writer's record, the put is committed over their
+// winner in a second round, which supersedes the version 1 copies the first
+// round left. If it finds none (only rec's own copies, or nothing), rec
+// itself is sent again as a plain write: a put writes one record of
+// version 1, never two that a reader or a watch would tell apart.
 func (m *Manager) create(ctx context.Context, rec *Record, o WriteOptions) (WriteResult, error) {
 	w, err := m.prepareWrite(rec, o)
 	if err != nil {
@@ -33,9 +36,6 @@ func (m *Manager) create(ctx context.Context, rec *Record, o WriteOptions) (Writ
 		res.Acks = acks
 		return res, m.shortfall(res, found, ctx.Err())
 	}
-	// The first round's writes may still be under way: the second round
-	// gets its own record and candidate set.
-	next := &Record{Key: rec.Key, Value: rec.Value}
 	w.c = m.router.candidates(DHTKey(rec.Key), m.cfg.Factor)
 	var cur *Record
 	if acks+len(existing) >= readNeed {
@@ -43,5 +43,11 @@ func (m *Manager) create(ctx context.Context, rec *Record, o WriteOptions) (Writ
 	} else if cur, err = m.read(ctx, rec.Key, w.c, readNeed); err != nil {
 		return WriteResult{}, err
 	}
-	return m.commit(ctx, next, cur, w, o)
+	if cur == nil || cur.Compare(rec) == 0 {
+		// rec is only read from here on: the first round's sends may
+		// still be under way.
+		return m.send(ctx, rec, w, false)
+	}
+	// The second round gets its own record and candidate set.
+	return m.commit(ctx, &Record{Key: rec.Key, Value: rec.Value}, cur, w, o)
 }

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // Create stores a record only where the key is unknown, and otherwise
@@ -101,5 +105,113 @@ func TestWriteTallyCompletion(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// storeLog records the records each memNet node stores.
+type storeLog struct {
+	mu     sync.Mutex
+	stored map[peer.ID][]*Record
+}
+
+func logStores(net *memNet) *storeLog {
+	l := &storeLog{stored: map[peer.ID][]*Record{}}
+	for _, p := range net.order {
+		net.node(p).store.onChange(func(_ []byte, key string, _, rec []byte) {
+			if rec == nil {
+				return
+			}
+			r, err := Unmarshal(key, rec)
+			if err != nil {
+				panic(err)
+			}
+			l.mu.Lock()
+			l.stored[p] = append(l.stored[p], r)
+			l.mu.Unlock()
+		})
+	}
+	return l
+}
+
+// at returns the versions p stored, each with its value.
+func (l *storeLog) at(p peer.ID) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := ""
+	for _, r := range l.stored[p] {
+		s += fmt.Sprintf(" %d:%s", r.Version, r.Value)
+	}
+	return s
+}
+
+// distinct returns the different records stored, over all nodes.
+func (l *storeLog) distinct() map[string]bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string]bool{}
+	for _, rs := range l.stored {
+		for _, r := range rs {
+			out[fmt.Sprintf("v%d written_at %d", r.Version, r.WrittenAt)] = true
+		}
+	}
+	return out
+}
+
+// A put whose first round falls short of W without finding another
+// writer's record sends its own version 1 record again, and does not stamp
+// a second one: no holder ever stores two records of version 1 for one put.
+func TestCreateShortOfWWritesOneVersionOneRecord(t *testing.T) {
+	net := newMemNet(t, 5, 5, nil)
+	log := logStores(net)
+	net.set(net.down, net.order[4], true)
+	res, err := net.node(net.order[0]).m.Put(testCtx(t), "once", []byte("v"), WriteOptions{W: 5})
+	if !errors.Is(err, ErrInsufficientReplicas) || res.Acks != 4 || res.Version != 1 {
+		t.Fatalf("put with one of 5 holders down and w=5: %+v, %v; want 4 acks of version 1 and ErrInsufficientReplicas", res, err)
+	}
+	if got := log.distinct(); len(got) != 1 {
+		t.Fatalf("the holders stored %d different records (%v), want 1", len(got), got)
+	}
+}
+
+// A put that follows an acknowledged create whose copies have not reached
+// every holder yet stores its first-round version 1 on those holders (a
+// CREATE finds no record there), and its second round supersedes it with
+// version 2: the competing version 1 record lasts only until then. This
+// is the race that had a watch send version 1 twice (watch.go, newer).
+func TestCreateAfterALaggingCreateSupersedesItsFirstRound(t *testing.T) {
+	net := newMemNet(t, 5, 5, func(c *Config) { c.RPCTimeout = time.Minute })
+	const key = "lagging"
+	log := logStores(net)
+	lagging := net.order[3:]
+	for _, p := range lagging { // put 1's copies to them stay under way
+		net.set(net.stalled, p, true)
+	}
+	if res, err := net.node(net.order[0]).m.Put(testCtx(t), key, []byte("a"), WriteOptions{}); err != nil || res.Version != 1 || res.Acks != 3 {
+		t.Fatalf("put 1: %+v, %v; want version 1 acknowledged by 3 of 5", res, err)
+	}
+	eventually(t, "put 1's CREATEs sent to the stalled holders", func() bool {
+		return !slices.ContainsFunc(lagging, func(p peer.ID) bool { return net.count("create", p) == 0 })
+	})
+	for _, p := range lagging {
+		net.set(net.stalled, p, false)
+	}
+	// r=5: put 2's first round ends once every holder answered.
+	res, err := net.node(net.order[1]).m.Put(testCtx(t), key, []byte("b"), WriteOptions{R: 5})
+	if err != nil || res.Version != 2 {
+		t.Fatalf("put 2: %+v, %v; want version 2", res, err)
+	}
+	want := func(p peer.ID) string {
+		if slices.Contains(lagging, p) {
+			return " 1:b 2:b" // put 2's first round, then its version 2
+		}
+		return " 1:a 2:b"
+	}
+	eventually(t, "every holder at version 2", func() bool {
+		return !slices.ContainsFunc(net.order, func(p peer.ID) bool { return net.version(p, key) != 2 })
+	})
+	for _, p := range net.order {
+		if got := log.at(p); got != want(p) {
+			t.Fatalf("a holder stored%s; want%s", got, want(p))
+		}
 	}
 }

@@ -17,7 +17,9 @@ import (
 // so no change falls between the two. When the holder set changes (a
 // session to a holder breaks, or the routing table changes) the keyWatch
 // subscribes to the new holders, which reads the key again from them, so
-// the final state is always delivered.
+// the final state is always delivered. After the first state a watch sends
+// one event per version (keyWatch.newer): of two records of one version,
+// the first it gets.
 
 // Subscriber-side bounds and timers.
 const (
@@ -180,7 +182,7 @@ type keyWatch struct {
 func (kw *keyWatch) offer(r *Record) {
 	kw.mu.Lock()
 	defer kw.mu.Unlock()
-	if kw.closed || (kw.best != nil && r.Compare(kw.best) <= 0) {
+	if kw.closed || !kw.newer(r) {
 		return
 	}
 	if kw.ready && kw.best != nil && r.Version > kw.best.Version+1 {
@@ -196,10 +198,26 @@ func (kw *keyWatch) offer(r *Record) {
 	if kw.held != nil && kw.held.Version <= kw.best.Version+1 { // the gap closed
 		held := kw.held
 		kw.dropHeld()
-		if held.Compare(kw.best) > 0 {
+		if kw.newer(held) {
 			kw.accept(held)
 		}
 	}
+}
+
+// newer reports whether r is a state the clients have not seen. Until the
+// first state is sent, that is any record that wins over the best so far
+// (Record.Compare), so the first state is the key's winning record. After
+// it, only a higher version is: a watch sends one event per version (SPEC
+// §8, the event id is the version), and a second record of a version it
+// sent, from a concurrent writer, is not a new version.
+func (kw *keyWatch) newer(r *Record) bool {
+	switch {
+	case kw.best == nil:
+		return true
+	case kw.ready:
+		return r.Version > kw.best.Version
+	}
+	return r.Compare(kw.best) > 0
 }
 
 // accept makes r the best record and sends it if the first state was sent.
@@ -217,7 +235,7 @@ func (kw *keyWatch) sendHeld() {
 	defer kw.mu.Unlock()
 	held := kw.held
 	kw.held, kw.reorder = nil, nil
-	if !kw.closed && held != nil && (kw.best == nil || held.Compare(kw.best) > 0) {
+	if !kw.closed && held != nil && kw.newer(held) {
 		kw.accept(held)
 	}
 }
