@@ -27,12 +27,17 @@ type kadNet struct {
 	*memNet
 	rng  *rand.Rand
 	live []peer.ID
+	// miss is the chance that a node never learns of a peer (its table
+	// lacks it although its bucket has room): real tables are filled by
+	// lookups and by the peers that happen to query the node, and lag.
+	miss  float64
+	blind map[[2]peer.ID]bool // the pairs (node, peer) left out, decided once
 }
 
 // newKadNet starts n+spare nodes with factor k; the first n are the
 // network, the spare ones know no one and no one knows them (join).
-func newKadNet(t *testing.T, n, spare, k int, seed uint64) *kadNet {
-	net := &kadNet{memNet: newMemNet(t, n+spare, k, nil), rng: rand.New(rand.NewPCG(seed, seed))}
+func newKadNet(t *testing.T, n, spare, k int, miss float64, seed uint64) *kadNet {
+	net := &kadNet{memNet: newMemNet(t, n+spare, k, nil), rng: rand.New(rand.NewPCG(seed, seed)), miss: miss, blind: map[[2]peer.ID]bool{}}
 	net.bucket = kadBucket
 	for _, nd := range net.nodes {
 		nd.known = nil
@@ -57,6 +62,15 @@ func (net *kadNet) fill() {
 		others := slices.DeleteFunc(slices.Clone(net.live), func(q peer.ID) bool { return q == p || slices.Contains(nd.known, q) })
 		net.rng.Shuffle(len(others), func(i, j int) { others[i], others[j] = others[j], others[i] })
 		for _, q := range others {
+			pair := [2]peer.ID{p, q}
+			blind, seen := net.blind[pair]
+			if !seen {
+				blind = net.rng.Float64() < net.miss
+				net.blind[pair] = blind
+			}
+			if blind {
+				continue
+			}
 			if cpl := kb.CommonPrefixLen(self, kb.ConvertPeerID(q)); size[cpl] < kadBucket {
 				size[cpl]++
 				nd.known = append(nd.known, q)
@@ -179,10 +193,18 @@ func (net *kadNet) measure(ctx context.Context, keys []string) kadState {
 
 // converge runs sweeps on every live node until the network is clean, at
 // most maxPasses of them, and returns the number it ran and the state then.
-func (net *kadNet) converge(t *testing.T, ctx context.Context, keys []string, maxPasses int) (int, kadState) {
+// As the repair loop does, every antiEntropySweeps-th sweep is followed by
+// anti-entropy.
+func (net *kadNet) converge(t *testing.T, ctx context.Context, keys []string, maxPasses int, antiEntropy bool) (int, kadState) {
 	var s kadState
 	for pass := 1; pass <= maxPasses; pass++ {
 		net.passAll(ctx, true, net.live)
+		if antiEntropy && pass%antiEntropySweeps == 0 {
+			for _, p := range net.live {
+				m := net.node(p).m
+				m.antiEntropy(ctx, m.sweeps.regions)
+			}
+		}
 		s = net.measure(ctx, keys)
 		t.Logf("after pass %d: %v; %d failed syncs, %d lookups so far", pass, s, net.counter("sync-failed"), net.counter("lookup"))
 		if s.clean() {
@@ -195,8 +217,8 @@ func (net *kadNet) converge(t *testing.T, ctx context.Context, keys []string, ma
 // kadSetup writes keys on their true holders in a kadNet of n nodes (and
 // spare ones), lets every node learn its regions with a sweep, and checks
 // that nothing is out of place before the test's event.
-func kadSetup(t *testing.T, n, spare, k, keys int, seed uint64) (*kadNet, context.Context, []string) {
-	net := newKadNet(t, n, spare, k, seed)
+func kadSetup(t *testing.T, n, spare, k, keys int, miss float64, seed uint64) (*kadNet, context.Context, []string) {
+	net := newKadNet(t, n, spare, k, miss, seed)
 	ctx := longCtx(t)
 	written := net.storeKeys("key", keys, net.live)
 	net.passAll(ctx, true, net.live)
@@ -220,12 +242,12 @@ const (
 // When nodes die, the survivors bring every key back to its k true holders,
 // leave no copy on a non-holder, and end with nothing under-replicated.
 func TestKadNetDeaths(t *testing.T) {
-	net, ctx, written := kadSetup(t, kadNodes, 0, kadK, kadKeys, 1)
+	net, ctx, written := kadSetup(t, kadNodes, 0, kadK, kadKeys, 0, 1)
 	for _, i := range net.rng.Perm(kadNodes)[:kadEvent] {
 		net.die(net.order[i])
 	}
 	t.Logf("after %d deaths: %v", kadEvent, net.measure(ctx, written))
-	passes, s := net.converge(t, ctx, written, kadPasses+2)
+	passes, s := net.converge(t, ctx, written, kadPasses+2, true)
 	if !s.clean() || passes > kadPasses {
 		t.Fatalf("after %d passes: %v; want clean within %d", passes, s, kadPasses)
 	}
@@ -234,12 +256,12 @@ func TestKadNetDeaths(t *testing.T) {
 // When nodes join, their ranges reach them and the holders they evict drop
 // their copies.
 func TestKadNetJoins(t *testing.T) {
-	net, ctx, written := kadSetup(t, kadNodes, kadEvent, kadK, kadKeys, 2)
+	net, ctx, written := kadSetup(t, kadNodes, kadEvent, kadK, kadKeys, 0, 2)
 	for _, p := range net.order[kadNodes:] {
 		net.join(p)
 	}
 	t.Logf("after %d joins: %v", kadEvent, net.measure(ctx, written))
-	passes, s := net.converge(t, ctx, written, kadPasses+2)
+	passes, s := net.converge(t, ctx, written, kadPasses+2, true)
 	if !s.clean() || passes > kadPasses {
 		t.Fatalf("after %d passes: %v; want clean within %d", passes, s, kadPasses)
 	}
@@ -249,7 +271,7 @@ func TestKadNetJoins(t *testing.T) {
 // take their place: every key is on its k true holders once they are gone,
 // before any repair pass.
 func TestKadNetLeaves(t *testing.T) {
-	net, ctx, written := kadSetup(t, kadNodes, 0, kadK, kadKeys, 3)
+	net, ctx, written := kadSetup(t, kadNodes, 0, kadK, kadKeys, 0, 3)
 	var res LeaveResult
 	for _, i := range net.rng.Perm(kadNodes)[:kadEvent] {
 		p := net.order[i]
@@ -263,7 +285,7 @@ func TestKadNetLeaves(t *testing.T) {
 	if s.short != 0 || res.HandedOff != res.Records {
 		t.Errorf("the leaves handed off %d of %d records and left %d keys short of k true holders", res.HandedOff, res.Records, s.short)
 	}
-	passes, s := net.converge(t, ctx, written, kadPasses+2)
+	passes, s := net.converge(t, ctx, written, kadPasses+2, true)
 	if !s.clean() || passes > kadPasses {
 		t.Fatalf("after %d passes: %v; want clean within %d", passes, s, kadPasses)
 	}

@@ -150,11 +150,16 @@ type memRouter struct {
 	self peer.ID
 }
 
-func (r *memRouter) closest(_ context.Context, dhtKey string, n int) []peer.ID {
+func (r *memRouter) closest(ctx context.Context, dhtKey string, n int) []peer.ID {
 	target := kb.ConvertKey(dhtKey)
 	if r.net.bucket == 0 || !r.net.bucketFull(r.self, target) {
 		return r.localClosest(target, n)
 	}
+	return r.lookup(ctx, dhtKey, n)
+}
+
+func (r *memRouter) lookup(_ context.Context, dhtKey string, n int) []peer.ID {
+	target := kb.ConvertKey(dhtKey)
 	return r.net.refine(r.self, target, r.localClosest(target, n+lookupWidth), n)
 }
 
