@@ -28,7 +28,8 @@ type kadNet struct {
 	rng  *rand.Rand
 	live []peer.ID
 	// miss is the chance that a node never learns of a peer (its table
-	// lacks it although its bucket has room): real tables are filled by
+	// lacks it although its bucket has room) beyond the kadBucket peers
+	// nearest it, which its self-lookups find: real tables are filled by
 	// lookups and by the peers that happen to query the node, and lag.
 	miss  float64
 	blind map[[2]peer.ID]bool // the pairs (node, peer) left out, decided once
@@ -59,13 +60,15 @@ func (net *kadNet) fill() {
 		for _, q := range nd.known {
 			size[kb.CommonPrefixLen(self, kb.ConvertPeerID(q))]++
 		}
+		// Its self-lookups find the kadBucket peers nearest it: it knows them.
+		nearest := kb.SortClosestPeers(slices.Clone(net.live), self)[:min(kadBucket+1, len(net.live))]
 		others := slices.DeleteFunc(slices.Clone(net.live), func(q peer.ID) bool { return q == p || slices.Contains(nd.known, q) })
 		net.rng.Shuffle(len(others), func(i, j int) { others[i], others[j] = others[j], others[i] })
 		for _, q := range others {
 			pair := [2]peer.ID{p, q}
 			blind, seen := net.blind[pair]
 			if !seen {
-				blind = net.rng.Float64() < net.miss
+				blind = !slices.Contains(nearest, q) && net.rng.Float64() < net.miss
 				net.blind[pair] = blind
 			}
 			if blind {

@@ -174,7 +174,17 @@ func (r *memRouter) candidates(dhtKey string, k int) *candidateSet {
 	return newCandidateSet(indexed(r.self), target, k, mapSlice(near[:min(k+lookupWidth, len(near))], indexed))
 }
 
-func (r *memRouter) filter(ps []peer.ID) []peer.ID { return ps }
+// filter drops nothing, but in a network with Kademlia tables
+// (kadnet_test.go), where it drops the peers that are down, as
+// router.filter drops the peers suspected dead.
+func (r *memRouter) filter(ps []peer.ID) []peer.ID {
+	if r.net.bucket == 0 {
+		return ps
+	}
+	r.net.mu.Lock()
+	defer r.net.mu.Unlock()
+	return slices.DeleteFunc(ps, func(p peer.ID) bool { return r.net.down[p] })
+}
 func (r *memRouter) invalidate()                   {}
 func (r *memRouter) tableSize() int                { return len(r.net.node(r.self).known) }
 func (r *memRouter) tablePeers() []peer.ID         { return slices.Clone(r.net.node(r.self).known) }
