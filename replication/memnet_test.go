@@ -185,9 +185,9 @@ func (r *memRouter) filter(ps []peer.ID) []peer.ID {
 	defer r.net.mu.Unlock()
 	return slices.DeleteFunc(ps, func(p peer.ID) bool { return r.net.down[p] })
 }
-func (r *memRouter) invalidate()                   {}
-func (r *memRouter) tableSize() int                { return len(r.net.node(r.self).known) }
-func (r *memRouter) tablePeers() []peer.ID         { return slices.Clone(r.net.node(r.self).known) }
+func (r *memRouter) invalidate()           {}
+func (r *memRouter) tableSize() int        { return len(r.net.node(r.self).known) }
+func (r *memRouter) tablePeers() []peer.ID { return slices.Clone(r.net.node(r.self).known) }
 
 func mapSlice[T, U any](in []T, f func(T) U) []U {
 	out := make([]U, len(in))
