@@ -73,6 +73,11 @@ type ReplicationState struct {
 	// RepairBytesTotal counts the bytes repair sent and received: audits,
 	// hand-offs and anti-entropy sync sessions (issue 20).
 	RepairBytesTotal uint64 `json:"repair_bytes_total"`
+	// RepairBytesSentTotal is the part of RepairBytesTotal this node sent
+	// (sync requests and answers, audit pushes) plus what its audits
+	// fetched: summed over the nodes it counts each byte of repair traffic
+	// once, where RepairBytesTotal counts a sync byte on both sides.
+	RepairBytesSentTotal uint64 `json:"repair_bytes_sent_total"`
 
 	// BadAnswersTotal counts holder answers whose record failed validation
 	// (forged, future-dated, ...); PartialWritesTotal counts writes that

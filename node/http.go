@@ -321,7 +321,7 @@ func (n *Node) status() StatusResponse {
 			Factor:       n.cfg.Replication.Factor,
 			WriteQuorum:  n.cfg.Replication.WriteQuorum.String(),
 			ReadQuorum:   n.cfg.Replication.ReadQuorum.String(),
-			RepairsTotal: st.RepairsTotal, AuditsTotal: st.AuditsTotal, RepairBytesTotal: st.RepairBytes,
+			RepairsTotal: st.RepairsTotal, AuditsTotal: st.AuditsTotal, RepairBytesTotal: st.RepairBytes, RepairBytesSentTotal: st.RepairBytesSent,
 			ReadsTotal: st.ReadsTotal, HedgedReadsTotal: st.HedgedTotal,
 			BadAnswersTotal: st.BadAnswers, PartialWritesTotal: st.PartialWrites,
 		},

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -50,7 +51,7 @@ func connectFromOneIP(t *testing.T, limits config.Limits) int {
 	cfg := config.Default()
 	cfg.Listen = []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}
 	cfg.Limits = limits
-	server := startHost(t, cfg, nil)
+	server := startHost(t, cfg, nil, nil)
 	target := peer.AddrInfo{ID: server.ID(), Addrs: server.Addrs()}
 
 	cfg.Limits = config.Default().Limits
@@ -60,7 +61,7 @@ func connectFromOneIP(t *testing.T, limits config.Limits) int {
 		connected int
 	)
 	for range peersFromOneIP {
-		client := startHost(t, cfg, loopback)
+		client := startHost(t, cfg, nil, loopback)
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
@@ -85,13 +86,15 @@ func connectFromOneIP(t *testing.T, limits config.Limits) int {
 	return min(connected, inbound)
 }
 
-func startHost(t *testing.T, cfg config.Config, unlimited []netip.Prefix) host.Host {
+// startHost starts a host as a node does (gater may be nil), closed when
+// the test ends.
+func startHost(t *testing.T, cfg config.Config, gater connmgr.ConnectionGater, unlimited []netip.Prefix) host.Host {
 	t.Helper()
 	priv, _, err := crypto.GenerateEd25519Key(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := newHost(cfg, priv, nil, unlimited)
+	h, err := newHost(cfg, priv, gater, unlimited)
 	if err != nil {
 		t.Fatal(err)
 	}

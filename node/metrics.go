@@ -110,6 +110,8 @@ var (
 		"Keys whose holders repair asked for their copies.", nil, nil)
 	descRepairBytes = prometheus.NewDesc("dhtnode_repair_bytes_total",
 		"Bytes repair sent and received: audits, hand-offs and anti-entropy sync sessions.", nil, nil)
+	descRepairBytesSent = prometheus.NewDesc("dhtnode_repair_bytes_sent_total",
+		"The part of dhtnode_repair_bytes_total this node sent, plus what its audits fetched: summed over the nodes, each byte of repair traffic once.", nil, nil)
 	descReads = prometheus.NewDesc("dhtnode_quorum_reads_total",
 		"Quorum reads run by this node (gets, and the reads before writes).", nil, nil)
 	descHedged = prometheus.NewDesc("dhtnode_hedged_reads_total",
@@ -130,7 +132,7 @@ type nodeCollector struct{ n *Node }
 // Describe implements prometheus.Collector.
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBuildInfo, descReady, descRTPeers, descConnected, descNetSize,
-		descRecords, descRecordBytes, descStorageMax, descStorageFull, descUnder, descReadRepairs, descRepairs, descAudits, descRepairBytes, descReads,
+		descRecords, descRecordBytes, descStorageMax, descStorageFull, descUnder, descReadRepairs, descRepairs, descAudits, descRepairBytes, descRepairBytesSent, descReads,
 		descHedged, descProbes, descEvictions, descRebootstraps, descRecordRequests} {
 		ch <- d
 	}
@@ -163,6 +165,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRepairs, st.RepairsTotal-st.ReadRepairs, "audit")
 	counter(descAudits, st.AuditsTotal)
 	counter(descRepairBytes, st.RepairBytes)
+	counter(descRepairBytesSent, st.RepairBytesSent)
 	counter(descReads, st.ReadsTotal)
 	counter(descHedged, st.HedgedTotal)
 

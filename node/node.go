@@ -136,7 +136,8 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 	if err := store.LimitBytes(int64(cfg.Storage.MaxBytes)); err != nil {
 		return nil, fmt.Errorf("storage.max_bytes: %w", err)
 	}
-	if n.host, err = newHost(cfg, priv, o.gater, loopback); err != nil {
+	gate := &startGate{next: o.gater}
+	if n.host, err = newHost(cfg, priv, gate, loopback); err != nil {
 		return nil, err
 	}
 	if path := n.dataFile(lastRunFile); path != "" {
@@ -190,6 +191,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 		return nil, err
 	}
 	n.repl.RememberNetwork(n.routing.SavedPeers() + 1)
+	gate.open() // every protocol handler and routing-table hook is in place
 	n.metrics = newMetrics(n)
 	if n.api, err = listenAPI(cfg.API, n.metrics.instrument(limitClients(cfg.API, n.handler()))); err != nil {
 		return nil, err

@@ -102,7 +102,12 @@ type Manager struct {
 	// could not be built; sync sessions (sync.go) use them.
 	digests     *digestTable
 	repairBytes atomic.Uint64 // sent and received by audits, hand-offs and sync sessions
-	syncLimits  *peerLimits   // sync requests served per remote peer
+	// repairSent is the part of repairBytes this node accounts for in the
+	// network's repair traffic (countRepair).
+	repairSent atomic.Uint64
+	syncLimits *peerLimits // sync requests served per remote peer
+	// partners is what anti-entropy knows of its partners (antientropy.go).
+	partners partnerStates
 	// syncFar reports whether this node is too far from a key to store a
 	// record of it pushed by a sync session; nil: never.
 	syncFar func(key string) bool

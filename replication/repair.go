@@ -128,6 +128,11 @@ type Stats struct {
 	BadAnswers      uint64    // holder answers whose record failed validation (forged, ...)
 	PartialWrites   uint64    // writes that failed after some holders had stored them
 	LastSweep       time.Time // zero before the first sweep
+	// RepairBytesSent is the part of RepairBytes this node sent (sync
+	// requests and answers, audit pushes), and the records its audits
+	// fetched (which the holders that answered do not count): summed over
+	// the nodes, it counts each byte of repair traffic once.
+	RepairBytesSent uint64
 }
 
 // Stats returns the record counts and the repair totals.
@@ -137,7 +142,7 @@ func (m *Manager) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Stats{Records: count, Bytes: bytes, UnderReplicated: int(s.underReplicated.Load()),
-		RepairsTotal: m.repairs.Load(), ReadRepairs: m.readFixes.Load(), AuditsTotal: m.audits.Load(), RepairBytes: m.repairBytes.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last,
+		RepairsTotal: m.repairs.Load(), ReadRepairs: m.readFixes.Load(), AuditsTotal: m.audits.Load(), RepairBytes: m.repairBytes.Load(), RepairBytesSent: m.repairSent.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last,
 		BadAnswers: m.tr.badAnswers(), PartialWrites: m.partials.Load()}
 }
 
@@ -467,7 +472,7 @@ func (m *Manager) audit(ctx context.Context, r *Record, holders []peer.ID) bool 
 	m.audits.Add(1)
 	got := m.fetchAll(ctx, r.Key, holders)
 	for _, a := range got {
-		m.repairBytes.Add(transferSize(r.Key, a.rec))
+		m.countRepair(transferSize(r.Key, a.rec), 0) // fetched: its holder does not count it
 	}
 	got = append(got, answer{peer: m.self, rec: r})
 	best := m.winner(got)
@@ -491,7 +496,7 @@ func (m *Manager) audit(ctx context.Context, r *Record, holders []peer.ID) bool 
 		err := m.tr.push(c, a.peer, best)
 		cancel()
 		if a.peer != m.self {
-			m.repairBytes.Add(transferSize(r.Key, best))
+			m.countRepair(transferSize(r.Key, best), 0)
 		}
 		if err != nil {
 			complete = false

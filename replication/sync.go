@@ -45,8 +45,10 @@ type syncConn interface {
 
 // syncResult is what a session did.
 type syncResult struct {
-	// equal: the prefixes' digests agreed at the end.
-	equal bool
+	// equal: the prefixes' digests agreed at the end, both being digest
+	// (all the prefixes' records together).
+	equal  bool
+	digest rangeDigest
 	// sent: records the peer stored from this node; received: records this
 	// node stored from the peer; bad: records from the peer that failed
 	// verification.
@@ -76,6 +78,7 @@ func (m *Manager) syncRanges(ctx context.Context, p peer.ID, ps []prefix) (syncR
 	if s.groups, err = s.groupsOf(ctx, ps); err != nil {
 		return res, err
 	}
+	digest := s.digest()
 	moved := false
 	for s.pending() {
 		if res.rounds >= syncMaxRounds {
@@ -88,7 +91,7 @@ func (m *Manager) syncRanges(ctx context.Context, p peer.ID, ps []prefix) (syncR
 		moved = moved || differs
 	}
 	if !moved {
-		res.equal = true
+		res.equal, res.digest = true, digest
 		return res, nil
 	}
 	// Something differed: one more round tells whether the ranges now
@@ -96,8 +99,12 @@ func (m *Manager) syncRanges(ctx context.Context, p peer.ID, ps []prefix) (syncR
 	if s.groups, err = s.groupsOf(ctx, ps); err != nil {
 		return res, err
 	}
+	digest = s.digest()
 	differs, err := s.round(ctx)
 	res.equal = err == nil && !differs && len(s.groups) == 0
+	if res.equal {
+		res.digest = digest
+	}
 	return res, err
 }
 
@@ -139,6 +146,15 @@ func (s *syncSession) groupsOf(ctx context.Context, ps []prefix) ([]pendingGroup
 	return out, nil
 }
 
+// digest returns this node's digest of the pending groups' prefixes.
+func (s *syncSession) digest() rangeDigest {
+	var d rangeDigest
+	for _, g := range s.groups {
+		d.merge(g.digest)
+	}
+	return d
+}
+
 func (s *syncSession) pending() bool { return len(s.groups)+len(s.push)+len(s.want) > 0 }
 
 // round sends what is pending (up to the bounds of one request), and takes
@@ -151,7 +167,7 @@ func (s *syncSession) round(ctx context.Context) (differs bool, err error) {
 	answer, err := s.conn.roundTrip(c, msg)
 	s.res.rounds++
 	s.res.bytes += int64(len(msg) + len(answer))
-	s.m.repairBytes.Add(uint64(len(msg) + len(answer)))
+	s.m.countRepair(uint64(len(msg)), uint64(len(answer)))
 	if err != nil {
 		return false, fmt.Errorf("sync with %s: %w", s.peer.ShortString(), err)
 	}
@@ -353,8 +369,17 @@ func (m *Manager) serveSyncFrame(from peer.ID, msg []byte) []byte {
 	if m.syncLimits.allow(from) {
 		answer = m.serveSync(m.ctx, from, msg)
 	}
-	m.repairBytes.Add(uint64(len(msg) + len(answer)))
+	m.countRepair(uint64(len(answer)), uint64(len(msg)))
 	return answer
+}
+
+// countRepair counts repair bytes: sent are those this node accounts for in
+// the network's repair traffic (what it sent, and what its audits fetched
+// from holders that do not count it), received those another node accounts
+// for (a sync message the peer sent). Both go into repairBytes.
+func (m *Manager) countRepair(sent, received uint64) {
+	m.repairBytes.Add(sent + received)
+	m.repairSent.Add(sent)
 }
 
 // serveSync answers one sync request from peer from.
@@ -367,12 +392,19 @@ func (m *Manager) serveSync(ctx context.Context, from peer.ID, msg []byte) []byt
 		return append([]byte{statusFailed}, errNoDigests.Error()...)
 	}
 	a := &syncAnswer{}
+	agreed, digest, prefixes := true, rangeDigest{}, []prefix(nil)
 	for _, g := range req.groups {
 		ga, err := m.answerGroup(ctx, g)
 		if err != nil {
 			return append([]byte{statusFailed}, err.Error()...)
 		}
 		a.groups = append(a.groups, ga)
+		agreed = agreed && ga.kind == groupEqual
+		digest.merge(g.digest)
+		prefixes = append(prefixes, g.prefixes...)
+	}
+	if len(req.groups) > 0 { // what anti-entropy knows of from (antientropy.go)
+		m.partners.ended(from, agreed, prefixesKey(prefixes), digest)
 	}
 	for _, kw := range req.push {
 		if m.storeSynced(ctx, from, kw) {

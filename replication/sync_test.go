@@ -186,7 +186,9 @@ func TestMemAntiEntropyRestoresMissedKeysWithoutAudits(t *testing.T) {
 	if audits != 0 || repairBytes == 0 {
 		t.Fatalf("after the sweep: %d audits, %d repair bytes; want none and some", audits, repairBytes)
 	}
-	// In sync now: one round trip per pair, a few bytes per region.
+	// In sync now: a second sweep syncs only the pairs whose digests
+	// changed since they agreed (none, or a round trip of a few bytes per
+	// region).
 	sessions := 0
 	for _, p := range net.order {
 		sessions += net.count("sync", p)

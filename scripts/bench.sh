@@ -9,7 +9,10 @@
 #   scripts/bench.sh -nodes 10 -puts 50 -gets 50 -wait 5s -idle 2s
 # Volume mode (issue 20; N=20 and 1 KiB values unless -nodes/-value-size say
 # otherwise): load -keys keys with 8 clients, then disk, RSS and records per
-# node, CPU and repair bytes over a 60 s rest, time until every key is back
+# node, CPU and repair bytes over a 60 s rest (-rest; the repair counters are
+# read each minute, and with -rest over -rest-skip a steady window leaves out
+# the first minute; traffic sums repair_bytes_sent_total, each byte once),
+# time until every key is back
 # on k holders after 1 node and then 25 % more are SIGKILLed, and a fresh
 # node's catch-up:
 #   scripts/bench.sh -keys 10000

@@ -115,11 +115,14 @@ type ReplicationCounters struct {
 	Hedged  uint64 `json:"hedged_reads_total"` // holders those asked after a hedge delay
 	Audits  uint64 `json:"audits_total"`       // keys whose holders repair asked for their copies
 	Repairs uint64 `json:"repairs_total"`      // copies repair pushed
-	// Factor (k) and RepairBytes are read by the volume mode and not summed
-	// by add or since. RepairBytes is nil when the node does not report
-	// replication.repair_bytes_total.
-	Factor      int     `json:"factor"`
-	RepairBytes *uint64 `json:"repair_bytes_total"`
+	// Factor (k), RepairBytes and RepairBytesSent are read by the volume
+	// mode and not summed by add or since. RepairBytes counts a sync byte
+	// on both sides, RepairBytesSent once (the sender's); each is nil when
+	// the node does not report replication.repair_bytes_total or
+	// replication.repair_bytes_sent_total.
+	Factor          int     `json:"factor"`
+	RepairBytes     *uint64 `json:"repair_bytes_total"`
+	RepairBytesSent *uint64 `json:"repair_bytes_sent_total"`
 }
 
 func (c *ReplicationCounters) add(o ReplicationCounters) {

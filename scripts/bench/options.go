@@ -42,6 +42,7 @@ type Options struct {
 	Keys            int           `json:"keys,omitempty"`
 	Sample          int           `json:"sample,omitempty"`
 	Rest            time.Duration `json:"rest_ns,omitempty"`
+	RestSkip        time.Duration `json:"rest_skip_ns,omitempty"`
 	KillWave        float64       `json:"kill_wave,omitempty"`
 	LoadTimeout     time.Duration `json:"load_timeout_ns,omitempty"`
 	ConvergeTimeout time.Duration `json:"converge_timeout_ns,omitempty"`
@@ -81,7 +82,9 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed (keys, values, node choice, victims)")
 	fs.IntVar(&o.Keys, "keys", 0, "volume mode: load this many keys, then measure disk, RSS, rest, kills and a join (0 = the standard run)")
 	fs.IntVar(&o.Sample, "sample", 200, "volume mode: keys sampled for holders and read-back after kills")
-	fs.DurationVar(&o.Rest, "rest", time.Minute, "volume mode: at-rest window for CPU and repair bytes")
+	fs.DurationVar(&o.Rest, "rest", time.Minute, "volume mode: at-rest window for CPU and repair bytes (sampled each minute)")
+	fs.DurationVar(&o.RestSkip, "rest-skip", time.Minute, "volume mode: the steady-state repair figures leave out this much of the start of -rest "+
+		"(the load's last reconciliation); none when -rest is not longer")
 	fs.Float64Var(&o.KillWave, "kill-wave", 0.25, "volume mode: fraction of nodes SIGKILLed after the single kill")
 	fs.DurationVar(&o.LoadTimeout, "load-timeout", 30*time.Minute, "volume mode: bound on loading the keys")
 	fs.DurationVar(&o.ConvergeTimeout, "converge-timeout", 5*time.Minute, "volume mode: bound on each wait for re-replication or catch-up")
@@ -169,8 +172,8 @@ func (o Options) validateVolume() []error {
 	if o.KillWave <= 0 || o.ClientFrac+o.KillWave >= 1 {
 		errs = append(errs, errors.New("-kill-wave must be > 0 and leave the client-facing nodes and one more alive (client-frac+kill-wave < 1)"))
 	}
-	if o.Rest < 0 || o.LoadTimeout <= 0 || o.ConvergeTimeout <= 0 || o.CatchupWindow <= 0 || o.ConvergePoll <= 0 {
-		errs = append(errs, errors.New("-rest must be >= 0; -load-timeout, -converge-timeout, -converge-poll and -catchup-window > 0"))
+	if o.Rest < 0 || o.RestSkip < 0 || o.LoadTimeout <= 0 || o.ConvergeTimeout <= 0 || o.CatchupWindow <= 0 || o.ConvergePoll <= 0 {
+		errs = append(errs, errors.New("-rest and -rest-skip must be >= 0; -load-timeout, -converge-timeout, -converge-poll and -catchup-window > 0"))
 	}
 	return errs
 }

@@ -73,22 +73,6 @@ type StoredResult struct {
 	StoredBytes int64         `json:"stored_bytes"`
 }
 
-// RestResult is what the loaded network spends while no client talks to it.
-type RestResult struct {
-	Seconds float64 `json:"seconds"`
-	// CPUCores is each node's CPU use over the window, in cores.
-	CPUCores CountSummary `json:"cpu_cores"`
-	// RepairBytesPerMin is each node's replication.repair_bytes_total
-	// growth per minute; nil when a node does not report it.
-	RepairBytesPerMin *CountSummary `json:"repair_bytes_per_min,omitempty"`
-	// RepairPerStoredHour is the network's repair bytes in an hour at this
-	// rate over the stored bytes (records.bytes summed); nil when either
-	// is unknown.
-	RepairPerStoredHour *float64 `json:"repair_per_stored_hour,omitempty"`
-	// Counters are dhtnode's audits and repairs over the window.
-	Counters *ReplicationCounters `json:"counters,omitempty"`
-}
-
 // KillStep is one SIGKILL step and what followed it.
 type KillStep struct {
 	Name        string `json:"name"`
@@ -333,66 +317,6 @@ func (v *volumeRun) stored(ctx context.Context) (*StoredResult, error) {
 	r := SummarizeCounts(records)
 	sr.Records = &r
 	return sr, nil
-}
-
-// rest measures each live node's CPU and repair bytes over -rest.
-func (v *volumeRun) rest(ctx context.Context, stored int64) (*RestResult, error) {
-	live := v.c.Live()
-	counted0, counting := v.c.Counters(ctx)
-	st0 := v.c.statuses(ctx, live)
-	cpu0, err := nodeCPU(live)
-	if err != nil {
-		return nil, err
-	}
-	start := time.Now()
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-time.After(v.o.Rest):
-	}
-	cpu1, err := nodeCPU(live)
-	if err != nil {
-		return nil, err
-	}
-	d := time.Since(start)
-	st1 := v.c.statuses(ctx, live)
-	rr := &RestResult{Seconds: d.Seconds()}
-	cores := deltas(cpu0, cpu1)
-	for i := range cores {
-		cores[i] /= d.Seconds()
-	}
-	rr.CPUCores = SummarizeCounts(cores)
-	if b0, b1 := repairBytes(st0), repairBytes(st1); len(b0) == len(live) && len(b1) == len(live) {
-		perMin := deltas(b0, b1)
-		var total float64
-		for i := range perMin {
-			perMin[i] = PerMinute(perMin[i], d)
-			total += perMin[i]
-		}
-		s := SummarizeCounts(perMin)
-		rr.RepairBytesPerMin = &s
-		if f, ok := HourlyFraction(total, float64(stored)); ok {
-			rr.RepairPerStoredHour = &f
-		}
-	}
-	if counted1, ok := v.c.Counters(ctx); counting && ok {
-		c := counted1.since(counted0)
-		rr.Counters = &c
-	}
-	return rr, nil
-}
-
-// repairBytes reads replication.repair_bytes_total of each status; it
-// stops at the first node that does not report it.
-func repairBytes(sts []*Status) []float64 {
-	var out []float64
-	for _, st := range sts {
-		if st == nil || st.Replication == nil || st.Replication.RepairBytes == nil {
-			return out
-		}
-		out = append(out, float64(*st.Replication.RepairBytes))
-	}
-	return out
 }
 
 // kill SIGKILLs victims, waits (dhtnode) until every key is back on its
