@@ -21,8 +21,8 @@ import (
 // So before a pass runs its plan, it checks the holders of each range the
 // plan touches with a lookup of one key of the range (the first record
 // this node has there; a range where it has none has nothing to hand on):
-// one lookup per planned range, never per key, and none when the plan is
-// empty. Where the lookups found peers the table lacks, the regions of the
+// one lookup per planned range (repairWorkers at a time), never per key,
+// and none when the plan is empty. Where the lookups found peers the table lacks, the regions of the
 // table and the found peers together replace the table's in the planned
 // ranges they change: there the pass syncs the range with each of its
 // corrected holders (which may all lack it), and hands it off (syncs, then
@@ -79,13 +79,15 @@ func (m *Manager) retarget(ctx context.Context, plan regionPlan, peers []peer.ID
 	for _, p := range peers {
 		known[p] = true
 	}
-	found := map[peer.ID]bool{}
-	for _, r := range ranges {
-		key, ok := m.firstKey(ctx, r)
-		if !ok {
-			continue
+	answers := make([][]peer.ID, len(ranges))
+	forEachBounded(ctx, len(ranges), func(i int) {
+		if key, ok := m.firstKey(ctx, ranges[i]); ok {
+			answers[i] = m.router.lookup(ctx, DHTKey(key), m.cfg.Factor)
 		}
-		for _, p := range m.router.lookup(ctx, DHTKey(key), m.cfg.Factor) {
+	})
+	found := map[peer.ID]bool{}
+	for _, ps := range answers {
+		for _, p := range ps {
 			if !known[p] && p != m.self {
 				found[p] = true
 			}
