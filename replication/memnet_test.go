@@ -33,6 +33,11 @@ type memNet struct {
 	stalled  map[peer.ID]bool // requests to it never answer (until their context ends)
 	requests map[string]int   // "op peer-index", counted
 	moved    int              // records moved by range syncs
+
+	// bucket, when set, is the k-bucket size of the nodes' routing tables
+	// (kadnet_test.go): closest then asks the network, as router.closest
+	// does, where the bucket covering the key is full.
+	bucket int
 }
 
 type memNode struct {
@@ -121,16 +126,22 @@ func (net *memNet) version(p peer.ID, key string) uint64 {
 // nearer returns the k peers p knows nearer the DHT key than itself, if it
 // knows k of them: then p is not one of the key's holders.
 func (net *memNet) nearer(p peer.ID, dhtKey string) []peer.ID {
+	return net.nearerN(p, dhtKey, net.k)
+}
+
+// nearerN returns the n peers p knows nearer the DHT key than itself, if it
+// knows n of them.
+func (net *memNet) nearerN(p peer.ID, dhtKey string, n int) []peer.ID {
 	var out []peer.ID
 	for _, q := range kb.SortClosestPeers(slices.Clone(net.node(p).known), kb.ConvertKey(dhtKey)) {
 		if kb.Closer(q, p, dhtKey) {
 			out = append(out, q)
 		}
 	}
-	if len(out) < net.k {
+	if len(out) < n {
 		return nil
 	}
-	return out[:net.k]
+	return out[:n]
 }
 
 // memRouter is a node's view of the network: its fixed routing table.
@@ -139,8 +150,17 @@ type memRouter struct {
 	self peer.ID
 }
 
-func (r *memRouter) closest(_ context.Context, dhtKey string, n int) []peer.ID {
-	return r.localClosest(kb.ConvertKey(dhtKey), n)
+func (r *memRouter) closest(ctx context.Context, dhtKey string, n int) []peer.ID {
+	target := kb.ConvertKey(dhtKey)
+	if r.net.bucket == 0 || !r.net.bucketFull(r.self, target) {
+		return r.localClosest(target, n)
+	}
+	return r.lookup(ctx, dhtKey, n)
+}
+
+func (r *memRouter) lookup(_ context.Context, dhtKey string, n int) []peer.ID {
+	target := kb.ConvertKey(dhtKey)
+	return r.net.refine(r.self, target, r.localClosest(target, n+lookupWidth), n)
 }
 
 func (r *memRouter) localClosest(target kb.ID, n int) []peer.ID {
@@ -154,10 +174,20 @@ func (r *memRouter) candidates(dhtKey string, k int) *candidateSet {
 	return newCandidateSet(indexed(r.self), target, k, mapSlice(near[:min(k+lookupWidth, len(near))], indexed))
 }
 
-func (r *memRouter) filter(ps []peer.ID) []peer.ID { return ps }
-func (r *memRouter) invalidate()                   {}
-func (r *memRouter) tableSize() int                { return len(r.net.node(r.self).known) }
-func (r *memRouter) tablePeers() []peer.ID         { return slices.Clone(r.net.node(r.self).known) }
+// filter drops nothing, but in a network with Kademlia tables
+// (kadnet_test.go), where it drops the peers that are down, as
+// router.filter drops the peers suspected dead.
+func (r *memRouter) filter(ps []peer.ID) []peer.ID {
+	if r.net.bucket == 0 {
+		return ps
+	}
+	r.net.mu.Lock()
+	defer r.net.mu.Unlock()
+	return slices.DeleteFunc(ps, func(p peer.ID) bool { return r.net.down[p] })
+}
+func (r *memRouter) invalidate()           {}
+func (r *memRouter) tableSize() int        { return len(r.net.node(r.self).known) }
+func (r *memRouter) tablePeers() []peer.ID { return slices.Clone(r.net.node(r.self).known) }
 
 func mapSlice[T, U any](in []T, f func(T) U) []U {
 	out := make([]U, len(in))
@@ -289,6 +319,9 @@ func (c *countingSyncer) syncRanges(ctx context.Context, p peer.ID, ps []prefix)
 	c.net.mu.Lock()
 	defer c.net.mu.Unlock()
 	c.net.requests["sync-by "+string(c.m.self)]++
+	if err != nil || !res.equal {
+		c.net.requests["sync-failed"]++
+	}
 	c.net.moved += res.sent + res.received
 	return res, err
 }

@@ -17,6 +17,10 @@ type holderRouter interface {
 	// closest returns up to n live peers nearest the DHT key in XOR
 	// distance, this node included, nearest first. It may ask the network.
 	closest(ctx context.Context, dhtKey string, n int) []peer.ID
+	// lookup is closest asked of the network even where the routing
+	// table's bucket has room (repair's check of its targets, targets.go):
+	// one FIND_NODE round.
+	lookup(ctx context.Context, dhtKey string, n int) []peer.ID
 	// localClosest is closest from the routing table alone.
 	localClosest(target kb.ID, n int) []peer.ID
 	// candidates returns the peers a client read or write of the DHT key

@@ -60,6 +60,14 @@ func (r *router) closest(ctx context.Context, dhtKey string, n int) []peer.ID {
 	return peers
 }
 
+// lookup returns up to n live peers nearest the DHT key, this node
+// included, from the routing table refined with one FIND_NODE round, even
+// where the table's bucket has room: a peer it never met, or one that
+// joined since, may be among them.
+func (r *router) lookup(ctx context.Context, dhtKey string, n int) []peer.ID {
+	return r.refined(ctx, dhtKey, kb.ConvertKey(dhtKey), n)
+}
+
 // localClosest returns the n peers nearest target, this node included, among
 // those of its routing table: no network round trip.
 func (r *router) localClosest(target kb.ID, n int) []peer.ID {

@@ -136,9 +136,17 @@ func planRegions(in regionInput) regionPlan {
 			}
 		}
 	}
+	return planOf(jobs, handOffs)
+}
+
+// planOf returns the plan of the given prefixes to sync per peer and to
+// hand off.
+func planOf(jobs map[peer.ID][]prefix, handOffs []prefix) regionPlan {
 	var p regionPlan
 	for h, ps := range jobs {
-		p.syncs = append(p.syncs, syncJob{peer: h, prefixes: coarsest(ps)})
+		if len(ps) > 0 {
+			p.syncs = append(p.syncs, syncJob{peer: h, prefixes: coarsest(ps)})
+		}
 	}
 	slices.SortFunc(p.syncs, func(a, b syncJob) int { return bytes.Compare([]byte(a.peer), []byte(b.peer)) })
 	p.handOffs = coarsest(handOffs)

@@ -29,6 +29,9 @@ type sweepState struct {
 	// it settles; nil once it has settled. A peer of the table not in seen
 	// is a first sighting (missed, plan.go).
 	seen map[peer.ID]bool
+	// learned are peers repair's lookups found near its ranges that the
+	// routing table lacks (targets.go), oldest first.
+	learned []peer.ID
 	// cursor is the kad ID where the next sweep's store walk starts (nil:
 	// the start of the key space); chunk is how many records it reads
 	// (walkChunk).
@@ -203,7 +206,9 @@ func (m *Manager) run() {
 func (m *Manager) pass(ctx context.Context, sweep bool) {
 	s := &m.sweeps
 	table := m.router.tablePeers()
-	cur := regions(append(slices.Clone(table), m.self), m.cfg.Factor)
+	table = append(table, s.learnedPeers(table, m.router.filter)...) // targets.go
+	peers := append(slices.Clone(table), m.self)
+	cur := regions(peers, m.cfg.Factor)
 	in := regionInput{self: m.self, prev: s.regions, cur: cur, k: m.cfg.Factor,
 		redo: slices.Collect(maps.Keys(s.incomplete)), changed: s.takeChanged()}
 	settling := time.Since(m.started) < min(settleSweeps*m.cfg.RepairInterval, maxSettle)
@@ -211,7 +216,8 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 	if sweep {
 		in.redo = append(in.redo, m.walk(ctx, cur)...)
 	}
-	plan := planRegions(in)
+	plan, found := m.retarget(ctx, planRegions(in), peers) // targets.go
+	s.learn(found)
 	var syncing []prefix
 	for _, j := range plan.syncs {
 		syncing = append(syncing, j.prefixes...)
@@ -223,7 +229,8 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 	for i, p := range plan.handOffs {
 		before[i] = m.rangeDigest(ctx, p)
 	}
-	failed := m.runSyncs(ctx, plan.syncs)
+	failed, unreachable := m.runSyncs(ctx, plan.syncs)
+	s.forget(unreachable)
 	for i, p := range plan.handOffs {
 		if slices.ContainsFunc(failed, func(q prefix) bool { return overlaps(p, q) }) {
 			continue
@@ -257,24 +264,28 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 }
 
 // runSyncs runs the sync jobs, repairWorkers peers at a time, and returns
-// the prefixes of those that failed or did not end equal.
-func (m *Manager) runSyncs(ctx context.Context, jobs []syncJob) []prefix {
+// the prefixes of those that failed or did not end equal, and the peers
+// whose syncs failed with an error.
+func (m *Manager) runSyncs(ctx context.Context, jobs []syncJob) (failed []prefix, errored []peer.ID) {
 	ok := make([]bool, len(jobs))
+	errs := make([]error, len(jobs))
 	forEachBounded(ctx, len(jobs), func(i int) {
 		res, err := m.ranges.syncRanges(ctx, jobs[i].peer, jobs[i].prefixes)
 		if err != nil {
 			m.logger.Debug("range sync failed", "peer", jobs[i].peer, "prefixes", len(jobs[i].prefixes), "error", err)
 		}
-		ok[i] = err == nil && res.equal
+		ok[i], errs[i] = err == nil && res.equal, err
 		m.repairs.Add(uint64(res.sent + res.received))
 	})
-	var failed []prefix
 	for i, j := range jobs {
 		if !ok[i] {
 			failed = append(failed, j.prefixes...)
 		}
+		if errs[i] != nil && ctx.Err() == nil {
+			errored = append(errored, j.peer)
+		}
 	}
-	return coarsest(failed)
+	return coarsest(failed), errored
 }
 
 // errChunkDone stops a store walk at the end of its chunk.
@@ -546,11 +557,11 @@ type LeaveResult struct {
 // one batch per peer, until done or ctx ends.
 func (m *Manager) Leave(ctx context.Context) LeaveResult {
 	others := m.router.tablePeers()
-	plan := planRegions(regionInput{self: m.self,
-		prev: regions(append(slices.Clone(others), m.self), m.cfg.Factor), cur: regions(others, m.cfg.Factor)})
+	plan, _ := m.retarget(ctx, planRegions(regionInput{self: m.self,
+		prev: regions(append(slices.Clone(others), m.self), m.cfg.Factor), cur: regions(others, m.cfg.Factor)}), others)
 	kept := func(r *Record) bool { return r.Live(time.Now().UnixNano()) || r.Deleted }
 	res := LeaveResult{Records: m.countRange(ctx, prefix{}, kept)}
-	failed := m.runSyncs(ctx, plan.syncs)
+	failed, _ := m.runSyncs(ctx, plan.syncs)
 	for _, p := range plan.handOffs {
 		if ctx.Err() == nil && !slices.ContainsFunc(failed, func(q prefix) bool { return overlaps(p, q) }) {
 			res.HandedOff += m.countRange(ctx, p, kept)

@@ -1,0 +1,172 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Repair targets beyond the routing table. A pass plans its syncs and
+// hand-offs from the regions of its routing table (plan.go), which are
+// exact only where the table knows every peer near the range. In a large
+// network a table is a Kademlia table: it may lack a peer near a range this
+// node holds (a peer it never met, or one that joined since), and then
+// the plan syncs the range with a peer that is not one of its true holders
+// (that peer refuses the records, or keeps a misplaced copy), misses a true
+// holder, or hands the range off to the wrong peers and drops it.
+//
+// So before a pass runs its plan, it checks the holders of each range the
+// plan touches with a lookup of one key of the range (the first record
+// this node has there; a range where it has none has nothing to hand on):
+// one lookup per planned range (repairWorkers at a time), never per key,
+// and none when the plan is empty. Where the lookups found peers the table lacks, the regions of the
+// table and the found peers together replace the table's in the planned
+// ranges they change: there the pass syncs the range with each of its
+// corrected holders (which may all lack it), and hands it off (syncs, then
+// drops once each sync ended equal) if this node is not one of them. Ranges
+// the lookups confirm keep the plan's syncs, with the new holders only.
+//
+// The peers found that way are learned: later passes (and so anti-entropy,
+// which syncs the regions of the last pass) compute their regions from the
+// routing table and the learned peers, so that a node whose table lacks a
+// peer near its ranges does not go on taking itself, or another, for a
+// holder there. A learned peer is forgotten once the table has it, when
+// the router suspects it dead, or when a sync with it fails; at most
+// maxLearned are kept, the oldest forgotten first.
+
+// maxLearned bounds the learned peers (a few lookups' worth).
+const maxLearned = 256
+
+// learnedPeers returns the learned peers to add to table (the routing
+// table's peers), after forgetting those table has and those filter drops
+// (suspected dead).
+func (s *sweepState) learnedPeers(table []peer.ID, filter func([]peer.ID) []peer.ID) []peer.ID {
+	s.learned = slices.DeleteFunc(s.learned, func(p peer.ID) bool { return slices.Contains(table, p) })
+	s.learned = filter(s.learned)
+	return slices.Clone(s.learned)
+}
+
+// learn adds found peers to the learned ones.
+func (s *sweepState) learn(found []peer.ID) {
+	for _, p := range found {
+		if !slices.Contains(s.learned, p) {
+			s.learned = append(s.learned, p)
+		}
+	}
+	if n := len(s.learned) - maxLearned; n > 0 {
+		s.learned = slices.Delete(s.learned, 0, n)
+	}
+}
+
+// forget drops peers from the learned ones.
+func (s *sweepState) forget(peers []peer.ID) {
+	s.learned = slices.DeleteFunc(s.learned, func(p peer.ID) bool { return slices.Contains(peers, p) })
+}
+
+// retarget corrects plan, made from the regions of peers (the routing
+// table, and this node unless it leaves), where lookups of its ranges find
+// holders peers lacks; it returns those it found.
+func (m *Manager) retarget(ctx context.Context, plan regionPlan, peers []peer.ID) (regionPlan, []peer.ID) {
+	ranges := slices.Clone(plan.handOffs)
+	for _, j := range plan.syncs {
+		ranges = append(ranges, j.prefixes...)
+	}
+	ranges = coarsest(ranges)
+	known := map[peer.ID]bool{}
+	for _, p := range peers {
+		known[p] = true
+	}
+	answers := make([][]peer.ID, len(ranges))
+	forEachBounded(ctx, len(ranges), func(i int) {
+		if key, ok := m.firstKey(ctx, ranges[i]); ok {
+			answers[i] = m.router.lookup(ctx, DHTKey(key), m.cfg.Factor)
+		}
+	})
+	found := map[peer.ID]bool{}
+	for _, ps := range answers {
+		for _, p := range ps {
+			if !known[p] && p != m.self {
+				found[p] = true
+			}
+		}
+	}
+	if len(found) == 0 {
+		return plan, nil
+	}
+	wide := regions(append(slices.Collect(maps.Keys(known)), slices.Collect(maps.Keys(found))...), m.cfg.Factor)
+	// The pieces of the planned ranges whose holders include a found peer:
+	// there the table's regions were wrong.
+	var wrong []region
+	for _, r := range ranges {
+		for _, w := range wide {
+			if overlaps(r, w.prefix) && slices.ContainsFunc(w.holders, func(h peer.ID) bool { return found[h] }) {
+				wrong = append(wrong, region{prefix: finer(r, w.prefix), holders: w.holders})
+			}
+		}
+	}
+	if len(wrong) == 0 {
+		return plan, nil
+	}
+	m.logger.Debug("repair: lookups corrected the holders of planned ranges", "ranges", len(wrong), "peers", len(found))
+	wrongPrefixes := make([]prefix, len(wrong))
+	for i, w := range wrong {
+		wrongPrefixes[i] = w.prefix
+	}
+	jobs := map[peer.ID][]prefix{}
+	for _, j := range plan.syncs {
+		jobs[j.peer] = without(j.prefixes, wrongPrefixes)
+	}
+	handOffs := without(plan.handOffs, wrongPrefixes)
+	for _, w := range wrong {
+		for _, h := range w.holders {
+			if h != m.self {
+				jobs[h] = append(jobs[h], w.prefix)
+			}
+		}
+		if !slices.Contains(w.holders, m.self) {
+			handOffs = append(handOffs, w.prefix)
+		}
+	}
+	return planOf(jobs, handOffs), slices.Collect(maps.Keys(found))
+}
+
+// firstKey returns the key of this node's first record in p, if it has one.
+func (m *Manager) firstKey(ctx context.Context, p prefix) (string, bool) {
+	lo, hi := p.bounds()
+	var key string
+	err := m.store.EachInRange(ctx, lo, hi, func(_ []byte, r *Record, _ int) error {
+		key = r.Key
+		return errChunkDone
+	})
+	return key, key != "" && (err == nil || errors.Is(err, errChunkDone))
+}
+
+// without returns the parts of the prefixes ps that lie in none of cut:
+// each prefix of ps that some prefix of cut lies in, split into the
+// coarsest prefixes around them.
+func without(ps, cut []prefix) []prefix {
+	var out []prefix
+	var split func(p prefix)
+	split = func(p prefix) {
+		inside := false
+		for _, c := range cut {
+			if c.contains(p.id[:]) && c.bits <= p.bits {
+				return // p lies in c
+			}
+			inside = inside || overlaps(p, c)
+		}
+		if !inside {
+			out = append(out, p)
+			return
+		}
+		split(p.child(0))
+		split(p.child(1))
+	}
+	for _, p := range ps {
+		split(p)
+	}
+	return out
+}
