@@ -238,12 +238,11 @@ func kadSetup(t *testing.T, n, spare, k, keys int, tables kadTables, seed uint64
 }
 
 // Kademlia network parameters of the tests: large enough that far buckets
-// are full, small enough to run in seconds.
+// are full, small enough to run in seconds. The network's size (kadNodes,
+// kadKeys, kadEvent: the nodes that die, join or leave) is halved under the
+// race detector (kadsize_race_test.go), which slows the simulation tenfold.
 const (
-	kadNodes = 300
-	kadK     = 8
-	kadKeys  = 2000
-	kadEvent = 20 // nodes that die, join or leave
+	kadK = 8
 	// kadPasses is the number of sweeps a repair may take with full tables.
 	kadPasses = 3
 )
