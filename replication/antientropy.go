@@ -175,13 +175,10 @@ func (m *Manager) antiEntropy(ctx context.Context, rs []region) {
 	var round []partnerRound
 	for _, p := range slices.Sorted(maps.Keys(partners)) {
 		pr := partnerRound{peer: p, prefixes: partners[p], key: prefixesKey(partners[p])}
-		for _, q := range pr.prefixes {
-			d, err := m.digests.digest(ctx, q)
-			if err != nil {
-				m.logger.Debug("anti-entropy: digest", "prefix", q, "error", err)
-				return
-			}
-			pr.own.merge(d)
+		var err error
+		if _, pr.own, err = m.digests.digests(ctx, pr.prefixes); err != nil {
+			m.logger.Debug("anti-entropy: digest", "peer", p, "error", err)
+			return
 		}
 		round = append(round, pr)
 	}

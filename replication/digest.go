@@ -147,6 +147,19 @@ func (t *digestTable) digest(ctx context.Context, p prefix) (rangeDigest, error)
 	return d, err
 }
 
+// digests returns the digest of each prefix of ps and of all of them
+// together.
+func (t *digestTable) digests(ctx context.Context, ps []prefix) (each []rangeDigest, all rangeDigest, err error) {
+	each = make([]rangeDigest, len(ps))
+	for i, p := range ps {
+		if each[i], err = t.digest(ctx, p); err != nil {
+			return nil, rangeDigest{}, err
+		}
+		all.merge(each[i])
+	}
+	return each, all, nil
+}
+
 // parts returns the digests of the 2^splitBits(p) parts of p, in order.
 func (t *digestTable) parts(ctx context.Context, p prefix) ([]rangeDigest, error) {
 	n := splitBits(p)

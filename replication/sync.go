@@ -132,14 +132,10 @@ type pendingGroup struct {
 func (s *syncSession) groupsOf(ctx context.Context, ps []prefix) ([]pendingGroup, error) {
 	var out []pendingGroup
 	for chunk := range slices.Chunk(ps, syncGroupPrefixes) {
-		g := pendingGroup{syncGroup: syncGroup{prefixes: chunk}, own: make([]rangeDigest, len(chunk))}
-		for i, p := range chunk {
-			d, err := s.m.digests.digest(ctx, p)
-			if err != nil {
-				return nil, err
-			}
-			g.own[i] = d
-			g.digest.merge(d)
+		g := pendingGroup{syncGroup: syncGroup{prefixes: chunk}}
+		var err error
+		if g.own, g.digest, err = s.m.digests.digests(ctx, chunk); err != nil {
+			return nil, err
 		}
 		out = append(out, g)
 	}
@@ -435,15 +431,9 @@ func (m *Manager) serveSync(ctx context.Context, from peer.ID, msg []byte) []byt
 
 // answerGroup compares a group's digest with this node's.
 func (m *Manager) answerGroup(ctx context.Context, g syncGroup) (groupAnswer, error) {
-	own := make([]rangeDigest, len(g.prefixes))
-	var all rangeDigest
-	for i, p := range g.prefixes {
-		d, err := m.digests.digest(ctx, p)
-		if err != nil {
-			return groupAnswer{}, err
-		}
-		own[i] = d
-		all.merge(d)
+	own, all, err := m.digests.digests(ctx, g.prefixes)
+	if err != nil {
+		return groupAnswer{}, err
 	}
 	switch {
 	case all == g.digest:
