@@ -319,11 +319,7 @@ func (m *Manager) walk(ctx context.Context, cur []region) []prefix {
 			}
 			return nil
 		})
-		for _, r := range drop {
-			if err := m.store.Remove(ctx, r); err != nil {
-				m.logger.Warn("dropping an expired record", "key", r.Key, "error", err)
-			}
-		}
+		m.dropRecords(ctx, drop)
 		switch {
 		case errors.Is(err, errChunkDone):
 			s.cursor = after(last)

@@ -314,6 +314,9 @@ func (s *syncSession) take(ctx context.Context, recs []keyedWire, asked []syncWa
 			s.badRecord(kw.key, err)
 			continue
 		}
+		if droppable(r, time.Now(), s.m.cfg.TombstoneTTL) {
+			continue // droppable here (the clocks differ): it would be dropped again
+		}
 		stored, err := s.m.store.Put(ctx, r)
 		if err != nil {
 			s.m.logger.Debug("sync: storing a record", "key", r.Key, "peer", s.peer, "error", err)
@@ -333,12 +336,21 @@ func (s *syncSession) badRecord(key string, err error) {
 
 // eachEntry calls fn for every record in p that is not due to be dropped
 // (expired, or a tombstone past its TTL: those are never sent), with its
-// entry and wire form, until fn returns an error.
+// entry and wire form, until fn returns an error. The droppable records it
+// meets (up to syncWalkMax) it drops, as the store walk would (repair.go):
+// the range digests count every stored record, so two holders that differ
+// only in droppable records would otherwise differ in every session, with
+// nothing to move, until both walks reached them. Both sides of a session
+// list the entries of a differing range, so both drop them there.
 func (m *Manager) eachEntry(ctx context.Context, p prefix, fn func(e syncEntry, r *Record, wire []byte) error) error {
 	lo, hi := p.bounds()
 	now := time.Now()
-	return m.store.EachInRange(ctx, lo, hi, func(id []byte, r *Record, _ int) error {
+	var drop []*Record
+	err := m.store.EachInRange(ctx, lo, hi, func(id []byte, r *Record, _ int) error {
 		if droppable(r, now, m.cfg.TombstoneTTL) {
+			if len(drop) < syncWalkMax {
+				drop = append(drop, r)
+			}
 			return nil
 		}
 		wire := r.Marshal()
@@ -346,6 +358,18 @@ func (m *Manager) eachEntry(ctx context.Context, p prefix, fn func(e syncEntry, 
 		copy(e.id[:], id)
 		return fn(e, r, wire)
 	})
+	m.dropRecords(ctx, drop)
+	return err
+}
+
+// dropRecords removes droppable records from the store, each only if it is
+// still the stored copy of its key.
+func (m *Manager) dropRecords(ctx context.Context, recs []*Record) {
+	for _, r := range recs {
+		if err := m.store.Remove(ctx, r); err != nil && ctx.Err() == nil {
+			m.logger.Warn("dropping an expired record", "key", r.Key, "error", err)
+		}
+	}
 }
 
 // errEnoughEntries ends a walk of a range that holds more records than an
@@ -481,6 +505,9 @@ func (m *Manager) storeSynced(ctx context.Context, from peer.ID, kw keyedWire) b
 		m.tr.misbehaved(from)
 		m.logger.Debug("sync: bad record pushed", "key", kw.key, "peer", from, "error", err)
 		return false
+	}
+	if droppable(r, time.Now(), m.cfg.TombstoneTTL) {
+		return false // not a bad record: the peer's clock may differ
 	}
 	stored, err := m.store.Put(ctx, r)
 	if err != nil {
