@@ -189,7 +189,7 @@ func (m *Manager) antiEntropy(ctx context.Context, rs []region) {
 	}()
 	forEachBounded(ctx, len(due), func(i int) {
 		pr := due[i]
-		res, err := m.ranges.syncRanges(ctx, pr.peer, pr.prefixes)
+		res, err := m.ranges.syncRanges(ctx, pr.peer, pr.prefixes, syncBoth)
 		bytes.Add(res.bytes)
 		m.repairs.Add(uint64(res.sent + res.received))
 		if err != nil {

@@ -45,7 +45,7 @@ func TestSyncHoldersDifferingInDroppableRecordsEndEqual(t *testing.T) {
 	putRaw(t, b.store, live)
 
 	for round := range 2 {
-		res, err := a.m.syncRanges(testCtx(t), b.id, []prefix{{}})
+		res, err := a.m.syncRanges(testCtx(t), b.id, []prefix{{}}, syncBoth)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,5 +85,58 @@ func TestSyncPushOfDroppableRecordNotStored(t *testing.T) {
 	}
 	if got, _ := b.store.Get(context.Background(), tomb.Key); got != nil {
 		t.Fatalf("stored: %v", got)
+	}
+}
+
+// A push-only session (a hand-off) pushes the records this node has the
+// winner of and stores none of the peer's: not a key only the peer has, nor
+// a newer version, nor the winner of a tie (same version and write time);
+// it is handed off once the peer holds a winner of each.
+func TestSyncPushOnlyStoresNothing(t *testing.T) {
+	net := newMemNet(t, 2, 2, nil)
+	a, b := net.node(net.order[0]), net.node(net.order[1])
+	ctx := context.Background()
+	at := time.Now().Add(-time.Hour).UnixNano()
+	rec := func(key, value string, version uint64) *Record {
+		return signed(t, a.priv, Record{Key: key, Value: []byte(value), Version: version, WrittenAt: at})
+	}
+	put := func(nd *memNode, r *Record) {
+		if _, err := nd.store.Put(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(a, rec("only-here", "v", 1))
+	put(a, rec("older-there", "v2", 2))
+	put(b, rec("older-there", "v1", 1))
+	put(a, rec("newer-there", "v1", 1))
+	put(b, rec("newer-there", "v2", 2))
+	put(b, rec("only-there", "v", 1))
+	for i := range 4 { // ties, won by either side
+		x, y := rec(fmt.Sprintf("tie-%d", i), "x", 1), rec(fmt.Sprintf("tie-%d", i), "y", 1)
+		put(a, x)
+		put(b, y)
+	}
+	before := storeContents(t, a.store)
+	res, err := a.m.syncRanges(testCtx(t), b.id, []prefix{{}}, syncPush)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", res)
+	if !res.handedOff || res.received != 0 || res.bad != 0 {
+		t.Fatalf("%+v: want handed off, nothing received", res)
+	}
+	if !sameContents(before, storeContents(t, a.store)) {
+		t.Fatal("a push-only session changed the pushing node's store")
+	}
+	keys := []string{"only-here", "older-there", "newer-there", "tie-0", "tie-1", "tie-2", "tie-3"}
+	for _, key := range keys {
+		ours, err := a.store.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		theirs, err := b.store.Get(ctx, key)
+		if err != nil || theirs == nil || theirs.Compare(ours) < 0 {
+			t.Fatalf("%q: the peer holds %v, not at least this node's %v", key, theirs, ours)
+		}
 	}
 }
