@@ -182,7 +182,7 @@ func (m *Manager) antiEntropy(ctx context.Context, rs []region) {
 		}
 		round = append(round, pr)
 	}
-	due := m.partners.due(m.self, round)
+	due := m.verifyPartners(ctx, rs, m.partners.due(m.self, round)) // targets.go
 	var bytes, differed atomic.Int64
 	defer func() {
 		m.logger.Debug("anti-entropy round", "partners", len(round), "sessions", len(due), "differed", differed.Load(), "bytes", bytes.Load())
