@@ -316,12 +316,16 @@ func TestKadNetFullTables(t *testing.T) {
 // is not would pull copies there and push them on, each round, and the
 // walks drop them again (1,350 to 4,600 misplaced copies churning, 3,850
 // after the second round, before anti-entropy checked its sessions'
-// regions by lookup, verifyPartners; 180 to 700 with it).
+// regions by lookup, verifyPartners; 180 to 700 with it). Not under the
+// race detector (kadRace).
 func TestKadNetTablesMissingPeers(t *testing.T) {
 	for _, event := range append(kadEvents, "deaths+anti-entropy") {
 		t.Run(event, func(t *testing.T) {
 			event, passes, antiEntropy := event, 6, false
 			if ev, ok := strings.CutSuffix(event, "+anti-entropy"); ok {
+				if kadRace {
+					t.Skip("eight sweeps with anti-entropy take minutes under the race detector")
+				}
 				event, passes, antiEntropy = ev, 8, true
 			}
 			_, s := kadScenario(t, event, kadTables{miss: 0.15}, passes, antiEntropy)
