@@ -182,14 +182,14 @@ func (m *Manager) antiEntropy(ctx context.Context, rs []region) {
 		}
 		round = append(round, pr)
 	}
-	due := m.partners.due(m.self, round)
+	due := m.verifyPartners(ctx, rs, m.partners.due(m.self, round)) // targets.go
 	var bytes, differed atomic.Int64
 	defer func() {
 		m.logger.Debug("anti-entropy round", "partners", len(round), "sessions", len(due), "differed", differed.Load(), "bytes", bytes.Load())
 	}()
 	forEachBounded(ctx, len(due), func(i int) {
 		pr := due[i]
-		res, err := m.ranges.syncRanges(ctx, pr.peer, pr.prefixes)
+		res, err := m.ranges.syncRanges(ctx, pr.peer, pr.prefixes, syncBoth)
 		bytes.Add(res.bytes)
 		m.repairs.Add(uint64(res.sent + res.received))
 		if err != nil {

@@ -8,4 +8,8 @@ const (
 	kadNodes = 150
 	kadKeys  = 1000
 	kadEvent = 10
+	// kadRace: the race detector is on. The anti-entropy case of
+	// TestKadNetTablesMissingPeers (eight sweeps) takes about 5 min under
+	// it on a loaded machine: it runs without it only.
+	kadRace = true
 )

@@ -7,4 +7,5 @@ const (
 	kadNodes = 300
 	kadKeys  = 2000
 	kadEvent = 20
+	kadRace  = false
 )

@@ -314,12 +314,12 @@ type countingSyncer struct {
 	m   *Manager
 }
 
-func (c *countingSyncer) syncRanges(ctx context.Context, p peer.ID, ps []prefix) (syncResult, error) {
-	res, err := c.m.syncRanges(ctx, p, ps)
+func (c *countingSyncer) syncRanges(ctx context.Context, p peer.ID, ps []prefix, mode syncMode) (syncResult, error) {
+	res, err := c.m.syncRanges(ctx, p, ps, mode)
 	c.net.mu.Lock()
 	defer c.net.mu.Unlock()
 	c.net.requests["sync-by "+string(c.m.self)]++
-	if err != nil || !res.equal {
+	if err != nil || !res.equal && !res.handedOff {
 		c.net.requests["sync-failed"]++
 	}
 	c.net.moved += res.sent + res.received

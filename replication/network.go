@@ -40,7 +40,7 @@ type holderRouter interface {
 // same winners (both ways): the Manager's syncRanges (sync.go), or a test's
 // wrapper of it.
 type rangeSyncer interface {
-	syncRanges(ctx context.Context, p peer.ID, ps []prefix) (syncResult, error)
+	syncRanges(ctx context.Context, p peer.ID, ps []prefix, mode syncMode) (syncResult, error)
 }
 
 // holderTransport reads and writes one holder's copy of a record; this node

@@ -85,6 +85,7 @@ type regionInput struct {
 type syncJob struct {
 	peer     peer.ID
 	prefixes []prefix
+	mode     syncMode // set by sessionsOf (repair.go)
 }
 
 // regionPlan is what one pass does.

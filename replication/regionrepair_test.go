@@ -387,8 +387,8 @@ type hookedSyncs struct {
 	done int
 }
 
-func (h *hookedSyncs) syncRanges(ctx context.Context, p peer.ID, ps []prefix) (syncResult, error) {
-	res, err := h.inner.syncRanges(ctx, p, ps)
+func (h *hookedSyncs) syncRanges(ctx context.Context, p peer.ID, ps []prefix, mode syncMode) (syncResult, error) {
+	res, err := h.inner.syncRanges(ctx, p, ps, mode)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.done++
@@ -607,4 +607,46 @@ func TestMemRepairStateDoesNotGrowWithKeys(t *testing.T) {
 		t.Fatalf("repair state (regions, incomplete ranges, planned prefixes) %v at 1,000 keys, %v at %d; want equal, and some incomplete", small, got, large)
 	}
 	t.Logf("repair state at 1,000 and at %d keys: %d regions, %d incomplete ranges, %d planned prefixes", large, small[0], small[1], small[2])
+}
+
+// A node that leaves only pushes: the peers it hands its ranges to hold
+// keys it lacks and newer versions of some it has, and it stores none of
+// them, so its concurrent sessions with them all complete (HandedOff is
+// every record it held, never more), and their records stay as they were.
+func TestMemLeaveOnlyPushes(t *testing.T) {
+	const n, k, keys = 8, 3, 600
+	net := newMemNet(t, n, k, nil)
+	ctx := longCtx(t)
+	written := net.storeKeys("key", keys, net.order)
+	leaver, rest := net.order[0], net.order[1:]
+	net.storeKeys("only-on-the-others", keys, rest)
+	held, newer := 0, 0
+	for _, key := range written {
+		if net.version(leaver, key) == 0 {
+			continue
+		}
+		if held++; held%5 == 0 {
+			h := net.holdersAmong(key, rest)[held%k]
+			net.store(h, key, "newer", 2)
+			newer++
+		}
+	}
+	res := net.node(leaver).m.Leave(ctx)
+	kept, _ := net.node(leaver).store.Counts()
+	t.Logf("leave = %+v; %d records held, %d of them newer on one receiver; %d records after", res, held, newer, kept)
+	if res.Records != held || res.HandedOff != held || kept != held {
+		t.Fatalf("leave = %+v, %d records kept; want %d records, all handed off, none taken in", res, kept, held)
+	}
+	for _, key := range written {
+		if v := net.version(leaver, key); v > 1 {
+			t.Fatalf("the leaver took version %d of %q from a receiver", v, key)
+		}
+	}
+	for _, key := range written {
+		for _, h := range net.holdersAmong(key, rest) {
+			if net.version(h, key) == 0 {
+				t.Fatalf("%q not on its holder %s once the leaver is gone", key, h.ShortString())
+			}
+		}
+	}
 }

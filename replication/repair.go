@@ -229,7 +229,7 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 	for i, p := range plan.handOffs {
 		before[i] = m.rangeDigest(ctx, p)
 	}
-	failed, unreachable := m.runSyncs(ctx, plan.syncs)
+	failed, unreachable := m.runSyncs(ctx, plan)
 	s.forget(unreachable)
 	for i, p := range plan.handOffs {
 		if slices.ContainsFunc(failed, func(q prefix) bool { return overlaps(p, q) }) {
@@ -263,18 +263,20 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 	}
 }
 
-// runSyncs runs the sync jobs, repairWorkers peers at a time, and returns
-// the prefixes of those that failed or did not end equal, and the peers
-// whose syncs failed with an error.
-func (m *Manager) runSyncs(ctx context.Context, jobs []syncJob) (failed []prefix, errored []peer.ID) {
+// runSyncs runs the plan's sync jobs, repairWorkers sessions at a time (a
+// job's hand-off prefixes in a push-only session of their own), and returns
+// the prefixes of those that failed or did not end equal (handed off), and
+// the peers whose syncs failed with an error.
+func (m *Manager) runSyncs(ctx context.Context, plan regionPlan) (failed []prefix, errored []peer.ID) {
+	jobs := sessionsOf(plan)
 	ok := make([]bool, len(jobs))
 	errs := make([]error, len(jobs))
 	forEachBounded(ctx, len(jobs), func(i int) {
-		res, err := m.ranges.syncRanges(ctx, jobs[i].peer, jobs[i].prefixes)
+		res, err := m.ranges.syncRanges(ctx, jobs[i].peer, jobs[i].prefixes, jobs[i].mode)
 		if err != nil {
 			m.logger.Debug("range sync failed", "peer", jobs[i].peer, "prefixes", len(jobs[i].prefixes), "error", err)
 		}
-		ok[i], errs[i] = err == nil && res.equal, err
+		ok[i], errs[i] = err == nil && (res.equal || res.handedOff), err
 		m.repairs.Add(uint64(res.sent + res.received))
 	})
 	for i, j := range jobs {
@@ -286,6 +288,31 @@ func (m *Manager) runSyncs(ctx context.Context, jobs []syncJob) (failed []prefix
 		}
 	}
 	return coarsest(failed), errored
+}
+
+// sessionsOf splits each sync job of plan into a session of the prefixes
+// this node holds (both ways) and one of those it hands off (push only).
+func sessionsOf(plan regionPlan) []syncJob {
+	var out []syncJob
+	for _, j := range plan.syncs {
+		var push []prefix
+		for _, q := range j.prefixes {
+			for _, h := range plan.handOffs {
+				if overlaps(q, h) {
+					push = append(push, finer(q, h))
+				}
+			}
+		}
+		if len(push) == 0 {
+			out = append(out, j)
+			continue
+		}
+		if both := without(j.prefixes, plan.handOffs); len(both) > 0 {
+			out = append(out, syncJob{peer: j.peer, prefixes: both})
+		}
+		out = append(out, syncJob{peer: j.peer, prefixes: coarsest(push), mode: syncPush})
+	}
+	return out
 }
 
 // errChunkDone stops a store walk at the end of its chunk.
@@ -319,11 +346,7 @@ func (m *Manager) walk(ctx context.Context, cur []region) []prefix {
 			}
 			return nil
 		})
-		for _, r := range drop {
-			if err := m.store.Remove(ctx, r); err != nil {
-				m.logger.Warn("dropping an expired record", "key", r.Key, "error", err)
-			}
-		}
+		m.dropRecords(ctx, drop)
 		switch {
 		case errors.Is(err, errChunkDone):
 			s.cursor = after(last)
@@ -561,7 +584,7 @@ func (m *Manager) Leave(ctx context.Context) LeaveResult {
 		prev: regions(append(slices.Clone(others), m.self), m.cfg.Factor), cur: regions(others, m.cfg.Factor)}), others)
 	kept := func(r *Record) bool { return r.Live(time.Now().UnixNano()) || r.Deleted }
 	res := LeaveResult{Records: m.countRange(ctx, prefix{}, kept)}
-	failed, _ := m.runSyncs(ctx, plan.syncs)
+	failed, _ := m.runSyncs(ctx, plan)
 	for _, p := range plan.handOffs {
 		if ctx.Err() == nil && !slices.ContainsFunc(failed, func(q prefix) bool { return overlaps(p, q) }) {
 			res.HandedOff += m.countRange(ctx, p, kept)

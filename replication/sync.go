@@ -43,6 +43,19 @@ type syncConn interface {
 	close()
 }
 
+// syncMode says which way a session moves records.
+type syncMode byte
+
+const (
+	// syncBoth: each side keeps the winners of both.
+	syncBoth syncMode = iota
+	// syncPush: a hand-off (a range this node does not hold): only this
+	// node's winners move, to the peer; this node stores nothing of the
+	// peer's, so that concurrent hand-offs of a range to its holders each
+	// complete, and the range is dropped once they have.
+	syncPush
+)
+
 // syncResult is what a session did.
 type syncResult struct {
 	// equal: the prefixes' digests agreed at the end, both being digest
@@ -55,18 +68,22 @@ type syncResult struct {
 	sent, received, bad int
 	bytes               int64 // sent and received
 	rounds              int
+	// handedOff (syncPush): the session ran to its end and the peer
+	// stored every record this node had the winner of; the peer may hold
+	// more, or newer ones, than this node.
+	handedOff bool
 }
 
 // syncRanges brings this node's and p's records in the given prefixes to the
-// same winners (both directions) and reports whether they ended equal, and
-// what moved.
-func (m *Manager) syncRanges(ctx context.Context, p peer.ID, ps []prefix) (syncResult, error) {
+// same winners (both directions; with syncPush, only p's) and reports
+// whether they ended equal (or handed off), and what moved.
+func (m *Manager) syncRanges(ctx context.Context, p peer.ID, ps []prefix, mode syncMode) (syncResult, error) {
 	var res syncResult
 	if m.digests == nil {
 		return res, errNoDigests
 	}
 	if len(ps) == 0 {
-		res.equal = true
+		res.equal, res.handedOff = true, mode == syncPush
 		return res, nil
 	}
 	conn, err := m.tr.openSync(ctx, p)
@@ -74,7 +91,7 @@ func (m *Manager) syncRanges(ctx context.Context, p peer.ID, ps []prefix) (syncR
 		return res, fmt.Errorf("sync with %s: %w", p.ShortString(), err)
 	}
 	defer conn.close()
-	s := &syncSession{m: m, peer: p, conn: conn, res: &res, budget: syncFrameLimit(m.valid.MaxValueSize) / 2}
+	s := &syncSession{m: m, peer: p, conn: conn, res: &res, mode: mode, budget: syncFrameLimit(m.valid.MaxValueSize) / 2}
 	if s.groups, err = s.groupsOf(ctx, ps); err != nil {
 		return res, err
 	}
@@ -91,7 +108,13 @@ func (m *Manager) syncRanges(ctx context.Context, p peer.ID, ps []prefix) (syncR
 		moved = moved || differs
 	}
 	if !moved {
-		res.equal, res.digest = true, digest
+		res.equal, res.digest, res.handedOff = true, digest, mode == syncPush
+		return res, nil
+	}
+	if mode == syncPush {
+		// The peer holds what it held and what this node pushed: the
+		// digests need not agree.
+		res.handedOff = len(s.ties) == 0 && res.sent == s.pushed
 		return res, nil
 	}
 	// Something differed: one more round tells whether the ranges now
@@ -114,7 +137,14 @@ type syncSession struct {
 	peer   peer.ID
 	conn   syncConn
 	res    *syncResult
+	mode   syncMode
 	budget int // bytes of records per request, and asked for per answer
+	// pushed counts the records pushed that the peer should store; ties
+	// (syncPush) are the records pushed whose version and write time the
+	// peer's copy shares: the peer stores this node's only if it wins,
+	// which this node learns from the peer's copy (asked for, not stored).
+	pushed int
+	ties   map[[32]byte]*Record
 
 	groups []pendingGroup
 	push   []keyedWire
@@ -261,7 +291,10 @@ func (s *syncSession) compareEntries(ctx context.Context, p prefix, theirs []syn
 		byID[e.id] = e
 	}
 	want := syncWant{prefix: p}
-	err := s.m.eachEntry(ctx, p, func(e syncEntry, r *Record, wire []byte) error {
+	push := s.mode == syncPush
+	// A hand-off leaves the droppable records of the range to dropRange:
+	// dropping them here would change the range's digest under it.
+	err := s.m.eachEntry(ctx, p, !push, func(e syncEntry, r *Record, wire []byte) error {
 		t, ok := byID[e.id]
 		delete(byID, e.id)
 		switch {
@@ -269,10 +302,17 @@ func (s *syncSession) compareEntries(ctx context.Context, p prefix, theirs []syn
 			return nil
 		case !ok || t.version < e.version || t.version == e.version && t.writtenAt < e.writtenAt:
 			s.push = append(s.push, keyedWire{key: r.Key, wire: wire})
+			s.pushed++
 		case t.version == e.version && t.writtenAt == e.writtenAt:
 			s.push = append(s.push, keyedWire{key: r.Key, wire: wire})
 			want.ids, want.size = append(want.ids, e.id), want.size+t.size
-		default:
+			if push {
+				if s.ties == nil {
+					s.ties = map[[32]byte]*Record{}
+				}
+				s.ties[e.id] = r
+			}
+		case !push:
 			want.ids, want.size = append(want.ids, e.id), want.size+t.size
 		}
 		return nil
@@ -281,7 +321,9 @@ func (s *syncSession) compareEntries(ctx context.Context, p prefix, theirs []syn
 		return err
 	}
 	for id, t := range byID {
-		want.ids, want.size = append(want.ids, id), want.size+t.size
+		if !push {
+			want.ids, want.size = append(want.ids, id), want.size+t.size
+		}
 	}
 	if len(want.ids) > 0 {
 		s.want = append(s.want, want)
@@ -314,6 +356,21 @@ func (s *syncSession) take(ctx context.Context, recs []keyedWire, asked []syncWa
 			s.badRecord(kw.key, err)
 			continue
 		}
+		if s.mode == syncPush {
+			// Asked for as a tie: the peer keeps this node's copy only if
+			// it wins (then it answers with it: the push is served first).
+			// Nothing is stored.
+			if ours := s.ties[id]; ours != nil {
+				delete(s.ties, id)
+				if ours.Compare(r) >= 0 {
+					s.pushed++
+				}
+			}
+			continue
+		}
+		if droppable(r, time.Now(), s.m.cfg.TombstoneTTL) {
+			continue // droppable here (the clocks differ): it would be dropped again
+		}
 		stored, err := s.m.store.Put(ctx, r)
 		if err != nil {
 			s.m.logger.Debug("sync: storing a record", "key", r.Key, "peer", s.peer, "error", err)
@@ -333,12 +390,21 @@ func (s *syncSession) badRecord(key string, err error) {
 
 // eachEntry calls fn for every record in p that is not due to be dropped
 // (expired, or a tombstone past its TTL: those are never sent), with its
-// entry and wire form, until fn returns an error.
-func (m *Manager) eachEntry(ctx context.Context, p prefix, fn func(e syncEntry, r *Record, wire []byte) error) error {
+// entry and wire form, until fn returns an error. With drops, the droppable
+// records it meets (up to syncWalkMax) it drops, as the store walk would (repair.go):
+// the range digests count every stored record, so two holders that differ
+// only in droppable records would otherwise differ in every session, with
+// nothing to move, until both walks reached them. Both sides of a session
+// list the entries of a differing range, so both drop them there.
+func (m *Manager) eachEntry(ctx context.Context, p prefix, drops bool, fn func(e syncEntry, r *Record, wire []byte) error) error {
 	lo, hi := p.bounds()
 	now := time.Now()
-	return m.store.EachInRange(ctx, lo, hi, func(id []byte, r *Record, _ int) error {
+	var drop []*Record
+	err := m.store.EachInRange(ctx, lo, hi, func(id []byte, r *Record, _ int) error {
 		if droppable(r, now, m.cfg.TombstoneTTL) {
+			if drops && len(drop) < syncWalkMax {
+				drop = append(drop, r)
+			}
 			return nil
 		}
 		wire := r.Marshal()
@@ -346,6 +412,18 @@ func (m *Manager) eachEntry(ctx context.Context, p prefix, fn func(e syncEntry, 
 		copy(e.id[:], id)
 		return fn(e, r, wire)
 	})
+	m.dropRecords(ctx, drop)
+	return err
+}
+
+// dropRecords removes droppable records from the store, each only if it is
+// still the stored copy of its key.
+func (m *Manager) dropRecords(ctx context.Context, recs []*Record) {
+	for _, r := range recs {
+		if err := m.store.Remove(ctx, r); err != nil && ctx.Err() == nil {
+			m.logger.Warn("dropping an expired record", "key", r.Key, "error", err)
+		}
+	}
 }
 
 // errEnoughEntries ends a walk of a range that holds more records than an
@@ -412,7 +490,7 @@ func (m *Manager) serveSync(ctx context.Context, from peer.ID, msg []byte) []byt
 	budget := syncFrameLimit(m.valid.MaxValueSize) / 2
 	for _, w := range req.want {
 		seen := 0
-		err := m.eachEntry(ctx, w.prefix, func(e syncEntry, r *Record, wire []byte) error {
+		err := m.eachEntry(ctx, w.prefix, true, func(e syncEntry, r *Record, wire []byte) error {
 			if seen++; seen > syncWalkMax {
 				return errEnoughEntries
 			}
@@ -444,7 +522,7 @@ func (m *Manager) answerGroup(ctx context.Context, g syncGroup) (groupAnswer, er
 	p := g.prefixes[0]
 	if splitBits(p) == 0 || all.count <= syncEntryMax && g.digest.count <= syncEntryMax {
 		var entries []syncEntry
-		err := m.eachEntry(ctx, p, func(e syncEntry, _ *Record, _ []byte) error {
+		err := m.eachEntry(ctx, p, true, func(e syncEntry, _ *Record, _ []byte) error {
 			if len(entries) == syncEntryMax {
 				return errEnoughEntries // more written meanwhile: split instead
 			}
@@ -481,6 +559,9 @@ func (m *Manager) storeSynced(ctx context.Context, from peer.ID, kw keyedWire) b
 		m.tr.misbehaved(from)
 		m.logger.Debug("sync: bad record pushed", "key", kw.key, "peer", from, "error", err)
 		return false
+	}
+	if droppable(r, time.Now(), m.cfg.TombstoneTTL) {
+		return false // not a bad record: the peer's clock may differ
 	}
 	stored, err := m.store.Put(ctx, r)
 	if err != nil {

@@ -101,7 +101,7 @@ func TestSyncReconcilesDifferencesInLogBytes(t *testing.T) {
 			t.Run(fmt.Sprintf("n=%d/d=%d", n, d), func(t *testing.T) {
 				sp := newSyncPair(t, n, d, uint64(n+d))
 				a, b := sp.net.node(sp.a), sp.net.node(sp.b)
-				res, err := a.m.syncRanges(testCtx(t), sp.b, []prefix{{}})
+				res, err := a.m.syncRanges(testCtx(t), sp.b, []prefix{{}}, syncBoth)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -228,7 +228,7 @@ func BenchmarkSyncInSync40k(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		res, err := net.node(from).m.syncRanges(ctx, max(a, o), ps)
+		res, err := net.node(from).m.syncRanges(ctx, max(a, o), ps, syncBoth)
 		if err != nil || !res.equal {
 			b.Fatalf("%+v, %v", res, err)
 		}
@@ -247,14 +247,14 @@ func TestSyncOverManyPrefixes(t *testing.T) {
 	for i := range 1 << 12 {
 		ps = append(ps, prefix{}.extend(i, 12))
 	}
-	res, err := a.m.syncRanges(testCtx(t), sp.b, ps)
+	res, err := a.m.syncRanges(testCtx(t), sp.b, ps, syncBoth)
 	if err != nil || !res.equal {
 		t.Fatalf("sync over %d prefixes: %+v, %v", len(ps), res, err)
 	}
 	if !sameContents(storeContents(t, a.store), storeContents(t, b.store)) {
 		t.Fatal("the stores differ after the sync")
 	}
-	res, err = a.m.syncRanges(testCtx(t), sp.b, ps)
+	res, err = a.m.syncRanges(testCtx(t), sp.b, ps, syncBoth)
 	t.Logf("in sync over %d prefixes: %d bytes in %d rounds", len(ps), res.bytes, res.rounds)
 	if err != nil || !res.equal || res.rounds != 1 {
 		t.Fatalf("a second sync: %+v, %v", res, err)

@@ -170,3 +170,84 @@ func without(ps, cut []prefix) []prefix {
 	}
 	return out
 }
+
+// verifyPartners checks the holders of the regions an anti-entropy round is
+// about to sync (due, from the regions rs of the last pass) as retarget
+// checks a pass's plan: one lookup per region (of the first key this node
+// has there), repairWorkers at a time, and only for the sessions due (none
+// at rest but the idle ones). A node whose table lacks peers near its
+// ranges may take itself, or a partner, for a holder of a region that it
+// is not: its sessions there would pull copies it does not hold and push
+// them to a peer that does not either, and each pass's walk drop them
+// again. Where the lookups find peers rs lacks, the sessions keep only the
+// parts of their prefixes that both this node and the partner hold among
+// rs's peers and the found ones; the found peers are learned, so that the
+// next pass hands off what this node does not hold and syncs the new
+// holders.
+func (m *Manager) verifyPartners(ctx context.Context, rs []region, due []partnerRound) []partnerRound {
+	var ranges []prefix
+	for _, pr := range due {
+		ranges = append(ranges, pr.prefixes...)
+	}
+	ranges = coarsest(ranges)
+	known := regionPeers(rs)
+	known[m.self] = true
+	answers := make([][]peer.ID, len(ranges))
+	forEachBounded(ctx, len(ranges), func(i int) {
+		if key, ok := m.firstKey(ctx, ranges[i]); ok {
+			answers[i] = m.router.lookup(ctx, DHTKey(key), m.cfg.Factor)
+		}
+	})
+	found := map[peer.ID]bool{}
+	for _, ps := range answers {
+		for _, p := range ps {
+			if !known[p] {
+				found[p] = true
+			}
+		}
+	}
+	if len(found) == 0 {
+		return due
+	}
+	m.sweeps.learn(slices.Collect(maps.Keys(found)))
+	wide := regions(append(slices.Collect(maps.Keys(known)), slices.Collect(maps.Keys(found))...), m.cfg.Factor)
+	var out []partnerRound
+	for _, pr := range due {
+		var keep []prefix
+		changed := false
+		for _, p := range pr.prefixes {
+			var parts []prefix
+			all := true
+			for _, w := range wide {
+				if !overlaps(p, w.prefix) {
+					continue
+				}
+				if slices.Contains(w.holders, m.self) && slices.Contains(w.holders, pr.peer) {
+					parts = append(parts, finer(p, w.prefix))
+				} else {
+					all = false
+				}
+			}
+			if all {
+				keep = append(keep, p)
+			} else {
+				keep, changed = append(keep, parts...), true
+			}
+		}
+		if !changed {
+			out = append(out, pr)
+			continue
+		}
+		m.logger.Debug("anti-entropy: lookups corrected the holders of a partner's regions", "peer", pr.peer, "prefixes", len(pr.prefixes), "kept", len(keep))
+		if len(keep) == 0 {
+			continue
+		}
+		pr.prefixes, pr.key = coarsest(keep), prefixesKey(keep)
+		var err error
+		if _, pr.own, err = m.digests.digests(ctx, pr.prefixes); err != nil {
+			continue
+		}
+		out = append(out, pr)
+	}
+	return out
+}
