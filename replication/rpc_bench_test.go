@@ -56,4 +56,5 @@ func BenchmarkRecordProtocolCreateConcurrent(b *testing.B) {
 		}
 		return err
 	})
+	b.ReportMetric(float64(b.N)/float64(p.client.stats.messages.Load()), "req/msg")
 }
