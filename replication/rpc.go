@@ -47,6 +47,10 @@ import (
 // or not, has a lower version (or is the same record); otherwise it answers
 // with that record (statusExists). Compare-and-set writes use it (cas.go),
 // so that two writers of one version cannot both be acknowledged.
+//
+// BATCH carries several of the above to one peer in one message, answered
+// in one message (rpcbatch.go): the client sends one when requests to the
+// peer queue behind others in flight.
 
 const (
 	opGet    byte = 1
@@ -55,6 +59,7 @@ const (
 	opWrite  byte = 4
 	opCreate byte = 5
 	opSwap   byte = 6
+	opBatch  byte = 8 // rpcbatch.go
 )
 
 const (

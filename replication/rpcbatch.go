@@ -46,10 +46,9 @@ import (
 // without batches. A peer that answers a batch with statusInvalid (a node
 // that predates them: "unknown op") gets single requests from then on.
 const (
-	opBatch          byte = 8
-	maxBatch              = 64
-	maxFramesPerPeer      = maxIdlePerPeer
-	batchWorkers          = 4
+	maxBatch         = 64
+	maxFramesPerPeer = maxIdlePerPeer
+	batchWorkers     = 4
 )
 
 // errAlone tells a queued caller to send its request again alone: the peer
