@@ -581,3 +581,68 @@ func FuzzServeBatch(f *testing.F) {
 		}
 	})
 }
+
+// The answers that do not fit in a batch's answer are asked for again
+// alone, and every caller gets its record.
+func TestRecordBatchAnswersOverTheLimit(t *testing.T) {
+	g := newHoldGate(t)
+	p := newRPCPair(t, g.nearer)
+	t.Cleanup(g.releaseAll)
+	tr := &transport{self: "not-the-server", store: p.store, client: p.client}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	id := p.server.ID()
+	priv := newKey(t)
+	now := time.Now().UnixNano()
+	recs := make(map[string]*Record)
+	for i := range maxBatch {
+		k := fmt.Sprintf("b%d", i)
+		recs[k] = signed(t, priv, Record{Key: k, Value: bytes.Repeat([]byte{byte(i)}, 1024), Version: 1, WrittenAt: now})
+		if _, err := p.store.Put(ctx, recs[k]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type readResult struct {
+		r   *Record
+		err error
+	}
+	var wg sync.WaitGroup
+	read := func(k string) <-chan readResult {
+		out := make(chan readResult, 1)
+		wg.Go(func() {
+			r, err := tr.read(ctx, id, k)
+			out <- readResult{r, err}
+		})
+		return out
+	}
+	var lone []<-chan readResult
+	for i := range maxFramesPerPeer {
+		k := fmt.Sprintf("a%d", i)
+		g.hold(k)
+		lone = append(lone, read(k))
+	}
+	g.waitEntered(t, maxFramesPerPeer)
+	results := make(map[string]<-chan readResult)
+	for k := range recs {
+		results[k] = read(k)
+	}
+	waitFor(t, "the reads to queue", func() bool { return p.client.queued(id) == maxBatch })
+	g.releaseAll()
+	for _, ch := range lone {
+		if r := <-ch; r.err != nil || r.r != nil {
+			t.Fatalf("read of an absent key: %v, %v", r.r, r.err)
+		}
+	}
+	for k, ch := range results {
+		r := <-ch
+		if r.err != nil || r.r == nil || !bytes.Equal(r.r.Value, recs[k].Value) {
+			t.Fatalf("read of %s: %v, %v", k, r.r, r.err)
+		}
+	}
+	wg.Wait()
+	// 64 answers of over 1 KiB do not fit in one message: the rest went alone.
+	messages, batches := p.client.stats.messages.Load(), p.client.stats.batches.Load()
+	if batches != 1 || messages <= maxFramesPerPeer+1 {
+		t.Fatalf("%d messages, %d batches; want one batch and the answers that did not fit asked for alone", messages, batches)
+	}
+}
