@@ -69,3 +69,18 @@ func BenchmarkPutNewKeys(b *testing.B) {
 		return err
 	})
 }
+
+// BenchmarkPutNewKeysConcurrent is BenchmarkPutNewKeys with 64 concurrent
+// clients: the load of batch writes, where each node has several requests
+// in flight to each holder at once.
+func BenchmarkPutNewKeysConcurrent(b *testing.B) {
+	c := testnet.New(b, 10, func(_ int, cfg *config.Config) {
+		cfg.Replication.RepairInterval = config.Default().Replication.RepairInterval
+	})
+	value := make([]byte, 1024)
+	ctx := context.Background()
+	loadbench.Run(b, 64, func(i int) error {
+		_, err := c.Client(i%c.Len()).Put(ctx, fmt.Sprintf("load-%d", i), value, node.PutOptions{})
+		return err
+	})
+}

@@ -128,7 +128,7 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 	}
 	self := d.PeerID()
 	limit := store.valid.MaxValueSize + messageOverhead
-	client := &rpcClient{h: d.Host(), proto: cfg.Protocol, limit: limit, heard: cfg.Heard, idle: make(map[peer.ID][]*rpcStream)}
+	client := newRPCClient(d.Host(), cfg.Protocol, limit, cfg.Heard)
 	box := newPenaltyBox(live)
 	rt := &router{self: self, selfKid: kb.ConvertPeerID(self), d: d, pm: pm, live: box, bucketSize: cfg.BucketSize}
 	tr := &transport{self: self, store: store, client: client, box: box, syncProto: syncProtocolFor(cfg.Protocol)}

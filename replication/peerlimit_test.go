@@ -11,7 +11,6 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // A peer that floods a node's record protocol gets "busy" answers once past
@@ -36,7 +35,7 @@ func TestRecordProtocolAnswersAFloodingPeerBusy(t *testing.T) {
 		counts: counts, limits: newPeerLimits(20, burst)}).handle)
 	client := func(h host.Host) *transport {
 		h.Peerstore().AddAddrs(server.ID(), server.Addrs(), time.Hour)
-		c := &rpcClient{h: h, proto: testProto, limit: 1024 + messageOverhead, idle: make(map[peer.ID][]*rpcStream)}
+		c := newRPCClient(h, testProto, 1024+messageOverhead, nil)
 		t.Cleanup(c.close)
 		return &transport{self: h.ID(), store: store, client: c}
 	}

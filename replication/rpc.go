@@ -47,6 +47,10 @@ import (
 // or not, has a lower version (or is the same record); otherwise it answers
 // with that record (statusExists). Compare-and-set writes use it (cas.go),
 // so that two writers of one version cannot both be acknowledged.
+//
+// BATCH carries several of the above to one peer in one message, answered
+// in one message (rpcbatch.go): the client sends one when requests to the
+// peer queue behind others in flight.
 
 const (
 	opGet    byte = 1
@@ -55,6 +59,7 @@ const (
 	opWrite  byte = 4
 	opCreate byte = 5
 	opSwap   byte = 6
+	opBatch  byte = 8 // rpcbatch.go
 )
 
 const (
@@ -164,11 +169,16 @@ func (sv *rpcServer) handle(s network.Stream) {
 		if sv.heard != nil {
 			sv.heard(s.Conn().RemotePeer())
 		}
-		answer := []byte{statusBusy}
-		if sv.limits.allow(s.Conn().RemotePeer()) {
-			answer = sv.serve(msg)
+		var answer []byte
+		if len(msg) > 0 && msg[0] == opBatch { // rpcbatch.go
+			answer = sv.serveBatch(s.Conn().RemotePeer(), msg)
+		} else {
+			answer = []byte{statusBusy}
+			if sv.limits.allow(s.Conn().RemotePeer()) {
+				answer = sv.serve(msg)
+			}
+			sv.counts.add(msg, answer)
 		}
-		sv.counts.add(msg, answer)
 		r.ReleaseMsg(msg) // serve keeps no reference to it
 		if err := w.WriteMsg(answer); err != nil {
 			s.Reset()
@@ -243,15 +253,31 @@ func (sv *rpcServer) serve(msg []byte) []byte {
 	return append([]byte{statusInvalid}, fmt.Sprintf("unknown op %d", op)...)
 }
 
-// rpcClient sends record requests, keeping a few idle streams per peer.
+// rpcClient sends record requests, keeping a few idle streams per peer,
+// and batches concurrent requests to a peer (rpcbatch.go).
 type rpcClient struct {
 	h     host.Host
 	proto protocol.ID
 	limit int
 	heard func(peer.ID) // told of every peer that answered; may be nil
 
-	mu   sync.Mutex
-	idle map[peer.ID][]*rpcStream
+	ctx     context.Context // ends when the client closes: batches in flight stop
+	cancel  context.CancelFunc
+	senders sync.WaitGroup // goroutines sending batches
+	stats   batchStats
+
+	mu     sync.Mutex
+	idle   map[peer.ID][]*rpcStream
+	queues map[peer.ID]*peerQueue // peers with messages in flight, or that do not serve batches
+	closed bool
+}
+
+// newRPCClient returns a client of the record protocol proto whose
+// messages are at most limit bytes.
+func newRPCClient(h host.Host, proto protocol.ID, limit int, heard func(peer.ID)) *rpcClient {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &rpcClient{h: h, proto: proto, limit: limit, heard: heard, ctx: ctx, cancel: cancel,
+		idle: make(map[peer.ID][]*rpcStream), queues: make(map[peer.ID]*peerQueue)}
 }
 
 type rpcStream struct {
@@ -261,9 +287,11 @@ type rpcStream struct {
 	idleAt time.Time
 }
 
-// call sends req to p and returns the answer. A pooled stream that fails
-// (its connection may have closed since) is retried once on a new stream.
-func (c *rpcClient) call(ctx context.Context, p peer.ID, req []byte) ([]byte, error) {
+// callAlone sends req to p as one message and returns the answer. A pooled
+// stream that fails (its connection may have closed since) is retried once
+// on a new stream.
+func (c *rpcClient) callAlone(ctx context.Context, p peer.ID, req []byte) ([]byte, error) {
+	c.stats.messages.Add(1)
 	for {
 		rs, pooled, err := c.stream(ctx, p)
 		if err != nil {
@@ -321,16 +349,21 @@ func (c *rpcClient) release(p peer.ID, rs *rpcStream) {
 	c.idle[p] = append(c.idle[p], rs)
 }
 
-// close resets every pooled stream; later releases close their stream.
+// close resets every pooled stream, ends the batches in flight, fails the
+// requests queued for one and waits for their senders; later releases
+// close their stream, and later calls are sent alone.
 func (c *rpcClient) close() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	for _, q := range c.idle {
 		for _, rs := range q {
 			rs.s.Reset()
 		}
 	}
 	c.idle = nil
+	c.closed = true
+	c.mu.Unlock()
+	c.cancel()
+	c.senders.Wait()
 }
 
 // roundTrip writes req and reads the answer, within ctx: when ctx ends, the

@@ -33,3 +33,28 @@ func BenchmarkRecordProtocolCreate(b *testing.B) {
 		return err
 	})
 }
+
+// BenchmarkRecordProtocolCreateConcurrent is BenchmarkRecordProtocolCreate
+// with 64 concurrent writers to the one holder: the load of a batch write
+// (many puts at once) on one node pair, where requests to the peer can
+// share frames.
+func BenchmarkRecordProtocolCreateConcurrent(b *testing.B) {
+	p := newRPCPair(b, nil)
+	tr := &transport{self: "not-the-server", store: p.store, client: p.client}
+	priv := newKey(b)
+	value := make([]byte, 1024)
+	recs := make([]*Record, b.N)
+	for i := range recs {
+		recs[i] = signed(b, priv, Record{Key: fmt.Sprintf("bench-%d", i), Value: value, Version: 1, WrittenAt: time.Now().UnixNano()})
+	}
+	id := p.server.ID()
+	ctx := context.Background()
+	loadbench.Run(b, 64, func(i int) error {
+		have, err := tr.conditional(ctx, id, recs[i], opCreate)
+		if err == nil && have != nil {
+			err = fmt.Errorf("the holder has %v", have)
+		}
+		return err
+	})
+	b.ReportMetric(float64(b.N)/float64(p.client.stats.messages.Load()), "req/msg")
+}

@@ -57,7 +57,7 @@ func newRPCPair(t testing.TB, nearer func(key string) []peer.AddrInfo) *rpcPair 
 	t.Cleanup(cancel)
 	sh.SetStreamHandler(testProto, (&rpcServer{store: p.store, limit: 1024 + messageOverhead, heard: p.hearer("server"), nearer: nearer, ctx: ctx}).handle)
 	ch.Peerstore().AddAddrs(sh.ID(), sh.Addrs(), time.Hour)
-	p.client = &rpcClient{h: ch, proto: testProto, limit: 1024 + messageOverhead, heard: p.hearer("client"), idle: make(map[peer.ID][]*rpcStream)}
+	p.client = newRPCClient(ch, testProto, 1024+messageOverhead, p.hearer("client"))
 	t.Cleanup(p.client.close)
 	return p
 }
