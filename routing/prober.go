@@ -70,9 +70,14 @@ func (m *Manager) probeLoop() {
 			return
 		case e := <-disconnects:
 			ev, _ := e.(event.EvtPeerConnectednessChanged)
-			_, retrying := st.retries[ev.Peer]
-			if ev.Connectedness == network.NotConnected && !retrying && !st.inflight[ev.Peer] && m.members.has(ev.Peer) {
-				st.retries[ev.Peer] = time.Now()
+			switch {
+			case ev.Connectedness == network.Connected:
+				m.connectedness(ev.Peer, true)
+			case ev.Connectedness == network.NotConnected && m.members.has(ev.Peer):
+				m.connectedness(ev.Peer, false) // doubted until it answers (IsDoubted)
+				if _, retrying := st.retries[ev.Peer]; !retrying && !st.inflight[ev.Peer] {
+					st.retries[ev.Peer] = time.Now()
+				}
 			}
 		case r := <-results:
 			delete(st.inflight, r.p)
