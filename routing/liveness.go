@@ -153,6 +153,17 @@ func reprobeDelay(interval time.Duration) time.Duration {
 	return min(max(interval/10, 20*time.Millisecond), time.Second)
 }
 
+// refusedReprobeDelay is how soon a peer whose probe every address refused
+// is probed again: a tenth of reprobeDelay (at least 20ms, at most 100ms).
+// Each refusal still counts as one failure (routing.probe_failures): only
+// the wait between them is shorter, so a crashed peer is evicted, and its
+// ranges repaired, about reprobeDelay sooner (450ms at the default
+// interval), while a lost packet or a partition (timeouts) is ridden out
+// as before.
+func refusedReprobeDelay(interval time.Duration) time.Duration {
+	return min(max(reprobeDelay(interval)/10, 20*time.Millisecond), 100*time.Millisecond)
+}
+
 // freshWindow is how recent a successful kad-dht query to a peer must be for
 // it to count as alive without a probe: half the interval, so that a peer
 // that died right after a query still gets probed within about 1.5 intervals.
