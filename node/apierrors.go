@@ -38,6 +38,11 @@ func checkParams(w http.ResponseWriter, r *http.Request) bool {
 	if strings.HasPrefix(r.URL.EscapedPath(), replicasPrefix) {
 		allowed = nil
 	}
+	return checkParamsOf(w, r, allowed)
+}
+
+// checkParamsOf is checkParams for a route that takes the parameters allowed.
+func checkParamsOf(w http.ResponseWriter, r *http.Request, allowed []string) bool {
 	q := r.URL.Query()
 	names := make([]string, 0, len(q))
 	for name := range q {

@@ -130,6 +130,38 @@ func (c *Client) Put(ctx context.Context, key string, value []byte, opts PutOpti
 	return out, err
 }
 
+// PutBatch writes entries with one POST /v1/values: each entry is an
+// independent put (the batch is not atomic), and the results come back in
+// the order of entries. opts.TTL is the ttl of entries without their own,
+// opts.W the write quorum of every entry; opts.IfVersion is not allowed.
+// An error means that nothing was tried (a 4xx for the whole batch, a 429,
+// an unreachable node) or that the reply could not be read; the entries'
+// own failures are in their results (BatchResult.OK, Code, Error).
+func (c *Client) PutBatch(ctx context.Context, entries []BatchEntry, opts PutOptions) ([]BatchResult, error) {
+	if opts.IfVersion != nil {
+		return nil, fmt.Errorf("%w: if_version is per key; a batch cannot carry it", ErrBadRequest)
+	}
+	q := url.Values{}
+	if opts.TTL != 0 {
+		q.Set("ttl", opts.TTL.String())
+	}
+	if opts.W != 0 {
+		q.Set("w", strconv.Itoa(opts.W))
+	}
+	body, err := json.Marshal(BatchPutRequest{Values: entries})
+	if err != nil {
+		return nil, err
+	}
+	var out BatchPutResponse
+	if err := c.doJSONAs(ctx, http.MethodPost, batchPath, q, body, "application/json", &out); err != nil {
+		return nil, err
+	}
+	if len(out.Results) != len(entries) {
+		return nil, fmt.Errorf("bad reply from %s%s: %d results for %d entries", c.base, batchPath, len(out.Results), len(entries))
+	}
+	return out.Results, nil
+}
+
 // Get reads key with read quorum r (0 = the node's default) and returns its
 // value and version.
 func (c *Client) Get(ctx context.Context, key string, r int) (value []byte, version uint64, err error) {
@@ -183,7 +215,12 @@ func (c *Client) Replicas(ctx context.Context, key string) (ReplicasResponse, er
 
 // doJSON sends a request and decodes a successful JSON reply into out.
 func (c *Client) doJSON(ctx context.Context, method, path string, q url.Values, body []byte, out any) error {
-	resp, err := c.do(ctx, method, path, q, body)
+	return c.doJSONAs(ctx, method, path, q, body, "application/octet-stream", out)
+}
+
+// doJSONAs is doJSON with a body of the given content type.
+func (c *Client) doJSONAs(ctx context.Context, method, path string, q url.Values, body []byte, contentType string, out any) error {
+	resp, err := c.send(ctx, method, path, q, body, contentType)
 	if err != nil {
 		return err
 	}
@@ -201,6 +238,11 @@ func (c *Client) doJSON(ctx context.Context, method, path string, q url.Values, 
 // do sends a request to the escaped path and returns a 2xx response; any
 // other status becomes an *APIError, and a transport failure ErrUnreachable.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body []byte) (*http.Response, error) {
+	return c.send(ctx, method, path, q, body, "application/octet-stream")
+}
+
+// send is do with a body of the given content type.
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, body []byte, contentType string) (*http.Response, error) {
 	u := c.base + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
@@ -214,7 +256,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		return nil, fmt.Errorf("bad API URL %q: %v", c.base, err)
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/octet-stream")
+		req.Header.Set("Content-Type", contentType)
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)

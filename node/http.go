@@ -66,6 +66,8 @@ func (n *Node) handler() http.Handler {
 			servePprof(w, r)
 		case path == "/v1/activity":
 			n.only(w, r, http.MethodGet, func() { writeJSON(w, http.StatusOK, n.metrics.activity.snapshot(time.Now())) })
+		case path == batchPath:
+			n.only(w, r, http.MethodPost, func() { n.handleBatch(w, r) }) // batch.go
 		case strings.HasPrefix(path, valuesPrefix):
 			n.handleValue(w, r, strings.TrimPrefix(path, valuesPrefix))
 		case strings.HasPrefix(path, watchPrefix):
@@ -240,9 +242,9 @@ func tooLarge(limit int64) string {
 func writeOptions(q url.Values) (replication.WriteOptions, error) {
 	var o replication.WriteOptions
 	if s := q.Get("ttl"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d < minTTL || d > maxTTL {
-			return o, errors.New("ttl must be a Go duration from 100ms to 87600h (ten years), such as 90s or 24h")
+		d, err := parseTTL(s)
+		if err != nil {
+			return o, err
 		}
 		o.TTL = d
 	}
@@ -259,6 +261,15 @@ func writeOptions(q url.Values) (replication.WriteOptions, error) {
 		o.IfVersion = &v
 	}
 	return o, nil
+}
+
+// parseTTL parses a write's ttl: a Go duration from minTTL to maxTTL.
+func parseTTL(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < minTTL || d > maxTTL {
+		return 0, errors.New("ttl must be a Go duration from 100ms to 87600h (ten years), such as 90s or 24h")
+	}
+	return d, nil
 }
 
 // quorumParam parses an optional quorum parameter: 0 when absent, else an
@@ -387,33 +398,48 @@ func (n *Node) peers() []PeerResponse {
 }
 
 // writeOpError maps a replication error to its status (the one mapping of
-// errors to HTTP statuses); res carries the acks of a write that fell short.
+// errors to HTTP statuses, opError); res carries the acks of a write that
+// fell short.
 func writeOpError(w http.ResponseWriter, err error, res *replication.WriteResult) {
+	status, code, msg := opError(err)
 	switch {
-	case errors.Is(err, replication.ErrInvalidKey), errors.Is(err, replication.ErrBadQuorum):
-		writeError(w, http.StatusBadRequest, err.Error(), CodeBadRequest)
-	case errors.Is(err, replication.ErrTooManyWatches):
-		writeError(w, http.StatusServiceUnavailable, err.Error(), CodeTooManyWatches)
-	case errors.Is(err, replication.ErrForbidden):
-		writeError(w, http.StatusForbidden, err.Error(), CodeForbidden)
-	case errors.Is(err, replication.ErrMalformed), errors.Is(err, replication.ErrBadSignature), errors.Is(err, replication.ErrExpired):
-		writeError(w, http.StatusBadRequest, err.Error(), CodeBadRequest)
-	case errors.Is(err, replication.ErrNotFound):
-		writeError(w, http.StatusNotFound, "not found", CodeNotFound)
-	case errors.Is(err, replication.ErrVersionConflict):
-		writeError(w, http.StatusConflict, err.Error(), CodeConflict)
-	case errors.Is(err, replication.ErrTooLarge):
-		writeError(w, http.StatusRequestEntityTooLarge, err.Error(), CodeTooLarge)
-	case errors.Is(err, replication.ErrInsufficientReplicas):
-		body := ErrorResponse{Error: err.Error(), Code: CodeInsufficientReplicas}
+	case code == CodeInternal:
+		writeInternal(w, err)
+	case code == CodeInsufficientReplicas:
+		body := ErrorResponse{Error: msg, Code: code}
 		if res != nil && res.Needed > 0 {
 			body.Acks, body.Needed = &res.Acks, &res.Needed
 		}
-		writeJSON(w, http.StatusServiceUnavailable, body)
-	case errors.Is(err, context.DeadlineExceeded):
-		writeError(w, http.StatusGatewayTimeout, "timed out", CodeTimeout)
+		writeJSON(w, status, body)
 	default:
-		writeInternal(w, err)
+		writeError(w, status, msg, code)
+	}
+}
+
+// opError maps a replication error to its HTTP status, API error code and
+// message; CodeInternal's message hides the error's text.
+func opError(err error) (status int, code, msg string) {
+	switch {
+	case errors.Is(err, replication.ErrInvalidKey), errors.Is(err, replication.ErrBadQuorum):
+		return http.StatusBadRequest, CodeBadRequest, err.Error()
+	case errors.Is(err, replication.ErrTooManyWatches):
+		return http.StatusServiceUnavailable, CodeTooManyWatches, err.Error()
+	case errors.Is(err, replication.ErrForbidden):
+		return http.StatusForbidden, CodeForbidden, err.Error()
+	case errors.Is(err, replication.ErrMalformed), errors.Is(err, replication.ErrBadSignature), errors.Is(err, replication.ErrExpired):
+		return http.StatusBadRequest, CodeBadRequest, err.Error()
+	case errors.Is(err, replication.ErrNotFound):
+		return http.StatusNotFound, CodeNotFound, "not found"
+	case errors.Is(err, replication.ErrVersionConflict):
+		return http.StatusConflict, CodeConflict, err.Error()
+	case errors.Is(err, replication.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge, CodeTooLarge, err.Error()
+	case errors.Is(err, replication.ErrInsufficientReplicas):
+		return http.StatusServiceUnavailable, CodeInsufficientReplicas, err.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout, CodeTimeout, "timed out"
+	default:
+		return http.StatusInternalServerError, CodeInternal, "internal error (details in the node's log)"
 	}
 }
 

@@ -20,7 +20,7 @@ import (
 
 // Label values of dhtnode_requests_total (SPEC §5 routes).
 var (
-	requestOps     = []string{"put", "get", "delete", "replicas"}
+	requestOps     = []string{"put", "get", "delete", "replicas", "put_batch"}
 	requestResults = []string{"ok", "not_found", "quorum_failed", "conflict", "bad_request", "error"}
 )
 

@@ -35,6 +35,8 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 func requestOp(r *http.Request) string {
 	path := r.URL.EscapedPath()
 	switch {
+	case path == batchPath && r.Method == http.MethodPost:
+		return "put_batch" // one request of many puts (batch.go)
 	case strings.HasPrefix(path, valuesPrefix):
 		switch r.Method {
 		case http.MethodPut:

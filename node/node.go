@@ -94,6 +94,8 @@ type Node struct {
 	metrics *metrics // Prometheus registry and request instruments (metrics.go)
 
 	api *apiServer
+	// batchSlots bounds the POST /v1/values requests served at once (batch.go).
+	batchSlots chan struct{}
 	// storageNote says what a damaged datastore lost at start ("" if nothing).
 	storageNote string
 	dirLock     *os.File // nil for an ephemeral node
@@ -126,7 +128,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (_ *Node, err e
 	for _, opt := range opts {
 		opt(&o)
 	}
-	n := &Node{cfg: cfg, logger: logger, started: time.Now()}
+	n := &Node{cfg: cfg, logger: logger, started: time.Now(), batchSlots: make(chan struct{}, maxBatchRequests)}
 	defer func() {
 		if err != nil { // every return below gives nil; close what n holds
 			err = errors.Join(err, n.Close())

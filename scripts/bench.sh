@@ -16,6 +16,10 @@
 # on k holders after 1 node and then 25 % more are SIGKILLed, and a fresh
 # node's catch-up:
 #   scripts/bench.sh -keys 10000
+# With -batch N, dhtnode's 8 clients load batches of N keys (POST /v1/values)
+# instead of one PUT per key; the report still counts puts (keys) per second
+# and CPU per key, and adds the batch size and the batches' own latency:
+#   scripts/bench.sh -keys 10000 -systems dhtnode -batch 64
 # Extra `dhtnode run` flags go after "--". See `bin/bench -h` for every flag.
 # Output: a table per cluster size and one line starting with "BENCH_JSON ".
 # Ports: libp2p 7100+i, HTTP 8100+i (scripts/cluster.sh uses 4101+/5101+).

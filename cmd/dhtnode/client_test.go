@@ -21,6 +21,7 @@ type fakeNode struct {
 	mu      sync.Mutex
 	values  map[string]string
 	version uint64
+	batches int // POST /v1/values requests seen
 	last    *http.Request
 	body    string
 }
@@ -47,6 +48,30 @@ func (f *fakeNode) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Header.Get("Authorization") == "Bearer wrong":
 		reply(http.StatusUnauthorized, node.ErrorResponse{Error: "missing or wrong API token", Code: node.CodeUnauthorized})
+	case r.URL.Path == "/v1/values" && r.Method == http.MethodPost:
+		f.batches++
+		var req node.BatchPutRequest
+		if json.Unmarshal(body, &req) != nil {
+			reply(http.StatusBadRequest, node.ErrorResponse{Error: "bad batch", Code: node.CodeBadRequest})
+			return
+		}
+		out := node.BatchPutResponse{}
+		seen := map[string]bool{}
+		for _, e := range req.Values {
+			if seen[e.Key] {
+				reply(http.StatusBadRequest, node.ErrorResponse{Error: "key twice", Code: node.CodeBadRequest})
+				return
+			}
+			seen[e.Key] = true
+			if e.Key == "quorum" {
+				out.Results = append(out.Results, node.BatchResult{Key: e.Key, Error: "write quorum not reached", Code: node.CodeInsufficientReplicas, Status: 503, Acks: 1, Needed: 2})
+				continue
+			}
+			f.version++
+			f.values[e.Key] = string(e.Value)
+			out.Results = append(out.Results, node.BatchResult{Key: e.Key, Version: f.version, Acks: 3, Replicas: 5})
+		}
+		reply(http.StatusOK, out)
 	case isValue && r.Method == http.MethodPut && key == "quorum":
 		acks, needed := 1, 2
 		reply(http.StatusServiceUnavailable, node.ErrorResponse{Error: "write quorum not reached", Code: node.CodeInsufficientReplicas, Acks: &acks, Needed: &needed})

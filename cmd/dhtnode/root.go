@@ -94,6 +94,7 @@ node unreachable), 2 usage or configuration error.`,
 		a.newVersionCmd(),
 		a.newKeygenCmd(),
 		a.newWatchCmd(),
+		a.newLoadCmd(),
 	)
 	return root
 }

@@ -47,7 +47,23 @@ func New[K comparable](perSecond float64, burst int) *Limiter[K] {
 // Allow reports whether key may make one more request now and, when not,
 // how long until it may.
 func (l *Limiter[K]) Allow(key K) (ok bool, retryAfter time.Duration) {
+	return l.AllowN(key, 1)
+}
+
+// Burst is the most requests a key may make at once (0 for a nil Limiter:
+// no limit).
+func (l *Limiter[K]) Burst() int {
 	if l == nil {
+		return 0
+	}
+	return l.burst
+}
+
+// AllowN reports whether key may make n more requests now (all or none
+// are taken) and, when not, how long until it may. n over Burst is never
+// allowed: retryAfter is then rate.InfDuration.
+func (l *Limiter[K]) AllowN(key K, n int) (ok bool, retryAfter time.Duration) {
+	if l == nil || n <= 0 {
 		return true, 0
 	}
 	now := time.Now()
@@ -62,7 +78,10 @@ func (l *Limiter[K]) Allow(key K) (ok bool, retryAfter time.Duration) {
 		l.buckets[key] = b
 	}
 	b.last = now
-	r := b.lim.ReserveN(now, 1)
+	r := b.lim.ReserveN(now, n)
+	if !r.OK() {
+		return false, rate.InfDuration
+	}
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
 		return false, d

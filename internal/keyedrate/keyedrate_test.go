@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 func TestBurstThenRefusalWithRetryAfter(t *testing.T) {
@@ -38,5 +40,25 @@ func TestIdleKeysAreForgotten(t *testing.T) {
 	}
 	if n := l.Tracked(); n != 1 {
 		t.Fatalf("%d buckets after the prune, want 1", n)
+	}
+}
+
+// AllowN takes n requests at once or none, and never more than the burst.
+func TestAllowNTakesAllOrNothing(t *testing.T) {
+	l := New[string](1, 10)
+	if ok, _ := l.AllowN("a", 7); !ok {
+		t.Fatal("7 of a burst of 10 refused")
+	}
+	if ok, after := l.AllowN("a", 4); ok || after <= 0 {
+		t.Fatalf("4 more after 7 of 10: ok %v, retry after %v; want refused", ok, after)
+	}
+	if ok, _ := l.AllowN("a", 3); !ok {
+		t.Fatal("the 3 left of the burst refused: a refused AllowN took tokens")
+	}
+	if ok, after := l.AllowN("b", 11); ok || after != rate.InfDuration {
+		t.Fatalf("11 over a burst of 10: ok %v, retry after %v; want never", ok, after)
+	}
+	if l.Burst() != 10 || (*Limiter[string])(nil).Burst() != 0 {
+		t.Fatal("Burst")
 	}
 }

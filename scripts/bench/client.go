@@ -83,6 +83,46 @@ func (c *APIClient) Put(ctx context.Context, api, key string, value []byte) erro
 	return err
 }
 
+// BatchEntry is one key of dhtnode's POST /v1/values (the value is base64
+// in JSON).
+type BatchEntry struct {
+	Key   string `json:"key"`
+	Value []byte `json:"value"`
+}
+
+// BatchResult is the part of one entry's result the benchmark reads: Code
+// is empty when the key was written.
+type BatchResult struct {
+	Key   string `json:"key"`
+	Code  string `json:"code"`
+	Error string `json:"error"`
+}
+
+// PutBatch stores entries with one dhtnode POST /v1/values through the
+// node at api and returns their results in order.
+func (c *APIClient) PutBatch(ctx context.Context, api string, entries []BatchEntry) ([]BatchResult, error) {
+	body, err := json.Marshal(struct {
+		Values []BatchEntry `json:"values"`
+	}{entries})
+	if err != nil {
+		return nil, err
+	}
+	data, err := c.do(ctx, http.MethodPost, api+"/v1/values", body)
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		Results []BatchResult `json:"results"`
+	}
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("POST %s/v1/values: %w", api, err)
+	}
+	if len(out.Results) != len(entries) {
+		return nil, fmt.Errorf("POST %s/v1/values: %d results for %d entries", api, len(out.Results), len(entries))
+	}
+	return out.Results, nil
+}
+
 // Get fetches key through the node at api.
 func (c *APIClient) Get(ctx context.Context, api, key string) ([]byte, error) {
 	return c.do(ctx, http.MethodGet, valueURL(api, "/v1/values/", key), nil)

@@ -48,6 +48,9 @@ type Options struct {
 	ConvergeTimeout time.Duration `json:"converge_timeout_ns,omitempty"`
 	CatchupWindow   time.Duration `json:"catchup_window_ns,omitempty"`
 	ConvergePoll    time.Duration `json:"converge_poll_ns,omitempty"`
+	// Batch > 0 makes dhtnode's load send batches of Batch keys (POST
+	// /v1/values, one per client at a time) instead of one PUT per key.
+	Batch int `json:"batch,omitempty"`
 }
 
 // Volume reports whether the options select the volume mode.
@@ -91,6 +94,8 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	fs.DurationVar(&o.CatchupWindow, "catchup-window", 15*time.Second, "volume mode: a joined node has caught up once its record count is unchanged this long")
 	fs.DurationVar(&o.ConvergePoll, "converge-poll", 2*time.Second, "volume mode: how often the nodes' status and the sample are checked while waiting "+
 		"(each /v1/status makes a dhtnode recount its records)")
+	fs.IntVar(&o.Batch, "batch", 0, "volume mode: dhtnode's clients load batches of this many keys (POST /v1/values, at most 1000); "+
+		"0 = one PUT per key; the baseline always puts one key at a time")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: bench [flags] [-- extra dhtnode run flags]")
 		fs.PrintDefaults()
@@ -172,11 +177,17 @@ func (o Options) validateVolume() []error {
 	if o.KillWave <= 0 || o.ClientFrac+o.KillWave >= 1 {
 		errs = append(errs, errors.New("-kill-wave must be > 0 and leave the client-facing nodes and one more alive (client-frac+kill-wave < 1)"))
 	}
+	if o.Batch < 0 || o.Batch > maxBatch {
+		errs = append(errs, fmt.Errorf("-batch: %d must be from 0 to %d", o.Batch, maxBatch))
+	}
 	if o.Rest < 0 || o.RestSkip < 0 || o.LoadTimeout <= 0 || o.ConvergeTimeout <= 0 || o.CatchupWindow <= 0 || o.ConvergePoll <= 0 {
 		errs = append(errs, errors.New("-rest and -rest-skip must be >= 0; -load-timeout, -converge-timeout, -converge-poll and -catchup-window > 0"))
 	}
 	return errs
 }
+
+// maxBatch is the most keys dhtnode takes in one POST /v1/values.
+const maxBatch = 1000
 
 // ClientNodeCount is how many of n nodes face the clients: ceil(frac*n),
 // at least 2 and at most n.

@@ -97,6 +97,8 @@ func TestParseOptionsRejectsVolumeSettings(t *testing.T) {
 		"no catch-up window":           {"-keys", "100", "-catchup-window", "0s"},
 		"no poll interval":             {"-keys", "100", "-converge-poll", "0s"},
 		"joining node's port overlaps": {"-keys", "100", "-nodes", "10", "-base-port", "8000", "-api-base-port", "8010"},
+		"negative batch":               {"-keys", "1000", "-batch", "-1"},
+		"batch over the node's bound":  {"-keys", "1000", "-batch", "1001"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := ParseOptions(args, io.Discard); err == nil {

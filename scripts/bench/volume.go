@@ -54,6 +54,13 @@ type LoadResult struct {
 	// NotTried counts the keys -load-timeout left out (they count in Ops
 	// and Failed too).
 	NotTried int `json:"not_tried"`
+	// Batch is the keys per request (-batch; 0: one PUT per key). With
+	// batches, Ops, OK, the rates and the per-op figures still count keys;
+	// Latency is each key's, which is its batch's, and BatchLatency the
+	// batches' own (unweighted), over Batches requests.
+	Batch        int             `json:"batch"`
+	Batches      int             `json:"batches,omitempty"`
+	BatchLatency *LatencySummary `json:"batch_latency,omitempty"`
 }
 
 // StoredResult is what the nodes hold once the load is done and no node
@@ -182,8 +189,18 @@ func runVolume(ctx context.Context, sys System, n int, client *APIClient, procs 
 	}
 
 	ops := PlanOps(rng, fmt.Sprintf("vol-%d", o.Seed), o.Keys, o.ValueSize, v.clientNodes)
-	logf("  loading %d keys of %d B with %d clients", o.Keys, o.ValueSize, o.Clients)
-	load, acked, err := v.load(ctx, ops)
+	batch := 0
+	if _, ok := sys.(dhtnodeSystem); ok {
+		batch = o.Batch // the baseline has no batch route
+	}
+	logf("  loading %d keys of %d B with %d clients (batch %d)", o.Keys, o.ValueSize, o.Clients, batch)
+	var load LoadResult
+	var acked []Op
+	if batch > 0 {
+		load, acked, err = v.loadBatches(ctx, ops, batch)
+	} else {
+		load, acked, err = v.load(ctx, ops)
+	}
 	res.Load = &load
 	if err != nil {
 		return err
@@ -265,6 +282,106 @@ func (v *volumeRun) load(ctx context.Context, ops []Op) (LoadResult, []Op, error
 	lr.Failed = lr.Ops - lr.OK
 	lr.MedianPutsPerSec = MedianRate(times, time.Duration(lr.WallSeconds*float64(time.Second)))
 	return lr, ok, nil
+}
+
+// loadBatches is load with batches of up to size keys, each batch the
+// keys of one client-facing node (PlanBatches); the phase's figures are
+// turned back into keys.
+func (v *volumeRun) loadBatches(ctx context.Context, ops []Op, size int) (LoadResult, []Op, error) {
+	lr := LoadResult{Batch: size}
+	batches := PlanBatches(ops, size)
+	done := make([]time.Duration, len(ops))
+	acked := make([]bool, len(ops))
+	took := make([]time.Duration, len(batches))
+	var notTried atomic.Int64
+	start := time.Now()
+	deadline := start.Add(v.o.LoadTimeout)
+	errNotTried := errors.New("not tried: -load-timeout passed")
+	var err error
+	lr.PhaseResult, err = RunPhase(ctx, v.c, "load", len(batches), v.o.Clients, v.o.OpTimeout, func(ctx context.Context, b int) error {
+		if time.Now().After(deadline) {
+			notTried.Add(int64(len(batches[b])))
+			return errNotTried
+		}
+		entries := make([]BatchEntry, len(batches[b]))
+		for j, i := range batches[b] {
+			entries[j] = BatchEntry{Key: ops[i].Key, Value: ops[i].Value}
+		}
+		t := time.Now()
+		res, err := v.client.PutBatch(ctx, ops[batches[b][0]].PutNode.API, entries)
+		took[b] = time.Since(t)
+		if err != nil {
+			return err
+		}
+		at := time.Since(start)
+		failed := 0
+		var first error
+		for j, i := range batches[b] {
+			if res[j].Code != "" {
+				failed++
+				if first == nil {
+					first = fmt.Errorf("%s: %s %s", res[j].Key, res[j].Code, res[j].Error)
+				}
+				continue
+			}
+			done[i], acked[i] = at, true
+		}
+		if failed > 0 {
+			return fmt.Errorf("%d of %d keys of a batch failed, first %w", failed, len(entries), first)
+		}
+		return nil
+	})
+	if err != nil {
+		return lr, nil, err
+	}
+	lr.Batches = len(batches)
+	batchLat := lr.Latency
+	lr.BatchLatency = &batchLat
+	var ok []Op
+	var times []time.Duration
+	perKey := make([]time.Duration, 0, len(ops))
+	for b, idx := range batches {
+		for range idx {
+			perKey = append(perKey, took[b])
+		}
+	}
+	for i, a := range acked {
+		if a {
+			ok = append(ok, ops[i])
+			times = append(times, done[i])
+		}
+	}
+	perBatch := float64(len(batches)) / float64(max(len(ops), 1))
+	lr.Ops, lr.OK = len(ops), len(ok)
+	lr.SuccessRate = float64(lr.OK) / float64(max(lr.Ops, 1))
+	lr.CPUMsPerOp *= perBatch
+	lr.FaultsPerOp *= perBatch
+	lr.SlicesPerOp *= perBatch
+	if lr.WallSeconds > 0 {
+		lr.OpsPerSec = float64(lr.Ops) / lr.WallSeconds
+	}
+	lr.Latency = SummarizeLatencies(perKey)
+	lr.NotTried = int(notTried.Load())
+	lr.Failed = lr.Ops - lr.OK
+	lr.MedianPutsPerSec = MedianRate(times, time.Duration(lr.WallSeconds*float64(time.Second)))
+	return lr, ok, nil
+}
+
+// PlanBatches groups the indexes of ops into batches of up to size keys
+// put through the same node, in the order of ops.
+func PlanBatches(ops []Op, size int) [][]int {
+	var out [][]int
+	open := map[*Node]int{} // node -> index in out of its batch being filled
+	for i, op := range ops {
+		b, ok := open[op.PutNode]
+		if !ok || len(out[b]) == size {
+			out = append(out, make([]int, 0, size))
+			b = len(out) - 1
+			open[op.PutNode] = b
+		}
+		out[b] = append(out[b], i)
+	}
+	return out
 }
 
 // stored waits (dhtnode) until no live node counts an under-replicated

@@ -129,6 +129,19 @@ func volumeRows() []row[VolumeResult] {
 		{"load puts/s (overall)", 1, volumeFigure(loadOf, func(l *LoadResult) float64 { return l.OpsPerSec })},
 		{"load s", 1, volumeFigure(loadOf, func(l *LoadResult) float64 { return l.WallSeconds })},
 		{"load failed puts", 0, volumeFigure(loadOf, func(l *LoadResult) float64 { return float64(l.Failed) })},
+		{"load keys per request (-batch)", 0, volumeFigure(loadOf, func(l *LoadResult) float64 { return float64(max(l.Batch, 1)) })},
+		{"load batch p50 ms", 2, func(r VolumeResult) (float64, bool) {
+			if r.Load == nil || r.Load.BatchLatency == nil {
+				return 0, false
+			}
+			return r.Load.BatchLatency.P50, true
+		}},
+		{"load batch p99 ms", 2, func(r VolumeResult) (float64, bool) {
+			if r.Load == nil || r.Load.BatchLatency == nil {
+				return 0, false
+			}
+			return r.Load.BatchLatency.P99, true
+		}},
 		{"load put p50 ms", 2, volumeFigure(loadOf, func(l *LoadResult) float64 { return l.Latency.P50 })},
 		{"load put p99 ms", 2, volumeFigure(loadOf, func(l *LoadResult) float64 { return l.Latency.P99 })},
 		{"load node CPU ms/put", 2, volumeFigure(loadOf, func(l *LoadResult) float64 { return l.CPUMsPerOp })},

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"sync/atomic"
 	"testing"
@@ -102,5 +104,19 @@ func TestChooseVictimsCapsAtNonClientNodes(t *testing.T) {
 	first, second := ChooseVictims(rand.New(rand.NewPCG(3, 4)), nodes, nodes[:3], 0.5, 0.5)
 	if len(first) != 1 || len(second) != 0 {
 		t.Fatalf("victims %d + %d, want 1 + 0", len(first), len(second))
+	}
+}
+
+// Batches hold the keys of one put node each, in order, up to the size.
+func TestPlanBatches(t *testing.T) {
+	a, b := &Node{}, &Node{}
+	ops := []Op{{Key: "0", PutNode: a}, {Key: "1", PutNode: b}, {Key: "2", PutNode: a}, {Key: "3", PutNode: a}, {Key: "4", PutNode: b}, {Key: "5", PutNode: a}}
+	got := PlanBatches(ops, 2)
+	want := [][]int{{0, 2}, {1, 4}, {3, 5}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("PlanBatches = %v, want %v", got, want)
+	}
+	if o, err := ParseOptions([]string{"-keys", "1000", "-batch", "64"}, io.Discard); err != nil || o.Batch != 64 {
+		t.Fatalf("-batch 64: %+v, %v", o.Batch, err)
 	}
 }
