@@ -306,6 +306,9 @@ func (m *Manager) forget(p peer.ID) {
 // connectedness notes that p's last connection closed (up false) or that
 // it connected again (up true).
 func (m *Manager) connectedness(p peer.ID, up bool) {
+	if up && !m.anyDoubt.Load() {
+		return // nobody to clear: most connection events, taken without the lock
+	}
 	m.withHealth(func(l *liveness) bool {
 		if up {
 			l.Connected(p)
