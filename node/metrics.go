@@ -101,7 +101,7 @@ var (
 	descStorageFull = prometheus.NewDesc("dhtnode_storage_full",
 		"1 when this node would refuse a new record of the largest value size (storage.max_bytes).", nil, nil)
 	descUnder = prometheus.NewDesc("dhtnode_records_under_replicated",
-		"Records this node has in ranges its repair knows a current holder may lack: syncs planned or running, or failed (0 until a death is noticed).", nil, nil)
+		"Records this node has in ranges a holder may lack: held with a doubted peer (connections closed, a failed probe, or left the table) until repair is planned, then syncs planned or running, or failed.", nil, nil)
 	descReadRepairs = prometheus.NewDesc("dhtnode_read_repairs_total",
 		"Copies pushed to holders that answered a read with an older copy or none.", nil, nil)
 	descRepairs = prometheus.NewDesc("dhtnode_repairs_total",

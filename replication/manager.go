@@ -111,6 +111,10 @@ type Manager struct {
 	// syncFar reports whether this node is too far from a key to store a
 	// record of it pushed by a sync session; nil: never.
 	syncFar func(key string) bool
+	// doubted reports whether this node has reason to think a peer may be
+	// dead (Doubter); nil: none. Stats.UnderReplicated counts the regions
+	// held with such a peer.
+	doubted func(peer.ID) bool
 }
 
 // New returns a manager for the records in store, routing through d. live may
@@ -133,6 +137,7 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 	rt := &router{self: self, selfKid: kb.ConvertPeerID(self), d: d, pm: pm, live: box, bucketSize: cfg.BucketSize}
 	tr := &transport{self: self, store: store, client: client, box: box, syncProto: syncProtocolFor(cfg.Protocol)}
 	m := newManager(cfg, self, priv, store, rt, tr, logger)
+	m.doubted = box.isDoubted
 	m.syncFar = func(key string) bool {
 		return rt.nearerPeers(DHTKey(key), m.cfg.Factor+holderSlack(m.cfg.Factor)) != nil
 	}

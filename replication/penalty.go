@@ -60,6 +60,22 @@ func (b *penaltyBox) IsSuspect(p peer.ID) bool {
 	return ok && st.count >= penaltyStrikes
 }
 
+// Doubter is a Liveness that also tells the peers it has reason to think
+// may be dead before it suspects them (routing.Manager: a peer whose last
+// connection closed, until it answers a probe).
+type Doubter interface {
+	IsDoubted(p peer.ID) bool
+}
+
+// isDoubted reports whether the inner Liveness doubts p: IsDoubted if it
+// is a Doubter, else IsSuspect. A penalized peer is not doubted.
+func (b *penaltyBox) isDoubted(p peer.ID) bool {
+	if d, ok := b.inner.(Doubter); ok {
+		return d.IsDoubted(p)
+	}
+	return b.inner != nil && b.inner.IsSuspect(p)
+}
+
 // add counts a bad answer of p.
 func (b *penaltyBox) add(p peer.ID) {
 	b.mu.Lock()

@@ -37,8 +37,9 @@ type sweepState struct {
 	// (walkChunk).
 	cursor []byte
 	chunk  int
-	// underReplicated is Stats.UnderReplicated: the records of the ranges
-	// the running pass syncs, then the sum of the incomplete counts.
+	// underReplicated is the pass's part of Stats.UnderReplicated: the
+	// records of the ranges the running pass syncs, then the sum of the
+	// incomplete counts.
 	underReplicated atomic.Int64
 
 	mu   sync.Mutex
@@ -48,6 +49,15 @@ type sweepState struct {
 	// and came back before a pass leaves the regions as they were, but may
 	// have missed writes while it was away.
 	flapped map[peer.ID]bool
+	// planning are the flapped peers the running pass took, until it has
+	// counted the ranges it syncs (so that a departure counts from its
+	// notice to the syncs' end without a gap: doubtedIn).
+	planning map[peer.ID]bool
+	// held are the regions of the last pass that this node holds, and
+	// counted the prefixes underReplicated counts (coarsest): what
+	// doubtedIn needs, a copy for Stats.
+	held    []region
+	counted []prefix
 }
 
 // noteChanged records a peer that joined or left the routing table.
@@ -67,13 +77,57 @@ func (s *sweepState) pending() bool {
 	return len(s.flapped) > 0
 }
 
-// takeChanged returns and clears the peers noted since the last call.
+// takeChanged returns and clears the peers noted since the last call; they
+// count as planning until setCounted.
 func (s *sweepState) takeChanged() map[peer.ID]bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := s.flapped
 	s.flapped = nil
+	s.planning = out
 	return out
+}
+
+// setCounted sets the pass's part of the under-replicated count: n records
+// in the prefixes ps (coarsest); the planning peers are counted in them.
+func (s *sweepState) setCounted(ps []prefix, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counted = ps
+	s.planning = nil
+	s.underReplicated.Store(int64(n))
+}
+
+// setHeld keeps the regions of cur that self holds, for doubtedIn.
+func (s *sweepState) setHeld(cur []region, self peer.ID) {
+	var held []region
+	for _, r := range cur {
+		if slices.Contains(r.holders, self) {
+			held = append(held, r)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held = held
+}
+
+// doubtedIn returns the prefixes of the regions this node holds (at the
+// last pass) that another holder of may lack records: one doubted (its
+// connections closed, or it failed a probe: doubted reports it, nil for
+// none), or one that left or came back since that pass and whose departure
+// no pass has counted yet (flapped, planning). Also the prefixes the pass
+// counts, to be counted with them.
+func (s *sweepState) doubtedIn(self peer.ID, doubted func(peer.ID) bool) (extra, counted []prefix) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.held {
+		if slices.ContainsFunc(r.holders, func(h peer.ID) bool {
+			return h != self && (s.flapped[h] || s.planning[h] || doubted != nil && doubted(h))
+		}) {
+			extra = append(extra, r.prefix)
+		}
+	}
+	return extra, slices.Clone(s.counted)
 }
 
 // missed returns the peers the plan takes for peers of the last pass's
@@ -111,13 +165,17 @@ func (s *sweepState) see(table []peer.ID, changed map[peer.ID]bool) {
 type Stats struct {
 	Records int
 	Bytes   int64
-	// UnderReplicated counts the records this node has in the ranges its
-	// repair knows some current holder may lack: from the moment a pass
-	// plans their syncs (a holder left, a peer joined or came back, a
-	// stray, a retry) until those end equal with every holder, and after
-	// that the ranges whose syncs failed, until a later pass brings them
-	// in (see recordsIn for how they are counted). It is 0 while a death is
-	// not yet noticed, and only the survivors that sync a range count it.
+	// UnderReplicated counts the records this node has in the ranges some
+	// holder may lack: the regions it holds with a doubted peer (its last
+	// connection closed, or it failed a probe, until it answers or
+	// connects again) or with a peer that left the routing table, from
+	// that moment until a pass plans the syncs; the ranges a pass syncs (a
+	// holder left, a peer joined or came back, a stray, a retry) until
+	// those end equal with every holder; after that the ranges whose syncs
+	// failed, until a later pass brings them in (see recordsIn for how they
+	// are counted; a record in two of these counts once). Once a pass
+	// plans, only the survivors that sync a range count it. A silent death
+	// (no connection reset) counts from its first failed probe.
 	UnderReplicated int
 	RepairsTotal    uint64
 	ReadRepairs     uint64    // the part of RepairsTotal pushed by read repair
@@ -138,12 +196,26 @@ type Stats struct {
 // Stats returns the record counts and the repair totals.
 func (m *Manager) Stats() Stats {
 	count, bytes := m.store.Counts()
+	under := m.underReplicated(m.ctx)
 	s := &m.sweeps
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Records: count, Bytes: bytes, UnderReplicated: int(s.underReplicated.Load()),
+	return Stats{Records: count, Bytes: bytes, UnderReplicated: under,
 		RepairsTotal: m.repairs.Load(), ReadRepairs: m.readFixes.Load(), AuditsTotal: m.audits.Load(), RepairBytes: m.repairBytes.Load(), RepairBytesSent: m.repairSent.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last,
 		BadAnswers: m.tr.badAnswers(), PartialWrites: m.partials.Load()}
+}
+
+// underReplicated is Stats.UnderReplicated: the pass's count, or, while
+// some region this node holds has a doubted or departed co-holder, the
+// records of those regions and of the pass's prefixes together (from the
+// digest counts: a few merges of in-memory digests per region).
+func (m *Manager) underReplicated(ctx context.Context) int {
+	s := &m.sweeps
+	extra, counted := s.doubtedIn(m.self, m.doubted)
+	if len(extra) == 0 {
+		return int(s.underReplicated.Load())
+	}
+	return m.recordsIn(ctx, coarsest(append(counted, extra...)))
 }
 
 // Repair pass constants.
@@ -204,6 +276,7 @@ func (m *Manager) run() {
 // by planRegions; pass gathers its inputs, carries the plan out and records
 // the outcomes.
 func (m *Manager) pass(ctx context.Context, sweep bool) {
+	began := time.Now()
 	s := &m.sweeps
 	table := m.router.tablePeers()
 	table = append(table, s.learnedPeers(table, m.router.filter)...) // targets.go
@@ -222,7 +295,9 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 	for _, j := range plan.syncs {
 		syncing = append(syncing, j.prefixes...)
 	}
-	s.underReplicated.Store(int64(m.recordsIn(ctx, coarsest(syncing))))
+	syncing = coarsest(syncing)
+	s.setCounted(syncing, m.recordsIn(ctx, syncing))
+	planned := time.Now()
 	// A handed-off range is dropped only if it still holds what it held
 	// before its syncs (dropRange).
 	before := make([]*rangeDigest, len(plan.handOffs))
@@ -243,6 +318,7 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 		return // cut short: the next pass starts from the same state
 	}
 	s.regions = cur
+	s.setHeld(cur, m.self)
 	if settling {
 		s.see(table, in.changed)
 	} else {
@@ -255,7 +331,12 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 		s.incomplete[p] = n
 		under += n
 	}
-	s.underReplicated.Store(int64(under))
+	s.setCounted(failed, under)
+	if len(plan.syncs) > 0 || len(failed) > 0 {
+		m.logger.Debug("repair pass", "sweep", sweep, "changed", len(in.changed), "syncs", len(plan.syncs),
+			"ranges", len(syncing), "failed", len(failed), "under_replicated", under,
+			"planned_in", planned.Sub(began), "synced_in", time.Since(planned))
+	}
 	if sweep {
 		s.mu.Lock()
 		s.last = time.Now()

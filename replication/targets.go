@@ -85,10 +85,13 @@ func (m *Manager) retarget(ctx context.Context, plan regionPlan, peers []peer.ID
 			answers[i] = m.router.lookup(ctx, DHTKey(key), m.cfg.Factor)
 		}
 	})
+	// A peer this node doubts is not taken from the answers: one it has
+	// just evicted is still in the tables of the peers that have not yet
+	// (a sync with it would fail, and its ranges wait for the next sweep).
 	found := map[peer.ID]bool{}
 	for _, ps := range answers {
 		for _, p := range ps {
-			if !known[p] && p != m.self {
+			if !known[p] && p != m.self && (m.doubted == nil || !m.doubted(p)) {
 				found[p] = true
 			}
 		}

@@ -11,7 +11,14 @@
 //     alive without a probe, so two peers that probe each other mostly share
 //     one probe. An RT peer whose last connection closes is
 //     probed at once, so a peer whose process died (its kernel resets TCP
-//     connections) is usually detected within one reprobeDelay.
+//     connections) is usually detected within one reprobeDelay; if every
+//     address refuses the dial (nothing listens: the process is gone), the
+//     re-probes come after refusedReprobeDelay, a tenth of that.
+//     From the close until it answers or connects again the peer is
+//     Disconnected: IsDoubted (not IsSuspect: reads and writes still use
+//     it) reports it, and a failed probe, and for departedDoubt a departure
+//     from the RT, so that replication counts the records it holds with the
+//     peer as under-replicated from the first sign of a death.
 //     A probe is first a DHT PING on the stream kad-dht already keeps open to
 //     the peer (one request and one reply: with every node probing every
 //     peer every few seconds, probe cost is most of an idle network's CPU).

@@ -189,8 +189,9 @@ func (m *Manager) eventLoop() {
 			case PeerAdded:
 				m.departed.remove(ev.Peer)
 			case PeerRemoved:
-				m.forget(ev.Peer)
+				// departed first: the peer stays doubted (IsDoubted).
 				m.departed.add(ev.Peer, m.h.Peerstore().Addrs(ev.Peer), time.Now())
+				m.forget(ev.Peer)
 				if m.rt.Size() < m.cfg.MinPeers {
 					kick(m.bootKick)
 				}

@@ -16,6 +16,13 @@ type PeerHealth struct {
 	ConsecutiveFailures int
 	// Suspect is true while the latest probe(s) failed.
 	Suspect bool
+	// Disconnected is true from the moment the peer's last connection
+	// closed until it answers a probe or connects again (or leaves the
+	// table): a crashed peer's connections are reset by its kernel, so
+	// this is the first sign of a death. It is a doubt, not a verdict:
+	// reads and writes still use the peer (IsSuspect does not count it),
+	// only replication's under-replicated count does (Manager.IsDoubted).
+	Disconnected bool
 }
 
 // liveness is the failure detector's decision table: it holds each peer's
@@ -25,6 +32,7 @@ type liveness struct {
 	maxFailures int
 	peers       map[peer.ID]*PeerHealth
 	suspects    int // peers in peers with Suspect set
+	doubts      int // peers in peers with Suspect or Disconnected set
 }
 
 func newLiveness(maxFailures int) *liveness {
@@ -50,11 +58,11 @@ func (l *liveness) Observe(p peer.ID, ok bool, rtt time.Duration, now time.Time)
 			h.RTT = rtt
 		}
 		h.ConsecutiveFailures = 0
-		l.setSuspect(h, false)
+		l.set(h, false, false)
 		return false
 	}
 	h.ConsecutiveFailures++
-	l.setSuspect(h, true)
+	l.set(h, true, h.Disconnected)
 	if h.ConsecutiveFailures >= l.maxFailures {
 		l.Forget(p)
 		return true
@@ -62,26 +70,62 @@ func (l *liveness) Observe(p peer.ID, ok bool, rtt time.Duration, now time.Time)
 	return false
 }
 
-func (l *liveness) setSuspect(h *PeerHealth, suspect bool) {
+// wouldEvict reports whether one more failed probe evicts p.
+func (l *liveness) wouldEvict(p peer.ID) bool {
+	h := l.peers[p]
+	return h == nil && l.maxFailures <= 1 || h != nil && h.ConsecutiveFailures+1 >= l.maxFailures
+}
+
+// set sets h's Suspect and Disconnected flags and keeps the counts.
+func (l *liveness) set(h *PeerHealth, suspect, disconnected bool) {
+	doubted := h.Suspect || h.Disconnected
 	switch {
 	case suspect && !h.Suspect:
 		l.suspects++
 	case !suspect && h.Suspect:
 		l.suspects--
 	}
-	h.Suspect = suspect
+	switch now := suspect || disconnected; {
+	case now && !doubted:
+		l.doubts++
+	case !now && doubted:
+		l.doubts--
+	}
+	h.Suspect, h.Disconnected = suspect, disconnected
+}
+
+// Disconnected marks p Disconnected (its last connection closed), until an
+// answer (Observe ok), a connection (Connected) or Forget.
+func (l *liveness) Disconnected(p peer.ID) {
+	h := l.peers[p]
+	if h == nil {
+		h = &PeerHealth{}
+		l.peers[p] = h
+	}
+	l.set(h, h.Suspect, true)
+}
+
+// Connected clears p's Disconnected flag: it connected again (a dead
+// process does not), though a failed probe keeps it Suspect.
+func (l *liveness) Connected(p peer.ID) {
+	if h := l.peers[p]; h != nil {
+		l.set(h, h.Suspect, false)
+	}
 }
 
 // Forget drops p, e.g. once it left the routing table.
 func (l *liveness) Forget(p peer.ID) {
 	if h, ok := l.peers[p]; ok {
-		l.setSuspect(h, false)
+		l.set(h, false, false)
 		delete(l.peers, p)
 	}
 }
 
 // Suspects is how many tracked peers are suspect now.
 func (l *liveness) Suspects() int { return l.suspects }
+
+// Doubts is how many tracked peers are suspect or disconnected now.
+func (l *liveness) Doubts() int { return l.doubts }
 
 // Health returns a copy of p's state.
 func (l *liveness) Health(p peer.ID) (PeerHealth, bool) {
@@ -107,6 +151,17 @@ func probeTimeout(interval time.Duration) time.Duration {
 // confirmed quickly while one lost packet or a GC pause is ridden out.
 func reprobeDelay(interval time.Duration) time.Duration {
 	return min(max(interval/10, 20*time.Millisecond), time.Second)
+}
+
+// refusedReprobeDelay is how soon a peer whose probe every address refused
+// is probed again: a tenth of reprobeDelay (at least 20ms, at most 100ms).
+// Each refusal still counts as one failure (routing.probe_failures): only
+// the wait between them is shorter, so a crashed peer is evicted, and its
+// ranges repaired, about reprobeDelay sooner (450ms at the default
+// interval), while a lost packet or a partition (timeouts) is ridden out
+// as before.
+func refusedReprobeDelay(interval time.Duration) time.Duration {
+	return min(max(reprobeDelay(interval)/10, 20*time.Millisecond), 100*time.Millisecond)
 }
 
 // freshWindow is how recent a successful kad-dht query to a peer must be for

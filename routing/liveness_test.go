@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -160,5 +161,91 @@ func TestLivenessCountsSuspects(t *testing.T) {
 		if got := l.Suspects(); got != s.want {
 			t.Fatalf("after %q: %d suspects, want %d", s.name, got, s.want)
 		}
+	}
+}
+
+// TestLivenessDoubts: a peer whose connections closed is doubted, not
+// suspect, until it answers, connects again or is forgotten; a failed
+// probe makes it suspect too, and only an answer or Forget clears that.
+func TestLivenessDoubts(t *testing.T) {
+	l := newLiveness(3)
+	t0 := time.Unix(1000, 0)
+	steps := []struct {
+		name                    string
+		do                      func()
+		suspects, doubts        int
+		aSuspect, aDisconnected bool
+	}{
+		{"a disconnects", func() { l.Disconnected("a") }, 0, 1, false, true},
+		{"a disconnects again", func() { l.Disconnected("a") }, 0, 1, false, true},
+		{"a connects again", func() { l.Connected("a") }, 0, 0, false, false},
+		{"an unknown peer connects", func() { l.Connected("c") }, 0, 0, false, false},
+		{"a disconnects", func() { l.Disconnected("a") }, 0, 1, false, true},
+		{"a fails a probe", func() { l.Observe("a", false, 0, t0) }, 1, 1, true, true},
+		{"b fails a probe", func() { l.Observe("b", false, 0, t0) }, 2, 2, true, true},
+		{"a connects again, still suspect", func() { l.Connected("a") }, 2, 2, true, false},
+		{"a disconnects and answers", func() { l.Disconnected("a"); l.Observe("a", true, time.Millisecond, t0) }, 1, 1, false, false},
+		{"a disconnects and is forgotten", func() { l.Disconnected("a"); l.Forget("a") }, 1, 1, false, false},
+		{"b is forgotten", func() { l.Forget("b") }, 0, 0, false, false},
+	}
+	for _, s := range steps {
+		s.do()
+		h, _ := l.Health("a")
+		if l.Suspects() != s.suspects || l.Doubts() != s.doubts || h.Suspect != s.aSuspect || h.Disconnected != s.aDisconnected {
+			t.Fatalf("after %q: %d suspects, %d doubts, a %+v; want %d, %d, suspect %v, disconnected %v",
+				s.name, l.Suspects(), l.Doubts(), h, s.suspects, s.doubts, s.aSuspect, s.aDisconnected)
+		}
+	}
+}
+
+func TestLivenessWouldEvict(t *testing.T) {
+	l := newLiveness(2)
+	t0 := time.Unix(1000, 0)
+	if l.wouldEvict("a") {
+		t.Fatal("an unknown peer would be evicted by one failure of two")
+	}
+	l.Observe("a", false, 0, t0)
+	if !l.wouldEvict("a") {
+		t.Fatal("a peer that failed once would not be evicted by its second failure")
+	}
+	if one := newLiveness(1); !one.wouldEvict("a") {
+		t.Fatal("with one failure to evict, an unknown peer would not be evicted")
+	}
+}
+
+// TestProbeOfAStoppedPeerIsRefused: the probe of a peer whose process is
+// gone (its port closed) fails as refused, and is re-probed sooner; one
+// cut off by a partition, or whose probe times out, is not.
+func TestProbeOfAStoppedPeerIsRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real hosts")
+	}
+	a, b, c := newTestNode(t, nil, fastConfig()), newTestNode(t, nil, fastConfig()), newTestNode(t, nil, fastConfig())
+	connect(t, a, b)
+	connect(t, a, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := a.m.ping(ctx, b.id()); err != nil {
+		t.Fatalf("probe of a live peer: %v", err)
+	}
+	b.close()
+	_, err := a.m.ping(ctx, b.id())
+	if err == nil || !refused(err) {
+		t.Fatalf("probe of a stopped peer: %v, want a refused dial", err)
+	}
+	a.gater.Set(c.id(), true)
+	if err := a.h.Network().ClosePeer(c.id()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.m.ping(ctx, c.id()); err == nil || refused(err) {
+		t.Fatalf("probe of a partitioned peer: %v, want an error other than refused", err)
+	}
+	expired, cancelExpired := context.WithCancel(ctx)
+	cancelExpired()
+	if _, err := a.m.ping(expired, b.id()); err == nil || refused(err) {
+		t.Fatalf("probe cut short: %v, want an error other than refused", err)
+	}
+	if d := refusedReprobeDelay(5 * time.Second); d != 50*time.Millisecond || d >= reprobeDelay(5*time.Second) {
+		t.Fatalf("refusedReprobeDelay(5s) = %v, want 50ms", d)
 	}
 }

@@ -108,6 +108,8 @@ type Manager struct {
 	// every candidate of every read and write, takes no lock while no peer
 	// is suspect (nearly always).
 	anySuspect atomic.Bool
+	// anyDoubt mirrors health.Doubts() > 0, for IsDoubted.
+	anyDoubt atomic.Bool
 
 	rtEvents chan Event // written by the RT callbacks, never closed
 	closed   atomic.Bool
@@ -262,20 +264,70 @@ func (m *Manager) IsSuspect(p peer.ID) bool {
 	return ok && h.Suspect
 }
 
-// observe feeds one outcome to the failure detector.
+// IsDoubted reports whether this node has reason to think p may be dead:
+// p is suspect (IsSuspect), or its last connection closed and it has
+// neither answered a probe nor connected again since (a probe is started
+// at once: on a LAN a crashed peer's kernel resets its connections, so
+// this is the earliest sign of a death, well before the eviction). A peer
+// that leaves the routing table is no longer doubted. Replication counts
+// the records it holds with a doubted peer as under-replicated; reads and
+// writes do not skip a peer that is only disconnected. A peer that left the
+// table stays doubted for departedDoubt (unless it comes back), so that
+// the doubt lasts until replication has taken in the departure (its
+// routing event reaches it through two goroutines).
+func (m *Manager) IsDoubted(p peer.ID) bool {
+	if m.anyDoubt.Load() {
+		if h, ok := m.PeerHealth(p); ok && (h.Suspect || h.Disconnected) {
+			return true
+		}
+	}
+	return m.departed.leftWithin(p, departedDoubt, time.Now())
+}
+
+// departedDoubt is how long a peer that left the table stays doubted.
+const departedDoubt = 10 * time.Second
+
+// observe feeds one outcome to the failure detector. A peer to evict is
+// remembered as departed before the detector forgets it, so that it stays
+// doubted (IsDoubted) throughout.
 func (m *Manager) observe(p peer.ID, ok bool, rtt time.Duration, now time.Time) bool {
-	m.healthMu.Lock()
-	defer m.healthMu.Unlock()
-	evict := m.health.Observe(p, ok, rtt, now)
-	m.anySuspect.Store(m.health.Suspects() > 0)
-	return evict
+	return m.withHealth(func(l *liveness) bool {
+		if !ok && l.wouldEvict(p) {
+			m.departed.add(p, m.h.Peerstore().Addrs(p), now)
+		}
+		return l.Observe(p, ok, rtt, now)
+	})
 }
 
 func (m *Manager) forget(p peer.ID) {
+	m.withHealth(func(l *liveness) bool { l.Forget(p); return false })
+}
+
+// connectedness notes that p's last connection closed (up false) or that
+// it connected again (up true).
+func (m *Manager) connectedness(p peer.ID, up bool) {
+	if up && !m.anyDoubt.Load() {
+		return // nobody to clear: most connection events, taken without the lock
+	}
+	m.withHealth(func(l *liveness) bool {
+		if up {
+			l.Connected(p)
+		} else {
+			l.Disconnected(p)
+		}
+		return false
+	})
+}
+
+// withHealth runs f on the failure detector under its lock and refreshes
+// anySuspect and anyDoubt.
+func (m *Manager) withHealth(f func(*liveness) bool) bool {
 	m.healthMu.Lock()
 	defer m.healthMu.Unlock()
-	m.health.Forget(p)
+	out := f(m.health)
 	m.anySuspect.Store(m.health.Suspects() > 0)
+	m.anyDoubt.Store(m.health.Doubts() > 0)
+	return out
 }
 
 // kick sends a coalescing wake-up on a channel with a buffer of one.

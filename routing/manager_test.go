@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // eventLog collects a subscription's events.
@@ -328,5 +329,49 @@ func TestIsSuspectFollowsProbes(t *testing.T) {
 		if gotA, gotB := n.m.IsSuspect(a), n.m.IsSuspect(b); gotA != s.wantA || gotB != s.wantB {
 			t.Fatalf("after %q: suspect a=%v b=%v, want a=%v b=%v", s.name, gotA, gotB, s.wantA, s.wantB)
 		}
+	}
+}
+
+// TestIsDoubtedFollowsConnectionsProbesAndDepartures: a peer is doubted
+// from its last connection's close or a failed probe until it answers or
+// connects again, and for departedDoubt after it left the table (evicted:
+// from the failure that evicts it, before the detector forgets it).
+func TestIsDoubtedFollowsConnectionsProbesAndDepartures(t *testing.T) {
+	cfg := fastConfig()
+	n := newTestNode(t, nil, cfg)
+	a, b := peer.ID("peer-a"), peer.ID("peer-b")
+	n.m.h.Peerstore().AddAddr(b, ma.StringCast("/ip4/127.0.0.1/tcp/1"), time.Hour) // departed peers need an address
+	now := time.Now()
+	for _, s := range []struct {
+		name         string
+		do           func()
+		wantA, wantB bool
+	}{
+		{"nothing known", func() {}, false, false},
+		{"a's connections close", func() { n.m.connectedness(a, false) }, true, false},
+		{"a connects again", func() { n.m.connectedness(a, true) }, false, false},
+		{"a's connections close again", func() { n.m.connectedness(a, false) }, true, false},
+		{"a answers a probe", func() { n.m.observe(a, true, time.Millisecond, now) }, false, false},
+		{"b fails a probe", func() { n.m.observe(b, false, 0, now) }, false, true},
+		{"b fails until evicted", func() {
+			for i := 1; i < cfg.ProbeFailures; i++ {
+				n.m.observe(b, false, 0, now)
+			}
+		}, false, true},
+	} {
+		s.do()
+		if gotA, gotB := n.m.IsDoubted(a), n.m.IsDoubted(b); gotA != s.wantA || gotB != s.wantB {
+			t.Fatalf("after %q: doubted a=%v b=%v, want a=%v b=%v", s.name, gotA, gotB, s.wantA, s.wantB)
+		}
+	}
+	if n.m.IsSuspect(b) {
+		t.Fatal("the evicted peer is still suspect")
+	}
+	if !n.m.departed.leftWithin(b, departedDoubt, now.Add(departedDoubt-time.Millisecond)) || n.m.departed.leftWithin(b, departedDoubt, now.Add(departedDoubt)) {
+		t.Fatalf("the evicted peer is not doubted for exactly %v", departedDoubt)
+	}
+	n.m.departed.remove(b) // back in the table
+	if n.m.IsDoubted(b) {
+		t.Fatal("a peer back in the table is still doubted")
 	}
 }

@@ -2,8 +2,10 @@ package routing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"syscall"
 	"time"
 
 	kb "github.com/libp2p/go-libp2p-kbucket"
@@ -11,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 )
 
@@ -70,9 +73,14 @@ func (m *Manager) probeLoop() {
 			return
 		case e := <-disconnects:
 			ev, _ := e.(event.EvtPeerConnectednessChanged)
-			_, retrying := st.retries[ev.Peer]
-			if ev.Connectedness == network.NotConnected && !retrying && !st.inflight[ev.Peer] && m.members.has(ev.Peer) {
-				st.retries[ev.Peer] = time.Now()
+			switch {
+			case ev.Connectedness == network.Connected:
+				m.connectedness(ev.Peer, true)
+			case ev.Connectedness == network.NotConnected && m.members.has(ev.Peer):
+				m.connectedness(ev.Peer, false) // doubted until it answers (IsDoubted)
+				if _, retrying := st.retries[ev.Peer]; !retrying && !st.inflight[ev.Peer] {
+					st.retries[ev.Peer] = time.Now()
+				}
 			}
 		case r := <-results:
 			delete(st.inflight, r.p)
@@ -185,11 +193,33 @@ func (m *Manager) handleProbe(st *prober, r probeResult) {
 		m.evict(r.p)
 		return
 	}
-	if ok {
+	switch {
+	case ok:
 		delete(st.retries, r.p)
-	} else {
+	case refused(r.err):
+		st.retries[r.p] = now.Add(refusedReprobeDelay(m.cfg.ProbeInterval))
+	default:
 		st.retries[r.p] = now.Add(reprobeDelay(m.cfg.ProbeInterval))
 	}
+}
+
+// refused reports whether err is a dial that every address of the peer
+// refused (TCP RST on the SYN: its host is up, nothing listens on the
+// port). That is no lost packet or slow answer to ride out: the peer's
+// process is gone, crashed or restarting, and its re-probe comes sooner
+// (refusedReprobeDelay). A partition, a silent host or a full backlog
+// gives timeouts or "unreachable", never this.
+func refused(err error) bool {
+	var de *swarm.DialError
+	if !errors.As(err, &de) || len(de.DialErrors) == 0 {
+		return false
+	}
+	for _, te := range de.DialErrors {
+		if !errors.Is(te.Cause, syscall.ECONNREFUSED) {
+			return false
+		}
+	}
+	return true
 }
 
 // evict removes p from the RT, closes its connections, remembers it for

@@ -106,6 +106,15 @@ func (s *departedSet) due(now time.Time) []peer.AddrInfo {
 	return out
 }
 
+// leftWithin reports whether p left the table less than d before now and
+// has not come back.
+func (s *departedSet) leftWithin(p peer.ID, d time.Duration, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dp, ok := s.peers[p]
+	return ok && now.Sub(dp.since) < d
+}
+
 func (s *departedSet) len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

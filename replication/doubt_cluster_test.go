@@ -1,0 +1,112 @@
+package replication_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/dhtnode/dhtnode/config"
+	"github.com/dhtnode/dhtnode/internal/testnet"
+)
+
+// underReplicated returns node i's records.under_replicated, -1 if its
+// status did not answer.
+func underReplicated(t *testing.T, c *testnet.Cluster, i int) int {
+	st, err := c.Client(i).Status(ctxT(t))
+	if err != nil {
+		return -1
+	}
+	return st.Records.UnderReplicated
+}
+
+// TestUnderReplicatedFromTheFirstDoubt: records.under_replicated counts
+// the records a node holds with a peer from the moment that peer's
+// connections close, not from its eviction: a partitioned holder's
+// co-holders count them until it is reachable again (then 0: no stale
+// count), and a killed holder's co-holders count them until the keys are
+// back on k holders. The prober needs 100 failed probes to evict (about 2
+// s for a killed peer, whose dials are refused; 20 s for a partitioned
+// one), so the doubt is seen well before the eviction; sweeps are a minute
+// apart, so repair follows the eviction.
+func TestUnderReplicatedFromTheFirstDoubt(t *testing.T) {
+	const k, n, keys = 3, 6, 30
+	c := newCluster(t, n, func(_ int, cfg *config.Config) {
+		cfg.Replication.Factor = k
+		cfg.Replication.RepairInterval = time.Minute
+		cfg.Routing.ProbeFailures = 100
+	})
+	for i := range keys {
+		mustPut(t, c, 0, fmt.Sprintf("key-%d", i), "v")
+	}
+	holders, _ := holderIndexes(t, c, 0, "key-0")
+	victim := holders[slices.IndexFunc(holders, func(h int) bool { return h != 0 })] // node 0 is the bootstrap
+	var coHolders []int
+	for _, h := range holders {
+		if h != victim {
+			coHolders = append(coHolders, h)
+		}
+	}
+	all := func(nodes []int, ok func(under int) bool) func() bool {
+		return func() bool {
+			for _, i := range nodes {
+				if !ok(underReplicated(t, c, i)) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	zero := func(under int) bool { return under == 0 }
+	c.WaitFor(20*time.Second, "no under-replicated record after the writes", all(c.Running(), zero))
+	// The passes the joins kicked must be over: one that ran while the
+	// holder is doubted would plan without it (it is suspect), and sync its
+	// ranges to another peer instead, as repair should.
+	repairBytes := func() []uint64 {
+		var out []uint64
+		for _, i := range c.Running() {
+			st, err := c.Client(i).Status(ctxT(t))
+			if err != nil {
+				return nil
+			}
+			out = append(out, st.Replication.RepairBytesTotal)
+		}
+		return out
+	}
+	last, lastChange := repairBytes(), time.Now()
+	c.WaitFor(20*time.Second, "repair passes done (no repair traffic for 1 s)", func() bool {
+		if now := repairBytes(); now == nil || !slices.Equal(now, last) {
+			last, lastChange = now, time.Now()
+		}
+		return time.Since(lastChange) >= time.Second
+	})
+
+	c.Partition([]int{victim})
+	took := c.WaitFor(10*time.Second, "the co-holders counting the partitioned holder's records", all(coHolders, func(u int) bool { return u > 0 }))
+	t.Logf("holder %d of key-0 partitioned away: co-holders %v count under-replicated records after %v", victim, coHolders, took)
+	c.Heal([]int{victim})
+	took = c.WaitFor(10*time.Second, "no under-replicated record once the holder is reachable again", all(c.Running(), zero))
+	t.Logf("partition healed: no under-replicated record after %v", took)
+
+	c.Kill(victim)
+	seen := map[int]int{}
+	took = c.WaitFor(10*time.Second, "every co-holder counting the killed holder's records", func() bool {
+		for _, i := range coHolders {
+			if u := underReplicated(t, c, i); u > 0 {
+				seen[i] = u
+			}
+		}
+		return len(seen) == len(coHolders)
+	})
+	t.Logf("holder %d killed: co-holders counted %v under-replicated records within %v", victim, seen, took)
+	took = c.WaitFor(30*time.Second, "every key back on k up-to-date holders and nothing under-replicated", func() bool {
+		for i := range keys {
+			hs, up := holderIndexes(t, c, 0, fmt.Sprintf("key-%d", i))
+			if len(hs) != k || up != k || slices.Contains(hs, victim) {
+				return false
+			}
+		}
+		return all(c.Running(), zero)()
+	})
+	t.Logf("repaired, and no under-replicated record, %v later", took)
+}
