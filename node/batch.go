@@ -34,9 +34,9 @@ const (
 	minBatchBodyBytes = 4 << 20
 	// batchParallel bounds the puts one batch runs at once. 16, not 64:
 	// on the volume bench (8 clients, batches of 64) 64 at once cost more
-	// CPU per key (3.4-3.5 ms against 3.0) and left holders behind (1,300 to
-	// 1,800 repair pushes during the load against 74): queueing at the
-	// holders outgrew their request deadlines.
+	// CPU per key (3.4-4.1 ms against 2.9-3.0) and left holders behind
+	// (1,300 to 5,000 repair pushes during the load against 0-74), likely
+	// queueing at the holders past their request deadlines.
 	batchParallel = 16
 	// maxBatchRequests bounds the batches a node serves at once (their
 	// bodies in memory and maxBatchRequests*batchParallel puts at most);
