@@ -32,12 +32,13 @@ const (
 	// minBatchBodyBytes is the body limit of a batch when max_value_size is
 	// small (batchBodyLimit): 1,000 values of 3 KiB in base64.
 	minBatchBodyBytes = 4 << 20
-	// batchParallel bounds the puts one batch runs at once. 16, not 64:
-	// on the volume bench (8 clients, batches of 64) 64 at once cost more
-	// CPU per key (3.4-4.1 ms against 2.9-3.0) and left holders behind
-	// (1,300 to 5,000 repair pushes during the load against 0-74), likely
-	// queueing at the holders past their request deadlines.
-	batchParallel = 16
+	// batchParallel bounds the puts one batch runs at once. 8: on the
+	// volume bench (8 clients, batches of 64; i20k's report) 8 at once cost
+	// 1.82 and 2.79 ms of node CPU per key, 16 at once 2.90 and 3.03, 64 at
+	// once 3.4-4.1 with 1,300 to 5,000 holders left behind for repair
+	// during the load (likely queueing at the holders past their request
+	// deadlines); single PUTs 2.05-2.80 in the same periods.
+	batchParallel = 8
 	// maxBatchRequests bounds the batches a node serves at once (their
 	// bodies in memory and maxBatchRequests*batchParallel puts at most);
 	// further batches wait for a slot, their bodies unread.
