@@ -32,12 +32,12 @@ const (
 	// minBatchBodyBytes is the body limit of a batch when max_value_size is
 	// small (batchBodyLimit): 1,000 values of 3 KiB in base64.
 	minBatchBodyBytes = 4 << 20
-	// batchParallel bounds the puts one batch runs at once. 8: on the
-	// volume bench (8 clients, batches of 64; i20k's report) 8 at once cost
-	// 1.82 and 2.79 ms of node CPU per key, 16 at once 2.90 and 3.03, 64 at
-	// once 3.4-4.1 with 1,300 to 5,000 holders left behind for repair
-	// during the load (likely queueing at the holders past their request
-	// deadlines); single PUTs 2.05-2.80 in the same periods.
+	// batchParallel bounds the puts one batch runs at once. On the volume
+	// bench (8 clients, batches of 64; medians of 3 runs each, i20k's
+	// report) node CPU per key was 2.74 ms at 8 at once, 2.90 at 16 and
+	// 3.49 at 64, where thousands of holders were also left behind for
+	// repair during the load (likely queueing past their request
+	// deadlines); single PUTs, 2.55 (5 runs). 8 vs 16 is within the noise.
 	batchParallel = 8
 	// maxBatchRequests bounds the batches a node serves at once (their
 	// bodies in memory and maxBatchRequests*batchParallel puts at most);
