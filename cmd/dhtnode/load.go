@@ -58,7 +58,8 @@ Formats (--format):
   tsv    one "KEY<TAB>VALUE" a line; the value is the rest of the line, as text
   jsonl  one {"key": "...", "value": "<base64>", "ttl": "24h"} a line (ttl optional)
 Empty lines are skipped. A key given again later in the file is written
-again, in file order (its batch is sent first).
+again in a later batch; with --parallel 1 the last line wins, with more
+batches in flight the order of its writes is not guaranteed.
 
 Exit code 0 when every key was written, 1 when some were not.`,
 		Args: cobra.ExactArgs(1),
