@@ -64,6 +64,8 @@ type APIError struct {
 	Message string
 	// Acks and Needed are set when a write did not reach its quorum.
 	Acks, Needed *int
+	// RetryAfter is the Retry-After of a 429 (rate_limited), else 0.
+	RetryAfter time.Duration
 }
 
 // Error is one line: the server's message, with the acks of a failed write.
@@ -283,6 +285,9 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, bo
 func (c *Client) apiError(resp *http.Response) error {
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	e := &APIError{Status: resp.StatusCode}
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+		e.RetryAfter = time.Duration(secs) * time.Second
+	}
 	var body ErrorResponse
 	if json.Unmarshal(data, &body) == nil && body.Code != "" {
 		e.Code, e.Message, e.Acks, e.Needed = body.Code, body.Error, body.Acks, body.Needed

@@ -22,6 +22,7 @@ type fakeNode struct {
 	values  map[string]string
 	version uint64
 	batches int // POST /v1/values requests seen
+	limited int // POST /v1/values requests to answer 429 before serving
 	last    *http.Request
 	body    string
 }
@@ -48,6 +49,10 @@ func (f *fakeNode) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Header.Get("Authorization") == "Bearer wrong":
 		reply(http.StatusUnauthorized, node.ErrorResponse{Error: "missing or wrong API token", Code: node.CodeUnauthorized})
+	case r.URL.Path == "/v1/values" && r.Method == http.MethodPost && f.limited > 0:
+		f.limited--
+		w.Header().Set("Retry-After", "1")
+		reply(http.StatusTooManyRequests, node.ErrorResponse{Error: "over api.rate_limit", Code: node.CodeRateLimited})
 	case r.URL.Path == "/v1/values" && r.Method == http.MethodPost:
 		f.batches++
 		var req node.BatchPutRequest

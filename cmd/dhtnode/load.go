@@ -58,7 +58,8 @@ Formats (--format):
   tsv    one "KEY<TAB>VALUE" a line; the value is the rest of the line, as text
   jsonl  one {"key": "...", "value": "<base64>", "ttl": "24h"} a line (ttl optional)
 Empty lines are skipped. A key given again later in the file is written
-again, in file order (its batch is sent first).
+again in a later batch; with --parallel 1 the last line wins, with more
+batches in flight the order of its writes is not guaranteed.
 
 Exit code 0 when every key was written, 1 when some were not.`,
 		Args: cobra.ExactArgs(1),
@@ -112,7 +113,7 @@ func (o *loadOptions) run(ctx context.Context, a *app, in io.Reader) error {
 	for range o.parallel {
 		wg.Go(func() {
 			for b := range batches {
-				res, err := client.PutBatch(ctx, b, node.PutOptions{TTL: o.ttl, W: o.w})
+				res, err := putBatchPaced(ctx, client, b, node.PutOptions{TTL: o.ttl, W: o.w})
 				mu.Lock()
 				sum.Batches++
 				switch {
@@ -167,6 +168,29 @@ func (o *loadOptions) run(ctx context.Context, a *app, in io.Reader) error {
 		return fmt.Errorf("load: %d of %d keys not written", sum.Failed, sum.Keys)
 	}
 	return nil
+}
+
+// maxRateRetries bounds how often load sends a batch again after a 429.
+const maxRateRetries = 10
+
+// putBatchPaced sends a batch, and again after the node's Retry-After when
+// the node answers 429 (its api.rate_limit counts each key), up to
+// maxRateRetries times.
+func putBatchPaced(ctx context.Context, c *node.Client, b []node.BatchEntry, opts node.PutOptions) ([]node.BatchResult, error) {
+	for try := 0; ; try++ {
+		res, err := c.PutBatch(ctx, b, opts)
+		var apiErr *node.APIError
+		if try == maxRateRetries || !errors.As(err, &apiErr) || apiErr.Code != node.CodeRateLimited {
+			return res, err
+		}
+		t := time.NewTimer(max(apiErr.RetryAfter, time.Second))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // readBatches parses in and sends its entries to out in batches of up to

@@ -45,6 +45,18 @@ func TestLoadCommand(t *testing.T) {
 		t.Fatalf("jsonl value %q, want the base64 decoded", hi)
 	}
 
+	// A 429 is waited out (Retry-After) and the batch sent again.
+	f.mu.Lock()
+	f.limited, f.batches = 1, 0
+	f.mu.Unlock()
+	res = invocation{environ: cli.environ, stdin: "r1\tv\n"}.dhtnode(t, "load", "-")
+	f.mu.Lock()
+	batches, r1 := f.batches, f.values["r1"]
+	f.mu.Unlock()
+	if res.code != exitOK || batches != 1 || r1 != "v" {
+		t.Fatalf("load after a 429: %+v, %d batches served, r1 %q", res, batches, r1)
+	}
+
 	for _, c := range []struct {
 		stdin string
 		args  []string
