@@ -32,13 +32,17 @@ const (
 	// minBatchBodyBytes is the body limit of a batch when max_value_size is
 	// small (batchBodyLimit): 1,000 values of 3 KiB in base64.
 	minBatchBodyBytes = 4 << 20
-	// batchParallel bounds the puts one batch runs at once. On the volume
-	// bench (8 clients, batches of 64; medians of 3 runs each, i20k's
-	// report) node CPU per key was 2.74 ms at 8 at once, 2.90 at 16 and
-	// 3.49 at 64, where thousands of holders were also left behind for
-	// repair during the load (likely queueing past their request
-	// deadlines); single PUTs, 2.55 (5 runs). 8 vs 16 is within the noise.
-	batchParallel = 8
+	// batchParallel bounds the puts one batch runs at once. With the
+	// record protocol's batches (replication/rpcbatch.go) the puts of a
+	// batch share messages to their holders only if they run together:
+	// volume bench, 8 clients, batches of 64, 10,000 keys, interleaved
+	// (BENCHMARKS.md, session 15): 1,472 and 1,344 keys/s at 1.29 and
+	// 1.51 ms of node CPU per key at 64, against 704 and 1,024 keys/s at
+	// 2.75 and 1.98 ms at 8, and ~900 keys/s at 2.0 ms for single PUTs;
+	// no holder left behind for repair at either. (Without shared
+	// messages, 64 at once cost more CPU than 8 and left holders behind:
+	// i20k's runs.)
+	batchParallel = 64
 	// maxBatchRequests bounds the batches a node serves at once (their
 	// bodies in memory and maxBatchRequests*batchParallel puts at most);
 	// further batches wait for a slot, their bodies unread.
