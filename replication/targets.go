@@ -79,23 +79,7 @@ func (m *Manager) retarget(ctx context.Context, plan regionPlan, peers []peer.ID
 	for _, p := range peers {
 		known[p] = true
 	}
-	answers := make([][]peer.ID, len(ranges))
-	forEachBounded(ctx, len(ranges), func(i int) {
-		if key, ok := m.firstKey(ctx, ranges[i]); ok {
-			answers[i] = m.router.lookup(ctx, DHTKey(key), m.cfg.Factor)
-		}
-	})
-	// A peer this node doubts is not taken from the answers: one it has
-	// just evicted is still in the tables of the peers that have not yet
-	// (a sync with it would fail, and its ranges wait for the next sweep).
-	found := map[peer.ID]bool{}
-	for _, ps := range answers {
-		for _, p := range ps {
-			if !known[p] && p != m.self && (m.doubted == nil || !m.doubted(p)) {
-				found[p] = true
-			}
-		}
-	}
+	found := m.lookupHolders(ctx, ranges, known)
 	if len(found) == 0 {
 		return plan, nil
 	}
@@ -174,6 +158,29 @@ func without(ps, cut []prefix) []prefix {
 	return out
 }
 
+// lookupHolders looks up the k closest peers of each range (of the first
+// key this node has there), repairWorkers at a time, and returns those
+// found that known lacks. A peer this node doubts is not taken: one it has
+// just evicted is still in the tables of the peers that have not yet (a
+// sync with it would fail, and its ranges wait for the next sweep).
+func (m *Manager) lookupHolders(ctx context.Context, ranges []prefix, known map[peer.ID]bool) map[peer.ID]bool {
+	answers := make([][]peer.ID, len(ranges))
+	forEachBounded(ctx, len(ranges), func(i int) {
+		if key, ok := m.firstKey(ctx, ranges[i]); ok {
+			answers[i] = m.router.lookup(ctx, DHTKey(key), m.cfg.Factor)
+		}
+	})
+	found := map[peer.ID]bool{}
+	for _, ps := range answers {
+		for _, p := range ps {
+			if !known[p] && p != m.self && (m.doubted == nil || !m.doubted(p)) {
+				found[p] = true
+			}
+		}
+	}
+	return found
+}
+
 // verifyPartners checks the holders of the regions an anti-entropy round is
 // about to sync (due, from the regions rs of the last pass) as retarget
 // checks a pass's plan: one lookup per region (of the first key this node
@@ -195,20 +202,7 @@ func (m *Manager) verifyPartners(ctx context.Context, rs []region, due []partner
 	ranges = coarsest(ranges)
 	known := regionPeers(rs)
 	known[m.self] = true
-	answers := make([][]peer.ID, len(ranges))
-	forEachBounded(ctx, len(ranges), func(i int) {
-		if key, ok := m.firstKey(ctx, ranges[i]); ok {
-			answers[i] = m.router.lookup(ctx, DHTKey(key), m.cfg.Factor)
-		}
-	})
-	found := map[peer.ID]bool{}
-	for _, ps := range answers {
-		for _, p := range ps {
-			if !known[p] {
-				found[p] = true
-			}
-		}
-	}
+	found := m.lookupHolders(ctx, ranges, known)
 	if len(found) == 0 {
 		return due
 	}
