@@ -152,10 +152,7 @@ func (n *Node) handleBatch(w http.ResponseWriter, r *http.Request) {
 	if !checkParamsOf(w, r, batchQueryParams) {
 		return
 	}
-	opts, err := writeOptions(r.URL.Query())
-	if err == nil && opts.W > n.cfg.Replication.Factor {
-		err = errors.New("w must be between 1 and the replication factor")
-	}
+	opts, err := n.putOptions(r.URL.Query())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error(), CodeBadRequest)
 		return

@@ -189,10 +189,7 @@ func (n *Node) handleGet(ctx context.Context, w http.ResponseWriter, r *http.Req
 }
 
 func (n *Node) handlePut(ctx context.Context, w http.ResponseWriter, r *http.Request, key string) {
-	opts, err := writeOptions(r.URL.Query())
-	if err == nil && opts.W > n.cfg.Replication.Factor {
-		err = errors.New("w must be between 1 and the replication factor")
-	}
+	opts, err := n.putOptions(r.URL.Query())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error(), CodeBadRequest)
 		return
@@ -236,6 +233,16 @@ func pathKey(w http.ResponseWriter, escaped string) (string, bool) {
 
 func tooLarge(limit int64) string {
 	return "value larger than max_value_size (" + strconv.FormatInt(limit, 10) + " bytes)"
+}
+
+// putOptions is writeOptions for a write of new contents (a value, a
+// record, a batch): its w may not exceed the replication factor.
+func (n *Node) putOptions(q url.Values) (replication.WriteOptions, error) {
+	o, err := writeOptions(q)
+	if err == nil && o.W > n.cfg.Replication.Factor {
+		err = errors.New("w must be between 1 and the replication factor")
+	}
+	return o, err
 }
 
 // writeOptions parses the query parameters of a write: ttl, w, if_version.

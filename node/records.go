@@ -64,10 +64,7 @@ func (n *Node) handleGetRecord(ctx context.Context, w http.ResponseWriter, r *ht
 }
 
 func (n *Node) handlePutRecord(ctx context.Context, w http.ResponseWriter, r *http.Request, key string) {
-	opts, err := writeOptions(r.URL.Query())
-	if err == nil && opts.W > n.cfg.Replication.Factor {
-		err = errors.New("w must be between 1 and the replication factor")
-	}
+	opts, err := n.putOptions(r.URL.Query())
 	if err == nil && opts.TTL != 0 {
 		err = errors.New("ttl is a signed field of the record; set it when signing")
 	}
