@@ -33,16 +33,17 @@ const (
 	// small (batchBodyLimit): 1,000 values of 3 KiB in base64.
 	minBatchBodyBytes = 4 << 20
 	// batchParallel bounds the puts one batch runs at once. With the
-	// record protocol's batches (replication/rpcbatch.go) the puts of a
-	// batch share messages to their holders only if they run together:
-	// volume bench, 8 clients, batches of 64, 10,000 keys, interleaved
-	// (BENCHMARKS.md, session 15): 1,472 and 1,344 keys/s at 1.29 and
-	// 1.51 ms of node CPU per key at 64, against 704 and 1,024 keys/s at
-	// 2.75 and 1.98 ms at 8, and ~900 keys/s at 2.0 ms for single PUTs;
-	// no holder left behind for repair at either. (Without shared
-	// messages, 64 at once cost more CPU than 8 and left holders behind:
-	// i20k's runs.)
-	batchParallel = 64
+	// record protocol's batches (replication/rpcbatch.go) more at once
+	// lets more requests to a holder share messages, but also queues more
+	// on the holders (BENCHMARKS.md, session 15; volume bench, 8 clients,
+	// batches of 64): at 10,000 keys 64 at once loaded 1,344-1,472 keys/s
+	// at 1.3-1.5 ms of node CPU per key against 704-1,152 at 1.7-2.8 ms
+	// with 8 at once (single PUTs ~900 at 2.0); at 100,000 keys 64 at once
+	// cost as much CPU per key as single PUTs (3.41 against 3.36 ms), left
+	// holders behind for repair (437 %/h of the stored bytes in the minute
+	// after the load) and took a client-facing node to 184 MiB. 8 at once
+	// keeps a batch's load on the holders near that of 8 single clients.
+	batchParallel = 8
 	// maxBatchRequests bounds the batches a node serves at once (their
 	// bodies in memory and maxBatchRequests*batchParallel puts at most);
 	// further batches wait for a slot, their bodies unread.
