@@ -136,6 +136,21 @@ func startCreate(ctx context.Context, wg *sync.WaitGroup, tr *transport, p peer.
 	return out
 }
 
+// occupyFrames takes every message slot to the server: it holds keys a0,
+// a1, ... at the gate, starts a request of each (start) and waits until the
+// server has them all.
+func occupyFrames[T any](t *testing.T, g *holdGate, start func(key string) T) []T {
+	t.Helper()
+	out := make([]T, maxFramesPerPeer)
+	for i := range out {
+		key := fmt.Sprintf("a%d", i)
+		g.hold(key)
+		out[i] = start(key)
+	}
+	g.waitEntered(t, maxFramesPerPeer)
+	return out
+}
+
 // Concurrent requests to one peer past maxFramesPerPeer in flight go out
 // as batches, and each caller gets its own answer.
 func TestRecordBatchSharesMessages(t *testing.T) {
@@ -154,13 +169,9 @@ func TestRecordBatchSharesMessages(t *testing.T) {
 
 	// The first maxFramesPerPeer go out alone and are held by the server.
 	var wg sync.WaitGroup
-	var first []<-chan createResult
-	for i := range maxFramesPerPeer {
-		k := fmt.Sprintf("a%d", i)
-		g.hold(k)
-		first = append(first, startCreate(ctx, &wg, tr, id, rec(k, 1)))
-	}
-	g.waitEntered(t, maxFramesPerPeer)
+	first := occupyFrames(t, g, func(key string) <-chan createResult {
+		return startCreate(ctx, &wg, tr, id, rec(key, 1))
+	})
 	// The rest queue; every third key has a record already, which its
 	// CREATE must get back.
 	const queuedCalls = 60
@@ -222,13 +233,9 @@ func TestRecordBatchCancelledCaller(t *testing.T) {
 		return signed(t, priv, Record{Key: key, Value: []byte(key), Version: 1, WrittenAt: now})
 	}
 	var wg sync.WaitGroup
-	var lone []<-chan createResult
-	for i := range maxFramesPerPeer {
-		k := fmt.Sprintf("a%d", i)
-		g.hold(k)
-		lone = append(lone, startCreate(ctx, &wg, tr, id, rec(k)))
-	}
-	g.waitEntered(t, maxFramesPerPeer)
+	lone := occupyFrames(t, g, func(key string) <-chan createResult {
+		return startCreate(ctx, &wg, tr, id, rec(key))
+	})
 	g.hold("b0")
 	var batch []<-chan createResult
 	ctxB1, cancelB1 := context.WithCancel(ctx)
@@ -329,13 +336,9 @@ func TestRecordBatchOlderPeer(t *testing.T) {
 		return signed(t, priv, Record{Key: key, Value: []byte(key), Version: 1, WrittenAt: now})
 	}
 	var wg sync.WaitGroup
-	var all []<-chan createResult
-	for i := range maxFramesPerPeer {
-		k := fmt.Sprintf("a%d", i)
-		g.hold(k)
-		all = append(all, startCreate(ctx, &wg, tr, id, rec(k)))
-	}
-	g.waitEntered(t, maxFramesPerPeer)
+	all := occupyFrames(t, g, func(key string) <-chan createResult {
+		return startCreate(ctx, &wg, tr, id, rec(key))
+	})
 	for i := range 10 {
 		all = append(all, startCreate(ctx, &wg, tr, id, rec(fmt.Sprintf("b%d", i))))
 	}
@@ -615,13 +618,9 @@ func TestRecordBatchAnswersOverTheLimit(t *testing.T) {
 		})
 		return out
 	}
-	var lone []<-chan readResult
-	for i := range maxFramesPerPeer {
-		k := fmt.Sprintf("a%d", i)
-		g.hold(k)
-		lone = append(lone, read(k))
-	}
-	g.waitEntered(t, maxFramesPerPeer)
+	lone := occupyFrames(t, g, func(key string) <-chan readResult {
+		return read(key)
+	})
 	results := make(map[string]<-chan readResult)
 	for k := range recs {
 		results[k] = read(k)
