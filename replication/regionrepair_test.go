@@ -545,14 +545,14 @@ func TestMemSweepWalksTheStoreInChunks(t *testing.T) {
 
 // The repair state (regions, incomplete ranges, the walk's cursor) and the
 // plans do not grow with the keys: the same at 1,000 and 20,000 keys (5,000
-// with -short), with
+// with -short or under the race detector), with
 // every sync failing (so that all the ranges the node repairs stay
 // incomplete). The walk holds at most a batch of records at a time and its
 // cursor is one kad ID.
 func TestMemRepairStateDoesNotGrowWithKeys(t *testing.T) {
 	const n, k = 10, 3
 	large := 20000
-	if testing.Short() {
+	if testing.Short() || raceOn {
 		large = 5000
 	}
 	net := newMemNet(t, n, k, nil)
