@@ -45,7 +45,7 @@ func TestSyncHoldersDifferingInDroppableRecordsEndEqual(t *testing.T) {
 	putRaw(t, b.store, live)
 
 	for round := range 2 {
-		res, err := a.m.syncRanges(testCtx(t), b.id, []prefix{{}}, syncBoth)
+		res, err := a.m.syncRanges(longCtx(t), b.id, []prefix{{}}, syncBoth)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +117,7 @@ func TestSyncPushOnlyStoresNothing(t *testing.T) {
 		put(b, y)
 	}
 	before := storeContents(t, a.store)
-	res, err := a.m.syncRanges(testCtx(t), b.id, []prefix{{}}, syncPush)
+	res, err := a.m.syncRanges(longCtx(t), b.id, []prefix{{}}, syncPush)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -344,7 +344,7 @@ func TestMemUnderReplicatedWhileRepairing(t *testing.T) {
 // pass (with no routing change) syncs it again.
 func TestMemRepairRetriesAnIncompleteRange(t *testing.T) {
 	net := newMemNet(t, 6, 3, nil)
-	ctx := testCtx(t)
+	ctx := longCtx(t)
 	written := net.storeKeys("retried", 1, net.order)
 	order := net.byDistance(written[0])
 	net.passAll(ctx, false, net.order)
@@ -371,7 +371,7 @@ func TestMemStrayRecordsAreHandedOff(t *testing.T) {
 	const key = "moved"
 	order := net.byDistance(key)
 	net.store(order[4], key, "v", 3)
-	net.node(order[4]).m.pass(testCtx(t), true)
+	net.node(order[4]).m.pass(longCtx(t), true)
 	for _, h := range order[:3] {
 		if v := net.version(h, key); v != 3 {
 			t.Fatalf("holder has version %d after the hand-off, want 3", v)
@@ -419,7 +419,7 @@ func namedIn(name string, p prefix, ok func(kid []byte) bool) string {
 // it on. Real (LevelDB) stores.
 func TestMemHandOffKeepsARecordWrittenAfterItsSyncs(t *testing.T) {
 	net := newMemNetOn(t, 6, 3, nil, func() *Store { return newDiskStore(t, 1024) })
-	ctx := testCtx(t)
+	ctx := longCtx(t)
 	const key = "moved"
 	order := net.byDistance(key)
 	from := order[4] // not a holder: key is a stray there, handed off by its sweep
@@ -454,7 +454,7 @@ func TestMemHandOffKeepsARecordWrittenAfterItsSyncs(t *testing.T) {
 // it would have been read and removed by a later batch.
 func TestMemHandOffKeepsARecordWrittenDuringTheDrop(t *testing.T) {
 	net := newMemNetOn(t, 6, 3, nil, func() *Store { return newDiskStore(t, 1024) })
-	ctx := testCtx(t)
+	ctx := longCtx(t)
 	// A region of fewer than 8 bits: its keys' first bytes (which pick
 	// their locks in the store) differ. from does not hold it.
 	rs := regions(net.order, net.k)
@@ -507,7 +507,7 @@ func TestMemHandOffKeepsARecordWrittenDuringTheDrop(t *testing.T) {
 func TestMemSweepWalksTheStoreInChunks(t *testing.T) {
 	const chunk = 20
 	net := newMemNet(t, 3, 3, func(c *Config) { c.TombstoneTTL = time.Hour }) // every node holds every key
-	ctx := testCtx(t)
+	ctx := longCtx(t)
 	p := net.order[0]
 	m := net.node(p).m
 	m.sweeps.chunk = chunk

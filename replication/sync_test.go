@@ -101,7 +101,7 @@ func TestSyncReconcilesDifferencesInLogBytes(t *testing.T) {
 			t.Run(fmt.Sprintf("n=%d/d=%d", n, d), func(t *testing.T) {
 				sp := newSyncPair(t, n, d, uint64(n+d))
 				a, b := sp.net.node(sp.a), sp.net.node(sp.b)
-				res, err := a.m.syncRanges(testCtx(t), sp.b, []prefix{{}}, syncBoth)
+				res, err := a.m.syncRanges(longCtx(t), sp.b, []prefix{{}}, syncBoth)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -246,14 +246,14 @@ func TestSyncOverManyPrefixes(t *testing.T) {
 	for i := range 1 << 12 {
 		ps = append(ps, prefix{}.extend(i, 12))
 	}
-	res, err := a.m.syncRanges(testCtx(t), sp.b, ps, syncBoth)
+	res, err := a.m.syncRanges(longCtx(t), sp.b, ps, syncBoth)
 	if err != nil || !res.equal {
 		t.Fatalf("sync over %d prefixes: %+v, %v", len(ps), res, err)
 	}
 	if !sameContents(storeContents(t, a.store), storeContents(t, b.store)) {
 		t.Fatal("the stores differ after the sync")
 	}
-	res, err = a.m.syncRanges(testCtx(t), sp.b, ps, syncBoth)
+	res, err = a.m.syncRanges(longCtx(t), sp.b, ps, syncBoth)
 	t.Logf("in sync over %d prefixes: %d bytes in %d rounds", len(ps), res.bytes, res.rounds)
 	if err != nil || !res.equal || res.rounds != 1 {
 		t.Fatalf("a second sync: %+v, %v", res, err)
