@@ -283,11 +283,12 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 	began := time.Now()
 	s := &m.sweeps
 	table := m.router.tablePeers()
+	learned := s.learnedSince()
 	table = append(table, s.learnedPeers(table, m.router.filter)...) // targets.go
 	peers := append(slices.Clone(table), m.self)
 	cur := regions(peers, m.cfg.Factor)
 	in := regionInput{self: m.self, prev: s.regions, cur: cur, k: m.cfg.Factor,
-		redo: slices.Collect(maps.Keys(s.incomplete)), changed: s.takeChanged()}
+		redo: slices.Collect(maps.Keys(s.incomplete)), changed: s.takeChanged(), learned: learned}
 	settling := time.Since(m.started) < min(settleSweeps*m.cfg.RepairInterval, maxSettle)
 	in.missed = s.missed(table, in.changed, settling)
 	if sweep {

@@ -60,6 +60,22 @@ func (s *sweepState) learnedPeers(table []peer.ID, filter func([]peer.ID) []peer
 	return slices.Clone(s.learned)
 }
 
+// learnedSince returns the learned peers the regions of the last pass
+// lack: those learned since (regionInput.learned).
+func (s *sweepState) learnedSince() map[peer.ID]bool {
+	if s.regions == nil {
+		return nil
+	}
+	before := regionPeers(s.regions)
+	out := map[peer.ID]bool{}
+	for _, p := range s.learned {
+		if !before[p] {
+			out[p] = true
+		}
+	}
+	return out
+}
+
 // learn adds found peers to the learned ones.
 func (s *sweepState) learn(found []peer.ID) {
 	for _, p := range found {
