@@ -110,8 +110,7 @@ func TestMemAntiEntropyAtRestAndAfterAMissedWrite(t *testing.T) {
 	if testing.Short() {
 		keyCounts = []int{1000, 5000}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := longCtx(t)
 	net := newMemNet(t, n, k, nil)
 	priv := net.node(net.order[0]).priv
 	at := time.Now().Add(-2 * time.Hour).UnixNano()

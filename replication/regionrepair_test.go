@@ -17,10 +17,16 @@ import (
 // Region-based repair (plan.go, repair.go) over the in-memory network: range
 // syncs instead of per-key audits.
 
-func longCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
+// longCtx is the context of a simulation over the in-memory network: the
+// test's own, with no deadline of its own. A simulation computes; it does
+// not wait on a condition, so only go test's -timeout bounds it (and prints
+// every goroutine if it hangs). A fixed deadline here made a slow or loaded
+// machine's run fail as a wrong result instead: on CI a 2-minute one
+// expired in the middle of TestKadNetTablesMissingPeers/joins under -race,
+// every store read and lookup then failed, and the remaining sweeps ran for
+// ten minutes doing nothing.
+func longCtx(t testing.TB) context.Context {
+	return t.Context()
 }
 
 // holdersAmong returns the k of peers nearest the key.
@@ -550,8 +556,7 @@ func TestMemRepairStateDoesNotGrowWithKeys(t *testing.T) {
 		large = 5000
 	}
 	net := newMemNet(t, n, k, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
+	ctx := longCtx(t)
 	self := net.order[0]
 	m := net.node(self).m
 	// The peer nearest this node shares regions with it: its death

@@ -140,8 +140,7 @@ func TestSyncReconcilesDifferencesInLogBytes(t *testing.T) {
 func TestMemAntiEntropyRestoresMissedKeysWithoutAudits(t *testing.T) {
 	const keys, k = 3000, 3
 	net := newMemNet(t, 6, k, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := longCtx(t)
 	priv := net.node(net.order[0]).priv
 	at := time.Now().Add(-2 * time.Hour).UnixNano()
 	victim := net.order[2]
