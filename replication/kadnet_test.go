@@ -312,11 +312,10 @@ func TestKadNetFullTables(t *testing.T) {
 // misplaced (6 runs at full size), 203 to 278 of 8,000 under the race
 // detector (a bound of 3% failed a third of the runs there); after deaths
 // 0 to 29 keys of 2,000 stayed short (reported as 0 under-replicated). With
-// them (session 16, 10 runs of each event at full size, 10 under the race
-// detector; see /work/notes/i20p.md): 0 to 36 misplaced copies and no key
-// short at full size, 0 to 6 misplaced under the race detector. Without
-// the lookups of planned ranges, 5 to 8.7% of the copies were misplaced in
-// every event.
+// them (4 runs of each event at full size, 4 under the race detector): 0 to
+// 47 misplaced copies at full size, 0 to 34 under the race detector, and
+// no key short in any run. Without the lookups of planned ranges, 5 to
+// 8.7% of the copies were misplaced in every event.
 //
 // With anti-entropy too (deaths, eight sweeps: two rounds), at most 2% of
 // the copies are misplaced (1% of the keys short): a node that takes itself
