@@ -78,6 +78,10 @@ type ReplicationState struct {
 	// fetched: summed over the nodes it counts each byte of repair traffic
 	// once, where RepairBytesTotal counts a sync byte on both sides.
 	RepairBytesSentTotal uint64 `json:"repair_bytes_sent_total"`
+	// RepairLookupsTotal (not in SPEC §5) counts the lookups repair ran
+	// for the holders of a range (one FIND_NODE round each): the ranges a
+	// pass plans, and a few of this node's regions every sweep (probes).
+	RepairLookupsTotal uint64 `json:"repair_lookups_total"`
 
 	// BadAnswersTotal counts holder answers whose record failed validation
 	// (forged, future-dated, ...); PartialWritesTotal counts writes that

@@ -91,6 +91,7 @@ type Manager struct {
 	hedges     atomic.Uint64 // holders asked by those reads after a hedge delay
 	repairs    atomic.Uint64 // copies pushed to holders that lacked them
 	audits     atomic.Uint64 // keys whose holders were all asked for their copy
+	lookups    atomic.Uint64 // lookups of a range's holders (targets.go)
 	partials   atomic.Uint64 // writes that failed after some holders stored them
 	network    netMemory     // the largest network seen lately (quorum.go)
 	readFixes  atomic.Uint64 // the repairs pushed by read repair

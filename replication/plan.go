@@ -78,6 +78,14 @@ type regionInput struct {
 	// (their ranges are repaired as any leaver's). A missed peer in
 	// changed is not a flap.
 	missed map[peer.ID]bool
+	// learned are the peers repair's lookups found since the last pass
+	// (targets.go), which its regions lacked: the plan compares the current
+	// regions with those the last pass would have had with them (where one
+	// of them was a holder, the peer it displaced in the last pass's view
+	// never was one, and may lack the records), and counts them as new
+	// where they hold now (one that joined lacks the records). One that
+	// left since is repaired as any leaver.
+	learned map[peer.ID]bool
 }
 
 // syncJob is one range sync: this node's and peer's records in prefixes
@@ -155,22 +163,23 @@ func planOf(jobs map[peer.ID][]prefix, handOffs []prefix) regionPlan {
 }
 
 // settledPrev returns the regions the plan compares the current ones with:
-// those of the last pass, recomputed with the missed peers added to its
-// peers when there are any.
+// those of the last pass, recomputed with the missed and learned peers
+// added to its peers when there are any.
 func (in *regionInput) settledPrev() []region {
-	if in.prev == nil || len(in.missed) == 0 {
+	if in.prev == nil || len(in.missed)+len(in.learned) == 0 {
 		return in.prev
 	}
 	peers := regionPeers(in.prev)
 	maps.Copy(peers, in.missed)
+	maps.Copy(peers, in.learned)
 	return regions(slices.Collect(maps.Keys(peers)), in.k)
 }
 
 // stayed returns the holders of the last pass that neither joined nor left
-// the routing table since (missed peers aside): a peer that left and came
-// back is new again.
+// the routing table since (missed peers aside), and were not learned since:
+// a peer that left and came back is new again.
 func (in *regionInput) stayed(before []peer.ID) []peer.ID {
-	return slices.DeleteFunc(slices.Clone(before), func(h peer.ID) bool { return in.changed[h] && !in.missed[h] })
+	return slices.DeleteFunc(slices.Clone(before), func(h peer.ID) bool { return in.changed[h] && !in.missed[h] || in.learned[h] })
 }
 
 // regionPeers returns the set of peers that hold some region of rs: every

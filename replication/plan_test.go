@@ -145,6 +145,7 @@ func TestPlanRegionsSettling(t *testing.T) {
 		prev, cur []int // the routing table (self aside) at the last pass and now; prev nil: the first pass
 		missed    []int // peers of cur seen for the first time while settling, or that came and went since the last pass
 		changed   []int // peers that joined or left the table since the last pass
+		learned   []int // peers learned since the last pass (regionInput.learned)
 		want      string
 	}{
 		{name: "settled: a holder died: a survivor syncs its replacement", prev: []int{1, 2, 3, 4, 5, 6, 7}, cur: []int{2, 3, 4, 5, 6, 7},
@@ -172,6 +173,14 @@ func TestPlanRegionsSettling(t *testing.T) {
 		{name: "a peer that joined and died between two passes: its replacement is synced", prev: []int{2, 3, 4, 5, 6, 7},
 			cur: []int{2, 3, 4, 5, 6, 7}, missed: []int{1}, changed: []int{1}, want: "P3"},
 		{name: "settling, the first pass: nothing", cur: []int{1, 2, 3, 4, 5, 6, 7}, missed: []int{1, 2, 3, 4, 5, 6, 7}, want: "nothing"},
+		// Peers learned by lookup since the last pass (targets.go); the
+		// last pass's view lacked them.
+		{name: "learned: a holder the table lacks is synced as a newcomer", self: 1, prev: []int{2, 3, 4, 5, 6, 7},
+			cur: []int{0, 2, 3, 4, 5, 6, 7}, learned: []int{0}, want: "P0"},
+		{name: "learned, then a holder died: the peer the learned one displaced in the last view is synced too", prev: []int{2, 3, 4, 5, 6, 7},
+			cur: []int{1, 3, 4, 5, 6, 7}, learned: []int{1}, want: "P1 P3"},
+		{name: "learned, then it died: its replacement is synced", prev: []int{2, 3, 4, 5, 6, 7},
+			cur: []int{2, 3, 4, 5, 6, 7}, learned: []int{1}, want: "P3"},
 	}
 	set := func(idx []int) map[peer.ID]bool {
 		if idx == nil {
@@ -189,7 +198,7 @@ func TestPlanRegionsSettling(t *testing.T) {
 			table := func(idx []int) []region {
 				return regions(append(slices.Collect(maps.Keys(set(idx))), self), k)
 			}
-			in := regionInput{self: self, cur: table(tc.cur), k: k, missed: set(tc.missed), changed: set(tc.changed)}
+			in := regionInput{self: self, cur: table(tc.cur), k: k, missed: set(tc.missed), changed: set(tc.changed), learned: set(tc.learned)}
 			if tc.prev != nil {
 				in.prev = table(tc.prev)
 			}

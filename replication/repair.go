@@ -32,6 +32,9 @@ type sweepState struct {
 	// learned are peers repair's lookups found near its ranges that the
 	// routing table lacks (targets.go), oldest first.
 	learned []peer.ID
+	// probeCursor is the kad ID from which the next sweep picks the
+	// regions it probes (targets.go; nil: the start of the key space).
+	probeCursor []byte
 	// cursor is the kad ID where the next sweep's store walk starts (nil:
 	// the start of the key space); chunk is how many records it reads
 	// (walkChunk).
@@ -180,6 +183,7 @@ type Stats struct {
 	RepairsTotal    uint64
 	ReadRepairs     uint64    // the part of RepairsTotal pushed by read repair
 	AuditsTotal     uint64    // keys audited (every holder asked for its copy): writes whose pushes failed
+	RepairLookups   uint64    // lookups of a range's holders (one FIND_NODE round each): planned ranges, probes (targets.go)
 	RepairBytes     uint64    // sent and received by audits, hand-offs and sync sessions
 	ReadsTotal      uint64    // quorum reads this node ran (gets, and the reads before writes)
 	HedgedTotal     uint64    // extra holders those reads asked after a hedge delay
@@ -201,7 +205,7 @@ func (m *Manager) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Stats{Records: count, Bytes: bytes, UnderReplicated: under,
-		RepairsTotal: m.repairs.Load(), ReadRepairs: m.readFixes.Load(), AuditsTotal: m.audits.Load(), RepairBytes: m.repairBytes.Load(), RepairBytesSent: m.repairSent.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last,
+		RepairsTotal: m.repairs.Load(), ReadRepairs: m.readFixes.Load(), AuditsTotal: m.audits.Load(), RepairLookups: m.lookups.Load(), RepairBytes: m.repairBytes.Load(), RepairBytesSent: m.repairSent.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last,
 		BadAnswers: m.tr.badAnswers(), PartialWrites: m.partials.Load()}
 }
 
@@ -279,11 +283,12 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 	began := time.Now()
 	s := &m.sweeps
 	table := m.router.tablePeers()
+	learned := s.learnedSince()
 	table = append(table, s.learnedPeers(table, m.router.filter)...) // targets.go
 	peers := append(slices.Clone(table), m.self)
 	cur := regions(peers, m.cfg.Factor)
 	in := regionInput{self: m.self, prev: s.regions, cur: cur, k: m.cfg.Factor,
-		redo: slices.Collect(maps.Keys(s.incomplete)), changed: s.takeChanged()}
+		redo: slices.Collect(maps.Keys(s.incomplete)), changed: s.takeChanged(), learned: learned}
 	settling := time.Since(m.started) < min(settleSweeps*m.cfg.RepairInterval, maxSettle)
 	in.missed = s.missed(table, in.changed, settling)
 	if sweep {
@@ -291,6 +296,9 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 	}
 	plan, found := m.retarget(ctx, planRegions(in), peers) // targets.go
 	s.learn(found)
+	if sweep {
+		s.learn(m.probe(ctx, s.probes(cur, m.self), plan, peers))
+	}
 	var syncing []prefix
 	for _, j := range plan.syncs {
 		syncing = append(syncing, j.prefixes...)

@@ -44,11 +44,14 @@ import (
 // queued (up to maxBatch and the size limit) as one batch. Nothing waits
 // for a batch to fill: with nothing to share, the wire is what it was
 // without batches. A peer that answers a batch with statusInvalid (a node
-// that predates them: "unknown op") gets single requests from then on.
+// that predates them: "unknown op") gets single requests for olderRetry,
+// then a batch again (it may have been upgraded meanwhile): one refused
+// batch, its requests sent again alone, per olderRetry at most.
 const (
 	maxBatch         = 64
 	maxFramesPerPeer = maxIdlePerPeer
 	batchWorkers     = 4
+	olderRetry       = 10 * time.Minute
 )
 
 // errAlone tells a queued caller to send its request again alone: the peer
@@ -203,7 +206,18 @@ func (sv *rpcServer) serveBatch(p peer.ID, msg []byte) []byte {
 type peerQueue struct {
 	inflight int // messages in flight (at most maxFramesPerPeer)
 	queue    []*queuedCall
-	single   bool // the peer does not serve batches
+	// older is when the peer last refused a batch (zero: never, or
+	// more than olderRetry ago): it gets requests alone until then.
+	older time.Time
+}
+
+// single reports whether requests to q's peer go alone: it refused a
+// batch less than olderRetry ago. Past that it forgets the refusal.
+func (q *peerQueue) single() bool {
+	if !q.older.IsZero() && time.Since(q.older) >= olderRetry {
+		q.older = time.Time{}
+	}
+	return !q.older.IsZero()
 }
 
 // queuedCall is a request waiting for a batch. Its state and, until done
@@ -237,7 +251,7 @@ type batchStats struct {
 func (c *rpcClient) call(ctx context.Context, p peer.ID, req []byte) ([]byte, error) {
 	c.mu.Lock()
 	q := c.queueLocked(p)
-	if q == nil || q.single {
+	if q == nil || q.single() {
 		c.mu.Unlock()
 		return c.callAlone(ctx, p, req)
 	}
@@ -332,7 +346,7 @@ func (c *rpcClient) takeLocked(p peer.ID) []*queuedCall {
 			continue
 		}
 		item := batchItemSize(len(qc.req))
-		if len(batch) > 0 && (len(batch) == maxBatch || q.single || size+item > c.limit) {
+		if len(batch) > 0 && (len(batch) == maxBatch || q.single() || size+item > c.limit) {
 			break
 		}
 		qc.state = callTaken
@@ -346,7 +360,7 @@ func (c *rpcClient) takeLocked(p peer.ID) []*queuedCall {
 	}
 	if batch == nil {
 		q.inflight--
-		if q.inflight == 0 && q.queue == nil && !q.single {
+		if q.inflight == 0 && q.queue == nil && !q.single() {
 			delete(c.queues, p)
 		}
 	}
@@ -383,7 +397,7 @@ func (c *rpcClient) sendBatch(p peer.ID, batch []*queuedCall) {
 	case answer[0] == statusInvalid: // a peer that does not know batches
 		c.mu.Lock()
 		if q := c.queues[p]; q != nil {
-			q.single = true
+			q.older = time.Now()
 		}
 		c.mu.Unlock()
 		err = errAlone

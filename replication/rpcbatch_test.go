@@ -320,7 +320,7 @@ func legacyHandler(sv *rpcServer) network.StreamHandler {
 }
 
 // A peer that does not know batches gets the batched requests again alone,
-// and single requests from then on.
+// and single requests from then on, for olderRetry (TestOlderPeerRetried).
 func TestRecordBatchOlderPeer(t *testing.T) {
 	g := newHoldGate(t)
 	p := newRPCPair(t, nil)
@@ -370,6 +370,24 @@ func TestRecordBatchOlderPeer(t *testing.T) {
 		if got, _ := p.store.Get(ctx, fmt.Sprintf("b%d", i)); got == nil {
 			t.Fatalf("b%d was not stored", i)
 		}
+	}
+	p.client.mu.Lock()
+	defer p.client.mu.Unlock()
+	if q := p.client.queues[id]; q == nil || !q.single() {
+		t.Fatal("the client forgot that the peer refused a batch")
+	}
+}
+
+// A peer's refusal of a batch is forgotten olderRetry later: it may have
+// been upgraded, and its requests may share messages again.
+func TestOlderPeerRetried(t *testing.T) {
+	q := &peerQueue{older: time.Now()}
+	if !q.single() {
+		t.Fatal("a peer that just refused a batch gets batches")
+	}
+	q.older = time.Now().Add(-olderRetry)
+	if q.single() || !q.older.IsZero() {
+		t.Fatalf("a refusal %v old is kept", olderRetry)
 	}
 }
 

@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"maps"
@@ -29,6 +30,16 @@ import (
 // drops once each sync ended equal) if this node is not one of them. Ranges
 // the lookups confirm keep the plan's syncs, with the new holders only.
 //
+// A pass plans nothing for a range whose holders its table shows no
+// change in: an old holder whose table lacks a peer that joined near its
+// ranges keeps its copies there (misplaced, where the joiner displaced it)
+// and never syncs them to the joiner. So each sweep also probes a few of
+// the regions this node holds that its plan does not touch (probeRegions
+// of them, the next ones in key-space order after the last sweep's): one
+// lookup each, which learns the peers near the region the table lacks
+// (below); the next pass sees them as peers that joined, and syncs or
+// hands off accordingly.
+//
 // The peers found that way are learned: later passes (and so anti-entropy,
 // which syncs the regions of the last pass) compute their regions from the
 // routing table and the learned peers, so that a node whose table lacks a
@@ -49,6 +60,22 @@ func (s *sweepState) learnedPeers(table []peer.ID, filter func([]peer.ID) []peer
 	return slices.Clone(s.learned)
 }
 
+// learnedSince returns the learned peers the regions of the last pass
+// lack: those learned since (regionInput.learned).
+func (s *sweepState) learnedSince() map[peer.ID]bool {
+	if s.regions == nil {
+		return nil
+	}
+	before := regionPeers(s.regions)
+	out := map[peer.ID]bool{}
+	for _, p := range s.learned {
+		if !before[p] {
+			out[p] = true
+		}
+	}
+	return out
+}
+
 // learn adds found peers to the learned ones.
 func (s *sweepState) learn(found []peer.ID) {
 	for _, p := range found {
@@ -66,6 +93,62 @@ func (s *sweepState) forget(peers []peer.ID) {
 	s.learned = slices.DeleteFunc(s.learned, func(p peer.ID) bool { return slices.Contains(peers, p) })
 }
 
+// probeRegions is how many of the regions this node holds a sweep probes:
+// at most that many lookups (one FIND_NODE round each) per sweep at rest.
+// A node holds about 4k regions whatever the size of the network (a few
+// times as many regions as peers, k holders each: regions in keyspace.go),
+// so each is probed every 4k/probeRegions sweeps (8 at k = 8: 80 s at the
+// default repair_interval).
+const probeRegions = 4
+
+// probes returns the prefixes of the next probeRegions regions of cur that
+// self holds, in key-space order from the probe cursor (wrapping around),
+// and moves the cursor past them; all of them if self holds no more.
+func (s *sweepState) probes(cur []region, self peer.ID) []prefix {
+	var held []prefix
+	for _, r := range cur {
+		if slices.Contains(r.holders, self) {
+			held = append(held, r.prefix)
+		}
+	}
+	if len(held) <= probeRegions {
+		s.probeCursor = nil
+		return held
+	}
+	i, _ := slices.BinarySearchFunc(held, s.probeCursor, func(p prefix, c []byte) int { return bytes.Compare(p.id[:], c) })
+	out := make([]prefix, probeRegions)
+	for j := range out {
+		out[j] = held[(i+j)%len(held)]
+	}
+	s.probeCursor = after(out[len(out)-1].id[:])
+	return out
+}
+
+// probe looks up the holders of the prefixes ps that plan does not touch
+// (retarget looks those up), one lookup of probeWidth peers each, and
+// returns the peers found that peers (the table and the learned ones,
+// this node) lacks.
+func (m *Manager) probe(ctx context.Context, ps []prefix, plan regionPlan, peers []peer.ID) []peer.ID {
+	planned := slices.Clone(plan.handOffs)
+	for _, j := range plan.syncs {
+		planned = append(planned, j.prefixes...)
+	}
+	ps = slices.DeleteFunc(ps, func(p prefix) bool {
+		return slices.ContainsFunc(planned, func(q prefix) bool { return overlaps(p, q) })
+	})
+	known := map[peer.ID]bool{}
+	for _, p := range peers {
+		known[p] = true
+	}
+	return slices.Collect(maps.Keys(m.lookupHolders(ctx, ps, known, probeWidth*m.cfg.Factor)))
+}
+
+// probeWidth: a probe keeps the probeWidth·k peers nearest its key that
+// the lookup found (one FIND_NODE round answers with a bucket of them), so
+// that it learns the peers near the whole region, not only the holders of
+// its key.
+const probeWidth = 2
+
 // retarget corrects plan, made from the regions of peers (the routing
 // table, and this node unless it leaves), where lookups of its ranges find
 // holders peers lacks; it returns those it found.
@@ -79,7 +162,7 @@ func (m *Manager) retarget(ctx context.Context, plan regionPlan, peers []peer.ID
 	for _, p := range peers {
 		known[p] = true
 	}
-	found := m.lookupHolders(ctx, ranges, known)
+	found := m.lookupHolders(ctx, ranges, known, m.cfg.Factor)
 	if len(found) == 0 {
 		return plan, nil
 	}
@@ -158,16 +241,17 @@ func without(ps, cut []prefix) []prefix {
 	return out
 }
 
-// lookupHolders looks up the k closest peers of each range (of the first
+// lookupHolders looks up the n closest peers of each range (of the first
 // key this node has there), repairWorkers at a time, and returns those
 // found that known lacks. A peer this node doubts is not taken: one it has
 // just evicted is still in the tables of the peers that have not yet (a
 // sync with it would fail, and its ranges wait for the next sweep).
-func (m *Manager) lookupHolders(ctx context.Context, ranges []prefix, known map[peer.ID]bool) map[peer.ID]bool {
+func (m *Manager) lookupHolders(ctx context.Context, ranges []prefix, known map[peer.ID]bool, n int) map[peer.ID]bool {
 	answers := make([][]peer.ID, len(ranges))
 	forEachBounded(ctx, len(ranges), func(i int) {
 		if key, ok := m.firstKey(ctx, ranges[i]); ok {
-			answers[i] = m.router.lookup(ctx, DHTKey(key), m.cfg.Factor)
+			m.lookups.Add(1)
+			answers[i] = m.router.lookup(ctx, DHTKey(key), n)
 		}
 	})
 	found := map[peer.ID]bool{}
@@ -202,7 +286,7 @@ func (m *Manager) verifyPartners(ctx context.Context, rs []region, due []partner
 	ranges = coarsest(ranges)
 	known := regionPeers(rs)
 	known[m.self] = true
-	found := m.lookupHolders(ctx, ranges, known)
+	found := m.lookupHolders(ctx, ranges, known, m.cfg.Factor)
 	if len(found) == 0 {
 		return due
 	}

@@ -24,3 +24,50 @@ func TestWithout(t *testing.T) {
 		}
 	}
 }
+
+// A sweep probes probeRegions of the regions this node holds, the next
+// ones in key-space order each time, so that every one is probed once in
+// ceil(held/probeRegions) sweeps; with no more than probeRegions held, all
+// of them every sweep.
+func TestProbesRotate(t *testing.T) {
+	peers := randomPeers(t, 60)
+	self := peers[0]
+	cur := regions(peers, 8)
+	var held []prefix
+	for _, r := range cur {
+		if slices.Contains(r.holders, self) {
+			held = append(held, r.prefix)
+		}
+	}
+	if len(held) <= probeRegions {
+		t.Fatalf("self holds %d regions: too few to rotate", len(held))
+	}
+	var s sweepState
+	seen := map[prefix]int{}
+	sweeps := (len(held) + probeRegions - 1) / probeRegions
+	for range sweeps {
+		got := s.probes(cur, self)
+		if len(got) != probeRegions {
+			t.Fatalf("a sweep probes %d regions, want %d", len(got), probeRegions)
+		}
+		for _, p := range got {
+			if !slices.Contains(held, p) {
+				t.Fatalf("probes %v, which self does not hold", p)
+			}
+			seen[p]++
+		}
+	}
+	for _, p := range held {
+		if seen[p] == 0 {
+			t.Fatalf("%v not probed in %d sweeps (%d regions held)", p, sweeps, len(held))
+		}
+	}
+	// The rotation goes on where it stopped, wrapping around.
+	if got := s.probes(cur, self); slices.ContainsFunc(got, func(p prefix) bool { return seen[p] > 1 }) {
+		t.Fatalf("the next sweep probes %v again before the others", got)
+	}
+	few := regions(peers[:3], 8) // one region, the whole key space
+	if got := s.probes(few, self); len(got) != 1 {
+		t.Fatalf("holding %d regions: probes %v, want all", len(few), got)
+	}
+}

@@ -151,10 +151,11 @@ type RecordCounts struct {
 
 // ReplicationCounters are dhtnode's cumulative read and repair counters.
 type ReplicationCounters struct {
-	Reads   uint64 `json:"reads_total"`        // quorum reads
-	Hedged  uint64 `json:"hedged_reads_total"` // holders those asked after a hedge delay
-	Audits  uint64 `json:"audits_total"`       // keys whose holders repair asked for their copies
-	Repairs uint64 `json:"repairs_total"`      // copies repair pushed
+	Reads   uint64 `json:"reads_total"`          // quorum reads
+	Hedged  uint64 `json:"hedged_reads_total"`   // holders those asked after a hedge delay
+	Audits  uint64 `json:"audits_total"`         // keys whose holders repair asked for their copies
+	Repairs uint64 `json:"repairs_total"`        // copies repair pushed
+	Lookups uint64 `json:"repair_lookups_total"` // lookups of a range's holders (FIND_NODE rounds)
 	// Factor (k), RepairBytes and RepairBytesSent are read by the volume
 	// mode and not summed by add or since. RepairBytes counts a sync byte
 	// on both sides, RepairBytesSent once (the sender's); each is nil when
@@ -170,12 +171,13 @@ func (c *ReplicationCounters) add(o ReplicationCounters) {
 	c.Hedged += o.Hedged
 	c.Audits += o.Audits
 	c.Repairs += o.Repairs
+	c.Lookups += o.Lookups
 }
 
 // since returns the counts from before to c.
 func (c ReplicationCounters) since(before ReplicationCounters) ReplicationCounters {
 	return ReplicationCounters{Reads: c.Reads - before.Reads, Hedged: c.Hedged - before.Hedged,
-		Audits: c.Audits - before.Audits, Repairs: c.Repairs - before.Repairs}
+		Audits: c.Audits - before.Audits, Repairs: c.Repairs - before.Repairs, Lookups: c.Lookups - before.Lookups}
 }
 
 // Status fetches GET /v1/status.

@@ -178,6 +178,12 @@ func volumeRows() []row[VolumeResult] {
 			}
 			return float64(r.Rest.Counters.Audits), true
 		}},
+		{"rest repair lookups (all nodes)", 0, func(r VolumeResult) (float64, bool) {
+			if r.Rest == nil || r.Rest.Counters == nil {
+				return 0, false
+			}
+			return float64(r.Rest.Counters.Lookups), true
+		}},
 	}
 	for i, name := range []string{"kill 1 node", "kill wave"} {
 		step := func(f func(*KillStep) float64) func(VolumeResult) (float64, bool) { return volumeFigure(killOf(i), f) }
