@@ -378,10 +378,20 @@ func openStore(cfg config.Config, valid replication.Validator, logger *slog.Logg
 			"move it away to start (the other holders refill this node's records)", old)
 	}
 	path := filepath.Join(cfg.DataDir, datastoreDir)
-	d, store, note, err := openLevelDB(path, &leveldb.Options{
+	d, store, note, err := openLevelDB(path, levelDBOptions(cfg.Storage.Sync), logger, open)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return d, store, note, nil
+}
+
+// levelDBOptions are the options of the node's LevelDB store (the sizes
+// above); sync is storage.sync.
+func levelDBOptions(sync bool) *leveldb.Options {
+	return &leveldb.Options{
 		// Without storage.sync a write is in the journal (written, not
 		// fsynced) before it is acknowledged: it survives a process crash.
-		NoSync:             !cfg.Storage.Sync,
+		NoSync:             !sync,
 		WriteBuffer:        storeWriteBuffer,
 		BlockCacheCapacity: storeBlockCache,
 		Filter:             filter.NewBloomFilter(storeFilterBits),
@@ -390,11 +400,7 @@ func openStore(cfg config.Config, valid replication.Validator, logger *slog.Logg
 		CompactionL0Trigger:    storeL0Tables,
 		WriteL0SlowdownTrigger: 2 * storeL0Tables,
 		WriteL0PauseTrigger:    3 * storeL0Tables,
-	}, logger, open)
-	if err != nil {
-		return nil, nil, "", err
 	}
-	return d, store, note, nil
 }
 
 func dirExists(path string) bool {
