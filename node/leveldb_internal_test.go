@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"testing"
 
 	ds "github.com/ipfs/go-datastore"
@@ -51,5 +52,46 @@ func BenchmarkLevelDBCreate(b *testing.B) {
 				return d.Put(ctx, k, value)
 			})
 		})
+	}
+}
+
+// TestLevelDBOptions checks the level-0 triggers' order (a compaction
+// trigger at or past the slow-down or stop trigger stalls writes for good)
+// and that what is written through several memtable flushes and level-0
+// compactions is all there after the store is closed and opened again.
+func TestLevelDBOptions(t *testing.T) {
+	o := levelDBOptions(false)
+	if !(o.CompactionL0Trigger < o.WriteL0SlowdownTrigger && o.WriteL0SlowdownTrigger < o.WriteL0PauseTrigger) {
+		t.Fatalf("level-0 triggers %d, %d, %d: want compaction < slow-down < stop",
+			o.CompactionL0Trigger, o.WriteL0SlowdownTrigger, o.WriteL0PauseTrigger)
+	}
+	dir := t.TempDir()
+	ctx := t.Context()
+	const n = 3 * storeL0Tables * storeWriteBuffer / 1024 // three level-0 compactions' worth of 1 KiB values
+	key := func(i int) ds.Key { return ds.NewKey(fmt.Sprintf("/r/%08d", i)) }
+	d, err := leveldb.NewDatastore(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := d.Put(ctx, key(i), make([]byte, 1024)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d, err = leveldb.NewDatastore(dir, levelDBOptions(false)); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := d.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	for i := range n {
+		if ok, err := d.Has(ctx, key(i)); err != nil || !ok {
+			t.Fatalf("record %d after reopening: present %v, %v", i, ok, err)
+		}
 	}
 }
