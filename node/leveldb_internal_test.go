@@ -57,8 +57,8 @@ func BenchmarkLevelDBCreate(b *testing.B) {
 
 // TestLevelDBOptions checks the level-0 triggers' order (a compaction
 // trigger at or past the slow-down or stop trigger stalls writes for good)
-// and that what is written through several memtable flushes and level-0
-// compactions is all there after the store is closed and opened again.
+// and that what is written through several memtable flushes and a level-0
+// compaction is all there after the store is closed and opened again.
 func TestLevelDBOptions(t *testing.T) {
 	o := levelDBOptions(false)
 	if !(o.CompactionL0Trigger < o.WriteL0SlowdownTrigger && o.WriteL0SlowdownTrigger < o.WriteL0PauseTrigger) {
@@ -67,7 +67,7 @@ func TestLevelDBOptions(t *testing.T) {
 	}
 	dir := t.TempDir()
 	ctx := t.Context()
-	const n = 3 * storeL0Tables * storeWriteBuffer / 1024 // three level-0 compactions' worth of 1 KiB values
+	const n = (storeL0Tables + 2) * storeWriteBuffer / 1024 // a level-0 compaction and more of 1 KiB values
 	key := func(i int) ds.Key { return ds.NewKey(fmt.Sprintf("/r/%08d", i)) }
 	d, err := leveldb.NewDatastore(dir, o)
 	if err != nil {
