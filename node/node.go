@@ -51,6 +51,17 @@ const (
 // took 0.6 MiB off the median node's RSS and 1.1–1.4 MiB off the largest
 // (docs/benchmarks-history-2026.md, tenth session).
 //
+// But keys are kad IDs, random, so every level-0 table overlaps all of
+// level 1 and each level-0 compaction rewrites the whole of level 1 (up to
+// 10 MiB) to merge in what level 0 holds: with 256 KiB tables compacted 4 at
+// a time, 1 MiB of new records cost up to 10 MiB of rewriting, and a
+// holder's CPU per stored record grew with its store (a Get of the absent key
+// and a Put of 1.2 KiB, in process, at 30,000-40,000 records: 104-160 µs;
+// at 5,000: 29 µs). A 1 MiB memtable and level 0 compacted at 8 tables
+// (8 MiB at a time) cut that to 36-45 µs at 30,000-40,000 records and 14 µs
+// at 5,000 (session 16, i20n; the report has the figures). Reads of an
+// absent key check up to 8 level-0 tables' Bloom filters instead of 4.
+//
 // Each table carries a Bloom filter of its keys (storeFilterBits bits a
 // key, about 1 % false positives): a holder looks a key up before it
 // stores a new record (a CREATE is stored only if the key is absent), and
@@ -69,9 +80,13 @@ const (
 // rate (i20e)").
 // Compactions are then driven by table counts and level sizes only.
 const (
-	storeWriteBuffer = 256 << 10
+	storeWriteBuffer = 1 << 20
 	storeBlockCache  = 2 << 20
 	storeFilterBits  = 10
+	// storeL0Tables is the level-0 table count that starts a compaction;
+	// writes slow down at twice as many and stop at three times (LevelDB's
+	// own ratios: 4, 8 and 12).
+	storeL0Tables = 8
 )
 
 // Connection manager watermarks: trimming starts above high and stops at low.
@@ -363,20 +378,29 @@ func openStore(cfg config.Config, valid replication.Validator, logger *slog.Logg
 			"move it away to start (the other holders refill this node's records)", old)
 	}
 	path := filepath.Join(cfg.DataDir, datastoreDir)
-	d, store, note, err := openLevelDB(path, &leveldb.Options{
+	d, store, note, err := openLevelDB(path, levelDBOptions(cfg.Storage.Sync), logger, open)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return d, store, note, nil
+}
+
+// levelDBOptions are the options of the node's LevelDB store (the sizes
+// above); sync is storage.sync.
+func levelDBOptions(sync bool) *leveldb.Options {
+	return &leveldb.Options{
 		// Without storage.sync a write is in the journal (written, not
 		// fsynced) before it is acknowledged: it survives a process crash.
-		NoSync:             !cfg.Storage.Sync,
+		NoSync:             !sync,
 		WriteBuffer:        storeWriteBuffer,
 		BlockCacheCapacity: storeBlockCache,
 		Filter:             filter.NewBloomFilter(storeFilterBits),
 		// Compactions by table counts and level sizes only (see above).
 		DisableSeeksCompaction: true,
-	}, logger, open)
-	if err != nil {
-		return nil, nil, "", err
+		CompactionL0Trigger:    storeL0Tables,
+		WriteL0SlowdownTrigger: 2 * storeL0Tables,
+		WriteL0PauseTrigger:    3 * storeL0Tables,
 	}
-	return d, store, note, nil
 }
 
 func dirExists(path string) bool {
