@@ -44,6 +44,8 @@ type sweepState struct {
 
 	mu   sync.Mutex
 	last time.Time
+	// changedAt is when a peer last joined or left the routing table.
+	changedAt time.Time
 	// flapped are the peers that joined or left the table since the last
 	// pass (at most the peers seen meanwhile, never keys): a peer that left
 	// and came back before a pass leaves the regions as they were, but may
@@ -68,6 +70,15 @@ func (s *sweepState) noteChanged(p peer.ID) {
 		s.flapped = map[peer.ID]bool{}
 	}
 	s.flapped[p] = true
+	s.changedAt = time.Now()
+}
+
+// changedWithin reports whether a peer joined or left the routing table
+// within d.
+func (s *sweepState) changedWithin(d time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.changedAt.IsZero() && time.Since(s.changedAt) < d
 }
 
 // pending reports whether a peer changed since the last pass.
@@ -244,14 +255,19 @@ func (m *Manager) run() {
 	// sweep at the same moment.
 	sweep := time.NewTimer(rand.N(m.cfg.RepairInterval) + 1)
 	defer sweep.Stop()
+	round := antiEntropySweeps * m.cfg.RepairInterval
 	for n := 0; ; {
 		select {
 		case <-m.ctx.Done():
 			return
 		case <-sweep.C:
 			m.pass(m.ctx, true)
-			if n++; n%antiEntropySweeps == 0 {
+			// Anti-entropy every antiEntropySweeps sweeps, postponed
+			// (antientropy.go) while the routing table changed within the
+			// last round, by one round at most.
+			if n++; n >= antiEntropySweeps && (n >= 2*antiEntropySweeps || !m.sweeps.changedWithin(round)) {
 				m.antiEntropy(m.ctx, m.sweeps.regions) // antientropy.go
+				n = 0
 			}
 			sweep.Reset(m.cfg.RepairInterval)
 		case <-m.kick:
@@ -345,20 +361,59 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 }
 
 // runSyncs runs the plan's sync jobs, repairWorkers sessions at a time (a
-// job's hand-off prefixes in a push-only session of their own), and returns
-// the prefixes of those that failed or did not end equal (handed off), and
-// the peers whose syncs failed with an error.
+// job's hand-off prefixes in a push-only session of their own), those in
+// which this node is the second responsible survivor (plan.seconds) after
+// all the others, and returns the prefixes of those that failed or did not
+// end equal (handed off), and the peers whose syncs failed with an error.
 func (m *Manager) runSyncs(ctx context.Context, plan regionPlan) (failed []prefix, errored []peer.ID) {
-	jobs := sessionsOf(plan)
+	first, second := splitSeconds(sessionsOf(plan), plan.seconds)
+	failed, errored = m.runSessions(ctx, first)
+	f, e := m.runSessions(ctx, second)
+	return coarsest(append(failed, f...)), append(errored, e...)
+}
+
+// splitSeconds splits sessions into those to run first and the parts of
+// those in seconds (per peer), to run after them.
+func splitSeconds(sessions []syncJob, seconds map[peer.ID][]prefix) (first, second []syncJob) {
+	for _, j := range sessions {
+		cut := seconds[j.peer]
+		if len(cut) == 0 || j.mode == syncPush {
+			first = append(first, j)
+			continue
+		}
+		var later []prefix
+		for _, q := range j.prefixes {
+			for _, c := range cut {
+				if overlaps(q, c) {
+					later = append(later, finer(q, c))
+				}
+			}
+		}
+		if now := without(j.prefixes, cut); len(now) > 0 {
+			first = append(first, syncJob{peer: j.peer, prefixes: now, mode: j.mode})
+		}
+		if len(later) > 0 {
+			second = append(second, syncJob{peer: j.peer, prefixes: coarsest(later), mode: j.mode})
+		}
+	}
+	return first, second
+}
+
+// runSessions runs sync sessions, repairWorkers at a time; it returns as
+// runSyncs does.
+func (m *Manager) runSessions(ctx context.Context, jobs []syncJob) (failed []prefix, errored []peer.ID) {
 	ok := make([]bool, len(jobs))
 	errs := make([]error, len(jobs))
 	forEachBounded(ctx, len(jobs), func(i int) {
+		began := time.Now()
 		res, err := m.ranges.syncRanges(ctx, jobs[i].peer, jobs[i].prefixes, jobs[i].mode)
 		if err != nil {
 			m.logger.Debug("range sync failed", "peer", jobs[i].peer, "prefixes", len(jobs[i].prefixes), "error", err)
 		}
 		ok[i], errs[i] = err == nil && (res.equal || res.handedOff), err
 		m.repairs.Add(uint64(res.sent + res.received))
+		m.logger.Debug("range sync", "peer", jobs[i].peer, "prefixes", len(jobs[i].prefixes), "mode", jobs[i].mode,
+			"sent", res.sent, "received", res.received, "bytes", res.bytes, "rounds", res.rounds, "ok", ok[i], "took", time.Since(began))
 	})
 	for i, j := range jobs {
 		if !ok[i] {

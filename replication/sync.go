@@ -349,8 +349,9 @@ func (s *syncSession) take(ctx context.Context, recs []keyedWire, asked []syncWa
 		}
 		delete(wanted, id)
 		r, err := Unmarshal(kw.key, kw.wire)
-		if err == nil {
-			err = s.m.valid.checkAnswer(r)
+		held := err == nil && s.mode != syncPush && s.m.store.holds(ctx, kw.key, kw.wire)
+		if err == nil && !held {
+			err = s.m.valid.checkAnswer(r) // a held copy was verified when stored (storeSynced)
 		}
 		if err != nil {
 			s.badRecord(kw.key, err)
@@ -370,6 +371,10 @@ func (s *syncSession) take(ctx context.Context, recs []keyedWire, asked []syncWa
 		}
 		if droppable(r, time.Now(), s.m.cfg.TombstoneTTL) {
 			continue // droppable here (the clocks differ): it would be dropped again
+		}
+		if held {
+			s.res.received++ // as a Put of it would
+			continue
 		}
 		stored, err := s.m.store.Put(ctx, r)
 		if err != nil {
@@ -551,8 +556,12 @@ func (m *Manager) storeSynced(ctx context.Context, from peer.ID, kw keyedWire) b
 	if m.syncFar != nil && m.syncFar(kw.key) {
 		return false
 	}
+	// A copy this node holds already (two holders filling it at once, or
+	// anti-entropy after them) was verified when it was stored: it needs
+	// neither a signature check nor a write.
 	r, err := Unmarshal(kw.key, kw.wire)
-	if err == nil {
+	held := err == nil && m.store.holds(ctx, kw.key, kw.wire)
+	if err == nil && !held {
 		err = m.valid.checkAnswer(r)
 	}
 	if err != nil {
@@ -562,6 +571,9 @@ func (m *Manager) storeSynced(ctx context.Context, from peer.ID, kw keyedWire) b
 	}
 	if droppable(r, time.Now(), m.cfg.TombstoneTTL) {
 		return false // not a bad record: the peer's clock may differ
+	}
+	if held {
+		return true // as a Put of it would (Record.Compare: equal)
 	}
 	stored, err := m.store.Put(ctx, r)
 	if err != nil {
