@@ -29,8 +29,11 @@ const (
 	// repairWorkers bounds the range syncs (one per peer), and the set-aside
 	// keys settled (stale.go), run at once.
 	repairWorkers = 8
-	// kickDelay gathers a burst of routing events into one repair pass.
-	kickDelay = 250 * time.Millisecond
+	// kickDelay gathers a burst of routing events into one repair pass: the
+	// pass starts once no event came for this long (sweepState.gather), or
+	// kickGatherMax after the first.
+	kickDelay     = 500 * time.Millisecond
+	kickGatherMax = 2 * time.Second
 	// repairPushRate and repairPushBurst rate-limit repair pushes (audits,
 	// hand-offs, read repair, leave), so that a mass failure does not
 	// swamp the survivors.

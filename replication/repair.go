@@ -73,6 +73,30 @@ func (s *sweepState) noteChanged(p peer.ID) {
 	s.changedAt = time.Now()
 }
 
+// gather waits for the rest of a burst of routing events that began at
+// first: until kickDelay passed without another, but no longer than
+// kickGatherMax after first. The deaths of a SIGKILL wave reach the table
+// over about half a second (probes, then the refill lookups that find more
+// dead peers): a pass that starts on the first of them leaves the others
+// to a pass after it, which waits for all of its syncs. It reports false if
+// ctx ended.
+func (s *sweepState) gather(ctx context.Context, first time.Time) bool {
+	for {
+		s.mu.Lock()
+		last := s.changedAt
+		s.mu.Unlock()
+		wait := min(kickDelay-time.Since(last), kickGatherMax-time.Since(first))
+		if wait <= 0 {
+			return true
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
 // changedWithin reports whether a peer joined or left the routing table
 // within d.
 func (s *sweepState) changedWithin(d time.Duration) bool {
@@ -271,9 +295,7 @@ func (m *Manager) run() {
 			}
 			sweep.Reset(m.cfg.RepairInterval)
 		case <-m.kick:
-			select { // gather the rest of a burst of routing events
-			case <-time.After(kickDelay):
-			case <-m.ctx.Done():
+			if !m.sweeps.gather(m.ctx, time.Now()) {
 				return
 			}
 			// A kick that arrived while the last pass gathered its burst

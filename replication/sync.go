@@ -29,6 +29,13 @@ const (
 	// syncWalkMax bounds the records a responder reads to find the
 	// records of one want.
 	syncWalkMax = 4 * syncEntryMax
+	// syncRequestBytes bounds the records one request pushes, and those it
+	// asks for (at least one record either way): a holder that several
+	// survivors fill at once verifies and stores a request's records before
+	// it answers, and a request of 2 MiB (1,800 records of 1 KiB) to a
+	// replacement of a dead holder, on two cores shared by 14 nodes, took
+	// longer than a round may (4 × RPCTimeout), failing the session.
+	syncRequestBytes = 256 << 10
 	// syncIdleTimeout is how long a responder waits for the next request.
 	syncIdleTimeout = 30 * time.Second
 	// Defaults of the per-peer limit on sync requests a node serves.
@@ -91,7 +98,7 @@ func (m *Manager) syncRanges(ctx context.Context, p peer.ID, ps []prefix, mode s
 		return res, fmt.Errorf("sync with %s: %w", p.ShortString(), err)
 	}
 	defer conn.close()
-	s := &syncSession{m: m, peer: p, conn: conn, res: &res, mode: mode, budget: syncFrameLimit(m.valid.MaxValueSize) / 2}
+	s := &syncSession{m: m, peer: p, conn: conn, res: &res, mode: mode, budget: min(syncRequestBytes, syncFrameLimit(m.valid.MaxValueSize)/2)}
 	if s.groups, err = s.groupsOf(ctx, ps); err != nil {
 		return res, err
 	}
