@@ -114,6 +114,9 @@ type Manager struct {
 	// syncFar reports whether this node is too far from a key to store a
 	// record of it pushed by a sync session; nil: never.
 	syncFar func(key string) bool
+	// secondDelay is secondDelay (repair.go); tests of passes run one
+	// after another set it to 0.
+	secondDelay time.Duration
 	// doubted reports whether this node has reason to think a peer may be
 	// dead (Doubter); nil: none. Stats.UnderReplicated counts the regions
 	// held with such a peer.
@@ -201,6 +204,7 @@ func newManager(cfg Config, self peer.ID, priv crypto.PrivKey, store *Store, rou
 		sweeps:     sweepState{incomplete: make(map[prefix]int), chunk: walkChunk},
 		syncLimits: newPeerLimits(syncPeerRate, syncPeerBurst),
 	}
+	m.secondDelay = secondDelay
 	digests, err := newDigestTable(ctx, store) // before anything can write to the store
 	if err != nil {
 		m.logger.Error("building the range digests; range sync is off", "error", err)

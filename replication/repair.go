@@ -286,10 +286,7 @@ func (m *Manager) run() {
 			return
 		case <-sweep.C:
 			m.pass(m.ctx, true)
-			// Anti-entropy every antiEntropySweeps sweeps, postponed
-			// (antientropy.go) while the routing table changed within the
-			// last round, by one round at most.
-			if n++; n >= antiEntropySweeps && (n >= 2*antiEntropySweeps || !m.sweeps.changedWithin(round)) {
+			if n++; antiEntropyDue(n, m.sweeps.changedWithin(round)) {
 				m.antiEntropy(m.ctx, m.sweeps.regions) // antientropy.go
 				n = 0
 			}
@@ -305,6 +302,15 @@ func (m *Manager) run() {
 			}
 		}
 	}
+}
+
+// antiEntropyDue reports whether anti-entropy runs after the sweeps-th
+// sweep since its last round: every antiEntropySweeps sweeps, unless the
+// routing table changed within the last round (churned), then up to one
+// round later. The region planner is repairing what the change moved, and
+// a round now would move the same records to the same new holders again.
+func antiEntropyDue(sweeps int, churned bool) bool {
+	return sweeps >= antiEntropySweeps && (!churned || sweeps >= 2*antiEntropySweeps)
 }
 
 // pass repairs by region (plan.go): it computes the regions of the routing
@@ -382,14 +388,25 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 	}
 }
 
+// secondDelay is the least time a pass waits, from the start of its syncs,
+// before those in which it is the second responsible survivor.
+const secondDelay = time.Second
+
 // runSyncs runs the plan's sync jobs, repairWorkers sessions at a time (a
 // job's hand-off prefixes in a push-only session of their own), those in
 // which this node is the second responsible survivor (plan.seconds) after
-// all the others, and returns the prefixes of those that failed or did not
+// all the others and at least secondDelay after the first, and returns the prefixes of those that failed or did not
 // end equal (handed off), and the peers whose syncs failed with an error.
 func (m *Manager) runSyncs(ctx context.Context, plan regionPlan) (failed []prefix, errored []peer.ID) {
 	first, second := splitSeconds(sessionsOf(plan), plan.seconds)
+	began := time.Now()
 	failed, errored = m.runSessions(ctx, first)
+	if len(second) > 0 {
+		select { // a node that is only ever second gives the nearest a head start
+		case <-time.After(m.secondDelay - time.Since(began)):
+		case <-ctx.Done():
+		}
+	}
 	f, e := m.runSessions(ctx, second)
 	return coarsest(append(failed, f...)), append(errored, e...)
 }
