@@ -162,22 +162,22 @@ func TestGatherWaitsOutABurst(t *testing.T) {
 	}
 }
 
-// Anti-entropy runs every antiEntropySweeps sweeps, up to one round later
-// while the routing table changes.
+// Anti-entropy runs every antiEntropySweeps sweeps, up to two rounds later
+// while the node is busy with a bulk repair.
 func TestAntiEntropyDueAfterChurn(t *testing.T) {
 	for _, tc := range []struct {
-		sweeps  int
-		churned bool
-		want    bool
+		sweeps int
+		busy   bool
+		want   bool
 	}{
 		{antiEntropySweeps - 1, false, false},
 		{antiEntropySweeps, false, true},
 		{antiEntropySweeps, true, false},
-		{2*antiEntropySweeps - 1, true, false},
-		{2 * antiEntropySweeps, true, true},
+		{3*antiEntropySweeps - 1, true, false},
+		{3 * antiEntropySweeps, true, true},
 	} {
-		if got := antiEntropyDue(tc.sweeps, tc.churned); got != tc.want {
-			t.Errorf("antiEntropyDue(%d, %v) = %v, want %v", tc.sweeps, tc.churned, got, tc.want)
+		if got := antiEntropyDue(tc.sweeps, tc.busy); got != tc.want {
+			t.Errorf("antiEntropyDue(%d, %v) = %v, want %v", tc.sweeps, tc.busy, got, tc.want)
 		}
 	}
 }
