@@ -123,21 +123,41 @@ func (s *Store) getBytes(ctx context.Context, key string) ([]byte, error) {
 	return sl.wire, nil
 }
 
-// holds reports whether the stored copy of key is exactly wire, without
-// caching what it reads: a record that a range sync moves to this node a
-// second time (two holders filling it at once, or anti-entropy after them)
-// needs neither a signature check nor a write. A read error reports false.
-func (s *Store) holds(ctx context.Context, key string, wire []byte) bool {
-	id := kadID(key)
-	cur, _, ok := s.cache.get(string(id))
-	if !ok {
-		sl, err := s.load(ctx, key, id)
-		if err != nil {
-			return false
+// PutChecked is Put for a record that came from a peer: check (the
+// verification of an answer) runs under the key's lock, after the read of
+// the stored copy, and only if that copy is not r itself. A copy this node
+// holds already (a range sync moving it a second time: two holders filling
+// it at once, or anti-entropy after them) was checked when it was stored:
+// it is neither checked nor written again, and reports stored, as Put
+// reports re-storing it. bad is check's error (nothing stored); err is
+// Put's.
+func (s *Store) PutChecked(ctx context.Context, r *Record, check func(*Record) error) (stored bool, bad, err error) {
+	wire := r.Marshal()
+	var invalid error
+	err = s.update(ctx, r.Key, func(cur []byte) ([]byte, bool) {
+		if cur != nil && bytes.Equal(cur, wire) {
+			stored = true
+			return nil, false
 		}
-		cur = sl.wire
+		if bad = check(r); bad != nil {
+			return nil, false
+		}
+		var next []byte
+		if next, invalid = s.storable(r); invalid != nil {
+			return nil, false
+		}
+		stored = cur == nil || s.beats(r, cur)
+		return next, stored
+	})
+	switch {
+	case bad != nil:
+		return false, bad, nil
+	case invalid != nil:
+		return false, nil, invalid
+	case err != nil:
+		return false, nil, fmt.Errorf("store %q: %w", r.Key, err)
 	}
-	return cur != nil && bytes.Equal(cur, wire)
+	return stored, nil, nil
 }
 
 // Put stores r unless the stored record is at least as new (Record.Compare).

@@ -356,9 +356,8 @@ func (s *syncSession) take(ctx context.Context, recs []keyedWire, asked []syncWa
 		}
 		delete(wanted, id)
 		r, err := Unmarshal(kw.key, kw.wire)
-		held := err == nil && s.mode != syncPush && s.m.store.holds(ctx, kw.key, kw.wire)
-		if err == nil && !held {
-			err = s.m.valid.checkAnswer(r) // a held copy was verified when stored (storeSynced)
+		if err == nil && s.mode == syncPush {
+			err = s.m.valid.checkAnswer(r)
 		}
 		if err != nil {
 			s.badRecord(kw.key, err)
@@ -379,16 +378,15 @@ func (s *syncSession) take(ctx context.Context, recs []keyedWire, asked []syncWa
 		if droppable(r, time.Now(), s.m.cfg.TombstoneTTL) {
 			continue // droppable here (the clocks differ): it would be dropped again
 		}
-		if held {
-			s.res.received++ // as a Put of it would
-			continue
-		}
-		stored, err := s.m.store.Put(ctx, r)
-		if err != nil {
+		// A copy held already (another session brought it) is not verified
+		// again, and counts as received, as re-storing it would.
+		stored, bad, err := s.m.store.PutChecked(ctx, r, s.m.valid.checkAnswer)
+		switch {
+		case bad != nil:
+			s.badRecord(kw.key, bad)
+		case err != nil:
 			s.m.logger.Debug("sync: storing a record", "key", r.Key, "peer", s.peer, "error", err)
-			continue
-		}
-		if stored {
+		case stored:
 			s.res.received++
 		}
 	}
@@ -563,14 +561,7 @@ func (m *Manager) storeSynced(ctx context.Context, from peer.ID, kw keyedWire) b
 	if m.syncFar != nil && m.syncFar(kw.key) {
 		return false
 	}
-	// A copy this node holds already (two holders filling it at once, or
-	// anti-entropy after them) was verified when it was stored: it needs
-	// neither a signature check nor a write.
 	r, err := Unmarshal(kw.key, kw.wire)
-	held := err == nil && m.store.holds(ctx, kw.key, kw.wire)
-	if err == nil && !held {
-		err = m.valid.checkAnswer(r)
-	}
 	if err != nil {
 		m.tr.misbehaved(from)
 		m.logger.Debug("sync: bad record pushed", "key", kw.key, "peer", from, "error", err)
@@ -579,11 +570,13 @@ func (m *Manager) storeSynced(ctx context.Context, from peer.ID, kw keyedWire) b
 	if droppable(r, time.Now(), m.cfg.TombstoneTTL) {
 		return false // not a bad record: the peer's clock may differ
 	}
-	if held {
-		return true // as a Put of it would (Record.Compare: equal)
-	}
-	stored, err := m.store.Put(ctx, r)
-	if err != nil {
+	// A copy held already is not verified again (PutChecked).
+	stored, bad, err := m.store.PutChecked(ctx, r, m.valid.checkAnswer)
+	switch {
+	case bad != nil:
+		m.tr.misbehaved(from)
+		m.logger.Debug("sync: bad record pushed", "key", kw.key, "peer", from, "error", bad)
+	case err != nil:
 		m.logger.Debug("sync: storing a pushed record", "key", kw.key, "peer", from, "error", err)
 	}
 	return stored

@@ -78,7 +78,10 @@ func TestAWaveOfDeathsMovesEachRecordAboutOnce(t *testing.T) {
 	if lost == 0 {
 		t.Fatal("the victims held nothing")
 	}
-	if moved > uint64(lost)+uint64(lost)/4 {
-		t.Fatalf("%d records moved to replace %d copies: more than 1.25 per copy", moved, lost)
+	// 1.0-1.27 per copy here before the change, 1.0 after (1.22 under
+	// -race, where a nearest survivor may take longer than secondDelay);
+	// at 100,000 keys on 20 nodes 2 or more before.
+	if moved > uint64(lost)+uint64(lost)/2 {
+		t.Fatalf("%d records moved to replace %d copies: more than 1.5 per copy", moved, lost)
 	}
 }
