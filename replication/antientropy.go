@@ -49,6 +49,11 @@ import (
 // a few bytes per shared prefix, whatever the key count; the state kept is
 // one entry per partner.
 
+// A round is postponed while the node takes part in a bulk repair (a
+// routing change within the last round, or over antiEntropyBusyBytes of
+// repair through it since the last sweep: antiEntropyDue in repair.go), by
+// two rounds at most: the bounds above then hold from the round it runs.
+
 // antiEntropySweeps is how many sweeps apart anti-entropy rounds run (every
 // 30 s at the default 10 s interval).
 const antiEntropySweeps = 3

@@ -29,8 +29,11 @@ const (
 	// repairWorkers bounds the range syncs (one per peer), and the set-aside
 	// keys settled (stale.go), run at once.
 	repairWorkers = 8
-	// kickDelay gathers a burst of routing events into one repair pass.
-	kickDelay = 250 * time.Millisecond
+	// kickDelay gathers a burst of routing events into one repair pass: the
+	// pass starts once no event came for this long (sweepState.gather), or
+	// kickGatherMax after the first.
+	kickDelay     = 500 * time.Millisecond
+	kickGatherMax = 2 * time.Second
 	// repairPushRate and repairPushBurst rate-limit repair pushes (audits,
 	// hand-offs, read repair, leave), so that a mass failure does not
 	// swamp the survivors.
@@ -112,6 +115,9 @@ type Manager struct {
 	// syncFar reports whether this node is too far from a key to store a
 	// record of it pushed by a sync session; nil: never.
 	syncFar func(key string) bool
+	// secondDelay is secondDelay (repair.go); tests of passes run one
+	// after another set it to 0.
+	secondDelay time.Duration
 	// doubted reports whether this node has reason to think a peer may be
 	// dead (Doubter); nil: none. Stats.UnderReplicated counts the regions
 	// held with such a peer.
@@ -199,6 +205,7 @@ func newManager(cfg Config, self peer.ID, priv crypto.PrivKey, store *Store, rou
 		sweeps:     sweepState{incomplete: make(map[prefix]int), chunk: walkChunk},
 		syncLimits: newPeerLimits(syncPeerRate, syncPeerBurst),
 	}
+	m.secondDelay = secondDelay
 	digests, err := newDigestTable(ctx, store) // before anything can write to the store
 	if err != nil {
 		m.logger.Error("building the range digests; range sync is off", "error", err)

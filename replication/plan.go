@@ -102,11 +102,18 @@ type regionPlan struct {
 	// handOffs are prefixes this node does not hold: its records there are
 	// dropped once every sync of the prefix ended equal.
 	handOffs []prefix
+	// seconds are the prefixes of syncs in which this node is a second
+	// responsible survivor (rank 1, not the nearest): runSyncs syncs them
+	// after the others, by when the nearest survivor has most often brought
+	// the new holder up to date, and the session is a digest comparison
+	// instead of a second copy of every record. Per peer; a hint for the
+	// order only (the prefixes are in syncs too).
+	seconds map[peer.ID][]prefix
 }
 
 // planRegions decides one repair pass.
 func planRegions(in regionInput) regionPlan {
-	jobs := map[peer.ID][]prefix{}
+	jobs, seconds := map[peer.ID][]prefix{}, map[peer.ID][]prefix{}
 	var handOffs []prefix
 	// repairAll syncs piece with every holder of r but this node, and
 	// hands it off if this node is not one of them.
@@ -129,10 +136,17 @@ func planRegions(in regionInput) regionPlan {
 				// hand on (its strays are the walk's).
 			case !slices.Contains(now.holders, in.self):
 				repairAll(piece, now)
-			case rankAmong(kb.SortClosestPeers(slices.Clone(now.holders), piece.id[:]), stayed, in.self) < responsibleRanks:
+			default:
+				rank := rankAmong(kb.SortClosestPeers(slices.Clone(now.holders), piece.id[:]), stayed, in.self)
+				if rank >= responsibleRanks {
+					break
+				}
 				for _, h := range now.holders {
 					if !slices.Contains(stayed, h) {
 						jobs[h] = append(jobs[h], piece)
+						if rank > 0 {
+							seconds[h] = append(seconds[h], piece)
+						}
 					}
 				}
 			}
@@ -145,7 +159,14 @@ func planRegions(in regionInput) regionPlan {
 			}
 		}
 	}
-	return planOf(jobs, handOffs)
+	p := planOf(jobs, handOffs)
+	for h, ps := range seconds {
+		if p.seconds == nil {
+			p.seconds = map[peer.ID][]prefix{}
+		}
+		p.seconds[h] = coarsest(ps)
+	}
+	return p
 }
 
 // planOf returns the plan of the given prefixes to sync per peer and to

@@ -135,7 +135,9 @@ func testDeadHolderRangesMoveInBulk(t *testing.T, settling bool) {
 	// One sync per pair of a survivor and a peer that replaces the dead
 	// next to it, however many pieces they share (a bound of (n-1) ·
 	// responsibleRanks was exceeded by about one random network in a
-	// hundred).
+	// hundred), and one more where the survivor is the second responsible
+	// for some of them (synced after the others: it moves nothing, moved
+	// == held above).
 	pairs := map[[2]peer.ID]bool{}
 	pieces(regions(net.order, k), regions(live, k), func(_ prefix, before, now region) {
 		if !slices.Contains(before.holders, dead) {
@@ -149,8 +151,8 @@ func testDeadHolderRangesMoveInBulk(t *testing.T, settling bool) {
 			}
 		}
 	})
-	if syncs > len(pairs) {
-		t.Fatalf("%d range syncs for one death, want at most %d (one per survivor and replacement it shares pieces with)", syncs, len(pairs))
+	if syncs > 2*len(pairs) {
+		t.Fatalf("%d range syncs for one death, want at most %d (two per survivor and replacement it shares pieces with)", syncs, 2*len(pairs))
 	}
 	var bytes uint64
 	for _, p := range live {

@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -120,6 +121,43 @@ func (s *Store) getBytes(ctx context.Context, key string) ([]byte, error) {
 	}
 	s.cache.add(string(id), sl.wire, gen)
 	return sl.wire, nil
+}
+
+// PutChecked is Put for a record that came from a peer: check (the
+// verification of an answer) runs under the key's lock, after the read of
+// the stored copy, and only if that copy is not r itself. A copy this node
+// holds already (a range sync moving it a second time: two holders filling
+// it at once, or anti-entropy after them) was checked when it was stored:
+// it is neither checked nor written again, and reports stored, as Put
+// reports re-storing it. bad is check's error (nothing stored); err is
+// Put's.
+func (s *Store) PutChecked(ctx context.Context, r *Record, check func(*Record) error) (stored bool, bad, err error) {
+	wire := r.Marshal()
+	var invalid error
+	err = s.update(ctx, r.Key, func(cur []byte) ([]byte, bool) {
+		if cur != nil && bytes.Equal(cur, wire) {
+			stored = true
+			return nil, false
+		}
+		if bad = check(r); bad != nil {
+			return nil, false
+		}
+		var next []byte
+		if next, invalid = s.storable(r); invalid != nil {
+			return nil, false
+		}
+		stored = cur == nil || s.beats(r, cur)
+		return next, stored
+	})
+	switch {
+	case bad != nil:
+		return false, bad, nil
+	case invalid != nil:
+		return false, nil, invalid
+	case err != nil:
+		return false, nil, fmt.Errorf("store %q: %w", r.Key, err)
+	}
+	return stored, nil, nil
 }
 
 // Put stores r unless the stored record is at least as new (Record.Compare).

@@ -200,7 +200,9 @@ func (m *Manager) retarget(ctx context.Context, plan regionPlan, peers []peer.ID
 			handOffs = append(handOffs, w.prefix)
 		}
 	}
-	return planOf(jobs, handOffs), slices.Collect(maps.Keys(found))
+	out := planOf(jobs, handOffs)
+	out.seconds = plan.seconds
+	return out, slices.Collect(maps.Keys(found))
 }
 
 // firstKey returns the key of this node's first record in p, if it has one.

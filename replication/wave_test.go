@@ -1,0 +1,183 @@
+package replication
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	ds "github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// What a wave of deaths costs: each record should move to each new holder
+// about once (wave_cluster_test.go measures it on real hosts).
+
+// The syncs in which a node is the second responsible survivor run after
+// the others: a session with prefixes of both kinds is split in two, a
+// hand-off is never deferred.
+func TestSplitSeconds(t *testing.T) {
+	peers := randomPeers(t, 3)
+	a, b, c := peers[0], peers[1], peers[2]
+	root := prefix{}
+	left, right := root.child(0), root.child(1)
+	sessions := []syncJob{
+		{peer: a, prefixes: []prefix{root}},                 // right half second
+		{peer: b, prefixes: []prefix{left}},                 // all of it second
+		{peer: c, prefixes: []prefix{right}},                // none second
+		{peer: a, prefixes: []prefix{left}, mode: syncPush}, // a hand-off
+	}
+	seconds := map[peer.ID][]prefix{a: {right}, b: {root}}
+	first, second := splitSeconds(sessions, seconds)
+	want := func(got []syncJob, p peer.ID, mode syncMode, ps ...prefix) {
+		t.Helper()
+		for _, j := range got {
+			if j.peer == p && j.mode == mode && len(j.prefixes) == len(ps) && (len(ps) == 0 || j.prefixes[0] == ps[0]) {
+				return
+			}
+		}
+		t.Errorf("no session with %s (mode %d) over %v in %+v", p.ShortString(), mode, ps, got)
+	}
+	if len(first) != 3 || len(second) != 2 {
+		t.Fatalf("first %+v, second %+v; want 3 and 2 sessions", first, second)
+	}
+	want(first, a, syncBoth, left)
+	want(first, c, syncBoth, right)
+	want(first, a, syncPush, left)
+	want(second, a, syncBoth, right)
+	want(second, b, syncBoth, left)
+}
+
+// countingDatastore counts the puts that reach it.
+type countingDatastore struct {
+	ds.Batching
+	puts atomic.Int64
+}
+
+func (d *countingDatastore) Put(ctx context.Context, k ds.Key, v []byte) error {
+	d.puts.Add(1)
+	return d.Batching.Put(ctx, k, v)
+}
+
+// A record pushed by a sync session that the node holds already (another
+// survivor brought it first) counts as stored, as before, but is neither
+// verified nor written again; a newer one is written.
+func TestSyncedCopyAlreadyHeldIsNotWrittenAgain(t *testing.T) {
+	var stores []*countingDatastore
+	net := newMemNetOn(t, 2, 2, nil, func() *Store {
+		d := &countingDatastore{Batching: dssync.MutexWrap(ds.NewMapDatastore())}
+		stores = append(stores, d)
+		return openStore(t, d, NewValidator(1024))
+	})
+	from, to := net.order[0], net.order[1]
+	nd := net.node(to)
+	ctx := testCtx(t)
+	priv := newKey(t)
+	now := time.Now().UnixNano()
+	r := signed(t, priv, Record{Key: "held", Value: []byte("v1"), Version: 1, WrittenAt: now})
+	opened := stores[0].puts.Load()
+	if _, err := nd.store.Put(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	d := stores[0] // to's: the one its Put reached
+	if d.puts.Load() == opened {
+		d = stores[1]
+	}
+	before := d.puts.Load()
+	if !nd.m.storeSynced(ctx, from, keyedWire{key: r.Key, wire: r.Marshal()}) {
+		t.Fatal("a copy already held does not count as stored")
+	}
+	if got := d.puts.Load() - before; got != 0 {
+		t.Fatalf("a copy already held was written %d times", got)
+	}
+	newer := signed(t, priv, Record{Key: "held", Value: []byte("v2"), Version: 2, WrittenAt: now + 1})
+	if !nd.m.storeSynced(ctx, from, keyedWire{key: newer.Key, wire: newer.Marshal()}) {
+		t.Fatal("a newer copy was not stored")
+	}
+	if got := d.puts.Load() - before; got != 1 {
+		t.Fatalf("a newer copy was written %d times, want once", got)
+	}
+	if got, err := nd.store.Get(ctx, "held"); err != nil || got.Version != 2 {
+		t.Fatalf("stored %+v, %v; want version 2", got, err)
+	}
+}
+
+// A pass waits out a burst of routing events: until kickDelay passes
+// without one, but no longer than kickGatherMax after the first.
+func TestGatherWaitsOutABurst(t *testing.T) {
+	var s sweepState
+	p := randomPeers(t, 1)[0]
+	ctx := testCtx(t)
+
+	s.noteChanged(p)
+	start := time.Now()
+	if !s.gather(ctx, start) {
+		t.Fatal("gather ended early")
+	}
+	if took := time.Since(start); took < kickDelay-10*time.Millisecond {
+		t.Fatalf("one event: the pass began after %v, want about %v", took, kickDelay)
+	}
+
+	// Events every kickDelay/4 for 2 kickGatherMax: the pass begins at
+	// kickGatherMax, while they still come.
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(kickDelay / 4)
+		defer tick.Stop()
+		for end := time.After(2 * kickGatherMax); ; {
+			select {
+			case <-tick.C:
+				s.noteChanged(p)
+			case <-end:
+				return
+			case <-stop:
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	start = time.Now()
+	s.noteChanged(p)
+	if !s.gather(ctx, start) {
+		t.Fatal("gather ended early")
+	}
+	took := time.Since(start)
+	select {
+	case <-done:
+		t.Fatalf("a burst of events: the pass began after %v, only once they stopped (bound %v)", took, kickGatherMax)
+	default:
+	}
+	if took < kickGatherMax-10*time.Millisecond {
+		t.Fatalf("a burst of events: the pass began after %v, before kickGatherMax (%v)", took, kickGatherMax)
+	}
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	s.noteChanged(p)
+	if s.gather(cancelled, time.Now()) {
+		t.Fatal("gather reported true on a cancelled context")
+	}
+}
+
+// Anti-entropy runs every antiEntropySweeps sweeps, up to two rounds later
+// while the node is busy with a bulk repair.
+func TestAntiEntropyDueAfterChurn(t *testing.T) {
+	for _, tc := range []struct {
+		sweeps int
+		busy   bool
+		want   bool
+	}{
+		{antiEntropySweeps - 1, false, false},
+		{antiEntropySweeps, false, true},
+		{antiEntropySweeps, true, false},
+		{3*antiEntropySweeps - 1, true, false},
+		{3 * antiEntropySweeps, true, true},
+	} {
+		if got := antiEntropyDue(tc.sweeps, tc.busy); got != tc.want {
+			t.Errorf("antiEntropyDue(%d, %v) = %v, want %v", tc.sweeps, tc.busy, got, tc.want)
+		}
+	}
+}
