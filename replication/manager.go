@@ -34,6 +34,13 @@ const (
 	// kickGatherMax after the first.
 	kickDelay     = 500 * time.Millisecond
 	kickGatherMax = 2 * time.Second
+	// settlingKickDelay: while a node settles (settleSweeps), a pass
+	// follows a burst after this long, without waiting it out. Its passes
+	// ignore the peers they see for the first time, and a peer that
+	// stopped and came back inside one long gather, seen for the first
+	// time in it, would be ignored too: neither it nor the old holders
+	// would sync its ranges until a sweep.
+	settlingKickDelay = 250 * time.Millisecond
 	// repairPushRate and repairPushBurst rate-limit repair pushes (audits,
 	// hand-offs, read repair, leave), so that a mass failure does not
 	// swamp the survivors.

@@ -77,18 +77,18 @@ func (s *sweepState) noteChanged(p peer.ID) {
 }
 
 // gather waits for the rest of a burst of routing events that began at
-// first: until kickDelay passed without another, but no longer than
-// kickGatherMax after first. The deaths of a SIGKILL wave reach the table
-// over about half a second (probes, then the refill lookups that find more
-// dead peers): a pass that starts on the first of them leaves the others
-// to a pass after it, which waits for all of its syncs. It reports false if
-// ctx ended.
-func (s *sweepState) gather(ctx context.Context, first time.Time) bool {
+// first: until quiet passed without another, but no longer than most after
+// first (kickDelay and kickGatherMax once the node has settled). The deaths
+// of a SIGKILL wave reach the table over about half a second (probes, then
+// the refill lookups that find more dead peers): a pass that starts on the
+// first of them leaves the others to a pass after it, which waits for all
+// of its syncs. It reports false if ctx ended.
+func (s *sweepState) gather(ctx context.Context, first time.Time, quiet, most time.Duration) bool {
 	for {
 		s.mu.Lock()
 		last := s.changedAt
 		s.mu.Unlock()
-		wait := min(kickDelay-time.Since(last), kickGatherMax-time.Since(first))
+		wait := min(quiet-time.Since(last), most-time.Since(first))
 		if wait <= 0 {
 			return true
 		}
@@ -277,6 +277,12 @@ const (
 	batchBytes   = 1 << 20
 )
 
+// settling reports whether the node is within its settling period after a
+// (re)start (settleSweeps).
+func (m *Manager) settling() bool {
+	return time.Since(m.started) < min(settleSweeps*m.cfg.RepairInterval, maxSettle)
+}
+
 func (m *Manager) run() {
 	m.pass(m.ctx, true)
 	// Sweep at a random phase, so that nodes started together do not all
@@ -300,7 +306,11 @@ func (m *Manager) run() {
 			}
 			sweep.Reset(m.cfg.RepairInterval)
 		case <-m.kick:
-			if !m.sweeps.gather(m.ctx, time.Now()) {
+			quiet, most := kickDelay, kickGatherMax
+			if m.settling() {
+				quiet, most = settlingKickDelay, settlingKickDelay
+			}
+			if !m.sweeps.gather(m.ctx, time.Now(), quiet, most) {
 				return
 			}
 			// A kick that arrived while the last pass gathered its burst
@@ -346,7 +356,7 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 	cur := regions(peers, m.cfg.Factor)
 	in := regionInput{self: m.self, prev: s.regions, cur: cur, k: m.cfg.Factor,
 		redo: slices.Collect(maps.Keys(s.incomplete)), changed: s.takeChanged(), learned: learned}
-	settling := time.Since(m.started) < min(settleSweeps*m.cfg.RepairInterval, maxSettle)
+	settling := m.settling()
 	in.missed = s.missed(table, in.changed, settling)
 	if sweep {
 		in.redo = append(in.redo, m.walk(ctx, cur)...)

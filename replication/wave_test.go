@@ -112,7 +112,7 @@ func TestGatherWaitsOutABurst(t *testing.T) {
 
 	s.noteChanged(p)
 	start := time.Now()
-	if !s.gather(ctx, start) {
+	if !s.gather(ctx, start, kickDelay, kickGatherMax) {
 		t.Fatal("gather ended early")
 	}
 	if took := time.Since(start); took < kickDelay-10*time.Millisecond {
@@ -141,7 +141,7 @@ func TestGatherWaitsOutABurst(t *testing.T) {
 	defer func() { close(stop); <-done }()
 	start = time.Now()
 	s.noteChanged(p)
-	if !s.gather(ctx, start) {
+	if !s.gather(ctx, start, kickDelay, kickGatherMax) {
 		t.Fatal("gather ended early")
 	}
 	took := time.Since(start)
@@ -157,7 +157,7 @@ func TestGatherWaitsOutABurst(t *testing.T) {
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	s.noteChanged(p)
-	if s.gather(cancelled, time.Now()) {
+	if s.gather(cancelled, time.Now(), kickDelay, kickGatherMax) {
 		t.Fatal("gather reported true on a cancelled context")
 	}
 }
