@@ -3,6 +3,8 @@ package replication
 import (
 	"slices"
 	"testing"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // without cuts prefixes out of others: what is left covers exactly the
@@ -31,14 +33,27 @@ func TestWithout(t *testing.T) {
 // of them every sweep.
 func TestProbesRotate(t *testing.T) {
 	peers := randomPeers(t, 60)
-	self := peers[0]
 	cur := regions(peers, 8)
-	var held []prefix
-	for _, r := range cur {
-		if slices.Contains(r.holders, self) {
-			held = append(held, r.prefix)
+	// self: the peer that holds the most regions (with random IDs, one
+	// peer may hold a single one), moved first for the few-regions case.
+	heldBy := func(p peer.ID) []prefix {
+		var held []prefix
+		for _, r := range cur {
+			if slices.Contains(r.holders, p) {
+				held = append(held, r.prefix)
+			}
+		}
+		return held
+	}
+	most := 0
+	for i, p := range peers {
+		if len(heldBy(p)) > len(heldBy(peers[most])) {
+			most = i
 		}
 	}
+	peers[0], peers[most] = peers[most], peers[0]
+	self := peers[0]
+	held := heldBy(self)
 	if len(held) <= probeRegions {
 		t.Fatalf("self holds %d regions: too few to rotate", len(held))
 	}
