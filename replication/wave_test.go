@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -179,5 +180,93 @@ func TestAntiEntropyDueAfterChurn(t *testing.T) {
 		if got := antiEntropyDue(tc.sweeps, tc.busy); got != tc.want {
 			t.Errorf("antiEntropyDue(%d, %v) = %v, want %v", tc.sweeps, tc.busy, got, tc.want)
 		}
+	}
+}
+
+// hookedTransport calls after once each sync request was answered.
+type hookedTransport struct {
+	holderTransport
+	after func()
+}
+
+func (h *hookedTransport) openSync(ctx context.Context, p peer.ID) (syncConn, error) {
+	c, err := h.holderTransport.openSync(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return &hookedSync{syncConn: c, after: h.after}, nil
+}
+
+type hookedSync struct {
+	syncConn
+	after func()
+}
+
+func (c *hookedSync) roundTrip(ctx context.Context, req []byte) ([]byte, error) {
+	answer, err := c.syncConn.roundTrip(ctx, req)
+	c.after()
+	return answer, err
+}
+
+// A second responsible survivor waits while the new holder's copy of its
+// ranges changes (the nearest survivor filling it), up to a few probes
+// before it changes at all, and not once the copy agrees with its own.
+func TestSecondWaitsWhileTheNewHolderFills(t *testing.T) {
+	net := newMemNet(t, 2, 2, nil)
+	second, holder := net.order[0], net.order[1]
+	keys := make([]string, 40)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("fill-%d", i)
+		net.store(second, keys[i], "v", 1)
+	}
+	nd := net.node(second)
+	probes, fill := 0, 0 // answers; records the "nearest" stores after each
+	nd.m.tr = &hookedTransport{holderTransport: nd.m.tr, after: func() {
+		probes++
+		if probes <= fill {
+			r, err := nd.store.Get(context.Background(), keys[probes])
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if _, err := net.node(holder).store.Put(context.Background(), r); err != nil {
+				t.Error(err)
+			}
+		}
+	}}
+	ctx := testCtx(t)
+	for _, tc := range []struct {
+		name        string
+		fill, probe int
+	}{
+		// Unchanged: the nearest may not have begun; stillProbes more.
+		{"nothing moves", 0, 1 + stillProbes},
+		// Filled by one record after each of the first 4 answers: the
+		// fifth answer differs from the fourth, the sixth does not.
+		{"filling", 4, 6},
+	} {
+		probes, fill = 0, tc.fill
+		nd.m.stillRanges(ctx, holder, []prefix{{}}, time.Millisecond, time.Minute)
+		if probes != tc.probe {
+			t.Errorf("%s: %d probes, want %d", tc.name, probes, tc.probe)
+		}
+	}
+	// Patience bounds the wait.
+	probes, fill = 0, len(keys)-1
+	nd.m.stillRanges(ctx, holder, []prefix{{}}, time.Millisecond, 0)
+	if probes != 1 {
+		t.Errorf("no patience: %d probes, want 1", probes)
+	}
+	// In sync: one probe.
+	for _, k := range keys {
+		r, _ := nd.store.Get(ctx, k)
+		if _, err := net.node(holder).store.Put(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	probes, fill = 0, 0
+	nd.m.stillRanges(ctx, holder, []prefix{{}}, time.Millisecond, time.Minute)
+	if probes != 1 {
+		t.Errorf("in sync: %d probes, want 1", probes)
 	}
 }
