@@ -76,6 +76,7 @@ func (s *Store) update(ctx context.Context, key string, decide func(cur []byte) 
 	} else {
 		err = s.d.Delete(ctx, cur.dk)
 	}
+	s.gens[id[0]].Add(1)
 	if err != nil {
 		if delta > 0 {
 			s.bytes.Add(-delta)
@@ -128,10 +129,11 @@ type checkedPut struct {
 // a peer is told was stored is as durable as before. A key that occurs
 // twice is stored by PutChecked after the batch.
 //
-// The checks (the signatures) run before any key lock is taken, so that
-// other writers, and other batches, are not held up by them; then the
-// locks of the batch's keys are taken in order, the stored records read
-// again, and the batch written under them.
+// The stored records are read and the checks (the signatures) run before
+// any key lock is taken, so that other writers, and other batches, are not
+// held up by them; then the locks of the batch's keys are taken in order,
+// the records of keys written meanwhile under the same lock read again
+// (gens), and the batch written under them.
 func (s *Store) PutCheckedBatch(ctx context.Context, recs []*Record, check func(*Record) error) []checkedPut {
 	out := make([]checkedPut, len(recs))
 	var todo []batchPut
@@ -145,12 +147,13 @@ func (s *Store) PutCheckedBatch(ctx context.Context, recs []*Record, check func(
 		}
 		seen[string(id)] = true
 		wire := r.Marshal()
-		cur, err := s.getBytes(ctx, r.Key)
+		gen := s.gens[id[0]].Load()
+		cur, err := s.load(ctx, r.Key, id)
 		switch {
 		case err != nil:
 			out[i].err = fmt.Errorf("store %q: %w", r.Key, err)
 			continue
-		case cur != nil && bytes.Equal(cur, wire):
+		case cur.wire != nil && bytes.Equal(cur.wire, wire):
 			out[i].stored = true
 			continue
 		}
@@ -160,7 +163,7 @@ func (s *Store) PutCheckedBatch(ctx context.Context, recs []*Record, check func(
 		if _, out[i].err = s.storable(r); out[i].err != nil {
 			continue
 		}
-		todo = append(todo, batchPut{i: i, id: id, wire: wire})
+		todo = append(todo, batchPut{i: i, id: id, wire: wire, cur: cur, gen: gen})
 	}
 	if len(todo) > 0 {
 		s.writeBatch(ctx, recs, todo, out)
@@ -172,10 +175,13 @@ func (s *Store) PutCheckedBatch(ctx context.Context, recs []*Record, check func(
 }
 
 // batchPut is a record PutCheckedBatch writes unless the stored one is at
-// least as new: recs[i], its kad ID and wire form.
+// least as new: recs[i], its kad ID and wire form, and what the store held
+// for it when gens[id[0]] was gen.
 type batchPut struct {
 	i        int
 	id, wire []byte
+	cur      slot
+	gen      uint64
 }
 
 // writeBatch is the write of PutCheckedBatch: under the keys' locks, the
@@ -212,7 +218,10 @@ func (s *Store) writeBatch(ctx context.Context, recs []*Record, todo []batchPut,
 	var changes []change
 	for _, p := range todo {
 		r := recs[p.i]
-		cur, err := s.load(ctx, r.Key, p.id)
+		cur, err := p.cur, error(nil)
+		if s.gens[p.id[0]].Load() != p.gen { // written since: read again
+			cur, err = s.load(ctx, r.Key, p.id)
+		}
 		switch {
 		case err != nil:
 			out[p.i].err = fmt.Errorf("store %q: %w", r.Key, err)
@@ -244,6 +253,9 @@ func (s *Store) writeBatch(ctx context.Context, recs []*Record, todo []batchPut,
 		return
 	}
 	err = b.Commit(ctx)
+	for _, l := range locks {
+		s.gens[l].Add(1)
+	}
 	for _, c := range changes {
 		switch {
 		case err != nil:
