@@ -647,20 +647,16 @@ func (t *transport) openSync(ctx context.Context, p peer.ID) (syncConn, error) {
 const stillProbes = 3
 
 // stillRanges waits, before a session in which this node is the second
-// responsible survivor of the prefixes ps, while p's copy of them changes:
-// it compares the digests of ps with p's (one sync request of groups only,
-// the first request's worth) every interval, and returns once they agree,
-// once p's answer stayed the same over an interval after it had changed
-// (the nearest survivor is done, or stuck), or over stillProbes intervals
-// if it never changed (the nearest may not have begun: its pass starts up
-// to a gather after this one, and runs repairWorkers sessions at a time),
-// on an error, or after patience. In a wave of 5 deaths among 20 nodes in
-// process (passes run at once, 4,000 keys), every record moved beyond one
-// per lost copy was moved by a second survivor's session, which found the
-// new holder half filled by the nearest's session still running and pushed
-// the rest too: 1.15-1.6 records per lost copy; run one after another, or
-// with the deaths noticed in different passes, 1.000. A zero interval does
-// not wait.
+// responsible survivor of the prefixes ps, until p's copy of them stops
+// changing: it compares the digests of ps with p's (one sync request of
+// groups only, the first request's worth) every interval, and returns once
+// they agree, once p's answer is the same as the one before (nobody is
+// filling p's copy: the nearest survivor is done, or not at it), on an
+// error, or after patience. Measured in process (wave_test.go), a second
+// survivor that synced as soon as its own first syncs had ended found the
+// new holder half filled by the nearest survivor's session still running,
+// and both pushed the rest: 1.15-1.5 records moved per copy lost. A zero
+// interval does not wait.
 func (m *Manager) stillRanges(ctx context.Context, p peer.ID, ps []prefix, interval, patience time.Duration) {
 	if interval <= 0 || m.digests == nil || len(ps) == 0 {
 		return
