@@ -94,10 +94,6 @@ type syncJob struct {
 	peer     peer.ID
 	prefixes []prefix
 	mode     syncMode // set by sessionsOf (repair.go)
-	// patient: this node is the second responsible survivor of the
-	// prefixes; the session waits until the peer's copy of them stops
-	// changing (runSyncs, stillRanges).
-	patient bool
 }
 
 // regionPlan is what one pass does.

@@ -420,14 +420,8 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 }
 
 // secondDelay is the least time a pass waits, from the start of its syncs,
-// before those in which it is the second responsible survivor; then, while
-// the new holder's copy of those ranges still changes from one secondDelay
-// to the next (the nearest survivor is filling it), up to secondPatience
-// more (stillRanges).
-const (
-	secondDelay    = time.Second
-	secondPatience = 20 * time.Second
-)
+// before those in which it is the second responsible survivor.
+const secondDelay = time.Second
 
 // runSyncs runs the plan's sync jobs, repairWorkers sessions at a time (a
 // job's hand-off prefixes in a push-only session of their own), those in
@@ -443,9 +437,6 @@ func (m *Manager) runSyncs(ctx context.Context, plan regionPlan) (failed []prefi
 		case <-time.After(m.secondDelay - time.Since(began)):
 		case <-ctx.Done():
 		}
-	}
-	for i := range second {
-		second[i].patient = true
 	}
 	f, e := m.runSessions(ctx, second)
 	return coarsest(append(failed, f...)), append(errored, e...)
@@ -484,9 +475,6 @@ func (m *Manager) runSessions(ctx context.Context, jobs []syncJob) (failed []pre
 	ok := make([]bool, len(jobs))
 	errs := make([]error, len(jobs))
 	forEachBounded(ctx, len(jobs), func(i int) {
-		if jobs[i].patient {
-			m.stillRanges(ctx, jobs[i].peer, jobs[i].prefixes, m.secondDelay, secondPatience)
-		}
 		began := time.Now()
 		res, err := m.ranges.syncRanges(ctx, jobs[i].peer, jobs[i].prefixes, jobs[i].mode)
 		if err != nil {

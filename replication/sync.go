@@ -1,7 +1,6 @@
 package replication
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -641,66 +640,4 @@ func (t *transport) openSync(ctx context.Context, p peer.ID) (syncConn, error) {
 	}
 	limit := syncFrameLimit(t.store.valid.MaxValueSize)
 	return streamSync{&rpcStream{s: s, r: msgio.NewVarintReaderSize(s, limit), w: msgio.NewVarintWriter(s)}}, nil
-}
-
-// stillProbes: see stillRanges.
-const stillProbes = 3
-
-// stillRanges waits, before a session in which this node is the second
-// responsible survivor of the prefixes ps, until p's copy of them stops
-// changing: it compares the digests of ps with p's (one sync request of
-// groups only, the first request's worth) every interval, and returns once
-// they agree, once p's answer is the same as the one before (nobody is
-// filling p's copy: the nearest survivor is done, or not at it), on an
-// error, or after patience. Measured in process (wave_test.go), a second
-// survivor that synced as soon as its own first syncs had ended found the
-// new holder half filled by the nearest survivor's session still running,
-// and both pushed the rest: 1.15-1.5 records moved per copy lost. A zero
-// interval does not wait.
-func (m *Manager) stillRanges(ctx context.Context, p peer.ID, ps []prefix, interval, patience time.Duration) {
-	if interval <= 0 || m.digests == nil || len(ps) == 0 {
-		return
-	}
-	conn, err := m.tr.openSync(ctx, p)
-	if err != nil {
-		return
-	}
-	defer conn.close()
-	s := &syncSession{m: m, peer: p, conn: conn, res: &syncResult{}}
-	if s.groups, err = s.groupsOf(ctx, ps); err != nil {
-		return
-	}
-	req, _ := s.nextRequest()
-	msg := req.encode()
-	var last []byte
-	moved, still := false, 0 // p's copy changed; probes since it last did
-	for end := time.Now().Add(patience); ; {
-		c, cancel := context.WithTimeout(ctx, 4*m.cfg.RPCTimeout)
-		answer, err := conn.roundTrip(c, msg)
-		cancel()
-		m.countRepair(uint64(len(msg)), uint64(len(answer)))
-		if err != nil || len(answer) == 0 || answer[0] != statusOK {
-			return
-		}
-		a, err := decodeSyncAnswer(answer, req)
-		if err != nil || !slices.ContainsFunc(a.groups, func(g groupAnswer) bool { return g.kind != groupEqual }) {
-			return
-		}
-		switch {
-		case last == nil:
-		case !bytes.Equal(answer, last):
-			moved, still = true, 0
-		default:
-			still++
-		}
-		if moved && still >= 1 || still >= stillProbes || time.Until(end) < interval {
-			return
-		}
-		last = answer
-		select {
-		case <-time.After(interval):
-		case <-ctx.Done():
-			return
-		}
-	}
 }
