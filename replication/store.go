@@ -23,6 +23,10 @@ type Store struct {
 	logger *slog.Logger
 	cache  *readCache
 	locks  [256]sync.Mutex // by the first byte of the kad ID
+	// gens count the writes under each lock (update, writeBatch): a read
+	// made outside a lock is still current under it while its count has
+	// not moved (PutCheckedBatch).
+	gens [256]atomic.Uint64
 
 	records atomic.Int64 // entries under recordPrefix
 	bytes   atomic.Int64 // their stored bytes

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 
 	ds "github.com/ipfs/go-datastore"
 )
@@ -74,6 +76,7 @@ func (s *Store) update(ctx context.Context, key string, decide func(cur []byte) 
 	} else {
 		err = s.d.Delete(ctx, cur.dk)
 	}
+	s.gens[id[0]].Add(1)
 	if err != nil {
 		if delta > 0 {
 			s.bytes.Add(-delta)
@@ -104,6 +107,168 @@ func (s *Store) changed(cur slot, next []byte) {
 	if fns := s.observers.Load(); fns != nil {
 		for _, fn := range *fns {
 			fn(cur.id, cur.key, cur.wire, next)
+		}
+	}
+}
+
+// checkedPut is what PutCheckedBatch did with one record: PutChecked's
+// results.
+type checkedPut struct {
+	stored   bool
+	bad, err error
+}
+
+// PutCheckedBatch is PutChecked for records that came from a peer together
+// (those of one sync request or answer), with the same rules for each (a
+// copy held already is neither checked nor written and reports stored; the
+// others are checked, validated, and stored unless the stored record is at
+// least as new; the storage limit), but the changes are written to the
+// datastore in one batch: one LevelDB write, and one journal record, for
+// all of them instead of one each. Nothing is reported stored before the
+// batch is written, with the datastore's sync setting, as Put writes: what
+// a peer is told was stored is as durable as before. A key that occurs
+// twice is stored by PutChecked after the batch.
+//
+// The stored records are read and the checks (the signatures) run before
+// any key lock is taken, so that other writers, and other batches, are not
+// held up by them; then the locks of the batch's keys are taken in order,
+// the records of keys written meanwhile under the same lock read again
+// (gens), and the batch written under them.
+func (s *Store) PutCheckedBatch(ctx context.Context, recs []*Record, check func(*Record) error) []checkedPut {
+	out := make([]checkedPut, len(recs))
+	var todo []batchPut
+	var again []int // keys seen earlier in recs
+	seen := make(map[string]bool, len(recs))
+	for i, r := range recs {
+		id := kadID(r.Key)
+		if seen[string(id)] {
+			again = append(again, i)
+			continue
+		}
+		seen[string(id)] = true
+		wire := r.Marshal()
+		gen := s.gens[id[0]].Load()
+		cur, err := s.load(ctx, r.Key, id)
+		switch {
+		case err != nil:
+			out[i].err = fmt.Errorf("store %q: %w", r.Key, err)
+			continue
+		case cur.wire != nil && bytes.Equal(cur.wire, wire):
+			out[i].stored = true
+			continue
+		}
+		if out[i].bad = check(r); out[i].bad != nil {
+			continue
+		}
+		if _, out[i].err = s.storable(r); out[i].err != nil {
+			continue
+		}
+		todo = append(todo, batchPut{i: i, id: id, wire: wire, cur: cur, gen: gen})
+	}
+	if len(todo) > 0 {
+		s.writeBatch(ctx, recs, todo, out)
+	}
+	for _, i := range again {
+		out[i].stored, out[i].bad, out[i].err = s.PutChecked(ctx, recs[i], check)
+	}
+	return out
+}
+
+// batchPut is a record PutCheckedBatch writes unless the stored one is at
+// least as new: recs[i], its kad ID and wire form, and what the store held
+// for it when gens[id[0]] was gen.
+type batchPut struct {
+	i        int
+	id, wire []byte
+	cur      slot
+	gen      uint64
+}
+
+// writeBatch is the write of PutCheckedBatch: under the keys' locks, the
+// records of todo (checked) that beat the stored ones, in one datastore
+// batch, then the bookkeeping update does for each.
+func (s *Store) writeBatch(ctx context.Context, recs []*Record, todo []batchPut, out []checkedPut) {
+	var locks []int
+	for _, p := range todo {
+		locks = append(locks, int(p.id[0]))
+	}
+	slices.Sort(locks)
+	locks = slices.Compact(locks)
+	for _, l := range locks { // in order: update takes one at a time
+		s.locks[l].Lock()
+	}
+	defer func() {
+		for _, l := range locks {
+			s.locks[l].Unlock()
+		}
+	}()
+	b, err := s.d.Batch(ctx)
+	if err != nil {
+		for _, p := range todo {
+			out[p.i].err = fmt.Errorf("store %q: %w", recs[p.i].Key, err)
+		}
+		return
+	}
+	type change struct {
+		i     int
+		cur   slot
+		next  []byte
+		delta int64
+	}
+	var changes []change
+	for _, p := range todo {
+		r := recs[p.i]
+		cur, err := p.cur, error(nil)
+		if s.gens[p.id[0]].Load() != p.gen { // written since: read again
+			cur, err = s.load(ctx, r.Key, p.id)
+		}
+		switch {
+		case err != nil:
+			out[p.i].err = fmt.Errorf("store %q: %w", r.Key, err)
+			continue
+		case cur.wire != nil && bytes.Equal(cur.wire, p.wire):
+			out[p.i].stored = true // stored meanwhile
+			continue
+		case cur.wire != nil && !s.beats(r, cur.wire):
+			continue
+		}
+		entry := encodeEntry(r.Key, p.wire)
+		delta := int64(len(entry) - cur.size)
+		if delta > 0 {
+			if err := s.reserve(delta, len(entry)); err != nil {
+				out[p.i].err = fmt.Errorf("store %q: %w", r.Key, err)
+				continue
+			}
+		}
+		if err := b.Put(ctx, cur.dk, entry); err != nil {
+			if delta > 0 {
+				s.bytes.Add(-delta)
+			}
+			out[p.i].err = fmt.Errorf("store %q: %w", r.Key, err)
+			continue
+		}
+		changes = append(changes, change{i: p.i, cur: cur, next: p.wire, delta: delta})
+	}
+	if len(changes) == 0 {
+		return
+	}
+	err = b.Commit(ctx)
+	for _, l := range locks {
+		s.gens[l].Add(1)
+	}
+	for _, c := range changes {
+		switch {
+		case err != nil:
+			if c.delta > 0 {
+				s.bytes.Add(-c.delta)
+			}
+			out[c.i].err = fmt.Errorf("store %q: %w", recs[c.i].Key, err)
+		default:
+			if c.delta < 0 {
+				s.bytes.Add(c.delta)
+			}
+			s.changed(c.cur, c.next)
+			out[c.i].stored = true
 		}
 	}
 }

@@ -347,6 +347,7 @@ func (s *syncSession) take(ctx context.Context, recs []keyedWire, asked []syncWa
 			wanted[id] = true
 		}
 	}
+	var keep []*Record
 	for _, kw := range recs {
 		var id [32]byte
 		copy(id[:], kb.ConvertKey(DHTKey(kw.key)))
@@ -378,15 +379,18 @@ func (s *syncSession) take(ctx context.Context, recs []keyedWire, asked []syncWa
 		if droppable(r, time.Now(), s.m.cfg.TombstoneTTL) {
 			continue // droppable here (the clocks differ): it would be dropped again
 		}
-		// A copy held already (another session brought it) is not verified
-		// again, and counts as received, as re-storing it would.
-		stored, bad, err := s.m.store.PutChecked(ctx, r, s.m.valid.checkAnswer)
+		keep = append(keep, r)
+	}
+	// One store batch for the answer's records. A copy held already
+	// (another session brought it) is not verified again, and counts as
+	// received, as re-storing it would.
+	for i, res := range s.m.store.PutCheckedBatch(ctx, keep, s.m.valid.checkAnswer) {
 		switch {
-		case bad != nil:
-			s.badRecord(kw.key, bad)
-		case err != nil:
-			s.m.logger.Debug("sync: storing a record", "key", r.Key, "peer", s.peer, "error", err)
-		case stored:
+		case res.bad != nil:
+			s.badRecord(keep[i].Key, res.bad)
+		case res.err != nil:
+			s.m.logger.Debug("sync: storing a record", "key", keep[i].Key, "peer", s.peer, "error", res.err)
+		case res.stored:
 			s.res.received++
 		}
 	}
@@ -490,11 +494,7 @@ func (m *Manager) serveSync(ctx context.Context, from peer.ID, msg []byte) []byt
 	if len(req.groups) > 0 { // what anti-entropy knows of from (antientropy.go)
 		m.partners.ended(from, agreed, prefixesKey(prefixes), digest)
 	}
-	for _, kw := range req.push {
-		if m.storeSynced(ctx, from, kw) {
-			a.stored++
-		}
-	}
+	a.stored = m.storeSyncedBatch(ctx, from, req.push)
 	// Wanted records come from entry lists: a want's range holds few
 	// records, and a walk of one stops past syncWalkMax.
 	budget := syncFrameLimit(m.valid.MaxValueSize) / 2
@@ -554,30 +554,45 @@ func (m *Manager) answerGroup(ctx context.Context, g syncGroup) (groupAnswer, er
 // would be: not if this node is far from its key, nor if it fails
 // verification (a bad answer). It reports whether it stored it.
 func (m *Manager) storeSynced(ctx context.Context, from peer.ID, kw keyedWire) bool {
-	if ValidateKey(kw.key) != nil {
-		m.tr.misbehaved(from)
-		return false
+	return m.storeSyncedBatch(ctx, from, []keyedWire{kw}) == 1
+}
+
+// storeSyncedBatch is storeSynced for the records of one sync request, in
+// one store batch (Store.PutCheckedBatch); it returns how many it stored.
+func (m *Manager) storeSyncedBatch(ctx context.Context, from peer.ID, kws []keyedWire) int {
+	now := time.Now()
+	recs := make([]*Record, 0, len(kws))
+	for _, kw := range kws {
+		if ValidateKey(kw.key) != nil {
+			m.tr.misbehaved(from)
+			continue
+		}
+		if m.syncFar != nil && m.syncFar(kw.key) {
+			continue
+		}
+		r, err := Unmarshal(kw.key, kw.wire)
+		if err != nil {
+			m.tr.misbehaved(from)
+			m.logger.Debug("sync: bad record pushed", "key", kw.key, "peer", from, "error", err)
+			continue
+		}
+		if droppable(r, now, m.cfg.TombstoneTTL) {
+			continue // not a bad record: the peer's clock may differ
+		}
+		recs = append(recs, r)
 	}
-	if m.syncFar != nil && m.syncFar(kw.key) {
-		return false
-	}
-	r, err := Unmarshal(kw.key, kw.wire)
-	if err != nil {
-		m.tr.misbehaved(from)
-		m.logger.Debug("sync: bad record pushed", "key", kw.key, "peer", from, "error", err)
-		return false
-	}
-	if droppable(r, time.Now(), m.cfg.TombstoneTTL) {
-		return false // not a bad record: the peer's clock may differ
-	}
+	stored := 0
 	// A copy held already is not verified again (PutChecked).
-	stored, bad, err := m.store.PutChecked(ctx, r, m.valid.checkAnswer)
-	switch {
-	case bad != nil:
-		m.tr.misbehaved(from)
-		m.logger.Debug("sync: bad record pushed", "key", kw.key, "peer", from, "error", bad)
-	case err != nil:
-		m.logger.Debug("sync: storing a pushed record", "key", kw.key, "peer", from, "error", err)
+	for i, res := range m.store.PutCheckedBatch(ctx, recs, m.valid.checkAnswer) {
+		switch {
+		case res.bad != nil:
+			m.tr.misbehaved(from)
+			m.logger.Debug("sync: bad record pushed", "key", recs[i].Key, "peer", from, "error", res.bad)
+		case res.err != nil:
+			m.logger.Debug("sync: storing a pushed record", "key", recs[i].Key, "peer", from, "error", res.err)
+		case res.stored:
+			stored++
+		}
 	}
 	return stored
 }

@@ -2,6 +2,9 @@ package replication
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -52,12 +55,43 @@ func TestSplitSeconds(t *testing.T) {
 // countingDatastore counts the puts that reach it.
 type countingDatastore struct {
 	ds.Batching
-	puts atomic.Int64
+	puts    atomic.Int64
+	batches atomic.Int64 // committed
 }
 
 func (d *countingDatastore) Put(ctx context.Context, k ds.Key, v []byte) error {
 	d.puts.Add(1)
 	return d.Batching.Put(ctx, k, v)
+}
+
+// Batch counts the puts of a batch as they are committed, and the
+// batches.
+func (d *countingDatastore) Batch(ctx context.Context) (ds.Batch, error) {
+	b, err := d.Batching.Batch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &countingBatch{Batch: b, d: d}, nil
+}
+
+type countingBatch struct {
+	ds.Batch
+	d    *countingDatastore
+	puts int64
+}
+
+func (b *countingBatch) Put(ctx context.Context, k ds.Key, v []byte) error {
+	b.puts++
+	return b.Batch.Put(ctx, k, v)
+}
+
+func (b *countingBatch) Commit(ctx context.Context) error {
+	err := b.Batch.Commit(ctx)
+	if err == nil {
+		b.d.puts.Add(b.puts)
+		b.d.batches.Add(1)
+	}
+	return err
 }
 
 // A record pushed by a sync session that the node holds already (another
@@ -179,5 +213,84 @@ func TestAntiEntropyDueAfterChurn(t *testing.T) {
 		if got := antiEntropyDue(tc.sweeps, tc.busy); got != tc.want {
 			t.Errorf("antiEntropyDue(%d, %v) = %v, want %v", tc.sweeps, tc.busy, got, tc.want)
 		}
+	}
+}
+
+// The records of one sync batch go to the datastore in one write, with
+// PutChecked's rules for each: a newer copy replaces the stored one, an
+// older one or one held already is not written (nor checked), one that
+// fails its check is not stored, one over the storage limit is refused, a
+// key given twice ends with the newer; the counts and the observers follow.
+func TestSyncBatchIsOneWrite(t *testing.T) {
+	ctx := testCtx(t)
+	d := &countingDatastore{Batching: dssync.MutexWrap(ds.NewMapDatastore())}
+	s := openStore(t, d, NewValidator(1024))
+	var told []string
+	s.onChange(func(_ []byte, key string, _, _ []byte) { told = append(told, key) })
+	priv := newKey(t)
+	now := time.Now().UnixNano()
+	rec := func(key string, v uint64) *Record {
+		return signed(t, priv, Record{Key: key, Value: []byte(fmt.Sprintf("%s-%d", key, v)), Version: v, WrittenAt: now + int64(v)})
+	}
+	for _, r := range []*Record{rec("held", 1), rec("older", 2), rec("newer", 1)} {
+		if _, err := s.Put(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	puts, batches := d.puts.Load(), d.batches.Load()
+	records, _ := s.Counts()
+	forged := rec("forged", 1)
+	forged.Value = []byte("changed after signing")
+	big := signed(t, priv, Record{Key: "big", Value: make([]byte, 1000), Version: 1, WrittenAt: now})
+	batch := []*Record{rec("new-a", 1), rec("held", 1), rec("older", 1), rec("newer", 2), forged, rec("twice", 1), rec("new-b", 1), rec("twice", 3), big}
+	var checked []string
+	check := func(r *Record) error {
+		checked = append(checked, r.Key)
+		return s.valid.checkAnswer(r)
+	}
+	_, used := s.Counts()
+	if err := s.LimitBytes(used + 700); err != nil { // room for the small ones, not big
+		t.Fatal(err)
+	}
+	got := s.PutCheckedBatch(ctx, batch, check)
+	want := []struct {
+		stored, bad, err bool
+	}{{true, false, false}, {true, false, false}, {false, false, false}, {true, false, false}, {false, true, false},
+		{true, false, false}, {true, false, false}, {true, false, false}, {false, false, true}}
+	for i, w := range want {
+		if g := got[i]; g.stored != w.stored || (g.bad != nil) != w.bad || (g.err != nil) != w.err {
+			t.Errorf("%s: stored %v, bad %v, err %v; want stored %v, bad %v, err %v", batch[i].Key, g.stored, g.bad, g.err, w.stored, w.bad, w.err)
+		}
+	}
+	if !errors.Is(got[8].err, ErrStorageFull) {
+		t.Errorf("big: %v, want ErrStorageFull", got[8].err)
+	}
+	if slices.Contains(checked, "held") {
+		t.Error("a copy held already was checked again")
+	}
+	for key, v := range map[string]uint64{"new-a": 1, "held": 1, "older": 2, "newer": 2, "twice": 3, "new-b": 1} {
+		if r, err := s.Get(ctx, key); err != nil || r == nil || r.Version != v {
+			t.Errorf("%s: %+v, %v; want version %d", key, r, err, v)
+		}
+	}
+	for _, key := range []string{"forged", "big"} {
+		if r, _ := s.Get(ctx, key); r != nil {
+			t.Errorf("%s stored", key)
+		}
+	}
+	// new-a, newer, new-b, twice in the batch; twice again after it.
+	if p, b := d.puts.Load()-puts, d.batches.Load()-batches; p != 5 || b != 1 {
+		t.Errorf("%d puts in %d batches, want 5 puts, 4 of them in 1 batch", p, b)
+	}
+	if n, _ := s.Counts(); n != records+3 { // new-a, new-b, twice
+		t.Errorf("%d records counted, want %d", n, records+3)
+	}
+	n, b := s.Counts()
+	if n2, b2 := openStore(t, d, NewValidator(1024)).Counts(); n2 != n || b2 != b {
+		t.Errorf("counted %d records of %d bytes, the datastore holds %d of %d", n, b, n2, b2)
+	}
+	slices.Sort(told)
+	if !slices.Equal(told, []string{"held", "new-a", "new-b", "newer", "newer", "older", "twice", "twice"}) {
+		t.Errorf("observers told of %v", told)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -105,6 +106,34 @@ type KillStep struct {
 	// Lost is how many did not come back with the bytes put.
 	Read PhaseResult `json:"read"`
 	Lost int         `json:"lost"`
+	// CopiesLost are the records the victims held when they were killed;
+	// Moved and RepairBytesSent are the growth of the survivors'
+	// repairs_total and repair_bytes_sent_total from the kill until
+	// Repaired held (dhtnode; 0 otherwise): Moved / CopiesLost is the
+	// records moved per copy to replace.
+	CopiesLost      int    `json:"copies_lost,omitempty"`
+	Moved           uint64 `json:"moved,omitempty"`
+	RepairBytesSent uint64 `json:"repair_bytes_sent,omitempty"`
+}
+
+// repairTotals sums the records, repairs_total and repair_bytes_sent_total
+// of the nodes that answer.
+func repairTotals(sts []*Status) (records int, repairs, sent uint64) {
+	for _, st := range sts {
+		if st == nil {
+			continue
+		}
+		if st.Records != nil {
+			records += st.Records.Count
+		}
+		if st.Replication != nil {
+			repairs += st.Replication.Repairs
+			if st.Replication.RepairBytesSent != nil {
+				sent += *st.Replication.RepairBytesSent
+			}
+		}
+	}
+	return records, repairs, sent
 }
 
 // JoinResult is a fresh node's catch-up.
@@ -439,6 +468,8 @@ func (v *volumeRun) stored(ctx context.Context) (*StoredResult, error) {
 // kill SIGKILLs victims, waits (dhtnode) until every key is back on its
 // expected holders, then counts the sample's live holders and reads it back.
 func (v *volumeRun) kill(ctx context.Context, name string, victims []*Node, killedTotal int, sample []Op) (KillStep, error) {
+	copies, _, _ := repairTotals(v.c.statuses(ctx, victims))
+	_, repairs0, sent0 := repairTotals(v.c.statuses(ctx, slices.DeleteFunc(v.c.Live(), func(nd *Node) bool { return slices.Contains(victims, nd) })))
 	killedAt := time.Now()
 	if err := v.c.Kill(victims); err != nil {
 		return KillStep{Name: name}, err
@@ -468,8 +499,12 @@ func (v *volumeRun) kill(ctx context.Context, name string, victims []*Node, kill
 			return rc.Errors == 0 && Replicated(sts, rc.Counts, step.Expected)
 		})
 		step.Repaired = &w
+		_, repairs1, sent1 := repairTotals(v.c.statuses(ctx, live))
+		step.CopiesLost, step.Moved, step.RepairBytesSent = copies, repairs1-repairs0, sent1-sent0
 		logf("  %s: repaired after %.1f s (timed out: %v, %d checks); no under-replicated record after %.1f s",
 			name, w.After.Seconds(), w.TimedOut, w.Checks, step.NoUnderSeconds)
+		logf("  %s: %d copies on the victims, %d records moved (%.3f per copy), %.1f MB repair bytes sent",
+			name, copies, step.Moved, float64(step.Moved)/float64(max(copies, 1)), float64(step.RepairBytesSent)/1e6)
 	}
 	if err := ctx.Err(); err != nil {
 		return step, err
