@@ -37,6 +37,9 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 2
 	}
+	if o.LoadProfile != "" {
+		os.Setenv(pprofEnv, "true") // the nodes inherit it
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
