@@ -45,6 +45,9 @@ func run(args []string) int {
 
 	fmt.Println(SettleDefinition(o.SettleTarget, o.SettleWindow))
 	client := NewAPIClient(o.Clients)
+	if o.PutClient == "conn" {
+		client.LeanPuts(o.Clients)
+	}
 	report := Report{Options: o}
 	failed := false
 	for _, n := range o.Nodes {
