@@ -26,7 +26,7 @@ type keyFilter struct {
 
 // keyFilterBits is log2 of the filter's size in bits: 2^22 bits (512 KiB)
 // with keyFilterProbes bit positions per ID answer "maybe" for about 1 in
-// 45,000 absent keys at 40,000 records, 1 in 70 at 400,000 and 1 in 8 at
+// 45,000 absent keys at 40,000 records, 1 in 65 at 400,000 and 1 in 8 at
 // 1,000,000 (an absent key then costs the read it costs without a filter).
 const (
 	keyFilterBits   = 22
