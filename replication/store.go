@@ -27,6 +27,9 @@ type Store struct {
 	// made outside a lock is still current under it while its count has
 	// not moved (PutCheckedBatch).
 	gens [256]atomic.Uint64
+	// present holds every kad ID the datastore may hold a record under
+	// (keyfilter.go): a read of any other is skipped.
+	present *keyFilter
 
 	records atomic.Int64 // entries under recordPrefix
 	bytes   atomic.Int64 // their stored bytes
@@ -43,7 +46,7 @@ type Store struct {
 // of an earlier layout to the current one (storemigrate.go). Records never
 // age out by receive time: expiry is the record's own ExpiresAt.
 func NewStore(ctx context.Context, dstore ds.Batching, valid Validator, logger *slog.Logger) (*Store, error) {
-	s := &Store{d: dstore, valid: valid, logger: logger.With("component", "store"), cache: newReadCache()}
+	s := &Store{d: dstore, valid: valid, logger: logger.With("component", "store"), cache: newReadCache(), present: newKeyFilter()}
 	layout, err := s.count(ctx)
 	if err != nil {
 		return nil, err
@@ -68,6 +71,9 @@ func (s *Store) count(ctx context.Context) (layout string, err error) {
 		case strings.HasPrefix(k, recordPrefix):
 			records++
 			bytes += int64(len(v))
+			if id, err := idOf(recordPrefix, k); err == nil {
+				s.present.add(id)
+			}
 			if _, _, err := decodeAt(recordPrefix, k, v); err != nil {
 				s.badEntry(k, err)
 			}

@@ -66,6 +66,9 @@ func (s *Store) migrateChunk(ctx context.Context, chunk []kv, to string) (int, e
 			continue
 		}
 		entry := encodeEntry(key, wire)
+		if to == recordPrefix {
+			s.present.add(kadID(key))
+		}
 		if err := errors.Join(b.Put(ctx, entryKey(to, kadID(key)), entry), b.Delete(ctx, ds.RawKey(e.k))); err != nil {
 			return 0, err
 		}

@@ -20,9 +20,13 @@ type slot struct {
 }
 
 // load reads what the store holds for key (kad ID id). An entry that does
-// not decode is logged and counted, and has no wire form.
+// not decode is logged and counted, and has no wire form. A key the
+// datastore cannot hold (keyfilter.go) is not read.
 func (s *Store) load(ctx context.Context, key string, id []byte) (slot, error) {
 	sl := slot{id: id, dk: entryKey(recordPrefix, id), key: key}
+	if !s.present.mayHave(id) {
+		return sl, nil
+	}
 	entry, err := s.d.Get(ctx, sl.dk)
 	if errors.Is(err, ds.ErrNotFound) {
 		return sl, nil
@@ -72,6 +76,7 @@ func (s *Store) update(ctx context.Context, key string, decide func(cur []byte) 
 		}
 	}
 	if entry != nil {
+		s.present.add(cur.id) // before the entry exists, under the key's lock
 		err = s.d.Put(ctx, cur.dk, entry)
 	} else {
 		err = s.d.Delete(ctx, cur.dk)
@@ -240,6 +245,7 @@ func (s *Store) writeBatch(ctx context.Context, recs []*Record, todo []batchPut,
 				continue
 			}
 		}
+		s.present.add(p.id) // before the batch is written, under the key's lock
 		if err := b.Put(ctx, cur.dk, entry); err != nil {
 			if delta > 0 {
 				s.bytes.Add(-delta)

@@ -52,11 +52,12 @@ func TestSplitSeconds(t *testing.T) {
 	want(second, b, syncBoth, left)
 }
 
-// countingDatastore counts the puts that reach it.
+// countingDatastore counts the puts and reads (keyfilter_test.go) that
+// reach it.
 type countingDatastore struct {
 	ds.Batching
-	puts    atomic.Int64
-	batches atomic.Int64 // committed
+	puts, gets atomic.Int64
+	batches    atomic.Int64 // committed
 }
 
 func (d *countingDatastore) Put(ctx context.Context, k ds.Key, v []byte) error {

@@ -17,6 +17,7 @@ const maxErrBody = 512
 // One APIClient (one keep-alive connection pool) serves every node.
 type APIClient struct {
 	http *http.Client
+	lean *leanPuts // Put's connections with -put-client conn; nil: http
 }
 
 // NewAPIClient returns a client whose pool keeps enough idle connections
@@ -29,8 +30,17 @@ func NewAPIClient(clients int) *APIClient {
 	return &APIClient{http: &http.Client{Transport: tr}}
 }
 
+// LeanPuts makes Put send its requests over the client's own keep-alive
+// connections (leanput.go) instead of net/http's Transport.
+func (c *APIClient) LeanPuts(clients int) { c.lean = newLeanPuts(clients + 4) }
+
 // CloseIdle closes idle keep-alive connections (used between runs).
-func (c *APIClient) CloseIdle() { c.http.CloseIdleConnections() }
+func (c *APIClient) CloseIdle() {
+	c.http.CloseIdleConnections()
+	if c.lean != nil {
+		c.lean.closeIdle()
+	}
+}
 
 // HTTPError is a non-2xx response.
 type HTTPError struct {
@@ -79,6 +89,9 @@ func valueURL(api, route, key string) string {
 
 // Put stores value under key through the node at api.
 func (c *APIClient) Put(ctx context.Context, api, key string, value []byte) error {
+	if c.lean != nil {
+		return c.lean.Put(ctx, api, key, value)
+	}
 	_, err := c.do(ctx, http.MethodPut, valueURL(api, "/v1/values/", key), value)
 	return err
 }

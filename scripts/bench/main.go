@@ -37,11 +37,17 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 2
 	}
+	if o.LoadProfile != "" {
+		os.Setenv(pprofEnv, "true") // the nodes inherit it
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	fmt.Println(SettleDefinition(o.SettleTarget, o.SettleWindow))
 	client := NewAPIClient(o.Clients)
+	if o.PutClient == "conn" {
+		client.LeanPuts(o.Clients)
+	}
 	report := Report{Options: o}
 	failed := false
 	for _, n := range o.Nodes {

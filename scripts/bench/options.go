@@ -34,7 +34,14 @@ type Options struct {
 	BasePort      int           `json:"base_port"`
 	APIBasePort   int           `json:"api_base_port"`
 	Out           string        `json:"out"`
-	Seed          uint64        `json:"seed"`
+	// PutClient is how the benchmark sends its PUTs: "http" (net/http's
+	// client) or "conn" (its own connections, leanput.go).
+	PutClient string `json:"put_client,omitempty"`
+	// LoadProfile is a directory for CPU profiles of the nodes and of the
+	// benchmark itself during the volume mode's load ("" = none).
+	LoadProfile    string        `json:"load_profile,omitempty"`
+	LoadProfileFor time.Duration `json:"load_profile_ns,omitempty"`
+	Seed           uint64        `json:"seed"`
 	// DhtnodeArgs are extra `dhtnode run` flags (after "--").
 	DhtnodeArgs []string `json:"dhtnode_args"`
 
@@ -82,6 +89,11 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	fs.IntVar(&o.BasePort, "base-port", 7100, "libp2p TCP port of node 0 (node i uses base+i)")
 	fs.IntVar(&o.APIBasePort, "api-base-port", 8100, "HTTP API port of node 0 (node i uses base+i)")
 	fs.StringVar(&o.Out, "out", ".bench", "directory for logs and per-node data")
+	fs.StringVar(&o.PutClient, "put-client", "http", "how PUTs are sent: http (net/http's client) or conn "+
+		"(own keep-alive HTTP/1.1 connections, a request at a time from the caller's goroutine: less client CPU)")
+	fs.StringVar(&o.LoadProfile, "load-profile", "", "volume mode: write CPU profiles of every dhtnode node (turns api.pprof on) and of the benchmark, "+
+		"taken during the load, to this directory")
+	fs.DurationVar(&o.LoadProfileFor, "load-profile-for", 20*time.Second, "volume mode: length of the -load-profile profiles (they start 5 s into the load)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed (keys, values, node choice, victims)")
 	fs.IntVar(&o.Keys, "keys", 0, "volume mode: load this many keys, then measure disk, RSS, rest, kills and a join (0 = the standard run)")
 	fs.IntVar(&o.Sample, "sample", 200, "volume mode: keys sampled for holders and read-back after kills")
@@ -146,6 +158,9 @@ func (o Options) validate() error {
 		if s != "dhtnode" && s != "baseline" {
 			errs = append(errs, fmt.Errorf("-systems: unknown system %q", s))
 		}
+	}
+	if o.PutClient != "http" && o.PutClient != "conn" {
+		errs = append(errs, fmt.Errorf("-put-client: %q is neither http nor conn", o.PutClient))
 	}
 	if len(o.Systems) == 0 {
 		errs = append(errs, errors.New("-systems: empty"))

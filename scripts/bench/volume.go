@@ -225,12 +225,19 @@ func runVolume(ctx context.Context, sys System, n int, client *APIClient, procs 
 	logf("  loading %d keys of %d B with %d clients (batch %d)", o.Keys, o.ValueSize, o.Clients, batch)
 	var load LoadResult
 	var acked []Op
+	waitProfiles := func() error { return nil }
+	if o.LoadProfile != "" {
+		waitProfiles = profileLoad(ctx, c, filepath.Join(o.LoadProfile, sys.Name()), o.LoadProfileFor)
+	}
 	if batch > 0 {
 		load, acked, err = v.loadBatches(ctx, ops, batch)
 	} else {
 		load, acked, err = v.load(ctx, ops)
 	}
 	res.Load = &load
+	if perr := waitProfiles(); perr != nil {
+		logf("  load profiles: %v", perr)
+	}
 	if err != nil {
 		return err
 	}
@@ -386,6 +393,7 @@ func (v *volumeRun) loadBatches(ctx context.Context, ops []Op, size int) (LoadRe
 	lr.CPUMsPerOp *= perBatch
 	lr.FaultsPerOp *= perBatch
 	lr.SlicesPerOp *= perBatch
+	lr.ClientCPUMsPerOp *= perBatch
 	if lr.WallSeconds > 0 {
 		lr.OpsPerSec = float64(lr.Ops) / lr.WallSeconds
 	}

@@ -145,6 +145,7 @@ func volumeRows() []row[VolumeResult] {
 		{"load put p50 ms", 2, volumeFigure(loadOf, func(l *LoadResult) float64 { return l.Latency.P50 })},
 		{"load put p99 ms", 2, volumeFigure(loadOf, func(l *LoadResult) float64 { return l.Latency.P99 })},
 		{"load node CPU ms/put", 2, volumeFigure(loadOf, func(l *LoadResult) float64 { return l.CPUMsPerOp })},
+		{"load bench client CPU ms/put", 2, volumeFigure(loadOf, func(l *LoadResult) float64 { return l.ClientCPUMsPerOp })},
 		{"under-replicated 0 after load s", 1, func(r VolumeResult) (float64, bool) {
 			if r.Stored == nil || r.Stored.Quiet == nil || !r.Stored.Quiet.Held {
 				return 0, false

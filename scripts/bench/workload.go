@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -64,6 +65,10 @@ type PhaseResult struct {
 	// during the phase, per op: their wake-ups, a steadier measure of the
 	// work per op than CPU time on a shared machine.
 	SlicesPerOp float64 `json:"time_slices_per_op"`
+	// ClientCPUMsPerOp is the benchmark process's own CPU time (user +
+	// system, all its goroutines) during the phase per op: on a small
+	// machine the clients compete with the nodes for the same cores.
+	ClientCPUMsPerOp float64 `json:"client_cpu_ms_per_op"`
 	// Counters is what dhtnode's own counters saw during the phase, summed
 	// over the nodes (nil for the baseline): hedged reads, and repair work a
 	// phase may inherit from the one before it.
@@ -84,6 +89,7 @@ func RunPhase(ctx context.Context, c *Cluster, name string, ops, clients int, op
 	if err != nil {
 		return res, err
 	}
+	self0 := selfCPU()
 	lat := make([]time.Duration, ops)
 	okc := make([]bool, ops)
 	errs := make([]error, ops)
@@ -97,6 +103,7 @@ func RunPhase(ctx context.Context, c *Cluster, name string, ops, clients int, op
 		okc[i] = errs[i] == nil
 	})
 	wall := time.Since(start)
+	self1 := selfCPU()
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
@@ -125,6 +132,7 @@ func RunPhase(ctx context.Context, c *Cluster, name string, ops, clients int, op
 		res.CPUMsPerOp = res.CPUSeconds * 1000 / float64(ops)
 		res.FaultsPerOp = float64(use1.MinorFaults-use0.MinorFaults) / float64(ops)
 		res.SlicesPerOp = float64(use1.Slices-use0.Slices) / float64(ops)
+		res.ClientCPUMsPerOp = (self1 - self0).Seconds() * 1000 / float64(ops)
 	}
 	res.WallSeconds = wall.Seconds()
 	if wall > 0 {
@@ -250,4 +258,13 @@ func RunWorkload(ctx context.Context, c *Cluster, client *APIClient, rng *rand.R
 	wr.PrivateMiB = mib(func(m Memory) int64 { return m.Private })
 	wr.PSSMiB = mib(func(m Memory) int64 { return m.PSS })
 	return wr, acked, nil
+}
+
+// selfCPU is the benchmark process's CPU time so far (user + system).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
