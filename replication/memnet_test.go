@@ -156,12 +156,16 @@ func (r *memRouter) closest(ctx context.Context, dhtKey string, n int) []peer.ID
 	if r.net.bucket == 0 || !r.net.bucketFull(r.self, target) {
 		return r.localClosest(target, n)
 	}
-	return r.lookup(ctx, dhtKey, n)
+	peers, _ := r.lookup(ctx, dhtKey, n)
+	return peers
 }
 
-func (r *memRouter) lookup(_ context.Context, dhtKey string, n int) []peer.ID {
+// memLookupBytes is what a memRouter lookup counts as its bytes.
+const memLookupBytes = 1000
+
+func (r *memRouter) lookup(_ context.Context, dhtKey string, n int) ([]peer.ID, int) {
 	target := kb.ConvertKey(dhtKey)
-	return r.net.refine(r.self, target, r.localClosest(target, n+lookupWidth), n)
+	return r.net.refine(r.self, target, r.localClosest(target, n+lookupWidth), n), memLookupBytes
 }
 
 func (r *memRouter) localClosest(target kb.ID, n int) []peer.ID {

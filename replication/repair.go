@@ -216,19 +216,24 @@ type Stats struct {
 	// (no connection reset) counts from its first failed probe.
 	UnderReplicated int
 	RepairsTotal    uint64
-	ReadRepairs     uint64    // the part of RepairsTotal pushed by read repair
-	AuditsTotal     uint64    // keys audited (every holder asked for its copy): writes whose pushes failed
-	RepairLookups   uint64    // lookups of a range's holders (one FIND_NODE round each): planned ranges, probes (targets.go)
-	RepairBytes     uint64    // sent and received by audits, hand-offs and sync sessions
-	ReadsTotal      uint64    // quorum reads this node ran (gets, and the reads before writes)
-	HedgedTotal     uint64    // extra holders those reads asked after a hedge delay
-	BadAnswers      uint64    // holder answers whose record failed validation (forged, ...)
-	PartialWrites   uint64    // writes that failed after some holders had stored them
-	LastSweep       time.Time // zero before the first sweep
+	ReadRepairs     uint64 // the part of RepairsTotal pushed by read repair
+	AuditsTotal     uint64 // keys audited (every holder asked for its copy): writes whose pushes failed
+	RepairLookups   uint64 // lookups of a range's holders (one FIND_NODE round each): planned ranges, probes (targets.go)
+	RepairBytes     uint64 // sent and received by audits, hand-offs, sync sessions and repair's lookups
+	// RepairLookupBytes is the part of RepairBytes (and of
+	// RepairBytesSent) of repair's lookups: their FIND_NODE requests and
+	// answers, as the node that ran them sent and received them.
+	RepairLookupBytes uint64
+	ReadsTotal        uint64    // quorum reads this node ran (gets, and the reads before writes)
+	HedgedTotal       uint64    // extra holders those reads asked after a hedge delay
+	BadAnswers        uint64    // holder answers whose record failed validation (forged, ...)
+	PartialWrites     uint64    // writes that failed after some holders had stored them
+	LastSweep         time.Time // zero before the first sweep
 	// RepairBytesSent is the part of RepairBytes this node sent (sync
-	// requests and answers, audit pushes), and the records its audits
-	// fetched (which the holders that answered do not count): summed over
-	// the nodes, it counts each byte of repair traffic once.
+	// requests and answers, audit pushes), the records its audits fetched
+	// (which the holders that answered do not count), and its lookups'
+	// requests and answers (kad-dht serves them uncounted): summed over the
+	// nodes, it counts each byte of repair traffic once.
 	RepairBytesSent uint64
 }
 
@@ -236,11 +241,12 @@ type Stats struct {
 func (m *Manager) Stats() Stats {
 	count, bytes := m.store.Counts()
 	under := m.underReplicated(m.ctx)
+	lookupBytes := m.lookupBytes.Load()
 	s := &m.sweeps
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Stats{Records: count, Bytes: bytes, UnderReplicated: under,
-		RepairsTotal: m.repairs.Load(), ReadRepairs: m.readFixes.Load(), AuditsTotal: m.audits.Load(), RepairLookups: m.lookups.Load(), RepairBytes: m.repairBytes.Load(), RepairBytesSent: m.repairSent.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last,
+		RepairsTotal: m.repairs.Load(), ReadRepairs: m.readFixes.Load(), AuditsTotal: m.audits.Load(), RepairLookups: m.lookups.Load(), RepairBytes: m.repairBytes.Load() + lookupBytes, RepairBytesSent: m.repairSent.Load() + lookupBytes, RepairLookupBytes: lookupBytes, ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last,
 		BadAnswers: m.tr.badAnswers(), PartialWrites: m.partials.Load()}
 }
 

@@ -253,7 +253,9 @@ func (m *Manager) lookupHolders(ctx context.Context, ranges []prefix, known map[
 	forEachBounded(ctx, len(ranges), func(i int) {
 		if key, ok := m.firstKey(ctx, ranges[i]); ok {
 			m.lookups.Add(1)
-			answers[i] = m.router.lookup(ctx, DHTKey(key), n)
+			var bytes int
+			answers[i], bytes = m.router.lookup(ctx, DHTKey(key), n)
+			m.lookupBytes.Add(uint64(bytes))
 		}
 	})
 	found := map[peer.ID]bool{}
