@@ -35,6 +35,10 @@ type sweepState struct {
 	// probeCursor is the kad ID from which the next sweep picks the
 	// regions it probes (targets.go; nil: the start of the key space).
 	probeCursor []byte
+	// probeIdle counts the rounds of probes in a row that learned
+	// nothing, since the last resetProbes; probeSkip is how many sweeps
+	// still skip their probes (targets.go).
+	probeIdle, probeSkip int
 	// cursor is the kad ID where the next sweep's store walk starts (nil:
 	// the start of the key space); chunk is how many records it reads
 	// (walkChunk).
@@ -369,8 +373,14 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 	}
 	plan, found := m.retarget(ctx, planRegions(in), peers) // targets.go
 	s.learn(found)
-	if sweep {
-		s.learn(m.probe(ctx, s.probes(cur, m.self), plan, peers))
+	if len(in.changed) > 0 || len(plan.syncs) > 0 || len(plan.handOffs) > 0 || len(found) > 0 || !samePeers(s.regions, peers) {
+		s.resetProbes()
+	}
+	if sweep && s.probeDue() {
+		ps, rotation := s.probes(cur, m.self)
+		learned := m.probe(ctx, ps, plan, peers)
+		s.learn(learned)
+		s.probed(len(learned) > 0, rotation)
 	}
 	var syncing []prefix
 	for _, j := range plan.syncs {
@@ -423,6 +433,22 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 		s.last = time.Now()
 		s.mu.Unlock()
 	}
+}
+
+// samePeers reports whether peers (a pass's: the table, the learned peers
+// and self) are those of the regions rs (the last pass's): every peer holds
+// the region of its own ID.
+func samePeers(rs []region, peers []peer.ID) bool {
+	before := regionPeers(rs)
+	if len(before) != len(peers) {
+		return false
+	}
+	for _, p := range peers {
+		if !before[p] {
+			return false
+		}
+	}
+	return true
 }
 
 // secondDelay is the least time a pass waits, from the start of its syncs,

@@ -103,8 +103,9 @@ const probeRegions = 4
 
 // probes returns the prefixes of the next probeRegions regions of cur that
 // self holds, in key-space order from the probe cursor (wrapping around),
-// and moves the cursor past them; all of them if self holds no more.
-func (s *sweepState) probes(cur []region, self peer.ID) []prefix {
+// and moves the cursor past them; all of them if self holds no more. It
+// also returns how many such rounds probe every region self holds once.
+func (s *sweepState) probes(cur []region, self peer.ID) ([]prefix, int) {
 	var held []prefix
 	for _, r := range cur {
 		if slices.Contains(r.holders, self) {
@@ -113,7 +114,7 @@ func (s *sweepState) probes(cur []region, self peer.ID) []prefix {
 	}
 	if len(held) <= probeRegions {
 		s.probeCursor = nil
-		return held
+		return held, 1
 	}
 	i, _ := slices.BinarySearchFunc(held, s.probeCursor, func(p prefix, c []byte) int { return bytes.Compare(p.id[:], c) })
 	out := make([]prefix, probeRegions)
@@ -121,8 +122,61 @@ func (s *sweepState) probes(cur []region, self peer.ID) []prefix {
 		out[j] = held[(i+j)%len(held)]
 	}
 	s.probeCursor = after(out[len(out)-1].id[:])
-	return out
+	return out, (len(held) + probeRegions - 1) / probeRegions
 }
+
+// Probes back off at rest. A round of probes that learns no peer confirms
+// what the table shows; on a network at rest every round does, and the
+// probes' lookups were then most of a node's repair traffic: 4 lookups a
+// sweep, 24 a minute at the default repair_interval, an answer of about a
+// kilobyte each (20 peers' IDs and addresses). So once a whole rotation
+// (every region this node holds probed once, rotation rounds) has learned
+// nothing, the sweeps probe less often: after each further round that
+// learns nothing they skip 1, 2, 4, 8, then maxProbeSkip sweeps before the
+// next round. Anything that may have moved a region's holders brings the
+// full rate back (resetProbes): a probe that learns a peer, a pass that
+// sees a peer join or leave the table or plans work (syncs, hand-offs,
+// lookups that found peers).
+//
+// The bound this keeps: a joiner that this node's table lacks, and whose
+// join changed nothing here, is found by the probe of its region within
+// one rotation at the backed-off rate: at most (maxProbeSkip+1)·rotation
+// sweeps (17·8 = 136 sweeps, about 23 min, at k = 8 and the default
+// repair_interval), and within rotation sweeps (80 s) if it joins within a
+// rotation of the last change this node saw. Most old holders see the join
+// itself (the joiner's self-lookup reaches the peers nearest it, which add
+// it to their tables): that is a table change, and their passes plan the
+// syncs at once.
+
+// maxProbeSkip bounds the sweeps skipped between two rounds of probes.
+const maxProbeSkip = 16
+
+// probeDue reports whether this sweep probes, and counts down the sweeps
+// to skip.
+func (s *sweepState) probeDue() bool {
+	if s.probeSkip > 0 {
+		s.probeSkip--
+		return false
+	}
+	return true
+}
+
+// probed records a round of probes: whether it learned a peer, and how
+// many rounds a rotation takes (probes).
+func (s *sweepState) probed(learned bool, rotation int) {
+	if learned {
+		s.resetProbes()
+		return
+	}
+	s.probeIdle++
+	if over := s.probeIdle - rotation; over > 0 {
+		s.probeSkip = min(1<<min(over-1, 16), maxProbeSkip)
+	}
+}
+
+// resetProbes brings the probes back to every sweep, for a rotation at
+// least.
+func (s *sweepState) resetProbes() { s.probeIdle, s.probeSkip = 0, 0 }
 
 // probe looks up the holders of the prefixes ps that plan does not touch
 // (retarget looks those up), one lookup of probeWidth peers each, and
