@@ -105,6 +105,7 @@ type Manager struct {
 	// answers; Stats adds them to the repair bytes (not repairBytes, which
 	// tells anti-entropy whether a bulk repair runs).
 	lookupBytes atomic.Uint64
+	syncRetried atomic.Uint64 // range syncs tried again (retrySync)
 	partials    atomic.Uint64 // writes that failed after some holders stored them
 	network     netMemory     // the largest network seen lately (quorum.go)
 	readFixes   atomic.Uint64 // the repairs pushed by read repair
@@ -128,6 +129,9 @@ type Manager struct {
 	// secondDelay is secondDelay (repair.go); tests of passes run one
 	// after another set it to 0.
 	secondDelay time.Duration
+	// syncRetries are the waits before a failed range sync is tried
+	// again (syncRetryDelays, repair.go); tests shorten them.
+	syncRetries []time.Duration
 	// doubted reports whether this node has reason to think a peer may be
 	// dead (Doubter); nil: none. Stats.UnderReplicated counts the regions
 	// held with such a peer.
@@ -212,6 +216,7 @@ func newManager(cfg Config, self peer.ID, priv crypto.PrivKey, store *Store, rou
 		syncLimits: newPeerLimits(syncPeerRate, syncPeerBurst),
 	}
 	m.secondDelay = secondDelay
+	m.syncRetries = syncRetryDelays
 	digests, err := newDigestTable(ctx, store) // before anything can write to the store
 	if err != nil {
 		m.logger.Error("building the range digests; range sync is off", "error", err)

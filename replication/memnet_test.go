@@ -73,7 +73,8 @@ func newMemNetOn(t testing.TB, n, k int, cfg func(*Config), newStore func() *Sto
 			cfg(&c)
 		}
 		nd.m = newManager(c, nd.id, nd.priv, nd.store, &memRouter{net: net, self: nd.id}, &memTransport{net: net, self: nd.id}, slog.New(slog.DiscardHandler))
-		nd.m.secondDelay = 0 // passes run one after another here
+		nd.m.secondDelay = 0   // passes run one after another here
+		nd.m.syncRetries = nil // tests of retries set them
 		nd.m.ranges = &countingSyncer{net: net, m: nd.m}
 		t.Cleanup(func() { _ = nd.m.Close() })
 	}

@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"maps"
 	"math/rand/v2"
+	"net"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 )
 
 // sweepState is what repair passes learned. The repair loop (run) owns
@@ -506,9 +511,23 @@ func splitSeconds(sessions []syncJob, seconds map[peer.ID][]prefix) (first, seco
 func (m *Manager) runSessions(ctx context.Context, jobs []syncJob) (failed []prefix, errored []peer.ID) {
 	ok := make([]bool, len(jobs))
 	errs := make([]error, len(jobs))
+	start := time.Now()
 	forEachBounded(ctx, len(jobs), func(i int) {
 		began := time.Now()
 		res, err := m.ranges.syncRanges(ctx, jobs[i].peer, jobs[i].prefixes, jobs[i].mode)
+		for _, wait := range m.syncRetries {
+			if err == nil || !m.retrySync(ctx, jobs[i].peer, err, time.Since(start)+wait) {
+				break
+			}
+			m.logger.Debug("range sync failed, retrying", "peer", jobs[i].peer, "prefixes", len(jobs[i].prefixes), "in", wait, "error", err)
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+			}
+			m.repairs.Add(uint64(res.sent + res.received))
+			m.syncRetried.Add(1)
+			res, err = m.ranges.syncRanges(ctx, jobs[i].peer, jobs[i].prefixes, jobs[i].mode)
+		}
 		if err != nil {
 			m.logger.Debug("range sync failed", "peer", jobs[i].peer, "prefixes", len(jobs[i].prefixes), "error", err)
 		}
@@ -526,6 +545,49 @@ func (m *Manager) runSessions(ctx context.Context, jobs []syncJob) (failed []pre
 		}
 	}
 	return coarsest(failed), errored
+}
+
+// syncRetryDelays are the waits before the retries of a range sync that
+// failed on a transient error (retrySync): a stream reset or a timeout
+// (the peer restarting its connection, or too busy to answer in time)
+// need not leave the range to the next sweep.
+var syncRetryDelays = []time.Duration{2 * time.Second, 4 * time.Second}
+
+// retrySync reports whether a range sync with p that failed with err is
+// tried again, once after (the time since the pass's sessions began, with
+// the wait before the retry) passed: only for a transient error (transient),
+// only while after is within a repair interval, and never with a peer that
+// this node doubts (its connections closed, it failed a probe: likely dead)
+// or that the router suspects.
+func (m *Manager) retrySync(ctx context.Context, p peer.ID, err error, after time.Duration) bool {
+	if ctx.Err() != nil || !transient(err) || after > m.cfg.RepairInterval {
+		return false
+	}
+	if m.doubted != nil && m.doubted(p) {
+		return false
+	}
+	return len(m.router.filter([]peer.ID{p})) == 1
+}
+
+// transient reports whether a sync's error may pass on its own: a stream
+// reset, a closed stream or connection (EOF), a timeout. A refusal (busy,
+// refused, malformed) is not, nor a dial that failed (the peer is down:
+// the router learns it and the next pass syncs with others).
+func transient(err error) bool {
+	if errors.Is(err, errBusy) || errors.Is(err, ErrMalformed) {
+		return false
+	}
+	if errors.Is(err, swarm.ErrDialBackoff) || errors.Is(err, swarm.ErrNoGoodAddresses) {
+		return false
+	}
+	var dialErr *swarm.DialError
+	if errors.As(err, &dialErr) {
+		return false
+	}
+	var netErr net.Error
+	return errors.Is(err, network.ErrReset) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		errors.As(err, &netErr) && netErr.Timeout()
 }
 
 // sessionsOf splits each sync job of plan into a session of the prefixes
