@@ -347,18 +347,24 @@ func TestMemUnderReplicatedWhileRepairing(t *testing.T) {
 	}
 }
 
+// holderLost writes a key on 3 of 6 nodes, and kills its third holder
+// after a pass: the key's nearest holder (auditor) is to sync it to the
+// replacement (its fourth nearest) at its next pass.
+func holderLost(t *testing.T) (net *memNet, ctx context.Context, written []string, replacement peer.ID, auditor *Manager) {
+	net = newMemNet(t, 6, 3, nil)
+	ctx = longCtx(t)
+	written = net.storeKeys("retried", 1, net.order)
+	order := net.byDistance(written[0])
+	net.passAll(ctx, false, net.order)
+	net.kill(order[2])
+	return net, ctx, written, order[3], net.node(order[0]).m
+}
+
 // A range sync that fails leaves the range under-replicated, and the next
 // pass (with no routing change) syncs it again.
 func TestMemRepairRetriesAnIncompleteRange(t *testing.T) {
-	net := newMemNet(t, 6, 3, nil)
-	ctx := longCtx(t)
-	written := net.storeKeys("retried", 1, net.order)
-	order := net.byDistance(written[0])
-	net.passAll(ctx, false, net.order)
-	replacement := order[3]
+	net, ctx, written, replacement, auditor := holderLost(t)
 	net.set(net.down, replacement, true)
-	net.kill(order[2])
-	auditor := net.node(order[0]).m
 	auditor.pass(ctx, false)
 	if st := auditor.Stats(); st.UnderReplicated != 1 || net.version(replacement, written[0]) != 0 {
 		t.Fatalf("sync with the replacement down: %+v", st)
@@ -388,14 +394,7 @@ func TestMemRepairRetriesATransientSyncFailure(t *testing.T) {
 		{"busy", errBusy, always, 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			net := newMemNet(t, 6, 3, nil)
-			ctx := longCtx(t)
-			written := net.storeKeys("retried", 1, net.order)
-			order := net.byDistance(written[0])
-			net.passAll(ctx, false, net.order)
-			replacement := order[3]
-			net.kill(order[2])
-			auditor := net.node(order[0]).m
+			net, ctx, written, replacement, auditor := holderLost(t)
 			auditor.syncRetries = []time.Duration{10 * time.Millisecond, 20 * time.Millisecond}
 			calls := 0
 			auditor.ranges = &failingSyncs{inner: auditor.ranges, fail: func(p peer.ID) error {
