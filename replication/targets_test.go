@@ -90,7 +90,8 @@ func TestProbesRotate(t *testing.T) {
 	}
 }
 
-// The probes' schedule: every sweep for a rotation after a reset; then,
+// The probes' schedule: every sweep for a rotation (minProbeRounds at
+// least) after a reset; then,
 // after each round that learns nothing, 1, 2, 4, 8 sweeps skipped, and
 // maxProbeSkip from there on; a round that learns a peer, or a reset,
 // brings every sweep back.
@@ -116,7 +117,7 @@ func TestProbesBackOffAtRest(t *testing.T) {
 	}
 	never := func(int) bool { return false }
 	got := schedule(120, never)
-	want := []int{0, 0, 0, 0, 1, 2, 4, 8, 16, 16, 16, 16}
+	want := append(make([]int, minProbeRounds+1), 1, 2, 4, 8, 16, 16, 16, 16)
 	if !slices.Equal(got[:min(len(got), len(want))], want) || slices.ContainsFunc(got[len(want)-1:], func(g int) bool { return g != maxProbeSkip }) {
 		t.Fatalf("gaps before each round at rest: %v, want %v then %d", got, want, maxProbeSkip)
 	}
@@ -124,13 +125,13 @@ func TestProbesBackOffAtRest(t *testing.T) {
 	// back-off at once: the next sweep probes, and so do the next
 	// rotation's.
 	s.resetProbes()
-	if got := schedule(rotation+1, never); !slices.Equal(got, []int{0, 0, 0, 0}) {
+	if got := schedule(minProbeRounds+1, never); !slices.Equal(got, make([]int, minProbeRounds+1)) {
 		t.Fatalf("gaps after a reset: %v, want every sweep for a rotation", got)
 	}
 	// A round that learns a peer does too.
 	schedule(60, never)
 	got = schedule(40, func(round int) bool { return round == 0 })
-	if want := []int{0, 0, 0, 0, 1}; got[0] > maxProbeSkip || !slices.Equal(got[1:len(want)+1], want) {
+	if want := append(make([]int, minProbeRounds+1), 1); got[0] > maxProbeSkip || !slices.Equal(got[1:len(want)+1], want) {
 		t.Fatalf("gaps after a round that learned a peer: %v, want %v", got, want)
 	}
 	// The bound: backed off, every region is probed within
@@ -173,6 +174,7 @@ func TestMemProbesBackOffUntilTheTableChanges(t *testing.T) {
 	m.pass(ctx, true)
 	var fresh sweepState
 	_, rotation := fresh.probes(m.sweeps.regions, m.self)
+	rotation = max(rotation, minProbeRounds)
 	if first := probing(rotation - 1); first != rotation-1 {
 		t.Fatalf("%d of the first %d sweeps looked up, want all (a rotation)", first, rotation-1)
 	}
