@@ -353,23 +353,27 @@ func TestKadNetTablesMissingPeers(t *testing.T) {
 	}
 }
 
-// TestKadNetJoinsWhileProbesBackedOff is TestKadNetTablesMissingPeers's
-// joins with every node's probes backed off to the full (maxProbeSkip) at
-// a random phase when the joiners arrive, as on a network long at rest
-// (targets.go): an old holder whose table lacks a joiner, and whose table
-// the join did not change, finds it only when its backed-off probes reach
-// the joiner's region. It logs the misplaced copies sweep by sweep; it runs
-// only with DHTNODE_KADNET_BACKOFF=<sweeps> (a few minutes at 40).
-func TestKadNetJoinsWhileProbesBackedOff(t *testing.T) {
+// TestKadNetEventsWhileProbesBackedOff is TestKadNetTablesMissingPeers's
+// joins and deaths with every node's probes backed off to the full
+// (maxProbeSkip) at a random phase when the event comes, as on a network
+// long at rest (targets.go): an old holder whose table lacks a joiner, and
+// whose table the event did not change, finds it only when its backed-off
+// probes reach the joiner's region. It logs the state sweep by sweep; it
+// runs only with DHTNODE_KADNET_BACKOFF=<sweeps> (minutes at 40).
+func TestKadNetEventsWhileProbesBackedOff(t *testing.T) {
 	passes, _ := strconv.Atoi(os.Getenv("DHTNODE_KADNET_BACKOFF"))
 	if passes <= 0 {
 		t.Skip("set DHTNODE_KADNET_BACKOFF to the sweeps to run")
 	}
-	_, s := kadScenarioAfter(t, "joins", kadTables{miss: 0.15}, passes, false, func(net *kadNet) {
-		for _, p := range net.live {
-			st := &net.node(p).m.sweeps
-			st.probeIdle, st.probeSkip = 1000, net.rng.IntN(maxProbeSkip+1)
-		}
-	})
-	t.Logf("after %d sweeps: %v", passes, s)
+	for _, event := range []string{"joins", "deaths"} {
+		t.Run(event, func(t *testing.T) {
+			_, s := kadScenarioAfter(t, event, kadTables{miss: 0.15}, passes, false, func(net *kadNet) {
+				for _, p := range net.live {
+					st := &net.node(p).m.sweeps
+					st.probeIdle, st.probeSkip = 1000, net.rng.IntN(maxProbeSkip+1)
+				}
+			})
+			t.Logf("after %d sweeps: %v", passes, s)
+		})
+	}
 }
