@@ -71,17 +71,24 @@ type ReplicationState struct {
 	HedgedReadsTotal uint64     `json:"hedged_reads_total"`
 	LastSweep        *time.Time `json:"last_sweep"`
 	// RepairBytesTotal counts the bytes repair sent and received: audits,
-	// hand-offs and anti-entropy sync sessions (issue 20).
+	// hand-offs and anti-entropy sync sessions (issue 20), and the
+	// FIND_NODE requests and answers of repair's lookups.
 	RepairBytesTotal uint64 `json:"repair_bytes_total"`
 	// RepairBytesSentTotal is the part of RepairBytesTotal this node sent
 	// (sync requests and answers, audit pushes) plus what its audits
-	// fetched: summed over the nodes it counts each byte of repair traffic
-	// once, where RepairBytesTotal counts a sync byte on both sides.
+	// fetched and its lookups' requests and answers: summed over the nodes
+	// it counts each byte of repair traffic once, where RepairBytesTotal
+	// counts a sync byte on both sides.
 	RepairBytesSentTotal uint64 `json:"repair_bytes_sent_total"`
 	// RepairLookupsTotal (not in SPEC §5) counts the lookups repair ran
 	// for the holders of a range (one FIND_NODE round each): the ranges a
 	// pass plans, and a few of this node's regions every sweep (probes).
 	RepairLookupsTotal uint64 `json:"repair_lookups_total"`
+	// RepairLookupBytesTotal (not in SPEC §5) is the part of
+	// RepairBytesTotal (and of RepairBytesSentTotal) of those lookups: the
+	// FIND_NODE requests this node sent and the answers it received, as
+	// the DHT stream carries them.
+	RepairLookupBytesTotal uint64 `json:"repair_lookup_bytes_total"`
 
 	// BadAnswersTotal counts holder answers whose record failed validation
 	// (forged, future-dated, ...); PartialWritesTotal counts writes that

@@ -340,8 +340,8 @@ func (n *Node) status() StatusResponse {
 			WriteQuorum:  n.cfg.Replication.WriteQuorum.String(),
 			ReadQuorum:   n.cfg.Replication.ReadQuorum.String(),
 			RepairsTotal: st.RepairsTotal, AuditsTotal: st.AuditsTotal, RepairBytesTotal: st.RepairBytes, RepairBytesSentTotal: st.RepairBytesSent,
-			RepairLookupsTotal: st.RepairLookups,
-			ReadsTotal:         st.ReadsTotal, HedgedReadsTotal: st.HedgedTotal,
+			RepairLookupsTotal: st.RepairLookups, RepairLookupBytesTotal: st.RepairLookupBytes,
+			ReadsTotal: st.ReadsTotal, HedgedReadsTotal: st.HedgedTotal,
 			BadAnswersTotal: st.BadAnswers, PartialWritesTotal: st.PartialWrites,
 		},
 	}

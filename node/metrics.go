@@ -109,11 +109,13 @@ var (
 	descAudits = prometheus.NewDesc("dhtnode_audits_total",
 		"Keys whose holders repair asked for their copies.", nil, nil)
 	descRepairBytes = prometheus.NewDesc("dhtnode_repair_bytes_total",
-		"Bytes repair sent and received: audits, hand-offs and anti-entropy sync sessions.", nil, nil)
+		"Bytes repair sent and received: audits, hand-offs, anti-entropy sync sessions, and the FIND_NODE requests and answers of its lookups.", nil, nil)
 	descRepairBytesSent = prometheus.NewDesc("dhtnode_repair_bytes_sent_total",
-		"The part of dhtnode_repair_bytes_total this node sent, plus what its audits fetched: summed over the nodes, each byte of repair traffic once.", nil, nil)
+		"The part of dhtnode_repair_bytes_total this node sent, plus what its audits fetched and its lookups' answers: summed over the nodes, each byte of repair traffic once.", nil, nil)
 	descRepairLookups = prometheus.NewDesc("dhtnode_repair_lookups_total",
 		"Lookups (one FIND_NODE round each) repair ran for the holders of a range: the ranges a pass plans, and a few of this node's regions every sweep.", nil, nil)
+	descRepairLookupBytes = prometheus.NewDesc("dhtnode_repair_lookup_bytes_total",
+		"The part of dhtnode_repair_bytes_total of repair's lookups: the FIND_NODE requests this node sent and the answers it received.", nil, nil)
 	descReads = prometheus.NewDesc("dhtnode_quorum_reads_total",
 		"Quorum reads run by this node (gets, and the reads before writes).", nil, nil)
 	descHedged = prometheus.NewDesc("dhtnode_hedged_reads_total",
@@ -134,7 +136,7 @@ type nodeCollector struct{ n *Node }
 // Describe implements prometheus.Collector.
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBuildInfo, descReady, descRTPeers, descConnected, descNetSize,
-		descRecords, descRecordBytes, descStorageMax, descStorageFull, descUnder, descReadRepairs, descRepairs, descAudits, descRepairBytes, descRepairBytesSent, descRepairLookups, descReads,
+		descRecords, descRecordBytes, descStorageMax, descStorageFull, descUnder, descReadRepairs, descRepairs, descAudits, descRepairBytes, descRepairBytesSent, descRepairLookups, descRepairLookupBytes, descReads,
 		descHedged, descProbes, descEvictions, descRebootstraps, descRecordRequests} {
 		ch <- d
 	}
@@ -169,6 +171,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRepairBytes, st.RepairBytes)
 	counter(descRepairBytesSent, st.RepairBytesSent)
 	counter(descRepairLookups, st.RepairLookups)
+	counter(descRepairLookupBytes, st.RepairLookupBytes)
 	counter(descReads, st.ReadsTotal)
 	counter(descHedged, st.HedgedTotal)
 

@@ -113,7 +113,7 @@ func TestMetrics(t *testing.T) {
 		`dhtnode_requests_total{op="put",result="ok"}`, `dhtnode_requests_total{op="replicas",result="error"}`,
 		`dhtnode_request_duration_seconds_count{op="get"}`, "dhtnode_quorum_acks_count",
 		"dhtnode_read_repairs_total", `dhtnode_repairs_total{reason="read"}`, `dhtnode_repairs_total{reason="audit"}`,
-		"dhtnode_audits_total", "dhtnode_repair_bytes_total", "dhtnode_hedged_reads_total", `dhtnode_probes_total{result="ok"}`,
+		"dhtnode_audits_total", "dhtnode_repair_bytes_total", "dhtnode_repair_lookup_bytes_total", "dhtnode_hedged_reads_total", `dhtnode_probes_total{result="ok"}`,
 		`dhtnode_probes_total{result="failed"}`, "dhtnode_evictions_total", "dhtnode_rebootstraps_total",
 		`dhtnode_record_requests_total{result="ok",type="get"}`, "go_goroutines", "process_resident_memory_bytes",
 	} {

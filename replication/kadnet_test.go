@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -256,11 +258,19 @@ var kadEvents = []string{"deaths", "joins", "leaves"}
 // anti-entropy if antiEntropy); it returns the sweeps it ran and the state
 // then.
 func kadScenario(t *testing.T, event string, tables kadTables, passes int, antiEntropy bool) (int, kadState) {
+	return kadScenarioAfter(t, event, tables, passes, antiEntropy, nil)
+}
+
+// kadScenarioAfter is kadScenario with prepare(net) run before the event.
+func kadScenarioAfter(t *testing.T, event string, tables kadTables, passes int, antiEntropy bool, prepare func(*kadNet)) (int, kadState) {
 	spare := 0
 	if event == "joins" {
 		spare = kadEvent
 	}
 	net, ctx, written := kadSetup(t, kadNodes, spare, kadK, kadKeys, tables, 1)
+	if prepare != nil {
+		prepare(net)
+	}
 	var res LeaveResult
 	for i, idx := range net.rng.Perm(kadNodes)[:kadEvent] {
 		p := net.order[idx]
@@ -339,6 +349,31 @@ func TestKadNetTablesMissingPeers(t *testing.T) {
 			if maxShort := kadKeys / 100; s.short > maxShort || s.misplaced > maxMisplaced {
 				t.Fatalf("%v; want at most %d keys short and %d misplaced copies", s, maxShort, maxMisplaced)
 			}
+		})
+	}
+}
+
+// TestKadNetEventsWhileProbesBackedOff is TestKadNetTablesMissingPeers's
+// joins and deaths with every node's probes backed off to the full
+// (maxProbeSkip) at a random phase when the event comes, as on a network
+// long at rest (targets.go): an old holder whose table lacks a joiner, and
+// whose table the event did not change, finds it only when its backed-off
+// probes reach the joiner's region. It logs the state sweep by sweep; it
+// runs only with DHTNODE_KADNET_BACKOFF=<sweeps> (minutes at 40).
+func TestKadNetEventsWhileProbesBackedOff(t *testing.T) {
+	passes, _ := strconv.Atoi(os.Getenv("DHTNODE_KADNET_BACKOFF"))
+	if passes <= 0 {
+		t.Skip("set DHTNODE_KADNET_BACKOFF to the sweeps to run")
+	}
+	for _, event := range []string{"joins", "deaths"} {
+		t.Run(event, func(t *testing.T) {
+			_, s := kadScenarioAfter(t, event, kadTables{miss: 0.15}, passes, false, func(net *kadNet) {
+				for _, p := range net.live {
+					st := &net.node(p).m.sweeps
+					st.probeIdle, st.probeSkip = 1000, net.rng.IntN(maxProbeSkip+1)
+				}
+			})
+			t.Logf("after %d sweeps: %v", passes, s)
 		})
 	}
 }

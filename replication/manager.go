@@ -10,7 +10,6 @@ import (
 	"time"
 
 	dht "github.com/libp2p/go-libp2p-kad-dht"
-	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
 	kb "github.com/libp2p/go-libp2p-kbucket"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -102,13 +101,18 @@ type Manager struct {
 	repairs    atomic.Uint64 // copies pushed to holders that lacked them
 	audits     atomic.Uint64 // keys whose holders were all asked for their copy
 	lookups    atomic.Uint64 // lookups of a range's holders (targets.go)
-	partials   atomic.Uint64 // writes that failed after some holders stored them
-	network    netMemory     // the largest network seen lately (quorum.go)
-	readFixes  atomic.Uint64 // the repairs pushed by read repair
-	served     *rpcCounts    // record requests this node served
-	pushLimit  *rate.Limiter
-	sweeps     sweepState
-	watch      *watchState // watches: subscriptions to holders, and served as one
+	// lookupBytes are the bytes of those lookups' FIND_NODE requests and
+	// answers; Stats adds them to the repair bytes (not repairBytes, which
+	// tells anti-entropy whether a bulk repair runs).
+	lookupBytes atomic.Uint64
+	syncRetried atomic.Uint64 // range syncs tried again (retrySync)
+	partials    atomic.Uint64 // writes that failed after some holders stored them
+	network     netMemory     // the largest network seen lately (quorum.go)
+	readFixes   atomic.Uint64 // the repairs pushed by read repair
+	served      *rpcCounts    // record requests this node served
+	pushLimit   *rate.Limiter
+	sweeps      sweepState
+	watch       *watchState // watches: subscriptions to holders, and served as one
 	// digests are the range digests of the store (digest.go), nil if they
 	// could not be built; sync sessions (sync.go) use them.
 	digests     *digestTable
@@ -125,6 +129,9 @@ type Manager struct {
 	// secondDelay is secondDelay (repair.go); tests of passes run one
 	// after another set it to 0.
 	secondDelay time.Duration
+	// syncRetries are the waits before a failed range sync is tried
+	// again (syncRetryDelays, repair.go); tests shorten them.
+	syncRetries []time.Duration
 	// doubted reports whether this node has reason to think a peer may be
 	// dead (Doubter); nil: none. Stats.UnderReplicated counts the regions
 	// held with such a peer.
@@ -140,15 +147,11 @@ func New(d *dht.IpfsDHT, store *Store, priv crypto.PrivKey, live Liveness, cfg C
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	pm, err := pb.NewProtocolMessenger(d.MessageSender())
-	if err != nil {
-		return nil, fmt.Errorf("replication: %w", err)
-	}
 	self := d.PeerID()
 	limit := store.valid.MaxValueSize + messageOverhead
 	client := newRPCClient(d.Host(), cfg.Protocol, limit, cfg.Heard)
 	box := newPenaltyBox(live)
-	rt := &router{self: self, selfKid: kb.ConvertPeerID(self), d: d, pm: pm, live: box, bucketSize: cfg.BucketSize}
+	rt := &router{self: self, selfKid: kb.ConvertPeerID(self), d: d, ms: d.MessageSender(), live: box, bucketSize: cfg.BucketSize}
 	tr := &transport{self: self, store: store, client: client, box: box, syncProto: syncProtocolFor(cfg.Protocol)}
 	m := newManager(cfg, self, priv, store, rt, tr, logger)
 	m.doubted = box.isDoubted
@@ -213,6 +216,7 @@ func newManager(cfg Config, self peer.ID, priv crypto.PrivKey, store *Store, rou
 		syncLimits: newPeerLimits(syncPeerRate, syncPeerBurst),
 	}
 	m.secondDelay = secondDelay
+	m.syncRetries = syncRetryDelays
 	digests, err := newDigestTable(ctx, store) // before anything can write to the store
 	if err != nil {
 		m.logger.Error("building the range digests; range sync is off", "error", err)

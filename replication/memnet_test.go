@@ -73,7 +73,8 @@ func newMemNetOn(t testing.TB, n, k int, cfg func(*Config), newStore func() *Sto
 			cfg(&c)
 		}
 		nd.m = newManager(c, nd.id, nd.priv, nd.store, &memRouter{net: net, self: nd.id}, &memTransport{net: net, self: nd.id}, slog.New(slog.DiscardHandler))
-		nd.m.secondDelay = 0 // passes run one after another here
+		nd.m.secondDelay = 0   // passes run one after another here
+		nd.m.syncRetries = nil // tests of retries set them
 		nd.m.ranges = &countingSyncer{net: net, m: nd.m}
 		t.Cleanup(func() { _ = nd.m.Close() })
 	}
@@ -156,12 +157,16 @@ func (r *memRouter) closest(ctx context.Context, dhtKey string, n int) []peer.ID
 	if r.net.bucket == 0 || !r.net.bucketFull(r.self, target) {
 		return r.localClosest(target, n)
 	}
-	return r.lookup(ctx, dhtKey, n)
+	peers, _ := r.lookup(ctx, dhtKey, n)
+	return peers
 }
 
-func (r *memRouter) lookup(_ context.Context, dhtKey string, n int) []peer.ID {
+// memLookupBytes is what a memRouter lookup counts as its bytes.
+const memLookupBytes = 1000
+
+func (r *memRouter) lookup(_ context.Context, dhtKey string, n int) ([]peer.ID, int) {
 	target := kb.ConvertKey(dhtKey)
-	return r.net.refine(r.self, target, r.localClosest(target, n+lookupWidth), n)
+	return r.net.refine(r.self, target, r.localClosest(target, n+lookupWidth), n), memLookupBytes
 }
 
 func (r *memRouter) localClosest(target kb.ID, n int) []peer.ID {

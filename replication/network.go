@@ -19,8 +19,9 @@ type holderRouter interface {
 	closest(ctx context.Context, dhtKey string, n int) []peer.ID
 	// lookup is closest asked of the network even where the routing
 	// table's bucket has room (repair's check of its targets, targets.go):
-	// one FIND_NODE round.
-	lookup(ctx context.Context, dhtKey string, n int) []peer.ID
+	// one FIND_NODE round, of the bytes it also returns (request and
+	// answer).
+	lookup(ctx context.Context, dhtKey string, n int) ([]peer.ID, int)
 	// localClosest is closest from the routing table alone.
 	localClosest(target kb.ID, n int) []peer.ID
 	// candidates returns the peers a client read or write of the DHT key

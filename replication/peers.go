@@ -11,6 +11,8 @@ import (
 	kb "github.com/libp2p/go-libp2p-kbucket"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 )
 
 // Liveness tells which routing-table peers are suspected dead, so that
@@ -32,7 +34,7 @@ type router struct {
 	self       peer.ID
 	selfKid    kb.ID // self's Kademlia ID
 	d          *dht.IpfsDHT
-	pm         *pb.ProtocolMessenger
+	ms         pb.MessageSender
 	live       Liveness
 	bucketSize int
 	cache      closestCache
@@ -55,7 +57,7 @@ func (r *router) closest(ctx context.Context, dhtKey string, n int) []peer.ID {
 		return r.localClosest(target, n)
 	}
 	gen := r.cache.generation()
-	peers := r.refined(ctx, dhtKey, target, n)
+	peers, _ := r.refined(ctx, dhtKey, target, n)
 	r.cache.put(dhtKey, n, gen, peers)
 	return peers
 }
@@ -63,8 +65,9 @@ func (r *router) closest(ctx context.Context, dhtKey string, n int) []peer.ID {
 // lookup returns up to n live peers nearest the DHT key, this node
 // included, from the routing table refined with one FIND_NODE round, even
 // where the table's bucket has room: a peer it never met, or one that
-// joined since, may be among them.
-func (r *router) lookup(ctx context.Context, dhtKey string, n int) []peer.ID {
+// joined since, may be among them. It also returns the bytes of the
+// FIND_NODE request and answer (refine).
+func (r *router) lookup(ctx context.Context, dhtKey string, n int) ([]peer.ID, int) {
 	return r.refined(ctx, dhtKey, kb.ConvertKey(dhtKey), n)
 }
 
@@ -76,12 +79,13 @@ func (r *router) localClosest(target kb.ID, n int) []peer.ID {
 }
 
 // refined is closest where the routing table cannot know the key's
-// neighbourhood: the nearest known peers, refined with one FIND_NODE round.
-func (r *router) refined(ctx context.Context, dhtKey string, target kb.ID, n int) []peer.ID {
+// neighbourhood: the nearest known peers, refined with one FIND_NODE round
+// (of the bytes it returns).
+func (r *router) refined(ctx context.Context, dhtKey string, target kb.ID, n int) ([]peer.ID, int) {
 	near := r.nearestLive(target, n+lookupWidth)
-	known := append(r.refine(ctx, dhtKey, target, ids(near)), r.self)
-	sorted := kb.SortClosestPeers(known, target)
-	return sorted[:min(n, len(sorted))]
+	refined, bytes := r.refine(ctx, dhtKey, target, ids(near))
+	sorted := kb.SortClosestPeers(append(refined, r.self), target)
+	return sorted[:min(n, len(sorted))], bytes
 }
 
 // nearerPeers returns the n live peers of the routing table nearest the DHT
@@ -138,16 +142,23 @@ func (r *router) neighbourhoodKnown(target kb.ID) bool {
 // FIND_NODE; the next nearest if it fails, up to lookupWidth of them) and
 // merges the answer into known. The nearest known peer lies deeper in the
 // key's subtree than this node, so its table covers the key's neighbourhood.
-func (r *router) refine(ctx context.Context, dhtKey string, target kb.ID, known []peer.ID) []peer.ID {
+// It also returns the bytes of the request and answer that succeeded, as
+// kad-dht's message sender frames them (findNodeBytes); a request that
+// failed counts nothing (most fail before anything is sent: a dial).
+func (r *router) refine(ctx context.Context, dhtKey string, target kb.ID, known []peer.ID) ([]peer.ID, int) {
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	var infos []*peer.AddrInfo
+	bytes := 0
 	for i, p := range known {
 		if i == lookupWidth {
 			break
 		}
-		var err error
-		if infos, err = r.pm.GetClosestPeers(ctx, p, peer.ID(dhtKey)); err == nil {
+		// As pb.ProtocolMessenger.GetClosestPeers, keeping the messages
+		// to count them.
+		req := pb.NewMessage(pb.Message_FIND_NODE, []byte(dhtKey), 0)
+		if resp, err := r.ms.SendRequest(ctx, p, req); err == nil {
+			infos, bytes = pb.PBPeersToPeerInfos(resp.GetCloserPeers()), findNodeBytes(req)+findNodeBytes(resp)
 			break
 		}
 	}
@@ -164,7 +175,16 @@ func (r *router) refine(ctx context.Context, dhtKey string, target kb.ID, known 
 		ps.AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
 		known = append(known, ai.ID)
 	}
-	return kb.SortClosestPeers(known, target)
+	return kb.SortClosestPeers(known, target), bytes
+}
+
+// findNodeBytes is the size of a DHT message on the stream: kad-dht writes
+// each with its length as a varint before it (net.WriteMsg). The transport's
+// framing (yamux headers, the noise tag: a few dozen bytes per message) is
+// not counted.
+func findNodeBytes(m *pb.Message) int {
+	n := proto.Size(m)
+	return n + protowire.SizeVarint(uint64(n))
 }
 
 func (r *router) filter(ps []peer.ID) []peer.ID {

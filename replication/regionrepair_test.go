@@ -3,15 +3,20 @@ package replication
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"os"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	kb "github.com/libp2p/go-libp2p-kbucket"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 )
 
 // Region-based repair (plan.go, repair.go) over the in-memory network: range
@@ -342,18 +347,24 @@ func TestMemUnderReplicatedWhileRepairing(t *testing.T) {
 	}
 }
 
+// holderLost writes a key on 3 of 6 nodes, and kills its third holder
+// after a pass: the key's nearest holder (auditor) is to sync it to the
+// replacement (its fourth nearest) at its next pass.
+func holderLost(t *testing.T) (net *memNet, ctx context.Context, written []string, replacement peer.ID, auditor *Manager) {
+	net = newMemNet(t, 6, 3, nil)
+	ctx = longCtx(t)
+	written = net.storeKeys("retried", 1, net.order)
+	order := net.byDistance(written[0])
+	net.passAll(ctx, false, net.order)
+	net.kill(order[2])
+	return net, ctx, written, order[3], net.node(order[0]).m
+}
+
 // A range sync that fails leaves the range under-replicated, and the next
 // pass (with no routing change) syncs it again.
 func TestMemRepairRetriesAnIncompleteRange(t *testing.T) {
-	net := newMemNet(t, 6, 3, nil)
-	ctx := longCtx(t)
-	written := net.storeKeys("retried", 1, net.order)
-	order := net.byDistance(written[0])
-	net.passAll(ctx, false, net.order)
-	replacement := order[3]
+	net, ctx, written, replacement, auditor := holderLost(t)
 	net.set(net.down, replacement, true)
-	net.kill(order[2])
-	auditor := net.node(order[0]).m
 	auditor.pass(ctx, false)
 	if st := auditor.Stats(); st.UnderReplicated != 1 || net.version(replacement, written[0]) != 0 {
 		t.Fatalf("sync with the replacement down: %+v", st)
@@ -363,6 +374,97 @@ func TestMemRepairRetriesAnIncompleteRange(t *testing.T) {
 	if st := auditor.Stats(); st.UnderReplicated != 0 || net.version(replacement, written[0]) != 1 {
 		t.Fatalf("after the replacement came back: %+v, version %d there", st, net.version(replacement, written[0]))
 	}
+}
+
+// A range sync that fails on a transient error (a stream reset, a
+// timeout) is tried again within the pass, after the retry waits, at most
+// once per wait; one the peer refuses (busy) is not: it waits for the next
+// pass, as before.
+func TestMemRepairRetriesATransientSyncFailure(t *testing.T) {
+	const always = 1000
+	for _, c := range []struct {
+		name      string
+		err       error
+		failures  int // the first syncs with the replacement that fail
+		wantUnder int
+	}{
+		{"reset once", network.ErrReset, 1, 0},
+		{"timeout once", context.DeadlineExceeded, 1, 0},
+		{"reset every time", network.ErrReset, always, 1},
+		{"busy", errBusy, always, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			net, ctx, written, replacement, auditor := holderLost(t)
+			auditor.syncRetries = []time.Duration{10 * time.Millisecond, 20 * time.Millisecond}
+			calls := 0
+			auditor.ranges = &failingSyncs{inner: auditor.ranges, fail: func(p peer.ID) error {
+				if p != replacement {
+					return nil
+				}
+				if calls++; calls <= c.failures {
+					return fmt.Errorf("sync with %s: %w", p.ShortString(), c.err)
+				}
+				return nil
+			}}
+			auditor.pass(ctx, false)
+			st, retried := auditor.Stats(), int(auditor.syncRetried.Load())
+			// The pass may sync with the replacement in one session or
+			// two (the ranges in which this node is second, after).
+			wantRetried := 0
+			switch {
+			case errors.Is(c.err, errBusy):
+			case c.failures == always:
+				wantRetried = calls * 2 / 3 // every session tried three times
+			default:
+				wantRetried = c.failures
+			}
+			if retried != wantRetried || st.UnderReplicated != c.wantUnder || (net.version(replacement, written[0]) == 1) != (c.wantUnder == 0) {
+				t.Fatalf("%d syncs with the replacement, %d retried, under-replicated %d, its version %d; want %d retried, %d under-replicated",
+					calls, retried, st.UnderReplicated, net.version(replacement, written[0]), wantRetried, c.wantUnder)
+			}
+		})
+	}
+}
+
+// Which sync errors are retried: resets, closed streams, timeouts; not
+// refusals, malformed answers, failed dials (the peer is down) or a
+// cancelled pass.
+func TestTransientSyncErrors(t *testing.T) {
+	wrap := func(err error) error { return fmt.Errorf("sync with peer: %w", err) }
+	for err, want := range map[error]bool{
+		wrap(network.ErrReset):                           true,
+		wrap(io.EOF):                                     true,
+		wrap(context.DeadlineExceeded):                   true,
+		wrap(os.ErrDeadlineExceeded):                     true,
+		wrap(errBusy):                                    false,
+		wrap(fmt.Errorf("%w: bad digest", ErrMalformed)): false,
+		wrap(errors.New("refused: not a holder")):        false,
+		wrap(&swarm.DialError{Peer: "p", Cause: context.DeadlineExceeded}): false,
+		wrap(swarm.ErrDialBackoff): false,
+		wrap(context.Canceled):     false,
+	} {
+		if got := transient(err); got != want {
+			t.Errorf("transient(%v) = %v, want %v", err, got, want)
+		}
+	}
+}
+
+// failingSyncs fails a node's range syncs with fail's error, if any, before
+// they start.
+type failingSyncs struct {
+	inner rangeSyncer
+	mu    sync.Mutex
+	fail  func(p peer.ID) error
+}
+
+func (f *failingSyncs) syncRanges(ctx context.Context, p peer.ID, ps []prefix, mode syncMode) (syncResult, error) {
+	f.mu.Lock()
+	err := f.fail(p)
+	f.mu.Unlock()
+	if err != nil {
+		return syncResult{}, err
+	}
+	return f.inner.syncRanges(ctx, p, ps, mode)
 }
 
 // A record on a node that does not hold its key (strays: pushed by a

@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"maps"
 	"math/rand/v2"
+	"net"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 )
 
 // sweepState is what repair passes learned. The repair loop (run) owns
@@ -35,6 +40,10 @@ type sweepState struct {
 	// probeCursor is the kad ID from which the next sweep picks the
 	// regions it probes (targets.go; nil: the start of the key space).
 	probeCursor []byte
+	// probeIdle counts the rounds of probes in a row that learned
+	// nothing, since the last resetProbes; probeSkip is how many sweeps
+	// still skip their probes (targets.go).
+	probeIdle, probeSkip int
 	// cursor is the kad ID where the next sweep's store walk starts (nil:
 	// the start of the key space); chunk is how many records it reads
 	// (walkChunk).
@@ -216,19 +225,24 @@ type Stats struct {
 	// (no connection reset) counts from its first failed probe.
 	UnderReplicated int
 	RepairsTotal    uint64
-	ReadRepairs     uint64    // the part of RepairsTotal pushed by read repair
-	AuditsTotal     uint64    // keys audited (every holder asked for its copy): writes whose pushes failed
-	RepairLookups   uint64    // lookups of a range's holders (one FIND_NODE round each): planned ranges, probes (targets.go)
-	RepairBytes     uint64    // sent and received by audits, hand-offs and sync sessions
-	ReadsTotal      uint64    // quorum reads this node ran (gets, and the reads before writes)
-	HedgedTotal     uint64    // extra holders those reads asked after a hedge delay
-	BadAnswers      uint64    // holder answers whose record failed validation (forged, ...)
-	PartialWrites   uint64    // writes that failed after some holders had stored them
-	LastSweep       time.Time // zero before the first sweep
+	ReadRepairs     uint64 // the part of RepairsTotal pushed by read repair
+	AuditsTotal     uint64 // keys audited (every holder asked for its copy): writes whose pushes failed
+	RepairLookups   uint64 // lookups of a range's holders (one FIND_NODE round each): planned ranges, probes (targets.go)
+	RepairBytes     uint64 // sent and received by audits, hand-offs, sync sessions and repair's lookups
+	// RepairLookupBytes is the part of RepairBytes (and of
+	// RepairBytesSent) of repair's lookups: their FIND_NODE requests and
+	// answers, as the node that ran them sent and received them.
+	RepairLookupBytes uint64
+	ReadsTotal        uint64    // quorum reads this node ran (gets, and the reads before writes)
+	HedgedTotal       uint64    // extra holders those reads asked after a hedge delay
+	BadAnswers        uint64    // holder answers whose record failed validation (forged, ...)
+	PartialWrites     uint64    // writes that failed after some holders had stored them
+	LastSweep         time.Time // zero before the first sweep
 	// RepairBytesSent is the part of RepairBytes this node sent (sync
-	// requests and answers, audit pushes), and the records its audits
-	// fetched (which the holders that answered do not count): summed over
-	// the nodes, it counts each byte of repair traffic once.
+	// requests and answers, audit pushes), the records its audits fetched
+	// (which the holders that answered do not count), and its lookups'
+	// requests and answers (kad-dht serves them uncounted): summed over the
+	// nodes, it counts each byte of repair traffic once.
 	RepairBytesSent uint64
 }
 
@@ -236,11 +250,12 @@ type Stats struct {
 func (m *Manager) Stats() Stats {
 	count, bytes := m.store.Counts()
 	under := m.underReplicated(m.ctx)
+	lookupBytes := m.lookupBytes.Load()
 	s := &m.sweeps
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Stats{Records: count, Bytes: bytes, UnderReplicated: under,
-		RepairsTotal: m.repairs.Load(), ReadRepairs: m.readFixes.Load(), AuditsTotal: m.audits.Load(), RepairLookups: m.lookups.Load(), RepairBytes: m.repairBytes.Load(), RepairBytesSent: m.repairSent.Load(), ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last,
+		RepairsTotal: m.repairs.Load(), ReadRepairs: m.readFixes.Load(), AuditsTotal: m.audits.Load(), RepairLookups: m.lookups.Load(), RepairBytes: m.repairBytes.Load() + lookupBytes, RepairBytesSent: m.repairSent.Load() + lookupBytes, RepairLookupBytes: lookupBytes, ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last,
 		BadAnswers: m.tr.badAnswers(), PartialWrites: m.partials.Load()}
 }
 
@@ -363,8 +378,14 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 	}
 	plan, found := m.retarget(ctx, planRegions(in), peers) // targets.go
 	s.learn(found)
-	if sweep {
-		s.learn(m.probe(ctx, s.probes(cur, m.self), plan, peers))
+	if len(in.changed) > 0 || len(plan.syncs) > 0 || len(plan.handOffs) > 0 || len(found) > 0 || !samePeers(s.regions, peers) {
+		s.resetProbes()
+	}
+	if sweep && s.probeDue() {
+		ps, rotation := s.probes(cur, m.self)
+		learned := m.probe(ctx, ps, plan, peers)
+		s.learn(learned)
+		s.probed(len(learned) > 0, rotation)
 	}
 	var syncing []prefix
 	for _, j := range plan.syncs {
@@ -417,6 +438,22 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 		s.last = time.Now()
 		s.mu.Unlock()
 	}
+}
+
+// samePeers reports whether peers (a pass's: the table, the learned peers
+// and self) are those of the regions rs (the last pass's): every peer holds
+// the region of its own ID.
+func samePeers(rs []region, peers []peer.ID) bool {
+	before := regionPeers(rs)
+	if len(before) != len(peers) {
+		return false
+	}
+	for _, p := range peers {
+		if !before[p] {
+			return false
+		}
+	}
+	return true
 }
 
 // secondDelay is the least time a pass waits, from the start of its syncs,
@@ -474,9 +511,23 @@ func splitSeconds(sessions []syncJob, seconds map[peer.ID][]prefix) (first, seco
 func (m *Manager) runSessions(ctx context.Context, jobs []syncJob) (failed []prefix, errored []peer.ID) {
 	ok := make([]bool, len(jobs))
 	errs := make([]error, len(jobs))
+	start := time.Now()
 	forEachBounded(ctx, len(jobs), func(i int) {
 		began := time.Now()
 		res, err := m.ranges.syncRanges(ctx, jobs[i].peer, jobs[i].prefixes, jobs[i].mode)
+		for _, wait := range m.syncRetries {
+			if err == nil || !m.retrySync(ctx, jobs[i].peer, err, time.Since(start)+wait) {
+				break
+			}
+			m.logger.Debug("range sync failed, retrying", "peer", jobs[i].peer, "prefixes", len(jobs[i].prefixes), "in", wait, "error", err)
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+			}
+			m.repairs.Add(uint64(res.sent + res.received))
+			m.syncRetried.Add(1)
+			res, err = m.ranges.syncRanges(ctx, jobs[i].peer, jobs[i].prefixes, jobs[i].mode)
+		}
 		if err != nil {
 			m.logger.Debug("range sync failed", "peer", jobs[i].peer, "prefixes", len(jobs[i].prefixes), "error", err)
 		}
@@ -494,6 +545,49 @@ func (m *Manager) runSessions(ctx context.Context, jobs []syncJob) (failed []pre
 		}
 	}
 	return coarsest(failed), errored
+}
+
+// syncRetryDelays are the waits before the retries of a range sync that
+// failed on a transient error (retrySync): a stream reset or a timeout
+// (the peer restarting its connection, or too busy to answer in time)
+// need not leave the range to the next sweep.
+var syncRetryDelays = []time.Duration{2 * time.Second, 4 * time.Second}
+
+// retrySync reports whether a range sync with p that failed with err is
+// tried again, once after (the time since the pass's sessions began, with
+// the wait before the retry) passed: only for a transient error (transient),
+// only while after is within a repair interval, and never with a peer that
+// this node doubts (its connections closed, it failed a probe: likely dead)
+// or that the router suspects.
+func (m *Manager) retrySync(ctx context.Context, p peer.ID, err error, after time.Duration) bool {
+	if ctx.Err() != nil || !transient(err) || after > m.cfg.RepairInterval {
+		return false
+	}
+	if m.doubted != nil && m.doubted(p) {
+		return false
+	}
+	return len(m.router.filter([]peer.ID{p})) == 1
+}
+
+// transient reports whether a sync's error may pass on its own: a stream
+// reset, a closed stream or connection (EOF), a timeout. A refusal (busy,
+// refused, malformed) is not, nor a dial that failed (the peer is down:
+// the router learns it and the next pass syncs with others).
+func transient(err error) bool {
+	if errors.Is(err, errBusy) || errors.Is(err, ErrMalformed) {
+		return false
+	}
+	if errors.Is(err, swarm.ErrDialBackoff) || errors.Is(err, swarm.ErrNoGoodAddresses) {
+		return false
+	}
+	var dialErr *swarm.DialError
+	if errors.As(err, &dialErr) {
+		return false
+	}
+	var netErr net.Error
+	return errors.Is(err, network.ErrReset) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		errors.As(err, &netErr) && netErr.Timeout()
 }
 
 // sessionsOf splits each sync job of plan into a session of the prefixes

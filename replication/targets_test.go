@@ -61,7 +61,10 @@ func TestProbesRotate(t *testing.T) {
 	seen := map[prefix]int{}
 	sweeps := (len(held) + probeRegions - 1) / probeRegions
 	for range sweeps {
-		got := s.probes(cur, self)
+		got, rotation := s.probes(cur, self)
+		if rotation != sweeps {
+			t.Fatalf("a rotation takes %d rounds, want %d", rotation, sweeps)
+		}
 		if len(got) != probeRegions {
 			t.Fatalf("a sweep probes %d regions, want %d", len(got), probeRegions)
 		}
@@ -78,11 +81,112 @@ func TestProbesRotate(t *testing.T) {
 		}
 	}
 	// The rotation goes on where it stopped, wrapping around.
-	if got := s.probes(cur, self); slices.ContainsFunc(got, func(p prefix) bool { return seen[p] > 1 }) {
+	if got, _ := s.probes(cur, self); slices.ContainsFunc(got, func(p prefix) bool { return seen[p] > 1 }) {
 		t.Fatalf("the next sweep probes %v again before the others", got)
 	}
 	few := regions(peers[:3], 8) // one region, the whole key space
-	if got := s.probes(few, self); len(got) != 1 {
+	if got, rotation := s.probes(few, self); len(got) != 1 || rotation != 1 {
 		t.Fatalf("holding %d regions: probes %v, want all", len(few), got)
+	}
+}
+
+// The probes' schedule: every sweep for a rotation (minProbeRounds at
+// least) after a reset; then,
+// after each round that learns nothing, 1, 2, 4, 8 sweeps skipped, and
+// maxProbeSkip from there on; a round that learns a peer, or a reset,
+// brings every sweep back.
+func TestProbesBackOffAtRest(t *testing.T) {
+	const rotation = 3
+	var s sweepState
+	// schedule runs sweeps and returns the gaps (sweeps skipped) before
+	// each round of probes, the rounds learning what learns says.
+	schedule := func(sweeps int, learns func(round int) bool) []int {
+		var gaps []int
+		gap, round := 0, 0
+		for range sweeps {
+			if !s.probeDue() {
+				gap++
+				continue
+			}
+			gaps = append(gaps, gap)
+			gap = 0
+			s.probed(learns(round), rotation)
+			round++
+		}
+		return gaps
+	}
+	never := func(int) bool { return false }
+	got := schedule(120, never)
+	want := append(make([]int, minProbeRounds+1), 1, 2, 4, 8, 16, 16, 16, 16)
+	if !slices.Equal(got[:min(len(got), len(want))], want) || slices.ContainsFunc(got[len(want)-1:], func(g int) bool { return g != maxProbeSkip }) {
+		t.Fatalf("gaps before each round at rest: %v, want %v then %d", got, want, maxProbeSkip)
+	}
+	// A reset (a peer joined or left, a pass planned work) ends the
+	// back-off at once: the next sweep probes, and so do the next
+	// rotation's.
+	s.resetProbes()
+	if got := schedule(minProbeRounds+1, never); !slices.Equal(got, make([]int, minProbeRounds+1)) {
+		t.Fatalf("gaps after a reset: %v, want every sweep for a rotation", got)
+	}
+	// A round that learns a peer does too.
+	schedule(60, never)
+	got = schedule(40, func(round int) bool { return round == 0 })
+	if want := append(make([]int, minProbeRounds+1), 1); got[0] > maxProbeSkip || !slices.Equal(got[1:len(want)+1], want) {
+		t.Fatalf("gaps after a round that learned a peer: %v, want %v", got, want)
+	}
+	// The bound: backed off, every region is probed within
+	// (maxProbeSkip+1)·rotation sweeps.
+	s.resetProbes()
+	schedule(200, never)
+	rounds := 0
+	for range (maxProbeSkip + 1) * rotation {
+		if s.probeDue() {
+			rounds++
+			s.probed(false, rotation)
+		}
+	}
+	if rounds < rotation {
+		t.Fatalf("backed off, %d rounds in %d sweeps, want a rotation (%d)", rounds, (maxProbeSkip+1)*rotation, rotation)
+	}
+}
+
+// A node at rest probes less and less often (its passes plan nothing, its
+// probes learn nothing); a peer leaving its table brings the probes back to
+// every sweep, for a rotation.
+func TestMemProbesBackOffUntilTheTableChanges(t *testing.T) {
+	net := newMemNet(t, 12, 3, nil)
+	ctx := longCtx(t)
+	net.storeKeys("rest", 2000, net.order) // records in every region
+	nd := net.node(net.order[0])
+	m := nd.m
+	// probing runs sweeps and counts those that looked anything up.
+	probing := func(sweeps int) int {
+		n := 0
+		for range sweeps {
+			before := m.lookups.Load()
+			m.pass(ctx, true)
+			if m.lookups.Load() > before {
+				n++
+			}
+		}
+		return n
+	}
+	m.pass(ctx, true)
+	var fresh sweepState
+	_, rotation := fresh.probes(m.sweeps.regions, m.self)
+	rotation = max(rotation, minProbeRounds)
+	if first := probing(rotation - 1); first != rotation-1 {
+		t.Fatalf("%d of the first %d sweeps looked up, want all (a rotation)", first, rotation-1)
+	}
+	probing(1 + 2 + 4 + 8 + 4) // backing off
+	if rest := probing(3 * (maxProbeSkip + 1)); rest > 3 || rest == 0 {
+		t.Fatalf("backed off, %d of %d sweeps looked up, want one in %d", rest, 3*(maxProbeSkip+1), maxProbeSkip+1)
+	}
+	nd.known = slices.DeleteFunc(nd.known, func(p peer.ID) bool { return p == net.order[5] })
+	if after := probing(rotation); after != rotation {
+		t.Fatalf("after a peer left the table, %d of %d sweeps looked up, want all", after, rotation)
+	}
+	if st := m.Stats(); st.RepairLookupBytes != st.RepairLookups*memLookupBytes || st.RepairBytes < st.RepairLookupBytes || st.RepairBytesSent < st.RepairLookupBytes {
+		t.Fatalf("repair lookups %d, their bytes %d (want %d each), in repair bytes %d, sent %d", st.RepairLookups, st.RepairLookupBytes, memLookupBytes, st.RepairBytes, st.RepairBytesSent)
 	}
 }

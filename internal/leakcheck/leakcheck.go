@@ -15,5 +15,8 @@ import (
 // goleak retries. It is ignored by name: a DB that is never closed still
 // shows up through its compaction and journal goroutines.
 func VerifyTestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/syndtr/goleveldb/leveldb.(*DB).mpoolDrain"))
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/syndtr/goleveldb/leveldb.(*DB).mpoolDrain"),
+		// libp2p's bandwidth counters share one sweeper for the process,
+		// which runs until its meters have idled (a test's counter).
+		goleak.IgnoreAnyFunction("github.com/libp2p/go-flow-metrics.(*sweeper).run"))
 }

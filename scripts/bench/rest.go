@@ -61,6 +61,10 @@ type RepairWindow struct {
 	// PerStoredHour is TrafficPerMin over an hour as a fraction of the
 	// stored bytes; nil when nothing is stored.
 	PerStoredHour *float64 `json:"per_stored_hour,omitempty"`
+	// LookupsPerMin is the network's repair lookups per minute
+	// (repair_lookups_total summed): probes, planned ranges,
+	// anti-entropy's checks of its partners.
+	LookupsPerMin float64 `json:"lookups_per_min"`
 }
 
 // repairSample is the live nodes' repair counters at one moment of the
@@ -69,6 +73,8 @@ type repairSample struct {
 	at    time.Duration // since the window began
 	total []float64     // repair_bytes_total per node; nil if one lacks it
 	sent  []float64     // repair_bytes_sent_total per node; nil if one lacks it
+	// lookups is repair_lookups_total summed over the nodes.
+	lookups float64
 }
 
 // sampleRepair reads the repair counters of statuses taken at.
@@ -80,6 +86,7 @@ func sampleRepair(at time.Duration, sts []*Status) repairSample {
 			return repairSample{at: at}
 		}
 		s.total = append(s.total, float64(*st.Replication.RepairBytes))
+		s.lookups += float64(st.Replication.Lookups)
 		if b := st.Replication.RepairBytesSent; b != nil {
 			s.sent = append(s.sent, float64(*b))
 		} else {
@@ -99,7 +106,7 @@ func repairWindow(a, b repairSample, stored int64) (RepairWindow, bool) {
 	if a.total == nil || len(a.total) != len(b.total) || d <= 0 {
 		return RepairWindow{}, false
 	}
-	w := RepairWindow{From: a.at.Seconds(), To: b.at.Seconds()}
+	w := RepairWindow{From: a.at.Seconds(), To: b.at.Seconds(), LookupsPerMin: PerMinute(b.lookups-a.lookups, d)}
 	perMin := func(x, y []float64) ([]float64, float64) {
 		out := deltas(x, y)
 		var sum float64
@@ -175,8 +182,8 @@ func (v *volumeRun) rest(ctx context.Context, stored int64) (*RestResult, error)
 		sts := v.c.statuses(ctx, live)
 		samples = append(samples, sampleRepair(time.Since(start), sts))
 		if w, ok := repairWindow(samples[len(samples)-2], samples[len(samples)-1], stored); ok && w.PerStoredHour != nil {
-			logf("    rest %3.0f-%3.0f s: repair traffic %.0f B/min (%.3f %%/h of stored), per node median %.0f B/min sent and received",
-				w.From, w.To, w.TrafficPerMin, 100**w.PerStoredHour, w.BytesPerMin.Median)
+			logf("    rest %3.0f-%3.0f s: repair traffic %.0f B/min (%.3f %%/h of stored), per node median %.0f B/min sent and received, %.0f repair lookups/min (all nodes)",
+				w.From, w.To, w.TrafficPerMin, 100**w.PerStoredHour, w.BytesPerMin.Median, w.LookupsPerMin)
 		}
 	}
 	cpu1, err := nodeCPU(live)
