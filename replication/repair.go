@@ -44,6 +44,11 @@ type sweepState struct {
 	// nothing, since the last resetProbes; probeSkip is how many sweeps
 	// still skip their probes (targets.go).
 	probeIdle, probeSkip int
+	// verified are the ranges whose holders anti-entropy's lookups
+	// confirmed, and when, among the peers whose key is verifiedPeers
+	// (targets.go: unverified).
+	verified      map[prefix]time.Time
+	verifiedPeers [32]byte
 	// cursor is the kad ID where the next sweep's store walk starts (nil:
 	// the start of the key space); chunk is how many records it reads
 	// (walkChunk).

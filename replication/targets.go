@@ -3,9 +3,11 @@ package replication
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -334,11 +336,55 @@ func (m *Manager) lookupHolders(ctx context.Context, ranges []prefix, known map[
 	return found
 }
 
+// verifiedTTL is how long the holders of a range that an anti-entropy
+// round's lookup confirmed stay confirmed while the routing table and the
+// learned peers do not change (sweepState.unverified): at rest a round's
+// lookups then run about once in verifiedTTL instead of at every idle
+// round (antiEntropyIdleRounds), and the probes (probeRegions) still look
+// for peers the table lacks meanwhile.
+const verifiedTTL = 30 * time.Minute
+
+// unverified returns the ranges of rs whose holders no lookup confirmed
+// within verifiedTTL before now among the peers whose key is peers
+// (peersKey: the table's and the learned ones); confirmations made among
+// other peers are forgotten.
+func (s *sweepState) unverified(rs []prefix, peers [32]byte, now time.Time) []prefix {
+	if peers != s.verifiedPeers {
+		s.verified, s.verifiedPeers = nil, peers
+	}
+	return slices.DeleteFunc(rs, func(p prefix) bool {
+		at, ok := s.verified[p]
+		return ok && now.Sub(at) < verifiedTTL
+	})
+}
+
+// confirmed records that lookups made at now confirmed the holders of rs.
+func (s *sweepState) confirmed(rs []prefix, now time.Time) {
+	if s.verified == nil {
+		s.verified = map[prefix]time.Time{}
+	}
+	for _, p := range rs {
+		s.verified[p] = now
+	}
+}
+
+// peersKey is a digest of a set of peers.
+func peersKey(peers map[peer.ID]bool) [32]byte {
+	h := sha256.New()
+	for _, p := range slices.Sorted(maps.Keys(peers)) {
+		h.Write([]byte(p))
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
 // verifyPartners checks the holders of the regions an anti-entropy round is
 // about to sync (due, from the regions rs of the last pass) as retarget
 // checks a pass's plan: one lookup per region (of the first key this node
 // has there), repairWorkers at a time, and only for the sessions due (none
-// at rest but the idle ones). A node whose table lacks peers near its
+// at rest but the idle ones) and the ranges no lookup confirmed since the
+// table last changed (unverified). A node whose table lacks peers near its
 // ranges may take itself, or a partner, for a holder of a region that it
 // is not: its sessions there would pull copies it does not hold and push
 // them to a peer that does not either, and each pass's walk drop them
@@ -355,8 +401,11 @@ func (m *Manager) verifyPartners(ctx context.Context, rs []region, due []partner
 	ranges = coarsest(ranges)
 	known := regionPeers(rs)
 	known[m.self] = true
+	now := time.Now()
+	ranges = m.sweeps.unverified(ranges, peersKey(known), now)
 	found := m.lookupHolders(ctx, ranges, known, m.cfg.Factor)
 	if len(found) == 0 {
+		m.sweeps.confirmed(ranges, now)
 		return due
 	}
 	m.sweeps.learn(slices.Collect(maps.Keys(found)))

@@ -3,6 +3,7 @@ package replication
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -188,5 +189,55 @@ func TestMemProbesBackOffUntilTheTableChanges(t *testing.T) {
 	}
 	if st := m.Stats(); st.RepairLookupBytes != st.RepairLookups*memLookupBytes || st.RepairBytes < st.RepairLookupBytes || st.RepairBytesSent < st.RepairLookupBytes {
 		t.Fatalf("repair lookups %d, their bytes %d (want %d each), in repair bytes %d, sent %d", st.RepairLookups, st.RepairLookupBytes, memLookupBytes, st.RepairBytes, st.RepairBytesSent)
+	}
+}
+
+// A range whose holders a lookup confirmed is not looked up again while
+// the peers stay the same, for verifiedTTL; among other peers it is.
+func TestUnverifiedRanges(t *testing.T) {
+	var s sweepState
+	a, b := prefix{bits: 1}, prefix{id: [32]byte{0x80}, bits: 1}
+	now := time.Now()
+	peers, others := [32]byte{1}, [32]byte{2}
+	check := func(key [32]byte, at time.Time, want ...prefix) {
+		t.Helper()
+		if got := s.unverified([]prefix{a, b}, key, at); !slices.Equal(got, want) {
+			t.Fatalf("unverified: %v, want %v", got, want)
+		}
+	}
+	check(peers, now, a, b)
+	s.confirmed([]prefix{a}, now)
+	check(peers, now.Add(verifiedTTL-time.Second), b)
+	check(peers, now.Add(verifiedTTL), a, b)
+	check(others, now, a, b)
+	check(peers, now, a, b) // the confirmation among peers was forgotten
+}
+
+// Anti-entropy's check of its partners looks each range up once while the
+// routing table stays the same, and again once it changes.
+func TestMemVerifiedPartnersSkipTheirLookups(t *testing.T) {
+	net := newMemNet(t, 8, 3, nil)
+	ctx := longCtx(t)
+	net.storeKeys("verified", 500, net.order)
+	m := net.node(net.order[0]).m
+	lookups := func(peers []peer.ID) uint64 {
+		rs := regions(append(slices.Clone(peers), m.self), m.cfg.Factor)
+		var due []partnerRound
+		for p, ps := range regionPartners(m.self, rs) {
+			due = append(due, partnerRound{peer: p, prefixes: ps})
+		}
+		before := m.lookups.Load()
+		m.verifyPartners(ctx, rs, due)
+		return m.lookups.Load() - before
+	}
+	table := m.router.tablePeers()
+	if n := lookups(table); n == 0 {
+		t.Fatal("the first check looked nothing up")
+	}
+	if n := lookups(table); n != 0 {
+		t.Fatalf("the same table again: %d lookups, want none", n)
+	}
+	if n := lookups(table[1:]); n == 0 {
+		t.Fatal("a table without a peer: no lookups")
 	}
 }
