@@ -80,7 +80,7 @@ func TestSyncPushOfDroppableRecordNotStored(t *testing.T) {
 	net := newMemNet(t, 2, 2, func(c *Config) { c.TombstoneTTL = ttl })
 	a, b := net.node(net.order[0]), net.node(net.order[1])
 	tomb := signed(t, a.priv, Record{Key: "gone", Version: 2, WrittenAt: time.Now().Add(-2 * ttl).UnixNano(), Deleted: true})
-	if b.m.storeSynced(context.Background(), a.id, keyedWire{key: tomb.Key, wire: tomb.Marshal()}) {
+	if b.m.storeSyncedBatch(context.Background(), a.id, []keyedWire{{key: tomb.Key, wire: tomb.Marshal()}}) == 1 {
 		t.Fatal("a tombstone past the retention was stored from a push")
 	}
 	if got, _ := b.store.Get(context.Background(), tomb.Key); got != nil {

@@ -550,15 +550,10 @@ func (m *Manager) answerGroup(ctx context.Context, g syncGroup) (groupAnswer, er
 	return groupAnswer{kind: groupParts, parts: parts}, err
 }
 
-// storeSynced verifies and stores a record pushed by from, as a record PUT
-// would be: not if this node is far from its key, nor if it fails
-// verification (a bad answer). It reports whether it stored it.
-func (m *Manager) storeSynced(ctx context.Context, from peer.ID, kw keyedWire) bool {
-	return m.storeSyncedBatch(ctx, from, []keyedWire{kw}) == 1
-}
-
-// storeSyncedBatch is storeSynced for the records of one sync request, in
-// one store batch (Store.PutCheckedBatch); it returns how many it stored.
+// storeSyncedBatch verifies and stores the records of one sync request,
+// pushed by from, as record PUTs would be: not one far from this node, nor
+// one that fails verification (a bad answer). They go to the store in one
+// batch (Store.PutCheckedBatch); it returns how many it stored.
 func (m *Manager) storeSyncedBatch(ctx context.Context, from peer.ID, kws []keyedWire) int {
 	now := time.Now()
 	recs := make([]*Record, 0, len(kws))

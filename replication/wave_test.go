@@ -120,14 +120,14 @@ func TestSyncedCopyAlreadyHeldIsNotWrittenAgain(t *testing.T) {
 		d = stores[1]
 	}
 	before := d.puts.Load()
-	if !nd.m.storeSynced(ctx, from, keyedWire{key: r.Key, wire: r.Marshal()}) {
+	if nd.m.storeSyncedBatch(ctx, from, []keyedWire{{key: r.Key, wire: r.Marshal()}}) != 1 {
 		t.Fatal("a copy already held does not count as stored")
 	}
 	if got := d.puts.Load() - before; got != 0 {
 		t.Fatalf("a copy already held was written %d times", got)
 	}
 	newer := signed(t, priv, Record{Key: "held", Value: []byte("v2"), Version: 2, WrittenAt: now + 1})
-	if !nd.m.storeSynced(ctx, from, keyedWire{key: newer.Key, wire: newer.Marshal()}) {
+	if nd.m.storeSyncedBatch(ctx, from, []keyedWire{{key: newer.Key, wire: newer.Marshal()}}) != 1 {
 		t.Fatal("a newer copy was not stored")
 	}
 	if got := d.puts.Load() - before; got != 1 {
