@@ -161,7 +161,7 @@ func (net *kadNet) join(p peer.ID) {
 type kadState struct {
 	short     int // keys some true holder lacks
 	lost      int // keys no live node has
-	misplaced int // copies on live nodes that are not among the key's true holders
+	misplaced int // copies on live nodes that are not among the key's true holders (nor its region's)
 	under     int // records.under_replicated, summed over the live nodes
 }
 
@@ -191,9 +191,12 @@ func (net *kadNet) measure(ctx context.Context, keys []string) kadState {
 			s.lost++
 		}
 	}
+	// A region held by more than k (tieSplits) keeps its keys on all its
+	// holders: copies there are not misplaced.
+	rs := regions(net.live, kadK)
 	for _, p := range net.live {
-		_ = net.node(p).store.EachInRange(ctx, nil, nil, func(_ []byte, r *Record, _ int) error {
-			if !slices.Contains(holders[r.Key], p) {
+		_ = net.node(p).store.EachInRange(ctx, nil, nil, func(kid []byte, r *Record, _ int) error {
+			if !slices.Contains(holders[r.Key], p) && !slices.Contains(regionOf(rs, kid).partial, p) {
 				s.misplaced++
 			}
 			return nil

@@ -2,7 +2,7 @@ package replication
 
 import (
 	"bytes"
-	"math/bits"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -20,12 +20,32 @@ func bruteNearest(peers []peer.ID, kid []byte, k int) []peer.ID {
 	return near
 }
 
+// deepTie reports whether two holders of rg share a bit past its prefix:
+// a region held by more than k (tieSplits) has tied peers that do.
+func deepTie(rg region) bool {
+	for i, a := range rg.holders {
+		for _, b := range rg.holders[i+1:] {
+			if commonBits(kb.ConvertPeerID(a), kb.ConvertPeerID(b)) > rg.prefix.bits {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // keyIn returns a random kad ID in p.
 func keyIn(r *rand.Rand, p prefix) []byte {
 	kid := make([]byte, 32)
 	for i := range kid {
 		kid[i] = byte(r.Uint32())
 	}
+	return withPrefix(kid, p)
+}
+
+// withPrefix returns kid with its first p.bits bits replaced by p's: the
+// kad ID of p that ends like kid.
+func withPrefix(kid []byte, p prefix) []byte {
+	kid = bytes.Clone(kid)
 	full := p.bits / 8
 	copy(kid, p.id[:full])
 	if rest := p.bits % 8; rest != 0 {
@@ -33,16 +53,6 @@ func keyIn(r *rand.Rand, p prefix) []byte {
 		kid[full] = p.id[full] | kid[full]&^mask
 	}
 	return kid
-}
-
-// commonBits returns the length of the common prefix of a and b in bits.
-func commonBits(a, b []byte) int {
-	for i := range a {
-		if x := a[i] ^ b[i]; x != 0 {
-			return i*8 + bits.LeadingZeros8(x)
-		}
-	}
-	return len(a) * 8
 }
 
 // checkRegions checks the properties of regions(peers, k) that the
@@ -69,18 +79,38 @@ func checkRegions(t *testing.T, r *rand.Rand, peers []peer.ID, k int) []region {
 	if next != nil {
 		t.Fatalf("the last region ends at %x, not at the end of the key space", next)
 	}
-	// Random keys of each region have the region's holders as their k nearest.
+	// Random keys of each region have their k nearest among the region's
+	// holders (all of them, in a region of k), and each holder is among
+	// the k nearest of the region's key that ends like its kad ID. More
+	// than k only where tieSplits cut the region short: two of them share
+	// a bit past it.
 	for _, rg := range rs {
-		if !slices.IsSorted(rg.holders) || len(rg.holders) > k {
-			t.Fatalf("region %v: holders %v not sorted or more than %d", rg.prefix, rg.holders, k)
+		if !slices.IsSorted(rg.holders) {
+			t.Fatalf("region %v: holders %v not sorted", rg.prefix, rg.holders)
+		}
+		if (len(rg.holders) > k) != (len(rg.partial) > 0) || !slices.IsSorted(rg.partial) ||
+			slices.ContainsFunc(rg.partial, func(p peer.ID) bool { return !slices.Contains(rg.holders, p) }) {
+			t.Fatalf("region %v: holders %v, partial %v", rg.prefix, rg.holders, rg.partial)
+		}
+		if len(rg.holders) > k && !deepTie(rg) {
+			t.Fatalf("region %v: %d holders, more than %d with no tie past it", rg.prefix, len(rg.holders), k)
 		}
 		for range 4 {
 			kid := keyIn(r, rg.prefix)
 			if !rg.prefix.contains(kid) {
 				t.Fatalf("keyIn(%v) = %x, not in it", rg.prefix, kid)
 			}
-			if want := bruteNearest(peers, kid, k); !slices.Equal(rg.holders, want) {
-				t.Fatalf("region %v, key %x: holders %v, the %d nearest are %v", rg.prefix, kid, rg.holders, k, want)
+			want := bruteNearest(peers, kid, k)
+			if len(rg.holders) <= k && !slices.Equal(rg.holders, want) ||
+				slices.ContainsFunc(want, func(p peer.ID) bool { return !slices.Contains(rg.holders, p) }) ||
+				slices.ContainsFunc(rg.full(), func(p peer.ID) bool { return !slices.Contains(want, p) }) {
+				t.Fatalf("region %v, key %x: holders %v (partial %v), the %d nearest are %v", rg.prefix, kid, rg.holders, rg.partial, k, want)
+			}
+		}
+		for _, h := range rg.holders {
+			kid := withPrefix(kb.ConvertPeerID(h), rg.prefix)
+			if !slices.Contains(bruteNearest(peers, kid, k), h) {
+				t.Fatalf("region %v: holder %v is not among the %d nearest of %x", rg.prefix, h, k, kid)
 			}
 		}
 	}
@@ -185,5 +215,42 @@ func BenchmarkRegions(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		regions(peers, 8)
+	}
+}
+
+// sharingPeers returns n peers (IDs made up from seed: regions reads only
+// their kad IDs) of which the first two share the first bits bits of their
+// kad IDs.
+func sharingPeers(seed uint64, n, bits int) []peer.ID {
+	r := rand.New(rand.NewPCG(seed, seed))
+	byPrefix := map[prefix]peer.ID{}
+	for {
+		p := peer.ID(fmt.Sprintf("peer-%d", r.Uint64()))
+		pre := prefixOf(kb.ConvertPeerID(p), bits)
+		if q, ok := byPrefix[pre]; ok {
+			out := []peer.ID{q, p}
+			for len(out) < n {
+				out = append(out, peer.ID(fmt.Sprintf("peer-%d", r.Uint64())))
+			}
+			return out
+		}
+		byPrefix[pre] = p
+	}
+}
+
+// Two peers whose kad IDs share a long prefix do not cut the key space into
+// thousands of regions (tieSplits): exact regions of networks like these
+// numbered millions.
+func TestRegionsStayFew(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for seed := range uint64(8) {
+		peers := sharingPeers(seed, 20, 22)
+		for _, k := range []int{3, 8} {
+			rs := checkRegions(t, r, peers, k)
+			if limit := len(peers) << (tieSplits + 1); len(rs) > limit {
+				t.Fatalf("seed %d, k = %d: %d regions, want at most %d", seed, k, len(rs), limit)
+			}
+			t.Logf("seed %d, k = %d: %d regions", seed, k, len(rs))
+		}
 	}
 }

@@ -129,9 +129,12 @@ func planRegions(in regionInput) regionPlan {
 	}
 	if prev := in.settledPrev(); prev != nil {
 		pieces(prev, in.cur, func(piece prefix, before, now region) {
-			stayed := in.stayed(before.holders)
+			// A partial holder of before (one of a region held by more
+			// than k) held only some of its keys: it did not stay.
+			stayed := in.stayed(before.full())
 			switch {
-			case slices.Equal(stayed, now.holders) || !slices.Contains(before.holders, in.self):
+			case slices.Equal(in.stayed(before.holders), now.holders) && slices.Equal(before.partial, now.partial) ||
+				!slices.Contains(before.holders, in.self):
 				// Unchanged, or this node was not a holder: nothing to
 				// hand on (its strays are the walk's).
 			case !slices.Contains(now.holders, in.self):

@@ -29,6 +29,15 @@ func regionOfPeers(p prefix, ps []peer.ID, idx ...int) region {
 	return r
 }
 
+// withPartial returns r with the peers ps[idx...] as its partial holders.
+func withPartial(r region, ps []peer.ID, idx []int) region {
+	for _, i := range idx {
+		r.partial = append(r.partial, ps[i])
+	}
+	slices.Sort(r.partial)
+	return r
+}
+
 // mustPrefix parses a prefix written as bits, e.g. "01" (the empty string
 // is the whole key space).
 func mustPrefix(bits string) prefix {
@@ -83,7 +92,10 @@ func TestPlanRegionsDecisions(t *testing.T) {
 		prev, cur []int // holders; prev nil: no previous regions
 		redo      bool  // the whole key space is to be redone
 		changed   []int // peers that joined or left since the last pass
-		want      string
+		// prevPartial, curPartial: the holders of prev, cur among the k
+		// nearest of only some keys (a region held by more than k).
+		prevPartial, curPartial []int
+		want                    string
 	}{
 		{name: "holders unchanged", prev: []int{0, 1, 2}, cur: []int{0, 1, 2}, want: "nothing"},
 		{name: "a holder died: the nearest survivor syncs its replacement", prev: []int{0, 1, 2}, cur: []int{0, 2, 3}, want: "P3:*"},
@@ -108,12 +120,19 @@ func TestPlanRegionsDecisions(t *testing.T) {
 		{name: "a holder left and came back: the second stayer syncs it too", self: 2, prev: []int{0, 1, 2}, cur: []int{0, 1, 2},
 			changed: []int{0}, want: "P0:*"},
 		{name: "a peer far from the region flapped: nothing", prev: []int{0, 1, 2}, cur: []int{0, 1, 2}, changed: []int{5}, want: "nothing"},
+		{name: "a region held by more than k, unchanged: nothing", prev: []int{0, 1, 2, 3}, prevPartial: []int{2, 3},
+			cur: []int{0, 1, 2, 3}, curPartial: []int{2, 3}, want: "nothing"},
+		{name: "a holder died where two were tied: both, which held only their keys, are synced", prev: []int{0, 1, 2, 3}, prevPartial: []int{2, 3},
+			cur: []int{0, 2, 3}, want: "P2:* P3:*"},
+		{name: "one of two tied holders died: the other, which held only its keys, is synced", prev: []int{0, 1, 2, 3}, prevPartial: []int{2, 3},
+			cur: []int{0, 1, 2}, want: "P2:*"},
+		{name: "a joiner tied with a holder: the joiner is synced", prev: []int{0, 1, 2}, cur: []int{0, 1, 2, 3}, curPartial: []int{2, 3}, want: "P3:*"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			in := regionInput{self: P[tc.self], cur: []region{regionOfPeers(whole, P, tc.cur...)}}
+			in := regionInput{self: P[tc.self], cur: []region{withPartial(regionOfPeers(whole, P, tc.cur...), P, tc.curPartial)}}
 			if tc.prev != nil {
-				in.prev = []region{regionOfPeers(whole, P, tc.prev...)}
+				in.prev = []region{withPartial(regionOfPeers(whole, P, tc.prev...), P, tc.prevPartial)}
 			}
 			if tc.redo {
 				in.redo = []prefix{whole}
