@@ -138,22 +138,23 @@ func regions(peers []peer.ID, k int) []region {
 // past p where the k-th and (k+1)-th nearest peers share p's bits (they are
 // tied); if the tied peers also share the next d bits, they part only at
 // bit p.bits+d, and an exact partition cuts p into 2^d prefixes nearly all
-// with the same holders, and again under each for a tie nested there:
-// exact regions of 20 random peers at k = 8 numbered 58 in the median
-// network of 200, 20,583 in the 99th percentile and 65,585 at most, and
-// every pass's planning, syncs, probes and digests with them (two of the
-// 20 share 20 bits or more about once in 5,000 networks; computing exact
-// regions for such networks did not end within minutes). So along a path
-// from the whole key space at most tieSplits splits may leave the tied
-// peers tied; a prefix whose tie would need more is one region held by all
-// its candidates (one or two more than k: its partial holders), whose keys
-// all its holders keep once a sync has brought them. Over 200 random
-// networks of 20 peers at k = 8 that makes 50 regions in the median (541
-// at most), with no extra copies in the median network (1.6 % of the keys
-// in the 99th percentile); at 300 peers 1,042 regions (2,063 at most) and
-// no extra copies in the median (0.5 % in the 99th percentile). A smaller
-// bound makes fewer regions and more extra copies (3: 42 regions and 2.3 %
-// in the 99th percentile at 20 peers). TestRegionsStayFew.
+// with the same holders, and again under each for a tie nested there.
+// Exact regions of 200 random networks of 20 peers at k = 8 numbered 51 in
+// the median, 2,120 in the 99th percentile and 4,123 at most (65,585 in
+// another 200), of 300 peers 1,324, 30,262 and 67,253, and every pass's
+// planning, syncs, probes and digests with them; two of 20 peers share 20
+// bits about once in 5,000 networks, and computing such a network's exact
+// regions did not end within minutes. So along a path from the whole key
+// space at most tieSplits splits may leave the tied peers tied; a prefix
+// whose tie would need more is one region held by all its candidates (one
+// or two more than k: its partial holders), whose keys all its holders keep
+// once a sync has brought them. For the same networks that makes 49, 413
+// and 616 regions at 20 peers, with no extra copies in the median network
+// and 0.8 % of the keys' copies in the 99th percentile; at 300 peers 1,064,
+// 2,367 and 3,005, 0.24 % extra in the 99th percentile
+// (BenchmarkRegionsOfRandomNetworks). A smaller bound makes fewer regions
+// and more extra copies (3: 42 regions in the median and 2.3 % extra in
+// the 99th percentile at 20 peers). TestRegionsStayFew.
 const tieSplits = 6
 
 // splitRegions appends to out the regions of p, whose top-k peers all lie in

@@ -3,6 +3,7 @@ package replication
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -215,6 +216,46 @@ func BenchmarkRegions(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		regions(peers, 8)
+	}
+}
+
+// BenchmarkRegionsOfRandomNetworks computes the regions of 200 random
+// networks (seeded) per size and reports, besides the time, how many there
+// are (median, 99th percentile, most) and the extra copies that regions
+// held by more than k keep (tieSplits), in % of the keys' k copies.
+func BenchmarkRegionsOfRandomNetworks(b *testing.B) {
+	for _, c := range []struct{ n, k int }{{12, 3}, {20, 8}, {100, 8}, {300, 8}} {
+		b.Run(fmt.Sprintf("n=%d,k=%d", c.n, c.k), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(uint64(c.n), uint64(c.k)))
+			nets := make([][]peer.ID, 200)
+			for i := range nets {
+				for range c.n {
+					nets[i] = append(nets[i], peer.ID(fmt.Sprintf("peer-%d", r.Uint64())))
+				}
+			}
+			i := 0
+			for b.Loop() {
+				regions(nets[i%len(nets)], c.k)
+				i++
+			}
+			counts, extras := make([]float64, len(nets)), make([]float64, len(nets))
+			for i, ps := range nets {
+				rs := regions(ps, c.k)
+				counts[i] = float64(len(rs))
+				for _, rg := range rs {
+					if len(rg.holders) > c.k { // the share of the key space times the extra copies
+						extras[i] += 100 * float64(len(rg.holders)-c.k) / float64(c.k) / math.Exp2(float64(rg.prefix.bits))
+					}
+				}
+			}
+			slices.Sort(counts)
+			slices.Sort(extras)
+			b.ReportMetric(counts[len(counts)/2], "regions-median")
+			b.ReportMetric(counts[len(counts)*99/100], "regions-p99")
+			b.ReportMetric(counts[len(counts)-1], "regions-max")
+			b.ReportMetric(extras[len(extras)/2], "extra-copies-%-median")
+			b.ReportMetric(extras[len(extras)*99/100], "extra-copies-%-p99")
+		})
 	}
 }
 
