@@ -59,6 +59,14 @@ func newMemNet(t *testing.T, n, k int, cfg func(*Config)) *memNet {
 // differ in).
 const memExactNodes = 1 << (tieSplits - 1)
 
+// tiedWithAny reports whether p's kad ID shares tieSplits bits with one of
+// others': among peers none of which does, every region is exact.
+func tiedWithAny(p peer.ID, others []peer.ID) bool {
+	return slices.ContainsFunc(others, func(q peer.ID) bool {
+		return commonBits(kb.ConvertPeerID(p), kb.ConvertPeerID(q)) >= tieSplits
+	})
+}
+
 // newMemNetOn is newMemNet with each node's store from newStore.
 func newMemNetOn(t testing.TB, n, k int, cfg func(*Config), newStore func() *Store) *memNet {
 	net := &memNet{t: t, k: k, nodes: map[peer.ID]*memNode{}, down: map[peer.ID]bool{}, stalled: map[peer.ID]bool{}, requests: map[string]int{}}
@@ -74,9 +82,7 @@ func newMemNetOn(t testing.TB, n, k int, cfg func(*Config), newStore func() *Sto
 		// the records and sessions exact regions move; regions held by
 		// more than k have tests of their own, and the simulations of
 		// hundreds of nodes (kadnet) meet them.
-		if n <= memExactNodes && slices.ContainsFunc(net.order, func(p peer.ID) bool {
-			return commonBits(kb.ConvertPeerID(p), kb.ConvertPeerID(id)) >= tieSplits
-		}) {
+		if n <= memExactNodes && tiedWithAny(id, net.order) {
 			continue
 		}
 		net.nodes[id] = &memNode{id: id, priv: priv, store: newStore()}

@@ -140,12 +140,24 @@ func planRegions(in regionInput) regionPlan {
 			case !slices.Contains(now.holders, in.self):
 				repairAll(piece, now)
 			default:
-				rank := rankAmong(kb.SortClosestPeers(slices.Clone(now.holders), piece.id[:]), stayed, in.self)
+				// The duty is the full holders' that stayed holders; a
+				// partial holder takes part only when none did.
+				holding := func(ps []peer.ID) []peer.ID {
+					return slices.DeleteFunc(ps, func(p peer.ID) bool { return !slices.Contains(now.holders, p) })
+				}
+				duty := holding(slices.Clone(stayed))
+				if len(duty) == 0 {
+					duty = holding(in.stayed(before.holders))
+				}
+				if !slices.Contains(duty, in.self) {
+					break
+				}
+				rank := rankAmong(kb.SortClosestPeers(slices.Clone(now.holders), piece.id[:]), duty, in.self)
 				if rank >= responsibleRanks {
 					break
 				}
 				for _, h := range now.holders {
-					if !slices.Contains(stayed, h) {
+					if h != in.self && !slices.Contains(stayed, h) {
 						jobs[h] = append(jobs[h], piece)
 						if rank > 0 {
 							seconds[h] = append(seconds[h], piece)

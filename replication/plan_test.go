@@ -29,6 +29,19 @@ func regionOfPeers(p prefix, ps []peer.ID, idx ...int) region {
 	return r
 }
 
+// exactPeers returns n random peers among which, and among any of which,
+// every region is exact (none held by more than k: tiedWithAny); n is at
+// most memExactNodes.
+func exactPeers(t *testing.T, n int) []peer.ID {
+	var out []peer.ID
+	for len(out) < n {
+		if p := randomPeer(t); !tiedWithAny(p, out) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // withPartial returns r with the peers ps[idx...] as its partial holders.
 func withPartial(r region, ps []peer.ID, idx []int) region {
 	for _, i := range idx {
@@ -127,6 +140,12 @@ func TestPlanRegionsDecisions(t *testing.T) {
 		{name: "one of two tied holders died: the other, which held only its keys, is synced", prev: []int{0, 1, 2, 3}, prevPartial: []int{2, 3},
 			cur: []int{0, 1, 2}, want: "P2:*"},
 		{name: "a joiner tied with a holder: the joiner is synced", prev: []int{0, 1, 2}, cur: []int{0, 1, 2, 3}, curPartial: []int{2, 3}, want: "P3:*"},
+		{name: "a tied holder, which held only its keys, leaves the duty to those that held them all", self: 2,
+			prev: []int{0, 1, 2, 3}, prevPartial: []int{2, 3}, cur: []int{0, 2, 3}, want: "nothing"},
+		{name: "the holders of all the keys died: the tied ones sync each other", self: 1,
+			prev: []int{0, 1, 2}, prevPartial: []int{1, 2}, cur: []int{1, 2}, want: "P2:*"},
+		{name: "the holders of all the keys died: so does the second tied one", self: 2,
+			prev: []int{0, 1, 2}, prevPartial: []int{1, 2}, cur: []int{1, 2}, want: "P1:*"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,12 +171,12 @@ func TestPlanRegionsDecisions(t *testing.T) {
 
 // While a node settles, its passes ignore the first sighting of a peer (its
 // sparse early table filling up) but follow deaths and returns at once
-// (plan.go). With real regions: P0, P1, ... are the peers nearest a key, k
-// = 3, and the plan is read where it touches the key.
+// (plan.go). With real (exact) regions: P0, P1, ... are the peers nearest
+// a key, k = 3, and the plan is read where it touches the key.
 func TestPlanRegionsSettling(t *testing.T) {
 	const k = 3
 	kid := kb.ConvertKey(DHTKey("settling"))
-	P := kb.SortClosestPeers(randomPeers(t, 8), kid)
+	P := kb.SortClosestPeers(exactPeers(t, 8), kid)
 	cases := []struct {
 		name      string
 		self      int
@@ -282,10 +301,11 @@ func TestPlanRegionsPiecesAndBatches(t *testing.T) {
 // held is synced to its replacement by the two nearest survivors and by no
 // one else; when a peer joins, the old holders it evicts hand their pieces
 // off and two old holders sync each of its new pieces to it. Nothing else
-// moves.
+// moves. (The regions are exact: where one is held by more than k, its
+// partial holders are synced too; TestPlanRegionsDecisions.)
 func TestPlanRegionsDeathAndJoin(t *testing.T) {
 	const n, k = 24, 4
-	peers := randomPeers(t, n)
+	peers := exactPeers(t, n)
 	all := regions(peers, k)
 	// plans returns what every node of the network plans when its regions
 	// go from prev to cur (each node sees the same).
