@@ -12,14 +12,16 @@ import (
 //
 // After holders die, the two responsible survivors of a piece (plan.go,
 // responsibleRanks) both sync its new holder, often at about the same
-// time. A session's first round compares digests: if both sessions are
-// past it before either has pushed, both find the holder empty and both
+// time. A session descends from its prefixes' digests to the entries of
+// the ranges that differ, and only then pushes: when both sessions
+// descend before either has pushed, both find the holder empty and both
 // push every record (1.15-1.56 records moved per lost copy). So a node
-// serves a session's prefixes (those of the groups of its first request)
-// only while no other session it serves holds an overlapping prefix: the
-// first request of a later session waits until the earlier session ends,
-// and its digests then count what the earlier one pushed; it moves only
-// what still differs.
+// serves a session's prefixes (those of the groups of its first request:
+// all of them but in a session of more than syncMaxPrefixes) only while no
+// other session it serves holds an overlapping prefix: the first request
+// of a later session waits until the earlier session ends, and its digests
+// then count what the earlier one pushed; it moves only what still
+// differs.
 //
 // The wait is bounded (syncClaimWait): past it the session proceeds
 // alongside the other, as before, so a stuck or hostile initiator, which
