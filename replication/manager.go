@@ -121,6 +121,9 @@ type Manager struct {
 	// network's repair traffic (countRepair).
 	repairSent atomic.Uint64
 	syncLimits *peerLimits // sync requests served per remote peer
+	// syncClaims are the prefixes of the sync sessions this node serves
+	// (syncclaim.go).
+	syncClaims syncClaims
 	// partners is what anti-entropy knows of its partners (antientropy.go).
 	partners partnerStates
 	// syncFar reports whether this node is too far from a key to store a

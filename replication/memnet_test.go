@@ -315,22 +315,23 @@ func (t *memTransport) openSync(ctx context.Context, p peer.ID) (syncConn, error
 	if _, err := t.at(ctx, "sync", p, ""); err != nil {
 		return nil, err
 	}
-	return &memSync{t: t, to: p}, nil
+	return &memSync{t: t, to: p, sess: t.net.node(p).m.serveSession(t.self)}, nil
 }
 
 type memSync struct {
-	t  *memTransport
-	to peer.ID
+	t    *memTransport
+	to   peer.ID
+	sess *syncServed // p's side of the session
 }
 
 func (c *memSync) roundTrip(ctx context.Context, req []byte) ([]byte, error) {
 	if _, err := c.t.at(ctx, "sync", c.to, ""); err != nil {
 		return nil, err
 	}
-	return c.t.net.node(c.to).m.serveSyncFrame(c.t.self, req), nil
+	return c.sess.serve(req), nil
 }
 
-func (c *memSync) close() {}
+func (c *memSync) close() { c.sess.end() }
 
 func (t *memTransport) close() {}
 

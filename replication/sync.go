@@ -450,12 +450,47 @@ func droppable(r *Record, now time.Time, ttl time.Duration) bool {
 	return !keepsForever(r.Key) && ((r.Expired(now.UnixNano()) && !r.Deleted) || (r.Deleted && now.Sub(time.Unix(0, r.WrittenAt)) > ttl))
 }
 
+// syncServed is the responder's side of one session: the prefixes it
+// claimed (syncclaim.go).
+type syncServed struct {
+	m       *Manager
+	from    peer.ID
+	claimed bool
+	claim   *syncClaim
+}
+
+// serveSession begins serving a session from peer from; end it with end.
+func (m *Manager) serveSession(from peer.ID) *syncServed { return &syncServed{m: m, from: from} }
+
+// serve answers one request of the session.
+func (s *syncServed) serve(msg []byte) []byte { return s.m.serveSyncFrame(s.from, msg, s) }
+
+// end releases the session's prefixes.
+func (s *syncServed) end() { s.m.syncClaims.release(s.claim) }
+
+// claimGroups claims the prefixes of the groups of the session's first
+// request, waiting (bounded) for the sessions over overlapping prefixes.
+func (s *syncServed) claimGroups(ctx context.Context, groups []syncGroup) {
+	var ps []prefix
+	for _, g := range groups {
+		ps = append(ps, g.prefixes...)
+	}
+	began := time.Now()
+	claim, overran := s.m.syncClaims.claim(ctx, ps, syncClaimWait(s.m.cfg.RPCTimeout))
+	s.claim, s.claimed = claim, true
+	if waited := time.Since(began); waited >= time.Millisecond {
+		s.m.logger.Debug("sync: waited for the sessions over the same prefixes", "peer", s.from, "prefixes", len(ps), "waited", waited, "overran", overran)
+	}
+}
+
 // serveSyncFrame answers one sync request from peer from, within from's
-// request rate, and counts its bytes.
-func (m *Manager) serveSyncFrame(from peer.ID, msg []byte) []byte {
+// request rate, and counts its bytes. Within a session (sess not nil), the
+// first request waits for the sessions over the same prefixes
+// (syncclaim.go).
+func (m *Manager) serveSyncFrame(from peer.ID, msg []byte, sess *syncServed) []byte {
 	answer := []byte{statusBusy}
 	if m.syncLimits.allow(from) {
-		answer = m.serveSync(m.ctx, from, msg)
+		answer = m.serveSync(m.ctx, from, msg, sess)
 	}
 	m.countRepair(uint64(len(answer)), uint64(len(msg)))
 	return answer
@@ -470,14 +505,18 @@ func (m *Manager) countRepair(sent, received uint64) {
 	m.repairSent.Add(sent)
 }
 
-// serveSync answers one sync request from peer from.
-func (m *Manager) serveSync(ctx context.Context, from peer.ID, msg []byte) []byte {
+// serveSync answers one sync request from peer from, within session sess
+// (nil: none).
+func (m *Manager) serveSync(ctx context.Context, from peer.ID, msg []byte, sess *syncServed) []byte {
 	req, err := decodeSyncRequest(msg)
 	if err != nil {
 		return append([]byte{statusInvalid}, err.Error()...)
 	}
 	if m.digests == nil {
 		return append([]byte{statusFailed}, errNoDigests.Error()...)
+	}
+	if sess != nil && !sess.claimed && len(req.groups) > 0 {
+		sess.claimGroups(ctx, req.groups)
 	}
 	a := &syncAnswer{}
 	agreed, digest, prefixes := true, rangeDigest{}, []prefix(nil)
@@ -597,6 +636,8 @@ func (m *Manager) storeSyncedBatch(ctx context.Context, from peer.ID, kws []keye
 func (m *Manager) handleSync(s network.Stream) {
 	defer s.Close()
 	from := s.Conn().RemotePeer()
+	sess := m.serveSession(from)
+	defer sess.end()
 	r := msgio.NewVarintReaderSize(s, syncFrameLimit(m.valid.MaxValueSize))
 	w := msgio.NewVarintWriter(s)
 	for {
@@ -608,7 +649,7 @@ func (m *Manager) handleSync(s network.Stream) {
 		if err != nil {
 			return // the session ended (or failed)
 		}
-		answer := m.serveSyncFrame(from, msg)
+		answer := sess.serve(msg)
 		r.ReleaseMsg(msg)
 		if err := w.WriteMsg(answer); err != nil {
 			s.Reset()

@@ -70,7 +70,7 @@ func FuzzServeSync(f *testing.F) {
 		}
 		m := newManager(Config{Factor: 1, RepairInterval: time.Hour}, self, priv, store, nil, &transport{self: self, store: store}, slog.New(slog.DiscardHandler))
 		defer m.cancel()
-		answer := m.serveSyncFrame(peer.ID("asker"), msg)
+		answer := m.serveSyncFrame(peer.ID("asker"), msg, nil)
 		if len(answer) == 0 {
 			t.Fatalf("empty answer to %x", msg)
 		}

@@ -12,7 +12,10 @@ import (
 // The sync protocol (/dhtnode/<network>/sync/1.0.0) reconciles the records
 // two holders have in some key ranges. One stream carries one session: the
 // initiator sends requests, the responder answers each one; the responder
-// keeps no state between them. Each message is varint-length-prefixed.
+// keeps no state between them but the session's prefixes (those of its
+// first request): it serves sessions over overlapping prefixes one after
+// the other (syncclaim.go: a later session's first answer waits, bounded,
+// for the earlier one to end). Each message is varint-length-prefixed.
 //
 // A request carries:
 //   - groups: each a list of prefixes with the sender's digest of all their

@@ -1,0 +1,88 @@
+package replication
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// A session's prefixes wait for a session over overlapping ones to end,
+// not for one over other prefixes, and not past the bound.
+func TestSyncClaimsServeOverlappingSessionsOneAtATime(t *testing.T) {
+	ctx := context.Background()
+	root := prefix{}
+	left, right := root.extend(0, 1), root.extend(1, 1)
+	leftLeft := left.extend(0, 1)
+	var c syncClaims
+	first, overran := c.claim(ctx, []prefix{right, leftLeft}, time.Minute)
+	if overran {
+		t.Fatal("the first claim waited")
+	}
+	// Other prefixes: at once.
+	other, overran := c.claim(ctx, []prefix{left.extend(1, 1)}, time.Minute)
+	if overran {
+		t.Fatal("a claim of other prefixes waited")
+	}
+	c.release(other)
+	// Overlapping (left holds leftLeft): waits until first ends.
+	done := make(chan bool)
+	go func() {
+		cl, overran := c.claim(ctx, []prefix{left}, time.Minute)
+		c.release(cl)
+		done <- overran
+	}()
+	select {
+	case <-done:
+		t.Fatal("an overlapping claim did not wait")
+	case <-time.After(50 * time.Millisecond):
+	}
+	c.release(first)
+	select {
+	case overran := <-done:
+		if overran {
+			t.Fatal("the waiting claim overran though the first ended")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting claim was not woken when the first ended")
+	}
+	// A session that does not end delays an overlapping one by the bound.
+	stuck, _ := c.claim(ctx, []prefix{root}, time.Minute)
+	began := time.Now()
+	late, overran := c.claim(ctx, []prefix{leftLeft.extend(3, 4)}, 20*time.Millisecond)
+	if !overran || time.Since(began) < 20*time.Millisecond {
+		t.Fatalf("a claim under a stuck session: overran %v after %v, want true after the bound", overran, time.Since(began))
+	}
+	c.release(late)
+	c.release(stuck)
+	if len(c.held) != 0 || c.freed != nil {
+		t.Fatalf("%d claims held, freed %v after all were released", len(c.held), c.freed)
+	}
+}
+
+func TestOverlapSorted(t *testing.T) {
+	root := prefix{}
+	p := func(bits ...int) prefix {
+		q := root
+		for _, b := range bits {
+			q = q.extend(b, 1)
+		}
+		return q
+	}
+	for _, tc := range []struct {
+		a, b []prefix
+		want bool
+	}{
+		{[]prefix{p(0, 0), p(1, 1)}, []prefix{p(0, 1), p(1, 0)}, false},
+		{[]prefix{p(0, 0), p(1, 1)}, []prefix{p(0, 1), p(1, 1, 0)}, true},
+		{[]prefix{p(1)}, []prefix{p(0, 0), p(0, 1, 1), p(1, 0, 0, 1)}, true},
+		{[]prefix{root}, []prefix{p(0, 1, 0)}, true},
+		{nil, []prefix{root}, false},
+	} {
+		if got := overlapSorted(coarsest(tc.a), coarsest(tc.b)); got != tc.want {
+			t.Errorf("overlapSorted(%v, %v) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+		if got := overlapSorted(coarsest(tc.b), coarsest(tc.a)); got != tc.want {
+			t.Errorf("overlapSorted(%v, %v) = %v, want %v", tc.b, tc.a, got, tc.want)
+		}
+	}
+}
