@@ -185,7 +185,7 @@ func (s *Store) PutCheckedBatch(ctx context.Context, recs []*Record, check func(
 		if out[i].bad = check(r); out[i].bad != nil {
 			continue
 		}
-		if _, out[i].err = s.storable(r); out[i].err != nil {
+		if out[i].err = s.storableWire(r.Key, wire); out[i].err != nil {
 			continue
 		}
 		todo = append(todo, batchPut{i: i, id: id, wire: wire, cur: cur, gen: gen})
