@@ -319,6 +319,11 @@ func (n *Node) Host() host.Host { return n.host }
 // RoutingTablePeers lists the peers in the node's routing table.
 func (n *Node) RoutingTablePeers() []peer.ID { return n.dht.RoutingTable().ListPeers() }
 
+// RepairSees reports whether the node's last repair pass counted p among
+// its peers (replication.Manager.RepairSees): tests wait on it for repair
+// to have followed a join or a departure.
+func (n *Node) RepairSees(p peer.ID) bool { return n.repl.RepairSees(p) }
+
 // PeerID is the node's libp2p peer ID.
 func (n *Node) PeerID() peer.ID { return n.host.ID() }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -229,13 +228,19 @@ func TestNewCloserPeerReceivesKey(t *testing.T) {
 // followed by routing churn cost each node a wave of audits). Repair is by
 // region now and audits no key; TestMemNewcomerReceivesItsRangesInBulk
 // checks that those nodes run no range sync either.
+//
+// The test waits on repair itself, not on time: every node's repair has
+// followed the newcomer's departure before the writes, and its return
+// before the audit counts are read (RepairSees: the peers of a node's last
+// pass). Whether the nodes still settle when it returns depends on how
+// long the cluster took to start (up to a minute on a busy machine,
+// against maxSettle's 30 s): settling, they have seen it before and follow
+// its return at once; settled, they follow any join.
 func TestJoinAuditsOnlyTheKeysTheNewcomerHolds(t *testing.T) {
 	const k, n, keys = 3, 10, 20
 	c := newCluster(t, n, func(_ int, cfg *config.Config) {
 		cfg.Replication.Factor = k
-		// No sweeps: only routing events repair. The nodes are seconds
-		// old, still settling (repair.go), and the newcomer's start is a
-		// return to them: they follow it at once.
+		// No sweeps: only routing events repair.
 		cfg.Replication.RepairInterval = time.Hour
 	})
 	ids := make([]peer.ID, n)
@@ -280,8 +285,24 @@ func TestJoinAuditsOnlyTheKeysTheNewcomerHolds(t *testing.T) {
 		t.Fatal("the nodes that must stay quiet hold no key: the test checks nothing")
 	}
 
+	// repairFollowed waits until the last repair pass of every running
+	// node but the newcomer counted it (seen) or did not.
+	repairFollowed := func(what string, seen bool) {
+		t.Helper()
+		c.WaitFor(30*time.Second, what, func() bool {
+			for _, i := range c.Running() {
+				if i != newcomer && c.Node(i).RepairSees(ids[newcomer]) != seen {
+					return false
+				}
+			}
+			return true
+		})
+	}
 	c.Stop(newcomer)
-	c.WaitForFullTables(10 * time.Second)
+	c.WaitForFullTables(30 * time.Second)
+	// The departure followed, the return is a join to every node (not a
+	// flap that a pass still to come would take for both).
+	repairFollowed("every node's repair following the newcomer's departure", false)
 	for _, key := range written {
 		mustPut(t, c, 0, key, "v")
 	}
@@ -306,13 +327,11 @@ func TestJoinAuditsOnlyTheKeysTheNewcomerHolds(t *testing.T) {
 		}
 		return true
 	})
-	last, lastChange := audits(), time.Now()
-	c.WaitFor(10*time.Second, "repair passes done (no audit for 500ms)", func() bool {
-		if now := audits(); !maps.Equal(now, last) {
-			last, lastChange = now, time.Now()
-		}
-		return time.Since(lastChange) >= 500*time.Millisecond
-	})
+	// Every node's routing table holds the newcomer, and every node's
+	// repair has followed it: the audits a join causes are counted.
+	c.WaitForFullTables(30 * time.Second)
+	repairFollowed("every node's repair following the newcomer's return", true)
+	last := audits()
 	for i := range quiet {
 		if got := last[i] - before[i]; got != 0 {
 			t.Errorf("node %d audited %d keys after a join far from all of its keys", i, got)

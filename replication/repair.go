@@ -77,6 +77,8 @@ type sweepState struct {
 	// doubtedIn needs, a copy for Stats.
 	held    []region
 	counted []prefix
+	// viewed are the peers of the last pass's regions (RepairSees).
+	viewed map[peer.ID]bool
 }
 
 // noteChanged records a peer that joined or left the routing table.
@@ -150,7 +152,8 @@ func (s *sweepState) setCounted(ps []prefix, n int) {
 	s.underReplicated.Store(int64(n))
 }
 
-// setHeld keeps the regions of cur that self holds, for doubtedIn.
+// setHeld keeps the regions of cur that self holds, for doubtedIn, and the
+// peers of cur, for RepairSees.
 func (s *sweepState) setHeld(cur []region, self peer.ID) {
 	var held []region
 	for _, r := range cur {
@@ -158,9 +161,11 @@ func (s *sweepState) setHeld(cur []region, self peer.ID) {
 			held = append(held, r)
 		}
 	}
+	viewed := regionPeers(cur)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.held = held
+	s.viewed = viewed
 }
 
 // doubtedIn returns the prefixes of the regions this node holds (at the
@@ -262,6 +267,17 @@ func (m *Manager) Stats() Stats {
 	return Stats{Records: count, Bytes: bytes, UnderReplicated: under,
 		RepairsTotal: m.repairs.Load(), ReadRepairs: m.readFixes.Load(), AuditsTotal: m.audits.Load(), RepairLookups: m.lookups.Load(), RepairBytes: m.repairBytes.Load() + lookupBytes, RepairBytesSent: m.repairSent.Load() + lookupBytes, RepairLookupBytes: lookupBytes, ReadsTotal: m.reads.Load(), HedgedTotal: m.hedges.Load(), LastSweep: s.last,
 		BadAnswers: m.tr.badAnswers(), PartialWrites: m.partials.Load()}
+}
+
+// RepairSees reports whether p is one of the peers the last repair pass
+// that ran to its end computed its regions from: once a peer that joined
+// is, or one that left is not, a pass has planned and run the syncs of
+// that change (those that failed are incomplete, for the next passes).
+func (m *Manager) RepairSees(p peer.ID) bool {
+	s := &m.sweeps
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.viewed[p]
 }
 
 // underReplicated is Stats.UnderReplicated: the pass's count, or, while

@@ -152,12 +152,11 @@ func (s *Store) PutChecked(ctx context.Context, r *Record, check func(*Record) e
 		if bad = check(r); bad != nil {
 			return nil, false
 		}
-		var next []byte
-		if next, invalid = s.storable(r); invalid != nil {
+		if invalid = s.storableWire(r.Key, wire); invalid != nil {
 			return nil, false
 		}
 		stored = cur == nil || s.beats(r, cur)
-		return next, stored
+		return wire, stored
 	})
 	switch {
 	case bad != nil:
@@ -263,10 +262,19 @@ func (s *Store) conditional(ctx context.Context, r *Record, op byte) ([]byte, er
 // its wire form.
 func (s *Store) storable(r *Record) ([]byte, error) {
 	wire := r.Marshal()
-	if err := s.valid.Validate(DHTKey(r.Key), wire); err != nil {
-		return nil, fmt.Errorf("store %q: validating record: %w", r.Key, err)
+	if err := s.storableWire(r.Key, wire); err != nil {
+		return nil, err
 	}
 	return wire, nil
+}
+
+// storableWire is storable for a record whose wire form the caller has
+// already marshalled: it validates wire as a record of key in full.
+func (s *Store) storableWire(key string, wire []byte) error {
+	if err := s.valid.Validate(DHTKey(key), wire); err != nil {
+		return fmt.Errorf("store %q: validating record: %w", key, err)
+	}
+	return nil
 }
 
 // Remove deletes the stored copy of a key if it is still exactly r: a

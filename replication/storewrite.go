@@ -69,11 +69,9 @@ func (s *Store) update(ctx context.Context, key string, decide func(cur []byte) 
 	if next != nil {
 		entry = encodeEntry(key, next)
 	}
-	delta := int64(len(entry) - cur.size)
-	if delta > 0 {
-		if err := s.reserve(delta, len(entry)); err != nil {
-			return err
-		}
+	delta, err := s.reserveEntry(cur, entry)
+	if err != nil {
+		return err
 	}
 	if entry != nil {
 		s.present.add(cur.id) // before the entry exists, under the key's lock
@@ -82,17 +80,39 @@ func (s *Store) update(ctx context.Context, key string, decide func(cur []byte) 
 		err = s.d.Delete(ctx, cur.dk)
 	}
 	s.gens[id[0]].Add(1)
+	s.settleBytes(delta, err == nil)
 	if err != nil {
-		if delta > 0 {
-			s.bytes.Add(-delta)
-		}
 		return err
-	}
-	if delta < 0 {
-		s.bytes.Add(delta)
 	}
 	s.changed(cur, next)
 	return nil
+}
+
+// reserveEntry is the first half of the stored-bytes bookkeeping of a
+// write of entry (nil: a delete) over cur, under the key's lock: it returns
+// the change of the stored bytes, and reserves a growth against the
+// storage limit at once (reserve). Once the write is done, or has failed,
+// settleBytes does the second half.
+func (s *Store) reserveEntry(cur slot, entry []byte) (delta int64, err error) {
+	delta = int64(len(entry) - cur.size)
+	if delta > 0 {
+		if err := s.reserve(delta, len(entry)); err != nil {
+			return 0, err
+		}
+	}
+	return delta, nil
+}
+
+// settleBytes ends the bookkeeping reserveEntry began for a write that
+// changed the stored bytes by delta: a failed write gives a reserved growth
+// back, a written shrink is counted now.
+func (s *Store) settleBytes(delta int64, written bool) {
+	switch {
+	case !written && delta > 0:
+		s.bytes.Add(-delta)
+	case written && delta < 0:
+		s.bytes.Add(delta)
+	}
 }
 
 // changed does the bookkeeping of a change of cur's record to next (nil:
@@ -165,7 +185,7 @@ func (s *Store) PutCheckedBatch(ctx context.Context, recs []*Record, check func(
 		if out[i].bad = check(r); out[i].bad != nil {
 			continue
 		}
-		if _, out[i].err = s.storable(r); out[i].err != nil {
+		if out[i].err = s.storableWire(r.Key, wire); out[i].err != nil {
 			continue
 		}
 		todo = append(todo, batchPut{i: i, id: id, wire: wire, cur: cur, gen: gen})
@@ -238,18 +258,14 @@ func (s *Store) writeBatch(ctx context.Context, recs []*Record, todo []batchPut,
 			continue
 		}
 		entry := encodeEntry(r.Key, p.wire)
-		delta := int64(len(entry) - cur.size)
-		if delta > 0 {
-			if err := s.reserve(delta, len(entry)); err != nil {
-				out[p.i].err = fmt.Errorf("store %q: %w", r.Key, err)
-				continue
-			}
+		delta, err := s.reserveEntry(cur, entry)
+		if err != nil {
+			out[p.i].err = fmt.Errorf("store %q: %w", r.Key, err)
+			continue
 		}
 		s.present.add(p.id) // before the batch is written, under the key's lock
 		if err := b.Put(ctx, cur.dk, entry); err != nil {
-			if delta > 0 {
-				s.bytes.Add(-delta)
-			}
+			s.settleBytes(delta, false)
 			out[p.i].err = fmt.Errorf("store %q: %w", r.Key, err)
 			continue
 		}
@@ -263,18 +279,12 @@ func (s *Store) writeBatch(ctx context.Context, recs []*Record, todo []batchPut,
 		s.gens[l].Add(1)
 	}
 	for _, c := range changes {
-		switch {
-		case err != nil:
-			if c.delta > 0 {
-				s.bytes.Add(-c.delta)
-			}
+		s.settleBytes(c.delta, err == nil)
+		if err != nil {
 			out[c.i].err = fmt.Errorf("store %q: %w", recs[c.i].Key, err)
-		default:
-			if c.delta < 0 {
-				s.bytes.Add(c.delta)
-			}
-			s.changed(c.cur, c.next)
-			out[c.i].stored = true
+			continue
 		}
+		s.changed(c.cur, c.next)
+		out[c.i].stored = true
 	}
 }
