@@ -463,7 +463,10 @@ type syncServed struct {
 func (m *Manager) serveSession(from peer.ID) *syncServed { return &syncServed{m: m, from: from} }
 
 // serve answers one request of the session.
-func (s *syncServed) serve(msg []byte) []byte { return s.m.serveSyncFrame(s.from, msg, s) }
+func (s *syncServed) serve(msg []byte) []byte {
+	s.m.syncClaims.touch(s.claim)
+	return s.m.serveSyncFrame(s.from, msg, s)
+}
 
 // end releases the session's prefixes.
 func (s *syncServed) end() { s.m.syncClaims.release(s.claim) }

@@ -38,6 +38,14 @@ func syncClaimWait(rpcTimeout time.Duration) time.Duration {
 	return min(2*rpcTimeout, syncIdleTimeout/2)
 }
 
+// syncClaimIdle: a session whose initiator has sent no request for this
+// long holds no other session up (its claim stays, but is not waited for):
+// a stalled or partitioned initiator's session, which its responder keeps
+// open for syncIdleTimeout, delays the others by syncClaimIdle, not by the
+// wait's bound. Between two requests of a live session its initiator only
+// stores the last answer's records (milliseconds).
+const syncClaimIdle = 2 * time.Second
+
 // syncClaims are the prefixes of the sessions a node serves.
 type syncClaims struct {
 	mu   sync.Mutex
@@ -49,7 +57,12 @@ type syncClaims struct {
 
 // syncClaim is one session's prefixes: coarsest (sorted, none holding
 // another).
-type syncClaim struct{ ps []prefix }
+type syncClaim struct {
+	ps []prefix
+	// active is when the session's last request came (under
+	// syncClaims.mu).
+	active time.Time
+}
 
 // claim registers the prefixes ps of a session, once no other session's
 // overlap them, or wait has passed, or ctx is done. It returns the claim,
@@ -59,7 +72,7 @@ func (c *syncClaims) claim(ctx context.Context, ps []prefix, wait time.Duration)
 	cl = &syncClaim{ps: coarsest(slices.Clone(ps))}
 	var timeout <-chan time.Time
 	c.mu.Lock()
-	for c.overlapping(cl.ps) {
+	for c.overlapping(cl.ps, time.Now()) {
 		if timeout == nil {
 			t := time.NewTimer(wait)
 			defer t.Stop()
@@ -72,6 +85,7 @@ func (c *syncClaims) claim(ctx context.Context, ps []prefix, wait time.Duration)
 		c.mu.Unlock()
 		select {
 		case <-freed:
+		case <-time.After(syncClaimIdle): // the other session may be idle by now
 		case <-timeout:
 			overran = true
 		case <-ctx.Done():
@@ -85,6 +99,7 @@ func (c *syncClaims) claim(ctx context.Context, ps []prefix, wait time.Duration)
 	if c.held == nil {
 		c.held = map[*syncClaim]struct{}{}
 	}
+	cl.active = time.Now()
 	c.held[cl] = struct{}{}
 	c.mu.Unlock()
 	return cl, overran
@@ -104,11 +119,21 @@ func (c *syncClaims) release(cl *syncClaim) {
 	}
 }
 
-// overlapping reports whether a held claim overlaps ps (coarsest). Called
-// with mu held.
-func (c *syncClaims) overlapping(ps []prefix) bool {
+// touch records that the session of claim cl (nil: none) sent a request.
+func (c *syncClaims) touch(cl *syncClaim) {
+	if cl == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cl.active = time.Now()
+}
+
+// overlapping reports whether a claim held by a session active within
+// syncClaimIdle before now overlaps ps (coarsest). Called with mu held.
+func (c *syncClaims) overlapping(ps []prefix, now time.Time) bool {
 	for h := range c.held {
-		if overlapSorted(h.ps, ps) {
+		if now.Sub(h.active) < syncClaimIdle && overlapSorted(h.ps, ps) {
 			return true
 		}
 	}

@@ -7,7 +7,8 @@ import (
 )
 
 // A session's prefixes wait for a session over overlapping ones to end,
-// not for one over other prefixes, and not past the bound.
+// not for one over other prefixes, not past the bound, and not for one
+// whose initiator went idle.
 func TestSyncClaimsServeOverlappingSessionsOneAtATime(t *testing.T) {
 	ctx := context.Background()
 	root := prefix{}
@@ -53,6 +54,16 @@ func TestSyncClaimsServeOverlappingSessionsOneAtATime(t *testing.T) {
 		t.Fatalf("a claim under a stuck session: overran %v after %v, want true after the bound", overran, time.Since(began))
 	}
 	c.release(late)
+	// Nor by more once that session is idle (its initiator stalled).
+	c.mu.Lock()
+	stuck.active = time.Now().Add(-syncClaimIdle)
+	c.mu.Unlock()
+	began = time.Now()
+	idle, overran := c.claim(ctx, []prefix{leftLeft}, time.Minute)
+	if overran || time.Since(began) > 10*time.Second {
+		t.Fatalf("a claim under an idle session: overran %v after %v, want at once", overran, time.Since(began))
+	}
+	c.release(idle)
 	c.release(stuck)
 	if len(c.held) != 0 || c.freed != nil {
 		t.Fatalf("%d claims held, freed %v after all were released", len(c.held), c.freed)
