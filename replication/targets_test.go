@@ -183,9 +183,20 @@ func TestMemProbesBackOffUntilTheTableChanges(t *testing.T) {
 	if rest := probing(3 * (maxProbeSkip + 1)); rest > 3 || rest == 0 {
 		t.Fatalf("backed off, %d of %d sweeps looked up, want one in %d", rest, 3*(maxProbeSkip+1), maxProbeSkip+1)
 	}
+	// After a change every sweep of a rotation probes again. (Whether a
+	// sweep looks anything up also depends on what the change planned: a
+	// probe leaves the ranges a pass syncs to its lookups, and a range
+	// without a record here has no key to look up. CI once saw 7 of 8.)
 	nd.known = slices.DeleteFunc(nd.known, func(p peer.ID) bool { return p == net.order[5] })
-	if after := probing(rotation); after != rotation {
-		t.Fatalf("after a peer left the table, %d of %d sweeps looked up, want all", after, rotation)
+	before := m.lookups.Load()
+	for i := range rotation {
+		if m.sweeps.probeSkip != 0 {
+			t.Fatalf("after a peer left the table, sweep %d of %d skipped its probes (%d to skip)", i+1, rotation, m.sweeps.probeSkip)
+		}
+		m.pass(ctx, true)
+	}
+	if m.lookups.Load() == before {
+		t.Fatalf("after a peer left the table, %d sweeps looked nothing up", rotation)
 	}
 	if st := m.Stats(); st.RepairLookupBytes != st.RepairLookups*memLookupBytes || st.RepairBytes < st.RepairLookupBytes || st.RepairBytesSent < st.RepairLookupBytes {
 		t.Fatalf("repair lookups %d, their bytes %d (want %d each), in repair bytes %d, sent %d", st.RepairLookups, st.RepairLookupBytes, memLookupBytes, st.RepairBytes, st.RepairBytesSent)
