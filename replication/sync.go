@@ -453,10 +453,9 @@ func droppable(r *Record, now time.Time, ttl time.Duration) bool {
 // syncServed is the responder's side of one session: the prefixes it
 // claimed (syncclaim.go).
 type syncServed struct {
-	m       *Manager
-	from    peer.ID
-	claimed bool
-	claim   *syncClaim
+	m     *Manager
+	from  peer.ID
+	claim *syncClaim // nil until the first request with groups
 }
 
 // serveSession begins serving a session from peer from; end it with end.
@@ -480,7 +479,7 @@ func (s *syncServed) claimGroups(ctx context.Context, groups []syncGroup) {
 	}
 	began := time.Now()
 	claim, overran := s.m.syncClaims.claim(ctx, ps, syncClaimWait(s.m.cfg.RPCTimeout))
-	s.claim, s.claimed = claim, true
+	s.claim = claim
 	if waited := time.Since(began); waited >= time.Millisecond {
 		s.m.logger.Debug("sync: waited for the sessions over the same prefixes", "peer", s.from, "prefixes", len(ps), "waited", waited, "overran", overran)
 	}
@@ -518,7 +517,7 @@ func (m *Manager) serveSync(ctx context.Context, from peer.ID, msg []byte, sess 
 	if m.digests == nil {
 		return append([]byte{statusFailed}, errNoDigests.Error()...)
 	}
-	if sess != nil && !sess.claimed && len(req.groups) > 0 {
+	if sess != nil && sess.claim == nil && len(req.groups) > 0 {
 		sess.claimGroups(ctx, req.groups)
 	}
 	a := &syncAnswer{}
