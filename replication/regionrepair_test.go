@@ -241,6 +241,45 @@ func TestMemNewcomerReceivesItsRangesInBulk(t *testing.T) {
 	t.Logf("the newcomer received %d of %d keys in %d range syncs; the evicted copies were dropped", gained, keys, net.count("sync", newcomer))
 }
 
+// A peer that joins the routing table while a pass runs, after the pass
+// read the table, is followed by the pass its routing event calls for (a
+// pass runs after a kick only if a change is pending: run in repair.go).
+// The pass must leave that change pending: taken with a table read before
+// it, the join was taken for a peer that came and went, the regions of the
+// last pass lacked the newcomer until a sweep, and its ranges reached it
+// only where a lookup of a range the pass planned happened to find it.
+func TestMemJoinDuringAPassIsFollowed(t *testing.T) {
+	const n, k, keys = 10, 3, 300
+	net := newMemNet(t, n, k, nil)
+	ctx := longCtx(t)
+	newcomer := net.order[n-1]
+	olds := net.order[:n-1]
+	for _, p := range olds {
+		net.node(p).known = slices.DeleteFunc(net.node(p).known, func(q peer.ID) bool { return q == newcomer })
+	}
+	written := net.storeKeys("key", keys, olds)
+	net.passAll(ctx, false, olds)
+	for _, p := range olds {
+		nd := net.node(p)
+		nd.m.router.(*memRouter).afterTable = func() {
+			nd.known = append(nd.known, newcomer)
+			nd.m.PeerChanged(newcomer)
+		}
+		nd.m.pass(ctx, false)
+		if nd.m.sweeps.pending() {
+			nd.m.pass(ctx, false)
+		}
+	}
+	for i, p := range olds {
+		if !net.node(p).m.RepairSees(newcomer) {
+			t.Errorf("node %d's last pass left out the newcomer that joined during its pass before", i)
+		}
+	}
+	if m := net.missing(written, net.order); len(m) != 0 {
+		t.Fatalf("%d keys not on their holders after a join during the passes, e.g. %q", len(m), m[0])
+	}
+}
+
 // A (re)started node whose routing table fills a peer at a time takes, while
 // it settles, each peer it sees for the first time for one that was there
 // all along: it runs no range sync, hands nothing off and keeps every record
