@@ -16,6 +16,12 @@ const (
 	// PeerRemoved: the peer left the routing table (evicted by the prober or
 	// removed by kad-dht).
 	PeerRemoved
+	// PeerRecovered: the peer, suspect after a failed probe (IsSuspect),
+	// answered one again. Replication left it out while it was suspect
+	// (a repair pass planned without it, writes skipped it), and takes it
+	// back at this event: its table did not change, so no other event
+	// would tell it.
+	PeerRecovered
 )
 
 func (k EventKind) String() string {
@@ -24,6 +30,8 @@ func (k EventKind) String() string {
 		return "added"
 	case PeerRemoved:
 		return "removed"
+	case PeerRecovered:
+		return "recovered"
 	default:
 		return "unknown"
 	}
