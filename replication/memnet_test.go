@@ -175,6 +175,9 @@ type memRouter struct {
 	// afterTable, if set, runs once, after the next tablePeers read the
 	// table: what a routing event that arrives just then does.
 	afterTable func()
+	// suspect are the peers this node suspects dead: tablePeers leaves
+	// them out, as router.tablePeers does.
+	suspect map[peer.ID]bool
 }
 
 func (r *memRouter) closest(ctx context.Context, dhtKey string, n int) []peer.ID {
@@ -219,7 +222,7 @@ func (r *memRouter) filter(ps []peer.ID) []peer.ID {
 func (r *memRouter) invalidate()    {}
 func (r *memRouter) tableSize() int { return len(r.net.node(r.self).known) }
 func (r *memRouter) tablePeers() []peer.ID {
-	peers := slices.Clone(r.net.node(r.self).known)
+	peers := slices.DeleteFunc(slices.Clone(r.net.node(r.self).known), func(p peer.ID) bool { return r.suspect[p] })
 	if f := r.afterTable; f != nil {
 		r.afterTable = nil
 		f()

@@ -280,6 +280,48 @@ func TestMemJoinDuringAPassIsFollowed(t *testing.T) {
 	}
 }
 
+// The pass a join kicks may run while the newcomer is suspect (its first
+// probe timed out on a loaded machine): the router leaves it out of the
+// table, and the pass takes the join for a peer that came and went. Its
+// table entry does not change when it answers again: the routing
+// manager's PeerRecovered (PeerChanged) calls the pass that syncs its
+// ranges to it.
+func TestMemNewcomerSuspectAtItsJoinIsSyncedOnceItAnswers(t *testing.T) {
+	const n, k, keys = 10, 3, 300
+	net := newMemNet(t, n, k, nil)
+	ctx := longCtx(t)
+	newcomer := net.order[n-1]
+	olds := net.order[:n-1]
+	for _, p := range olds {
+		net.node(p).known = slices.DeleteFunc(net.node(p).known, func(q peer.ID) bool { return q == newcomer })
+	}
+	written := net.storeKeys("key", keys, olds)
+	net.passAll(ctx, false, olds)
+	for _, p := range olds {
+		nd := net.node(p)
+		nd.known = append(nd.known, newcomer)
+		r := nd.m.router.(*memRouter)
+		r.suspect = map[peer.ID]bool{newcomer: true}
+		nd.m.doubted = func(p peer.ID) bool { return r.suspect[p] } // a suspect is doubted (penaltyBox.isDoubted)
+		nd.m.PeerChanged(newcomer)
+		nd.m.pass(ctx, false)
+	}
+	if m := net.missing(written, net.order); len(m) == 0 {
+		t.Fatal("the passes that ran while the newcomer was suspect synced its ranges: the test checks nothing")
+	}
+	for _, p := range olds {
+		nd := net.node(p)
+		clear(nd.m.router.(*memRouter).suspect)
+		nd.m.PeerChanged(newcomer) // PeerRecovered
+		if nd.m.sweeps.pending() {
+			nd.m.pass(ctx, false)
+		}
+	}
+	if m := net.missing(written, net.order); len(m) != 0 {
+		t.Fatalf("%d keys not on their holders once the newcomer answered again, e.g. %q", len(m), m[0])
+	}
+}
+
 // A (re)started node whose routing table fills a peer at a time takes, while
 // it settles, each peer it sees for the first time for one that was there
 // all along: it runs no range sync, hands nothing off and keeps every record
