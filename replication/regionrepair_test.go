@@ -176,21 +176,37 @@ func testDeadHolderRangesMoveInBulk(t *testing.T, settling bool) {
 	}
 }
 
+// newcomerAway returns a network of n nodes whose last one (the newcomer)
+// the others do not know yet, keys written on their holders among the
+// others, and the keys; each of the others has run a pass.
+func newcomerAway(t *testing.T, n, k, keys int) (net *memNet, newcomer peer.ID, olds []peer.ID, written []string) {
+	net = newMemNet(t, n, k, nil)
+	newcomer = net.order[n-1]
+	olds = net.order[:n-1]
+	for _, p := range olds {
+		net.node(p).known = slices.DeleteFunc(net.node(p).known, func(q peer.ID) bool { return q == newcomer })
+	}
+	written = net.storeKeys("key", keys, olds)
+	net.passAll(longCtx(t), false, olds)
+	return net, newcomer, olds, written
+}
+
+// followUp runs the pass that p's repair loop runs after a kick if a
+// change is pending (run in repair.go).
+func (net *memNet) followUp(ctx context.Context, p peer.ID) {
+	if m := net.node(p).m; m.sweeps.pending() {
+		m.pass(ctx, false)
+	}
+}
+
 // A node that joins receives the ranges it now holds from their old
 // holders (it syncs nothing itself while it settles); the holders it evicts
 // hand those ranges off and drop their copies; nodes whose regions it does
 // not touch do nothing.
 func TestMemNewcomerReceivesItsRangesInBulk(t *testing.T) {
 	const n, k, keys = 10, 3, 2000
-	net := newMemNet(t, n, k, nil)
+	net, newcomer, olds, written := newcomerAway(t, n, k, keys)
 	ctx := longCtx(t)
-	newcomer := net.order[n-1]
-	olds := net.order[:n-1]
-	for _, p := range olds {
-		net.node(p).known = slices.DeleteFunc(net.node(p).known, func(q peer.ID) bool { return q == newcomer })
-	}
-	written := net.storeKeys("key", keys, olds)
-	net.passAll(ctx, false, olds)
 	before, after := regions(olds, k), regions(net.order, k)
 	involved := map[peer.ID]bool{}
 	pieces(before, after, func(_ prefix, b, a region) {
@@ -249,16 +265,8 @@ func TestMemNewcomerReceivesItsRangesInBulk(t *testing.T) {
 // last pass lacked the newcomer until a sweep, and its ranges reached it
 // only where a lookup of a range the pass planned happened to find it.
 func TestMemJoinDuringAPassIsFollowed(t *testing.T) {
-	const n, k, keys = 10, 3, 300
-	net := newMemNet(t, n, k, nil)
+	net, newcomer, olds, written := newcomerAway(t, 10, 3, 300)
 	ctx := longCtx(t)
-	newcomer := net.order[n-1]
-	olds := net.order[:n-1]
-	for _, p := range olds {
-		net.node(p).known = slices.DeleteFunc(net.node(p).known, func(q peer.ID) bool { return q == newcomer })
-	}
-	written := net.storeKeys("key", keys, olds)
-	net.passAll(ctx, false, olds)
 	for _, p := range olds {
 		nd := net.node(p)
 		nd.m.router.(*memRouter).afterTable = func() {
@@ -266,9 +274,7 @@ func TestMemJoinDuringAPassIsFollowed(t *testing.T) {
 			nd.m.PeerChanged(newcomer)
 		}
 		nd.m.pass(ctx, false)
-		if nd.m.sweeps.pending() {
-			nd.m.pass(ctx, false)
-		}
+		net.followUp(ctx, p)
 	}
 	for i, p := range olds {
 		if !net.node(p).m.RepairSees(newcomer) {
@@ -287,16 +293,8 @@ func TestMemJoinDuringAPassIsFollowed(t *testing.T) {
 // manager's PeerRecovered (PeerChanged) calls the pass that syncs its
 // ranges to it.
 func TestMemNewcomerSuspectAtItsJoinIsSyncedOnceItAnswers(t *testing.T) {
-	const n, k, keys = 10, 3, 300
-	net := newMemNet(t, n, k, nil)
+	net, newcomer, olds, written := newcomerAway(t, 10, 3, 300)
 	ctx := longCtx(t)
-	newcomer := net.order[n-1]
-	olds := net.order[:n-1]
-	for _, p := range olds {
-		net.node(p).known = slices.DeleteFunc(net.node(p).known, func(q peer.ID) bool { return q == newcomer })
-	}
-	written := net.storeKeys("key", keys, olds)
-	net.passAll(ctx, false, olds)
 	for _, p := range olds {
 		nd := net.node(p)
 		nd.known = append(nd.known, newcomer)
@@ -313,9 +311,7 @@ func TestMemNewcomerSuspectAtItsJoinIsSyncedOnceItAnswers(t *testing.T) {
 		nd := net.node(p)
 		clear(nd.m.router.(*memRouter).suspect)
 		nd.m.PeerChanged(newcomer) // PeerRecovered
-		if nd.m.sweeps.pending() {
-			nd.m.pass(ctx, false)
-		}
+		net.followUp(ctx, p)
 	}
 	if m := net.missing(written, net.order); len(m) != 0 {
 		t.Fatalf("%d keys not on their holders once the newcomer answered again, e.g. %q", len(m), m[0])
