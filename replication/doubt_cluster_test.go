@@ -36,8 +36,10 @@ func allUnderReplicated(c *testnet.Cluster, nodes []int, ok func(under int) bool
 // TestUnderReplicatedFromTheFirstDoubt: records.under_replicated counts
 // the records a node holds with a peer from the moment that peer's
 // connections close, not from its eviction: a partitioned holder's
-// co-holders count them until it is reachable again (then 0: no stale
-// count), and a killed holder's co-holders count them until the keys are
+// co-holders count them until it is reachable again and the pass its
+// answer calls for (routing's PeerRecovered) has synced its ranges (then
+// 0: no stale count, whatever a pass during the partition left
+// incomplete), and a killed holder's co-holders count them until the keys are
 // back on k holders. The prober needs 100 failed probes to evict (about 2
 // s for a killed peer, whose dials are refused; 20 s for a partitioned
 // one), so the doubt is seen well before the eviction; sweeps are a minute
