@@ -37,7 +37,7 @@ func (k EventKind) String() string {
 	}
 }
 
-// Event is one routing-table change.
+// Event is one routing-table change, or a suspect's recovery.
 type Event struct {
 	Kind EventKind
 	Peer peer.ID
@@ -140,10 +140,11 @@ func (m *Manager) enqueue(ev Event) {
 	}
 }
 
-// Subscribe returns a channel of routing-table events with buffer buf (at
-// least 1) and a function that unsubscribes and closes the channel. A
-// subscriber that falls behind loses events (counted in Stats.DroppedEvents); the routing table is
-// never blocked. Close closes every subscriber channel.
+// Subscribe returns a channel of routing-table events (and recoveries)
+// with buffer buf (at least 1) and a function that unsubscribes and closes
+// the channel. A subscriber that falls behind loses events (counted in
+// Stats.DroppedEvents); the routing table is never blocked. Close closes
+// every subscriber channel.
 func (m *Manager) Subscribe(buf int) (<-chan Event, func()) {
 	ch := make(chan Event, max(buf, 1))
 	m.subsMu.Lock()
