@@ -37,13 +37,19 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
+// apiTimeout bounds one API call of a wait's condition, so that a call
+// stuck on a loaded machine leaves the wait time to try again.
+const apiTimeout = 10 * time.Second
+
 // holderIndexes maps a key's holders (per node i's /v1/replicas) to cluster
-// indexes, and counts those that have the winning version.
-func holderIndexes(t *testing.T, c *testnet.Cluster, i int, key string) (holders []int, upToDate int) {
-	t.Helper()
-	rep, err := c.Client(i).Replicas(ctxT(t), key)
+// indexes, and counts those that have the winning version. A failed call is
+// its error: inside a wait, "not yet" (onHolders).
+func holderIndexes(c *testnet.Cluster, i int, key string) (holders []int, upToDate int, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
+	defer cancel()
+	rep, err := c.Client(i).Replicas(ctx, key)
 	if err != nil {
-		t.Fatalf("replicas of %q via node %d: %v", key, i, err)
+		return nil, 0, fmt.Errorf("replicas of %q via node %d: %w", key, i, err)
 	}
 	byID := map[string]int{}
 	for _, j := range c.Running() {
@@ -59,7 +65,39 @@ func holderIndexes(t *testing.T, c *testnet.Cluster, i int, key string) (holders
 			upToDate++
 		}
 	}
+	return holders, upToDate, nil
+}
+
+// mustHolderIndexes is holderIndexes outside a wait: a failed call fails
+// the test.
+func mustHolderIndexes(t *testing.T, c *testnet.Cluster, i int, key string) (holders []int, upToDate int) {
+	t.Helper()
+	holders, upToDate, err := holderIndexes(c, i, key)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return holders, upToDate
+}
+
+// onHolders returns nil once node i finds want holders of key, every one
+// with the winning version and none of gone among them; else what it found,
+// or the call that failed.
+func onHolders(c *testnet.Cluster, i int, key string, want int, gone ...int) error {
+	hs, up, err := holderIndexes(c, i, key)
+	if err != nil {
+		return err
+	}
+	if len(hs) != want || up != want || slices.ContainsFunc(hs, func(h int) bool { return slices.Contains(gone, h) }) {
+		return fmt.Errorf("%q via node %d: holders %v, %d up to date; want %d up to date without %v", key, i, hs, up, want, gone)
+	}
+	return nil
+}
+
+// statusOf returns node i's status.
+func statusOf(c *testnet.Cluster, i int) (node.StatusResponse, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
+	defer cancel()
+	return c.Client(i).Status(ctx)
 }
 
 func mustPut(t *testing.T, c *testnet.Cluster, i int, key, value string) node.PutResponse {
@@ -102,7 +140,7 @@ func TestKillAllButOneHolderKeepsKeyAndRestoresK(t *testing.T) {
 	const k = 4
 	c := newCluster(t, 10, func(_ int, cfg *config.Config) { cfg.Replication.Factor = k })
 	mustPut(t, c, 0, "precious", "data")
-	holders, _ := holderIndexes(t, c, 0, "precious")
+	holders, _ := mustHolderIndexes(t, c, 0, "precious")
 	// Kill k-1 holders at once, never node 0 (the bootstrap), and keep one holder.
 	var victims []int
 	for _, h := range holders {
@@ -114,10 +152,7 @@ func TestKillAllButOneHolderKeepsKeyAndRestoresK(t *testing.T) {
 	for _, v := range victims {
 		c.Kill(v)
 	}
-	took := c.WaitFor(30*time.Second, "k up-to-date copies again", func() bool {
-		hs, upToDate := holderIndexes(t, c, 0, "precious")
-		return len(hs) == k && upToDate == k
-	})
+	took := c.WaitUntil(30*time.Second, "k up-to-date copies again", func() error { return onHolders(c, 0, "precious", k) })
 	t.Logf("killed holders %v of %v; back to %d copies after %v", victims, holders, k, took)
 	if !readsBack(c, c.Running()[reader], "precious", "data") {
 		t.Fatal("key not readable after repair")
@@ -159,14 +194,13 @@ func TestSixtyPercentDieInTwoWaves(t *testing.T) {
 		}
 		took := c.WaitFor(40*time.Second, fmt.Sprintf("every key readable after wave %d", wave+1), allRead)
 		// Wait for repair to put every key back on k live holders before the next wave.
-		c.WaitFor(40*time.Second, "full replication", func() bool {
+		c.WaitUntil(40*time.Second, "full replication", func() error {
 			for k := range keys {
-				hs, up := holderIndexes(t, c, 0, k)
-				if up < min(5, len(hs)) || len(hs) < min(5, len(c.Running())) {
-					return false
+				if err := onHolders(c, 0, k, min(5, len(c.Running()))); err != nil {
+					return err
 				}
 			}
-			return true
+			return nil
 		})
 		t.Logf("wave %d (killed %v): every key readable after %v", wave+1, victims, took)
 	}
@@ -185,17 +219,14 @@ func TestYoungClusterRepairsADeathAtOnce(t *testing.T) {
 		cfg.Replication.RepairInterval = time.Minute
 	})
 	mustPut(t, c, 0, "young", "v")
-	holders, _ := holderIndexes(t, c, 0, "young")
+	holders, _ := mustHolderIndexes(t, c, 0, "young")
 	victim := holders[slices.IndexFunc(holders, func(h int) bool { return h != 0 })] // node 0 is the bootstrap
 	if age := time.Since(start); age > 15*time.Second {
 		t.Skipf("the cluster took %v to start: too old for a death to be seen while it settles", age)
 	}
 	c.Kill(victim)
 	killed := time.Since(start)
-	took := c.WaitFor(20*time.Second, "k up-to-date holders again", func() bool {
-		hs, up := holderIndexes(t, c, 0, "young")
-		return len(hs) == k && up == k && !slices.Contains(hs, victim)
-	})
+	took := c.WaitUntil(20*time.Second, "k up-to-date holders again", func() error { return onHolders(c, 0, "young", k, victim) })
 	t.Logf("holder %d of %v killed %v after the cluster's start; k copies again %v later", victim, holders, killed.Round(time.Millisecond), took)
 }
 
@@ -212,14 +243,13 @@ func TestNewCloserPeerReceivesKey(t *testing.T) {
 	}
 	c.Start(4)
 	c.Start(5)
-	c.WaitFor(30*time.Second, "every key on its k closest peers, returning nodes included", func() bool {
+	c.WaitUntil(30*time.Second, "every key on its k closest peers, returning nodes included", func() error {
 		for i := range 12 {
-			hs, up := holderIndexes(t, c, 0, fmt.Sprintf("k%d", i))
-			if len(hs) != k || up != k {
-				return false
+			if err := onHolders(c, 0, fmt.Sprintf("k%d", i), k); err != nil {
+				return err
 			}
 		}
-		return true
+		return nil
 	})
 }
 
@@ -306,26 +336,34 @@ func TestJoinAuditsOnlyTheKeysTheNewcomerHolds(t *testing.T) {
 	for _, key := range written {
 		mustPut(t, c, 0, key, "v")
 	}
+	// audits reads every running node's audit count (a status call that
+	// failed is tried again).
 	audits := func() map[int]uint64 {
 		out := map[int]uint64{}
-		for _, i := range c.Running() {
-			st, err := c.Client(i).Status(ctxT(t))
-			if err != nil {
-				t.Fatal(err)
+		c.WaitUntil(30*time.Second, "every node's audit count", func() error {
+			for _, i := range c.Running() {
+				if _, ok := out[i]; ok {
+					continue
+				}
+				st, err := statusOf(c, i)
+				if err != nil {
+					return err
+				}
+				out[i] = st.Replication.AuditsTotal
 			}
-			out[i] = st.Replication.AuditsTotal
-		}
+			return nil
+		})
 		return out
 	}
 	before := audits()
 	c.Start(newcomer)
-	c.WaitFor(30*time.Second, "every key on its k closest peers, the newcomer included", func() bool {
+	c.WaitUntil(30*time.Second, "every key on its k closest peers, the newcomer included", func() error {
 		for _, key := range written {
-			if hs, up := holderIndexes(t, c, 0, key); len(hs) != k || up != k {
-				return false
+			if err := onHolders(c, 0, key, k); err != nil {
+				return err
 			}
 		}
-		return true
+		return nil
 	})
 	// Every node's routing table holds the newcomer, and every node's
 	// repair has followed it: the audits a join causes are counted.
@@ -351,14 +389,13 @@ func TestGracefulLeaveHandsRecordsOff(t *testing.T) {
 	leaver := 5
 	c.Stop(leaver)
 	// Without repair sweeps, each key must already be on k up-to-date peers.
-	c.WaitFor(15*time.Second, "k copies of every key without the leaver", func() bool {
+	c.WaitUntil(15*time.Second, "k copies of every key without the leaver", func() error {
 		for i := range 10 {
-			hs, up := holderIndexes(t, c, 0, fmt.Sprintf("k%d", i))
-			if slices.Contains(hs, leaver) || up != k {
-				return false
+			if err := onHolders(c, 0, fmt.Sprintf("k%d", i), k, leaver); err != nil {
+				return err
 			}
 		}
-		return true
+		return nil
 	})
 }
 
@@ -452,10 +489,7 @@ func TestDeleteReachesANodeThatWasDown(t *testing.T) {
 		return true
 	})
 	// Repair replaces the returning node's old copy with the tombstone.
-	c.WaitFor(20*time.Second, "the tombstone on all 4 holders", func() bool {
-		hs, up := holderIndexes(t, c, 3, "doomed")
-		return len(hs) == 4 && up == 4
-	})
+	c.WaitUntil(20*time.Second, "the tombstone on all 4 holders", func() error { return onHolders(c, 3, "doomed", 4) })
 	if _, _, err := c.Client(3).Get(ctxT(t), "doomed", 1); !errors.Is(err, node.ErrNotFound) {
 		t.Fatalf("r=1 read on the returning node: %v, want not found", err)
 	}
@@ -495,14 +529,13 @@ func TestPartitionHealConverges(t *testing.T) {
 		}
 	}
 	c.Heal(sideA)
-	took := c.WaitFor(60*time.Second, "healed tables and the winning record on all 6 holders", func() bool {
+	took := c.WaitUntil(60*time.Second, "healed tables and the winning record on all 6 holders", func() error {
 		for _, i := range c.Running() {
-			if len(c.Node(i).RoutingTablePeers()) != 5 {
-				return false
+			if n := len(c.Node(i).RoutingTablePeers()); n != 5 {
+				return fmt.Errorf("node %d's table holds %d peers", i, n)
 			}
 		}
-		hs, up := holderIndexes(t, c, 0, "split")
-		return len(hs) == 6 && up == 6
+		return onHolders(c, 0, "split", 6)
 	})
 	t.Logf("converged %v after the heal", took)
 	for _, i := range c.Running() {
@@ -621,7 +654,7 @@ func TestReadsHedgeAroundStalledHolders(t *testing.T) {
 	const n = 12 // k = 8, read quorum 5: 5 holders answer
 	c := newCluster(t, n, func(_ int, cfg *config.Config) { cfg.Replication.RepairInterval = time.Hour })
 	mustPut(t, c, 0, "hedged", "value")
-	holders, _ := holderIndexes(t, c, 0, "hedged") // nearest first
+	holders, _ := mustHolderIndexes(t, c, 0, "hedged") // nearest first
 	if len(holders) != 8 {
 		t.Fatalf("%d holders, want 8", len(holders))
 	}

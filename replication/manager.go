@@ -259,8 +259,11 @@ func (m *Manager) Close() error {
 	return nil
 }
 
-// PeerChanged tells the manager that a peer joined or left the routing table;
-// the keys whose holders changed are repaired soon. It never blocks.
+// PeerChanged tells the manager that a peer joined or left the routing
+// table, or answered again after it was suspected dead (a pass that ran
+// meanwhile left it out, and writes skipped it): the ranges whose holders
+// changed are repaired soon, the peer's as a returning holder's. It never
+// blocks.
 func (m *Manager) PeerChanged(p peer.ID) {
 	m.router.invalidate()
 	m.expectedHolders() // remember the network's size (quorum.go)

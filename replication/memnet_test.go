@@ -172,6 +172,12 @@ func (net *memNet) nearerN(p peer.ID, dhtKey string, n int) []peer.ID {
 type memRouter struct {
 	net  *memNet
 	self peer.ID
+	// afterTable, if set, runs once, after the next tablePeers read the
+	// table: what a routing event that arrives just then does.
+	afterTable func()
+	// suspect are the peers this node suspects dead: tablePeers leaves
+	// them out, as router.tablePeers does.
+	suspect map[peer.ID]bool
 }
 
 func (r *memRouter) closest(ctx context.Context, dhtKey string, n int) []peer.ID {
@@ -213,9 +219,16 @@ func (r *memRouter) filter(ps []peer.ID) []peer.ID {
 	defer r.net.mu.Unlock()
 	return slices.DeleteFunc(ps, func(p peer.ID) bool { return r.net.down[p] })
 }
-func (r *memRouter) invalidate()           {}
-func (r *memRouter) tableSize() int        { return len(r.net.node(r.self).known) }
-func (r *memRouter) tablePeers() []peer.ID { return slices.Clone(r.net.node(r.self).known) }
+func (r *memRouter) invalidate()    {}
+func (r *memRouter) tableSize() int { return len(r.net.node(r.self).known) }
+func (r *memRouter) tablePeers() []peer.ID {
+	peers := slices.DeleteFunc(slices.Clone(r.net.node(r.self).known), func(p peer.ID) bool { return r.suspect[p] })
+	if f := r.afterTable; f != nil {
+		r.afterTable = nil
+		f()
+	}
+	return peers
+}
 
 func mapSlice[T, U any](in []T, f func(T) U) []U {
 	out := make([]U, len(in))

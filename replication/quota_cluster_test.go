@@ -63,10 +63,7 @@ func TestFullNodesRefuseNewRecordsAndLoseNone(t *testing.T) {
 	if err != nil || res.Acks < 2 {
 		t.Fatalf("update of %q on full nodes: %+v, %v; want it acknowledged by at least 2", acked[0], res, err)
 	}
-	c.WaitFor(15*time.Second, "the update on all three holders", func() bool {
-		_, up := holderIndexes(t, c, 0, acked[0])
-		return up == 3
-	})
+	c.WaitUntil(15*time.Second, "the update on all three holders", func() error { return onHolders(c, 0, acked[0], 3) })
 
 	// Repair sweeps push the keys the full nodes lack and are refused;
 	// the full nodes drop nothing they hold.

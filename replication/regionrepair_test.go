@@ -176,21 +176,37 @@ func testDeadHolderRangesMoveInBulk(t *testing.T, settling bool) {
 	}
 }
 
+// newcomerAway returns a network of n nodes whose last one (the newcomer)
+// the others do not know yet, keys written on their holders among the
+// others, and the keys; each of the others has run a pass.
+func newcomerAway(t *testing.T, n, k, keys int) (net *memNet, newcomer peer.ID, olds []peer.ID, written []string) {
+	net = newMemNet(t, n, k, nil)
+	newcomer = net.order[n-1]
+	olds = net.order[:n-1]
+	for _, p := range olds {
+		net.node(p).known = slices.DeleteFunc(net.node(p).known, func(q peer.ID) bool { return q == newcomer })
+	}
+	written = net.storeKeys("key", keys, olds)
+	net.passAll(longCtx(t), false, olds)
+	return net, newcomer, olds, written
+}
+
+// followUp runs the pass that p's repair loop runs after a kick if a
+// change is pending (run in repair.go).
+func (net *memNet) followUp(ctx context.Context, p peer.ID) {
+	if m := net.node(p).m; m.sweeps.pending() {
+		m.pass(ctx, false)
+	}
+}
+
 // A node that joins receives the ranges it now holds from their old
 // holders (it syncs nothing itself while it settles); the holders it evicts
 // hand those ranges off and drop their copies; nodes whose regions it does
 // not touch do nothing.
 func TestMemNewcomerReceivesItsRangesInBulk(t *testing.T) {
 	const n, k, keys = 10, 3, 2000
-	net := newMemNet(t, n, k, nil)
+	net, newcomer, olds, written := newcomerAway(t, n, k, keys)
 	ctx := longCtx(t)
-	newcomer := net.order[n-1]
-	olds := net.order[:n-1]
-	for _, p := range olds {
-		net.node(p).known = slices.DeleteFunc(net.node(p).known, func(q peer.ID) bool { return q == newcomer })
-	}
-	written := net.storeKeys("key", keys, olds)
-	net.passAll(ctx, false, olds)
 	before, after := regions(olds, k), regions(net.order, k)
 	involved := map[peer.ID]bool{}
 	pieces(before, after, func(_ prefix, b, a region) {
@@ -239,6 +255,67 @@ func TestMemNewcomerReceivesItsRangesInBulk(t *testing.T) {
 		}
 	}
 	t.Logf("the newcomer received %d of %d keys in %d range syncs; the evicted copies were dropped", gained, keys, net.count("sync", newcomer))
+}
+
+// A peer that joins the routing table while a pass runs, after the pass
+// read the table, is followed by the pass its routing event calls for (a
+// pass runs after a kick only if a change is pending: run in repair.go).
+// The pass must leave that change pending: taken with a table read before
+// it, the join was taken for a peer that came and went, the regions of the
+// last pass lacked the newcomer until a sweep, and its ranges reached it
+// only where a lookup of a range the pass planned happened to find it.
+func TestMemJoinDuringAPassIsFollowed(t *testing.T) {
+	net, newcomer, olds, written := newcomerAway(t, 10, 3, 300)
+	ctx := longCtx(t)
+	for _, p := range olds {
+		nd := net.node(p)
+		nd.m.router.(*memRouter).afterTable = func() {
+			nd.known = append(nd.known, newcomer)
+			nd.m.PeerChanged(newcomer)
+		}
+		nd.m.pass(ctx, false)
+		net.followUp(ctx, p)
+	}
+	for i, p := range olds {
+		if !net.node(p).m.RepairSees(newcomer) {
+			t.Errorf("node %d's last pass left out the newcomer that joined during its pass before", i)
+		}
+	}
+	if m := net.missing(written, net.order); len(m) != 0 {
+		t.Fatalf("%d keys not on their holders after a join during the passes, e.g. %q", len(m), m[0])
+	}
+}
+
+// The pass a join kicks may run while the newcomer is suspect (its first
+// probe timed out on a loaded machine): the router leaves it out of the
+// table, and the pass takes the join for a peer that came and went. Its
+// table entry does not change when it answers again: the routing
+// manager's PeerRecovered (PeerChanged) calls the pass that syncs its
+// ranges to it.
+func TestMemNewcomerSuspectAtItsJoinIsSyncedOnceItAnswers(t *testing.T) {
+	net, newcomer, olds, written := newcomerAway(t, 10, 3, 300)
+	ctx := longCtx(t)
+	for _, p := range olds {
+		nd := net.node(p)
+		nd.known = append(nd.known, newcomer)
+		r := nd.m.router.(*memRouter)
+		r.suspect = map[peer.ID]bool{newcomer: true}
+		nd.m.doubted = func(p peer.ID) bool { return r.suspect[p] } // a suspect is doubted (penaltyBox.isDoubted)
+		nd.m.PeerChanged(newcomer)
+		nd.m.pass(ctx, false)
+	}
+	if m := net.missing(written, net.order); len(m) == 0 {
+		t.Fatal("the passes that ran while the newcomer was suspect synced its ranges: the test checks nothing")
+	}
+	for _, p := range olds {
+		nd := net.node(p)
+		clear(nd.m.router.(*memRouter).suspect)
+		nd.m.PeerChanged(newcomer) // PeerRecovered
+		net.followUp(ctx, p)
+	}
+	if m := net.missing(written, net.order); len(m) != 0 {
+		t.Fatalf("%d keys not on their holders once the newcomer answered again, e.g. %q", len(m), m[0])
+	}
 }
 
 // A (re)started node whose routing table fills a peer at a time takes, while

@@ -385,13 +385,18 @@ func antiEntropyDue(sweeps int, busy bool) bool {
 func (m *Manager) pass(ctx context.Context, sweep bool) {
 	began := time.Now()
 	s := &m.sweeps
+	// The changes are taken before the table is read: a peer that joins
+	// or leaves after the read stays pending, for the pass its kick calls
+	// for. Taken after the read, its change went with a table that did
+	// not show it: the pass missed it, and no pass followed.
+	changed := s.takeChanged()
 	table := m.router.tablePeers()
 	learned := s.learnedSince()
 	table = append(table, s.learnedPeers(table, m.router.filter)...) // targets.go
 	peers := append(slices.Clone(table), m.self)
 	cur := regions(peers, m.cfg.Factor)
 	in := regionInput{self: m.self, prev: s.regions, cur: cur, k: m.cfg.Factor,
-		redo: slices.Collect(maps.Keys(s.incomplete)), changed: s.takeChanged(), learned: learned}
+		redo: slices.Collect(maps.Keys(s.incomplete)), changed: changed, learned: learned}
 	settling := m.settling()
 	in.missed = s.missed(table, in.changed, settling)
 	if sweep {

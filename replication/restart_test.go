@@ -28,13 +28,16 @@ func TestRestartDoesNotAuditEveryKey(t *testing.T) {
 	written := time.Now()
 	// Every key on every node, and old enough that no sweep takes it for
 	// one written moments ago (those are not audited by sweeps anyway).
-	c.WaitFor(30*time.Second, "every key on every node, written a sweep interval ago", func() bool {
+	c.WaitUntil(30*time.Second, "every key on every node, written a sweep interval ago", func() error {
 		for i := range keys {
-			if _, up := holderIndexes(t, c, 0, fmt.Sprintf("k%d", i)); up != n {
-				return false
+			if err := onHolders(c, 0, fmt.Sprintf("k%d", i), n); err != nil {
+				return err
 			}
 		}
-		return time.Since(written) > interval
+		if age := time.Since(written); age <= interval {
+			return fmt.Errorf("written %v ago", age)
+		}
+		return nil
 	})
 	restarted := n - 1
 	c.Stop(restarted)

@@ -52,10 +52,11 @@ func TestReturningNodeDoesNotResurrectAnExpiredDelete(t *testing.T) {
 	})
 	mustPut(t, c, 0, "doomed", "old value")
 	mustPut(t, c, 0, "kept", "still here")
-	c.WaitFor(15*time.Second, "both keys on all three nodes", func() bool {
-		_, up1 := holderIndexes(t, c, 0, "doomed")
-		_, up2 := holderIndexes(t, c, 0, "kept")
-		return up1 == 3 && up2 == 3
+	c.WaitUntil(15*time.Second, "both keys on all three nodes", func() error {
+		if err := onHolders(c, 0, "doomed", 3); err != nil {
+			return err
+		}
+		return onHolders(c, 0, "kept", 3)
 	})
 	const away = 2
 	c.Stop(away)

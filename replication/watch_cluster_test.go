@@ -150,7 +150,7 @@ func TestWatchSurvivesTheDeathOfItsHolders(t *testing.T) {
 	})
 	key := pickKey(t, c)
 	mustPut(t, c, 0, key, "v1")
-	holders, _ := holderIndexes(t, c, 0, key)
+	holders, _ := mustHolderIndexes(t, c, 0, key)
 	others := slices.DeleteFunc(slices.Clone(c.Running()), func(i int) bool { return slices.Contains(holders, i) })
 	watcherNode, writerNode := others[0], others[1]
 	w := startWatch(t, c.Client(watcherNode), key, nil)
@@ -182,10 +182,7 @@ func TestWatchSurvivesTheDeathOfItsHolders(t *testing.T) {
 	// Now the last original holder dies too: only holders the watch
 	// subscribed to after the first deaths can report the next writes.
 	survivor := holders[len(holders)-1]
-	c.WaitFor(30*time.Second, "the key on three live holders", func() bool {
-		_, upToDate := holderIndexes(t, c, writerNode, key)
-		return upToDate == 3
-	})
+	c.WaitUntil(30*time.Second, "the key on three live holders", func() error { return onHolders(c, writerNode, key, 3) })
 	c.Kill(survivor)
 	final := last + 1
 	testnet.Eventually(30*time.Second, func() bool { write(int(final)); return last >= final })

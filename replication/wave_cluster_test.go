@@ -47,7 +47,7 @@ func TestAWaveOfDeathsMovesEachRecordAboutOnce(t *testing.T) {
 	victims := []int{2, 5} // never node 0, the bootstrap
 	lost := 0              // copies the victims held
 	for i := range keys {
-		hs, _ := holderIndexes(t, c, 0, fmt.Sprintf("wave-%d", i))
+		hs, _ := mustHolderIndexes(t, c, 0, fmt.Sprintf("wave-%d", i))
 		for _, h := range hs {
 			if slices.Contains(victims, h) {
 				lost++
@@ -58,18 +58,16 @@ func TestAWaveOfDeathsMovesEachRecordAboutOnce(t *testing.T) {
 	for _, v := range victims {
 		c.Kill(v)
 	}
-	took := c.WaitFor(40*time.Second, "every key on k up-to-date live holders, no survivor repairing", func() bool {
-		for _, i := range c.Running() {
-			if underReplicated(t, c, i) != 0 {
-				return false
-			}
+	took := c.WaitUntil(40*time.Second, "every key on k up-to-date live holders, no survivor repairing", func() error {
+		if err := allUnderReplicated(c, c.Running(), func(under int) bool { return under == 0 })(); err != nil {
+			return err
 		}
 		for i := range keys {
-			if hs, up := holderIndexes(t, c, 0, fmt.Sprintf("wave-%d", i)); len(hs) < k || up < k {
-				return false
+			if err := onHolders(c, 0, fmt.Sprintf("wave-%d", i), k); err != nil {
+				return err
 			}
 		}
-		return true
+		return nil
 	})
 	// under_replicated is 0 on a survivor only once its pass's syncs, the
 	// second survivors' included, all ended: they are counted.

@@ -36,8 +36,9 @@
 //   - Refill: each eviction queues a lookup of a random ID in the evicted
 //     peer's bucket; queued buckets are coalesced and refilled one at a time.
 //   - Events (events.go): PeerAdded/PeerRemoved, chained onto the RT's
-//     callbacks with a non-blocking send only, fanned out to subscribers
-//     without blocking; drops are counted.
+//     callbacks with a non-blocking send only, and PeerRecovered (a suspect
+//     answered a probe again), fanned out to subscribers without blocking;
+//     drops are counted.
 //   - Re-bootstrap (bootstrap.go): while the RT holds fewer than MinPeers
 //     peers, connect to the configured bootstrap peers and to the peers saved
 //     in PeersFile, then refresh, with exponential backoff.

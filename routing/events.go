@@ -16,6 +16,12 @@ const (
 	// PeerRemoved: the peer left the routing table (evicted by the prober or
 	// removed by kad-dht).
 	PeerRemoved
+	// PeerRecovered: the peer, suspect after a failed probe (IsSuspect),
+	// answered one again. Replication left it out while it was suspect
+	// (a repair pass planned without it, writes skipped it), and takes it
+	// back at this event: its table did not change, so no other event
+	// would tell it.
+	PeerRecovered
 )
 
 func (k EventKind) String() string {
@@ -24,12 +30,14 @@ func (k EventKind) String() string {
 		return "added"
 	case PeerRemoved:
 		return "removed"
+	case PeerRecovered:
+		return "recovered"
 	default:
 		return "unknown"
 	}
 }
 
-// Event is one routing-table change.
+// Event is one routing-table change, or a suspect's recovery.
 type Event struct {
 	Kind EventKind
 	Peer peer.ID
@@ -132,10 +140,11 @@ func (m *Manager) enqueue(ev Event) {
 	}
 }
 
-// Subscribe returns a channel of routing-table events with buffer buf (at
-// least 1) and a function that unsubscribes and closes the channel. A
-// subscriber that falls behind loses events (counted in Stats.DroppedEvents); the routing table is
-// never blocked. Close closes every subscriber channel.
+// Subscribe returns a channel of routing-table events (and recoveries)
+// with buffer buf (at least 1) and a function that unsubscribes and closes
+// the channel. A subscriber that falls behind loses events (counted in
+// Stats.DroppedEvents); the routing table is never blocked. Close closes
+// every subscriber channel.
 func (m *Manager) Subscribe(buf int) (<-chan Event, func()) {
 	ch := make(chan Event, max(buf, 1))
 	m.subsMu.Lock()

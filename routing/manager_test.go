@@ -308,6 +308,39 @@ func TestRejoinConnectedPeer(t *testing.T) {
 	t.Logf("connected peer dropped from the table re-added after %v", took)
 }
 
+// TestSuspectThatAnswersIsPublished: a peer that failed a probe (suspect:
+// replication leaves it out) and answers the next one is published as
+// PeerRecovered: its table entry did not change, and nothing else would
+// tell replication to take it back.
+func TestSuspectThatAnswersIsPublished(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-node")
+	}
+	cfg := fastConfig()
+	a := newTestNode(t, nil, cfg)
+	b := newTestNode(t, nil, cfg)
+	connect(t, b, a)
+	waitFor(t, 10*time.Second, "a to know b", func() bool { return a.has(b.id()) })
+	var failed atomic.Bool
+	ping := a.m.probe
+	a.m.probe = func(ctx context.Context, p peer.ID) (time.Duration, error) {
+		if p == b.id() && failed.CompareAndSwap(false, true) {
+			return 0, errors.New("injected probe failure")
+		}
+		return ping(ctx, p)
+	}
+	ch, _ := a.m.Subscribe(64)
+	events := collect(ch)
+	for _, n := range []*testNode{a, b} {
+		n.m.Start()
+	}
+	took := waitFor(t, 10*time.Second, "b published as recovered", func() bool { return events.saw(PeerRecovered, b.id()) })
+	if a.m.IsSuspect(b.id()) || !a.has(b.id()) {
+		t.Fatal("b recovered, but is still suspect or left the table")
+	}
+	t.Logf("b failed a probe and was published as recovered %v after Start", took)
+}
+
 // TestIsSuspectFollowsProbes: IsSuspect answers without a lock while no peer
 // is suspect, so it must see every change of the failure detector.
 func TestIsSuspectFollowsProbes(t *testing.T) {

@@ -189,9 +189,13 @@ func (m *Manager) handleProbe(st *prober, r probeResult) {
 		m.logger.Debug("probe failed", "peer", r.p, "error", r.err)
 	}
 	now := time.Now()
+	recovered := ok && m.IsSuspect(r.p) // a suspicion this answer clears
 	if m.observe(r.p, ok, r.rtt, now) {
 		m.evict(r.p)
 		return
+	}
+	if recovered {
+		m.enqueue(Event{Kind: PeerRecovered, Peer: r.p})
 	}
 	switch {
 	case ok:

@@ -247,6 +247,20 @@ func (c *Cluster) WaitFor(timeout time.Duration, what string, cond func() bool) 
 	return c.waitFor(timeout, what, func() (bool, string) { return cond(), "" })
 }
 
+// WaitUntil polls check every 50 ms until it returns nil, failing the test
+// after timeout with the last error it returned: what was still missing, or
+// the API call that failed. A call that fails under load means "not yet"
+// to a wait, not the end of the test.
+func (c *Cluster) WaitUntil(timeout time.Duration, what string, check func() error) time.Duration {
+	c.t.Helper()
+	return c.waitFor(timeout, what, func() (bool, string) {
+		if err := check(); err != nil {
+			return false, "(last: " + err.Error() + ")"
+		}
+		return true, ""
+	})
+}
+
 // waitFor is WaitFor with a condition that also says what is missing.
 func (c *Cluster) waitFor(timeout time.Duration, what string, cond func() (bool, string)) time.Duration {
 	c.t.Helper()
