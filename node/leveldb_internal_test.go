@@ -49,17 +49,23 @@ func benchValue(rng *rand.Rand, v []byte) []byte {
 	return v
 }
 
-func openBenchLevelDB(b *testing.B, opts *leveldb.Options) *leveldb.Datastore {
-	d, err := leveldb.NewDatastore(b.TempDir(), opts)
-	if err != nil {
-		b.Fatal(err)
+// forEachLevelDB runs bench on a new store of each of levelDBVariants,
+// with a seeded source of values.
+func forEachLevelDB(b *testing.B, bench func(b *testing.B, d *leveldb.Datastore, rng *rand.Rand)) {
+	for _, bc := range levelDBVariants() {
+		b.Run(bc.name, func(b *testing.B) {
+			d, err := leveldb.NewDatastore(b.TempDir(), bc.opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() {
+				if err := d.Close(); err != nil {
+					b.Error(err)
+				}
+			}()
+			bench(b, d, rand.New(rand.NewPCG(1, 2)))
+		})
 	}
-	b.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			b.Error(err)
-		}
-	})
-	return d
 }
 
 // BenchmarkLevelDBCreate is a holder's store work for a new record on the
@@ -70,21 +76,17 @@ func openBenchLevelDB(b *testing.B, opts *leveldb.Options) *leveldb.Datastore {
 // interest: 40,000 records is a node's share of 100,000 keys at k = 8 on
 // 20 nodes (`-benchtime 40000x`), 4,000 of 10,000 keys.
 func BenchmarkLevelDBCreate(b *testing.B) {
-	for _, bc := range levelDBVariants() {
-		b.Run(bc.name, func(b *testing.B) {
-			d := openBenchLevelDB(b, bc.opts)
-			ctx := context.Background()
-			rng := rand.New(rand.NewPCG(1, 2))
-			value := make([]byte, 1200)
-			loadbench.Run(b, 1, func(i int) error {
-				k := benchKey(i)
-				if _, err := d.Get(ctx, k); !errors.Is(err, ds.ErrNotFound) {
-					return err
-				}
-				return d.Put(ctx, k, benchValue(rng, value))
-			})
+	forEachLevelDB(b, func(b *testing.B, d *leveldb.Datastore, rng *rand.Rand) {
+		ctx := context.Background()
+		value := make([]byte, 1200)
+		loadbench.Run(b, 1, func(i int) error {
+			k := benchKey(i)
+			if _, err := d.Get(ctx, k); !errors.Is(err, ds.ErrNotFound) {
+				return err
+			}
+			return d.Put(ctx, k, benchValue(rng, value))
 		})
-	}
+	})
 }
 
 // BenchmarkLevelDBGet reads records at random from a store of 40,000 (a
@@ -92,26 +94,22 @@ func BenchmarkLevelDBCreate(b *testing.B) {
 // reads the same settled store, as CPU per read.
 func BenchmarkLevelDBGet(b *testing.B) {
 	const records = 40000
-	for _, bc := range levelDBVariants() {
-		b.Run(bc.name, func(b *testing.B) {
-			d := openBenchLevelDB(b, bc.opts)
-			ctx := context.Background()
-			rng := rand.New(rand.NewPCG(1, 2))
-			value := make([]byte, 1200)
-			for i := range records {
-				if err := d.Put(ctx, benchKey(i), benchValue(rng, value)); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := d.DB.CompactRange(util.Range{}); err != nil {
+	forEachLevelDB(b, func(b *testing.B, d *leveldb.Datastore, rng *rand.Rand) {
+		ctx := context.Background()
+		value := make([]byte, 1200)
+		for i := range records {
+			if err := d.Put(ctx, benchKey(i), benchValue(rng, value)); err != nil {
 				b.Fatal(err)
 			}
-			loadbench.Run(b, 1, func(int) error {
-				_, err := d.Get(ctx, benchKey(rng.IntN(records)))
-				return err
-			})
+		}
+		if err := d.DB.CompactRange(util.Range{}); err != nil {
+			b.Fatal(err)
+		}
+		loadbench.Run(b, 1, func(int) error {
+			_, err := d.Get(ctx, benchKey(rng.IntN(records)))
+			return err
 		})
-	}
+	})
 }
 
 // TestLevelDBOptions checks the level-0 triggers' order (a compaction
