@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	pb "github.com/libp2p/go-libp2p/core/crypto/pb"
@@ -21,17 +20,6 @@ const sigCacheSize = 1 << 14
 // and the owners of owned keys (owner.go).
 const writerKeysSize = 1 << 10
 
-// A writer's Ed25519 key gets its table of multiples (edverify.Precompute:
-// 80 KiB, the time of ≈ 3 checks; each check after it ≈ 1.7× faster) at
-// its precomputeAfter-th check, for the first maxPrecomputed writers to
-// get there (2.5 MiB) until the key cache is cleared: the nodes that take a
-// network's writes are few and sign most records, while a writer seen a few
-// times is not worth the table.
-const (
-	precomputeAfter = 16
-	maxPrecomputed  = 32
-)
-
 // sigCache remembers records whose signatures verified, keyed by a hash of
 // the signed bytes and the signature. A holder checks one record several
 // times (kad-dht validates the incoming record and again the stored one it
@@ -45,8 +33,6 @@ type sigCache struct {
 	// keys are writers' public keys, so that a check does not decode the
 	// key from the writer's peer ID each time.
 	keys map[peer.ID]*writerCheck
-	// precomputed counts the keys given a table since keys was last cleared.
-	precomputed int
 
 	// bufs holds *[]byte buffers that verify builds signing bytes in: a
 	// holder checks a signature for every record it stores, and building
@@ -101,9 +87,6 @@ func (c *sigCache) verify(r *Record) error {
 	if err := w.verify(r, signed); err != nil {
 		return err
 	}
-	if w.ed != nil && w.checks.Add(1) == precomputeAfter && c.mayPrecompute() {
-		w.ed.Precompute()
-	}
 	c.add(k)
 	return nil
 }
@@ -112,9 +95,8 @@ func (c *sigCache) verify(r *Record) error {
 type writerCheck struct {
 	// ed is an Ed25519 writer's key, decoded once (edverify accepts exactly
 	// what crypto/ed25519 does); nil for another type of key, checked by pub.
-	ed     *edverify.Key
-	pub    crypto.PubKey
-	checks atomic.Uint32 // signatures verified with ed
+	ed  *edverify.Key
+	pub crypto.PubKey
 }
 
 func (w *writerCheck) verify(r *Record, signed []byte) error {
@@ -153,22 +135,9 @@ func (c *sigCache) writerCheck(w peer.ID) (*writerCheck, error) {
 	defer c.mu.Unlock()
 	if len(c.keys) >= writerKeysSize {
 		clear(c.keys) // rare, and only costs decoding keys again
-		c.precomputed = 0
 	}
 	c.keys[w] = wc
 	return wc, nil
-}
-
-// mayPrecompute counts a writer's key given a table, false when
-// maxPrecomputed already have one.
-func (c *sigCache) mayPrecompute() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.precomputed >= maxPrecomputed {
-		return false
-	}
-	c.precomputed++
-	return true
 }
 
 // signed remembers r, just signed by this node with its own key, as

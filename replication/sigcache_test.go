@@ -55,43 +55,6 @@ func TestSigCacheWriterKeys(t *testing.T) {
 	}
 }
 
-// A writer's Ed25519 key gets its table of multiples at its
-// precomputeAfter-th check, while fewer than maxPrecomputed writers have
-// one; checks with the table still refuse a record another key signed.
-func TestSigCachePrecomputesFrequentWriters(t *testing.T) {
-	c := newSigCache()
-	keys := 0
-	check := func(priv crypto.PrivKey, n int) (*writerCheck, peer.ID) {
-		t.Helper()
-		var r *Record
-		for range n {
-			keys++ // a record not seen before: its signature is checked
-			r = signed(t, priv, Record{Key: "k" + strconv.Itoa(keys), Value: []byte("v"), Version: 1, WrittenAt: 1})
-			if err := c.verify(r); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return c.keys[r.Writer], r.Writer
-	}
-	a := newKey(t)
-	if w, _ := check(a, precomputeAfter-1); w.ed == nil || w.ed.Precomputed() {
-		t.Fatalf("after %d checks: Ed25519 key %v, precomputed; want not yet", precomputeAfter-1, w.ed)
-	}
-	w, writer := check(a, 1)
-	if !w.ed.Precomputed() {
-		t.Fatalf("not precomputed after %d checks", precomputeAfter)
-	}
-	impostor := signed(t, newKey(t), Record{Key: "k", Value: []byte("b"), Version: 2, WrittenAt: 2})
-	impostor.Writer = writer
-	if err := c.verify(impostor); !errors.Is(err, ErrBadSignature) {
-		t.Fatalf("a record signed by another key, checked with the table = %v, want ErrBadSignature", err)
-	}
-	c.precomputed = maxPrecomputed
-	if w, _ := check(newKey(t), precomputeAfter+1); w.ed.Precomputed() {
-		t.Fatalf("a writer got a table past the %d allowed", maxPrecomputed)
-	}
-}
-
 // A writer whose peer ID embeds 32 bytes that are no point of the curve
 // signs nothing valid, as with crypto/ed25519.
 func TestSigCacheWriterKeyOffTheCurve(t *testing.T) {

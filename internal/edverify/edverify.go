@@ -1,25 +1,28 @@
 // Package edverify checks Ed25519 signatures of keys that sign many
-// messages. A Key holds its public key decoded once; a Key given a table
-// of its multiples (Precompute) checks a signature with about 130 point
-// additions instead of crypto/ed25519's 253 doublings and ≈ 70 additions.
+// messages. A Key holds its public key decoded once (a square root in the
+// field, ≈ 12 % of crypto/ed25519.Verify's CPU), then checks each signature
+// with the same steps as crypto/ed25519.
 //
 // It accepts exactly what crypto/ed25519.Verify accepts: the same length
 // and bit checks, the same key decoding (non-canonical encodings of points
 // on the curve taken, points of small order taken), S below the group
 // order, and the cofactorless equation [S]B = R + [k]A compared on R's
-// encoding. The multiples [k](-A) and [S]B are the same group elements
-// whichever way they are computed, torsion included, so the encodings
-// match bit for bit. FuzzVerifyMatchesCryptoEd25519 checks it against
-// crypto/ed25519: two holders that disagreed on a record's validity would
-// be a hole a hostile writer could use, so no batch or ZIP-215 verifier.
+// encoding, computed by the same code (filippo.io/edwards25519 is the
+// standard library's edwards25519). FuzzVerifyMatchesCryptoEd25519 checks
+// it against crypto/ed25519: two holders that disagreed on a record's
+// validity would be a hole a hostile writer could use, so no batch or
+// ZIP-215 verifier.
+//
+// A table of a key's multiples (a fixed-base comb) halves a check's CPU in
+// a microbenchmark but not in a node: 160 KiB of tables per process missed
+// the caches, and a profile of 20 nodes on 2 cores showed the same CPU per
+// check as crypto/ed25519 (BENCHMARKS.md, session 19).
 package edverify
 
 import (
 	"bytes"
 	"crypto/sha512"
 	"errors"
-	"sync"
-	"sync/atomic"
 
 	"filippo.io/edwards25519"
 )
@@ -38,8 +41,6 @@ var ErrBadKey = errors.New("edverify: bad Ed25519 public key")
 type Key struct {
 	enc  [PublicKeySize]byte // hashed into every check, as given
 	negA edwards25519.Point  // the key's point, negated
-	comb atomic.Pointer[comb]
-	once sync.Once
 }
 
 // NewKey decodes pub. It refuses what crypto/ed25519.Verify can never
@@ -58,16 +59,6 @@ func NewKey(pub []byte) (*Key, error) {
 	k.negA.Negate(a)
 	return k, nil
 }
-
-// Precompute builds k's table of multiples (80 KiB; as long as ≈ 3
-// checks), which makes every later check about 1.7× faster. Call it for
-// keys that will check many signatures; it is done once.
-func (k *Key) Precompute() {
-	k.once.Do(func() { k.comb.Store(newComb(&k.negA)) })
-}
-
-// Precomputed reports whether Precompute has run.
-func (k *Key) Precomputed() bool { return k.comb.Load() != nil }
 
 // Verify reports whether sig is a valid signature of msg by k, exactly as
 // crypto/ed25519.Verify(k, msg, sig) does.
@@ -91,65 +82,6 @@ func (k *Key) Verify(msg, sig []byte) bool {
 	// [S]B = R + [k]A, computed as [k](-A) + [S]B and compared with R's
 	// encoding (a non-canonical R never matches).
 	var r edwards25519.Point
-	if c := k.comb.Load(); c != nil {
-		var sb edwards25519.Point
-		c.mult(&r, hk)
-		baseComb().mult(&sb, s)
-		r.Add(&r, &sb)
-	} else {
-		r.VarTimeDoubleScalarBaseMult(hk, &k.negA, s)
-	}
+	r.VarTimeDoubleScalarBaseMult(hk, &k.negA, s)
 	return bytes.Equal(sig[:32], r.Bytes())
-}
-
-// comb holds j·16^i·P for i < 64 and j = 1..8: with a scalar's signed
-// radix-16 digits d_i (|d_i| ≤ 8), [s]P is the sum of ±comb[i][|d_i|-1].
-type comb [64][8]edwards25519.Point
-
-func newComb(p *edwards25519.Point) *comb {
-	c := new(comb)
-	base := new(edwards25519.Point).Set(p)
-	for i := range c {
-		c[i][0].Set(base)
-		for j := 1; j < len(c[i]); j++ {
-			c[i][j].Add(&c[i][j-1], base)
-		}
-		base.Double(&c[i][7]) // 16·base
-	}
-	return c
-}
-
-// baseComb is the comb of the group's generator B.
-var baseComb = sync.OnceValue(func() *comb { return newComb(edwards25519.NewGeneratorPoint()) })
-
-// mult sets v = [s]P for the comb's P, in variable time (the scalars of a
-// check are public), and returns v.
-func (c *comb) mult(v *edwards25519.Point, s *edwards25519.Scalar) *edwards25519.Point {
-	d := signedRadix16(s.Bytes())
-	v.Set(edwards25519.NewIdentityPoint())
-	for i, x := range d {
-		switch {
-		case x > 0:
-			v.Add(v, &c[i][x-1])
-		case x < 0:
-			v.Subtract(v, &c[i][-x-1])
-		}
-	}
-	return v
-}
-
-// signedRadix16 returns digits d_i in [-8, 8] with Σ d_i·16^i = s, for a
-// little-endian s below 2^255 (a reduced scalar is below 2^253).
-func signedRadix16(s []byte) [64]int8 {
-	var d [64]int8
-	for i, b := range s[:32] {
-		d[2*i] = int8(b & 15)
-		d[2*i+1] = int8(b >> 4)
-	}
-	for i := range 63 {
-		carry := (d[i] + 8) >> 4
-		d[i] -= carry << 4
-		d[i+1] += carry
-	}
-	return d
 }

@@ -27,15 +27,10 @@ func reference(pub, msg, sig []byte) bool {
 	return len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, msg, sig)
 }
 
-// check is edverify's verdict, before and after Precompute.
-func check(pub, msg, sig []byte) (plain, precomputed bool) {
+// check is edverify's verdict.
+func check(pub, msg, sig []byte) bool {
 	k, err := NewKey(pub)
-	if err != nil {
-		return false, false
-	}
-	plain = k.Verify(msg, sig)
-	k.Precompute()
-	return plain, k.Verify(msg, sig)
+	return err == nil && k.Verify(msg, sig)
 }
 
 func scalar(b ...byte) *edwards25519.Scalar {
@@ -99,7 +94,7 @@ func challenge(r, pub, msg []byte) *edwards25519.Scalar {
 // order 8), a key crypto/ed25519 takes: [S]B = R + [k](A + T) holds for
 // R = [r]B + [j]T and S = r + k·a when k + j ≡ 0 mod 8, so it draws r and
 // j until they do. The check must then compute [k](A + T) with k itself,
-// not k mod l's multiple of A alone.
+// not k's multiple of A alone (a cofactored check).
 func mixedSignature(rng *rand.Rand, a *edwards25519.Scalar, t *edwards25519.Point, msg []byte) (pub, sig []byte) {
 	pub = new(edwards25519.Point).Add(new(edwards25519.Point).ScalarBaseMult(a), t).Bytes()
 	for {
@@ -238,55 +233,23 @@ func TestEdgeCasesAgreeWithCryptoEd25519(t *testing.T) {
 		if got := reference(c.pub, c.msg, c.sig); got != c.valid {
 			t.Fatalf("%s: crypto/ed25519 says %v, the case was built for %v", c.name, got, c.valid)
 		}
-		plain, pre := check(c.pub, c.msg, c.sig)
-		if plain != c.valid || pre != c.valid {
-			t.Errorf("%s: crypto/ed25519 says %v, edverify %v (precomputed %v)", c.name, c.valid, plain, pre)
+		if got := check(c.pub, c.msg, c.sig); got != c.valid {
+			t.Errorf("%s: crypto/ed25519 says %v, edverify %v", c.name, c.valid, got)
 		}
 	}
 }
 
 // FuzzVerifyMatchesCryptoEd25519 checks that edverify accepts exactly the
-// signatures crypto/ed25519.Verify accepts, with and without the table.
+// signatures crypto/ed25519.Verify accepts.
 func FuzzVerifyMatchesCryptoEd25519(f *testing.F) {
 	for _, c := range edgeCases() {
 		f.Add(c.pub, c.msg, c.sig)
 	}
 	f.Fuzz(func(t *testing.T, pub, msg, sig []byte) {
-		want := reference(pub, msg, sig)
-		plain, pre := check(pub, msg, sig)
-		if plain != want || pre != want {
-			t.Fatalf("crypto/ed25519 says %v, edverify %v (precomputed %v)\npub %x\nmsg %x\nsig %x", want, plain, pre, pub, msg, sig)
+		if want, got := reference(pub, msg, sig), check(pub, msg, sig); got != want {
+			t.Fatalf("crypto/ed25519 says %v, edverify %v\npub %x\nmsg %x\nsig %x", want, got, pub, msg, sig)
 		}
 	})
-}
-
-func TestVerifyConcurrentWithPrecompute(t *testing.T) {
-	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
-	k, err := NewKey(priv.Public().(ed25519.PublicKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan bool)
-	for i := range 4 {
-		go func() {
-			msg := []byte{byte(i)}
-			sig := ed25519.Sign(priv, msg)
-			ok := true
-			for range 20 {
-				ok = ok && k.Verify(msg, sig) && !k.Verify(msg[:0], sig)
-				k.Precompute()
-			}
-			done <- ok
-		}()
-	}
-	for range 4 {
-		if !<-done {
-			t.Error("a check failed while the table was built")
-		}
-	}
-	if !k.Precomputed() {
-		t.Error("Precomputed() false after Precompute")
-	}
 }
 
 func BenchmarkVerify(b *testing.B) {
@@ -310,19 +273,6 @@ func BenchmarkVerify(b *testing.B) {
 			if !k.Verify(msg, sig) {
 				b.Fatal("invalid")
 			}
-		}
-	})
-	k.Precompute()
-	b.Run("precomputed", func(b *testing.B) {
-		for b.Loop() {
-			if !k.Verify(msg, sig) {
-				b.Fatal("invalid")
-			}
-		}
-	})
-	b.Run("precompute", func(b *testing.B) {
-		for b.Loop() {
-			newComb(&k.negA)
 		}
 	})
 }
