@@ -7,29 +7,52 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	ds "github.com/ipfs/go-datastore"
 	leveldb "github.com/ipfs/go-ds-leveldb"
+	"github.com/syndtr/goleveldb/leveldb/util"
 
 	"github.com/dhtnode/dhtnode/internal/loadbench"
 )
 
-// BenchmarkLevelDBCreate is a holder's store work for a new record on the
-// node's LevelDB options: a Get of the absent key (a CREATE is stored only
-// if the key is absent) and a Put of 1.2 KiB under a random key (keys are
-// kad IDs), with the compactions they cause, as CPU per record
-// (cpu-µs/op). The cost grows with the store, so run it at the size of
-// interest: 40,000 records is a node's share of 100,000 keys at k = 8 on
-// 20 nodes (`-benchtime 40000x`), 4,000 of 10,000 keys. "memtable-256KiB-l0-4"
-// is the options before session 16, for comparison.
-func BenchmarkLevelDBCreate(b *testing.B) {
+// levelDBVariants are the node's LevelDB options and earlier ones, for
+// comparison: "memtable-256KiB-l0-4" before session 16, "block-4KiB"
+// LevelDB's default block size, the node's before session 19.
+func levelDBVariants() []struct {
+	name string
+	opts *leveldb.Options
+} {
 	old := levelDBOptions(false)
 	old.WriteBuffer, old.CompactionL0Trigger, old.WriteL0SlowdownTrigger, old.WriteL0PauseTrigger = 256<<10, 4, 8, 12
-	for _, bc := range []struct {
+	small := levelDBOptions(false)
+	small.BlockSize = 4 << 10
+	return []struct {
 		name string
 		opts *leveldb.Options
-	}{{"node", levelDBOptions(false)}, {"memtable-256KiB-l0-4", old}} {
+	}{{"node", levelDBOptions(false)}, {"memtable-256KiB-l0-4", old}, {"block-4KiB", small}}
+}
+
+// benchKey is the i-th key of the LevelDB benchmarks: random, as kad IDs are.
+func benchKey(i int) ds.Key {
+	id := sha256.Sum256(binary.BigEndian.AppendUint64(nil, uint64(i)))
+	return ds.NewKey("/r/" + hex.EncodeToString(id[:]))
+}
+
+// benchValue fills v with bytes that do not compress, as a signed record's
+// are (a signature, and values that are often random or compressed).
+func benchValue(rng *rand.Rand, v []byte) []byte {
+	for i := 0; i+8 <= len(v); i += 8 {
+		binary.LittleEndian.PutUint64(v[i:], rng.Uint64())
+	}
+	return v
+}
+
+// forEachLevelDB runs bench on a new store of each of levelDBVariants,
+// with a seeded source of values.
+func forEachLevelDB(b *testing.B, bench func(b *testing.B, d *leveldb.Datastore, rng *rand.Rand)) {
+	for _, bc := range levelDBVariants() {
 		b.Run(bc.name, func(b *testing.B) {
 			d, err := leveldb.NewDatastore(b.TempDir(), bc.opts)
 			if err != nil {
@@ -40,19 +63,53 @@ func BenchmarkLevelDBCreate(b *testing.B) {
 					b.Error(err)
 				}
 			}()
-			ctx := context.Background()
-			value := make([]byte, 1200)
-			loadbench.Run(b, 1, func(i int) error {
-				id := sha256.Sum256(binary.BigEndian.AppendUint64(nil, uint64(i)))
-				k := ds.NewKey("/r/" + hex.EncodeToString(id[:]))
-				if _, err := d.Get(ctx, k); !errors.Is(err, ds.ErrNotFound) {
-					return err
-				}
-				binary.BigEndian.PutUint64(value, uint64(i))
-				return d.Put(ctx, k, value)
-			})
+			bench(b, d, rand.New(rand.NewPCG(1, 2)))
 		})
 	}
+}
+
+// BenchmarkLevelDBCreate is a holder's store work for a new record on the
+// node's LevelDB options: a Get of the absent key (a CREATE is stored only
+// if the key is absent) and a Put of 1.2 KiB under a random key (keys are
+// kad IDs), with the compactions they cause, as CPU per record
+// (cpu-µs/op). The cost grows with the store, so run it at the size of
+// interest: 40,000 records is a node's share of 100,000 keys at k = 8 on
+// 20 nodes (`-benchtime 40000x`), 4,000 of 10,000 keys.
+func BenchmarkLevelDBCreate(b *testing.B) {
+	forEachLevelDB(b, func(b *testing.B, d *leveldb.Datastore, rng *rand.Rand) {
+		ctx := context.Background()
+		value := make([]byte, 1200)
+		loadbench.Run(b, 1, func(i int) error {
+			k := benchKey(i)
+			if _, err := d.Get(ctx, k); !errors.Is(err, ds.ErrNotFound) {
+				return err
+			}
+			return d.Put(ctx, k, benchValue(rng, value))
+		})
+	})
+}
+
+// BenchmarkLevelDBGet reads records at random from a store of 40,000 (a
+// node's share of 100,000 keys), compacted first so that every variant
+// reads the same settled store, as CPU per read.
+func BenchmarkLevelDBGet(b *testing.B) {
+	const records = 40000
+	forEachLevelDB(b, func(b *testing.B, d *leveldb.Datastore, rng *rand.Rand) {
+		ctx := context.Background()
+		value := make([]byte, 1200)
+		for i := range records {
+			if err := d.Put(ctx, benchKey(i), benchValue(rng, value)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := d.DB.CompactRange(util.Range{}); err != nil {
+			b.Fatal(err)
+		}
+		loadbench.Run(b, 1, func(int) error {
+			_, err := d.Get(ctx, benchKey(rng.IntN(records)))
+			return err
+		})
+	})
 }
 
 // TestLevelDBOptions checks the level-0 triggers' order (a compaction

@@ -2,17 +2,22 @@ package replication
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"sync"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+	pb "github.com/libp2p/go-libp2p/core/crypto/pb"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/dhtnode/dhtnode/internal/edverify"
 )
 
 // sigCacheSize bounds the verified-signature cache (about 40 bytes an entry).
 const sigCacheSize = 1 << 14
 
-// writerKeysSize bounds the cache of writers' public keys (about 200 bytes
-// an entry). The writers of a network are the nodes that take client writes.
+// writerKeysSize bounds the cache of writers' public keys (about 300 bytes
+// an entry). The writers of a network are the nodes that take client writes
+// and the owners of owned keys (owner.go).
 const writerKeysSize = 1 << 10
 
 // sigCache remembers records whose signatures verified, keyed by a hash of
@@ -27,7 +32,7 @@ type sigCache struct {
 	seen map[[sha256.Size]byte]struct{}
 	// keys are writers' public keys, so that a check does not decode the
 	// key from the writer's peer ID each time.
-	keys map[peer.ID]crypto.PubKey
+	keys map[peer.ID]*writerCheck
 
 	// bufs holds *[]byte buffers that verify builds signing bytes in: a
 	// holder checks a signature for every record it stores, and building
@@ -40,7 +45,7 @@ type sigCache struct {
 const maxPooledSigning = 64 << 10
 
 func newSigCache() *sigCache {
-	return &sigCache{seen: make(map[[sha256.Size]byte]struct{}), keys: make(map[peer.ID]crypto.PubKey)}
+	return &sigCache{seen: make(map[[sha256.Size]byte]struct{}), keys: make(map[peer.ID]*writerCheck)}
 }
 
 func sigCacheKey(signed, sig []byte) [sha256.Size]byte {
@@ -75,36 +80,64 @@ func (c *sigCache) verify(r *Record) error {
 	if ok {
 		return nil
 	}
-	pub, err := c.writerKey(r.Writer)
+	w, err := c.writerCheck(r.Writer)
 	if err != nil {
 		return err
 	}
-	if err := r.verifyBy(pub, signed); err != nil {
+	if err := w.verify(r, signed); err != nil {
 		return err
 	}
 	c.add(k)
 	return nil
 }
 
-// writerKey is writerKey(w), remembered.
-func (c *sigCache) writerKey(w peer.ID) (crypto.PubKey, error) {
+// writerCheck checks one writer's signatures.
+type writerCheck struct {
+	// ed is an Ed25519 writer's key, decoded once (edverify accepts exactly
+	// what crypto/ed25519 does); nil for another type of key, checked by pub.
+	ed  *edverify.Key
+	pub crypto.PubKey
+}
+
+func (w *writerCheck) verify(r *Record, signed []byte) error {
+	if w.ed == nil {
+		return r.verifyBy(w.pub, signed)
+	}
+	if !w.ed.Verify(signed, r.Signature) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// writerCheck returns w's key, decoded and remembered.
+func (c *sigCache) writerCheck(w peer.ID) (*writerCheck, error) {
 	c.mu.Lock()
-	pub, ok := c.keys[w]
+	wc, ok := c.keys[w]
 	c.mu.Unlock()
 	if ok {
-		return pub, nil
+		return wc, nil
 	}
 	pub, err := writerKey(w)
 	if err != nil {
 		return nil, err
+	}
+	wc = &writerCheck{pub: pub}
+	if pub.Type() == pb.KeyType_Ed25519 {
+		raw, err := pub.Raw()
+		if err == nil {
+			wc.ed, err = edverify.NewKey(raw)
+		}
+		if err != nil { // crypto/ed25519 accepts no signature by such a key
+			return nil, fmt.Errorf("%w: writer %q: %w", ErrBadSignature, w, err)
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.keys) >= writerKeysSize {
 		clear(c.keys) // rare, and only costs decoding keys again
 	}
-	c.keys[w] = pub
-	return pub, nil
+	c.keys[w] = wc
+	return wc, nil
 }
 
 // signed remembers r, just signed by this node with its own key, as

@@ -5,7 +5,10 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/dhtnode/dhtnode/internal/edverify"
 )
 
 // A record this node signed is taken as verified, and only that exact
@@ -49,6 +52,31 @@ func TestSigCacheWriterKeys(t *testing.T) {
 	rb := signed(t, b, Record{Key: "k2", Value: []byte("b"), Version: 1, WrittenAt: 1})
 	if err := c.verify(rb); err != nil || len(c.keys) != 1 {
 		t.Fatalf("verify with a full key cache = %v, %d keys cached; want nil, 1", err, len(c.keys))
+	}
+}
+
+// A writer whose peer ID embeds 32 bytes that are no point of the curve
+// signs nothing valid, as with crypto/ed25519.
+func TestSigCacheWriterKeyOffTheCurve(t *testing.T) {
+	raw := make([]byte, 32)
+	for {
+		if _, err := edverify.NewKey(raw); err != nil {
+			break
+		}
+		raw[0]++
+	}
+	pub, err := crypto.UnmarshalEd25519PublicKey(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := peer.IDFromPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := signed(t, newKey(t), Record{Key: "k", Value: []byte("v"), Version: 1, WrittenAt: 1})
+	r.Writer = id
+	if err := newSigCache().verify(r); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("a record by a writer whose key is off the curve = %v, want ErrBadSignature", err)
 	}
 }
 

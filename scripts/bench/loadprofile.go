@@ -16,16 +16,12 @@ import (
 // (they inherit its environment) when -load-profile is set.
 const pprofEnv = "DHTNODE_API_PPROF"
 
-// loadProfileDelay is how long into the load the profiles start, past the
-// first puts' connection set-up.
-const loadProfileDelay = 5 * time.Second
-
-// profileLoad CPU-profiles, for d starting loadProfileDelay into the load,
+// profileLoad CPU-profiles, for d starting after (-load-profile-after) into the load,
 // every live node (GET /debug/pprof/profile, written to dir/node-<i>.pprof)
 // and the benchmark process itself (dir/bench.pprof). It returns a function
 // that waits for the profiles and reports the first error. Merge the nodes'
 // with `go tool pprof -proto dir/node-*.pprof`.
-func profileLoad(ctx context.Context, c *Cluster, dir string, d time.Duration) (wait func() error) {
+func profileLoad(ctx context.Context, c *Cluster, dir string, after, d time.Duration) (wait func() error) {
 	var wg sync.WaitGroup
 	errs := make(chan error, len(c.Nodes)+1)
 	wg.Go(func() {
@@ -36,7 +32,7 @@ func profileLoad(ctx context.Context, c *Cluster, dir string, d time.Duration) (
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(loadProfileDelay):
+		case <-time.After(after):
 		}
 		var inner sync.WaitGroup
 		for i, nd := range c.Live() {

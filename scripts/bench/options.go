@@ -41,7 +41,9 @@ type Options struct {
 	// benchmark itself during the volume mode's load ("" = none).
 	LoadProfile    string        `json:"load_profile,omitempty"`
 	LoadProfileFor time.Duration `json:"load_profile_ns,omitempty"`
-	Seed           uint64        `json:"seed"`
+	// LoadProfileAfter is how far into the load the profiles start.
+	LoadProfileAfter time.Duration `json:"load_profile_after_ns,omitempty"`
+	Seed             uint64        `json:"seed"`
 	// DhtnodeArgs are extra `dhtnode run` flags (after "--").
 	DhtnodeArgs []string `json:"dhtnode_args"`
 
@@ -93,7 +95,9 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 		"(own keep-alive HTTP/1.1 connections, a request at a time from the caller's goroutine: less client CPU)")
 	fs.StringVar(&o.LoadProfile, "load-profile", "", "volume mode: write CPU profiles of every dhtnode node (turns api.pprof on) and of the benchmark, "+
 		"taken during the load, to this directory")
-	fs.DurationVar(&o.LoadProfileFor, "load-profile-for", 20*time.Second, "volume mode: length of the -load-profile profiles (they start 5 s into the load)")
+	fs.DurationVar(&o.LoadProfileFor, "load-profile-for", 20*time.Second, "volume mode: length of the -load-profile profiles")
+	fs.DurationVar(&o.LoadProfileAfter, "load-profile-after", 5*time.Second, "volume mode: how far into the load the -load-profile profiles start "+
+		"(the default passes the first puts' connection set-up; later, the store has grown)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed (keys, values, node choice, victims)")
 	fs.IntVar(&o.Keys, "keys", 0, "volume mode: load this many keys, then measure disk, RSS, rest, kills and a join (0 = the standard run)")
 	fs.IntVar(&o.Sample, "sample", 200, "volume mode: keys sampled for holders and read-back after kills")
@@ -171,7 +175,7 @@ func (o Options) validate() error {
 	if o.Kill1 < 0 || o.Kill2 < 0 || o.Kill1+o.Kill2 >= 1 || o.ClientFrac <= 0 || o.ClientFrac+o.Kill1+o.Kill2 > 1 {
 		errs = append(errs, errors.New("-kill1, -kill2 and -client-frac must be >= 0 and leave the client-facing nodes alive (client-frac+kill1+kill2 <= 1)"))
 	}
-	if o.Wait < 0 || o.Idle < 0 || o.SettleWindow < 0 || o.SettleTimeout <= 0 || o.ReadyTimeout <= 0 || o.OpTimeout <= 0 {
+	if o.Wait < 0 || o.Idle < 0 || o.SettleWindow < 0 || o.LoadProfileAfter < 0 || o.SettleTimeout <= 0 || o.ReadyTimeout <= 0 || o.OpTimeout <= 0 {
 		errs = append(errs, errors.New("durations must be positive"))
 	}
 	if o.BasePort < 1 || o.APIBasePort < 1 || o.BasePort == o.APIBasePort {

@@ -227,7 +227,7 @@ func runVolume(ctx context.Context, sys System, n int, client *APIClient, procs 
 	var acked []Op
 	waitProfiles := func() error { return nil }
 	if o.LoadProfile != "" {
-		waitProfiles = profileLoad(ctx, c, filepath.Join(o.LoadProfile, sys.Name()), o.LoadProfileFor)
+		waitProfiles = profileLoad(ctx, c, filepath.Join(o.LoadProfile, sys.Name()), o.LoadProfileAfter, o.LoadProfileFor)
 	}
 	if batch > 0 {
 		load, acked, err = v.loadBatches(ctx, ops, batch)
