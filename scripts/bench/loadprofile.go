@@ -16,7 +16,7 @@ import (
 // (they inherit its environment) when -load-profile is set.
 const pprofEnv = "DHTNODE_API_PPROF"
 
-// profileLoad CPU-profiles, for d starting after (-load-profile-after) into the load,
+// profileLoad CPU-profiles, for d from after into the load (-load-profile-after),
 // every live node (GET /debug/pprof/profile, written to dir/node-<i>.pprof)
 // and the benchmark process itself (dir/bench.pprof). It returns a function
 // that waits for the profiles and reports the first error. Merge the nodes'
