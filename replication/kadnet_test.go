@@ -310,7 +310,7 @@ func (net *kadNet) explain(keys []string, max int) []string {
 				}
 			}
 			out = append(out, fmt.Sprintf("%s (DHT key %x): holder %s lacks it; holders whose tables miss it: %v; holders its table misses: %v",
-				key, DHTKey(key)[:4], name(h), blindTo, blindFrom))
+				key, kb.ConvertKey(DHTKey(key))[:4], name(h), blindTo, blindFrom))
 		}
 	}
 	return out
