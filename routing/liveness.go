@@ -146,6 +146,28 @@ func probeTimeout(interval time.Duration) time.Duration {
 	return min(interval/2, maxProbeTimeout)
 }
 
+// Local health (Lifeguard's local health multiplier, as in HashiCorp's
+// memberlist): a probe that times out may say more about this node than
+// about the peer. A node starved of CPU (a loaded host, a noisy neighbour
+// VM) reads its answers late, and its probes of live peers time out: at a
+// seventh of a core, a test network of in-process nodes evicted live peers
+// hundreds of times in two minutes. So each timed-out probe raises the
+// node's slowness by one, each answered probe lowers it by one, and a
+// probe's timeout is probeTimeout times 1 + slowness, up to
+// maxSlowness: on a starved node the re-probe that would evict a live peer
+// waits long enough for its answer, while a healthy node, whose other
+// probes are answered, keeps the base timeout. A refused dial (the peer's
+// process is gone) is no sign of slowness and changes nothing.
+
+// maxSlowness bounds the slowness: a timeout at most 1+maxSlowness times
+// the base (a silent dead peer is evicted at most that many times later).
+const maxSlowness = 3
+
+// scaledProbeTimeout is the probe timeout at the given slowness.
+func scaledProbeTimeout(interval time.Duration, slowness int) time.Duration {
+	return probeTimeout(interval) * time.Duration(1+min(max(slowness, 0), maxSlowness))
+}
+
 // reprobeDelay is how soon a suspect peer is probed again: a tenth of the
 // interval (at least 20ms, at most a second), so that a dead peer is
 // confirmed quickly while one lost packet or a GC pause is ridden out.

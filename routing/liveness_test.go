@@ -100,6 +100,14 @@ func TestLivenessOldObservationKeepsLastSeen(t *testing.T) {
 	}
 }
 
+func TestScaledProbeTimeout(t *testing.T) {
+	for slowness, want := range map[int]time.Duration{-1: 2 * time.Second, 0: 2 * time.Second, 1: 4 * time.Second, 3: 8 * time.Second, 9: 8 * time.Second} {
+		if got := scaledProbeTimeout(5*time.Second, slowness); got != want {
+			t.Errorf("scaledProbeTimeout(5s, %d) = %v, want %v", slowness, got, want)
+		}
+	}
+}
+
 func TestTimings(t *testing.T) {
 	tests := []struct {
 		interval                time.Duration

@@ -101,6 +101,9 @@ type Manager struct {
 	probe  probeFunc // libp2p ping; tests replace it before Start
 
 	stats counters
+	// slowness is the local health score (liveness.go); only probeLoop
+	// writes it.
+	slowness atomic.Int32
 
 	healthMu sync.RWMutex // guards health; held only for map operations
 	health   *liveness

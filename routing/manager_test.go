@@ -292,6 +292,55 @@ func TestSlowPeerNotEvicted(t *testing.T) {
 		delay, probeTimeout(cfg.ProbeInterval), slowProbes.Load(), h, a.m.Stats())
 }
 
+// TestStarvedProberKeepsLivePeers: on a node starved of CPU every answer
+// is read late; here every answer of a live peer comes 1.5 probe timeouts
+// after the probe starts. Each timeout makes the node slower to give up
+// (local health, liveness.go), so the re-probe waits for the answer and
+// the peer stays; a peer that never answers is still evicted. Without the
+// local health, both peers were evicted within two probes.
+func TestStarvedProberKeepsLivePeers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-node")
+	}
+	cfg := fastConfig()
+	cfg.ProbeInterval = 600 * time.Millisecond
+	a := newTestNode(t, nil, cfg)
+	late := newTestNode(t, nil, cfg)
+	silent := newTestNode(t, nil, cfg)
+	connect(t, late, a)
+	connect(t, silent, a)
+	waitFor(t, 10*time.Second, "a to know both peers", func() bool { return a.hasAll(late, silent) })
+	delay := probeTimeout(cfg.ProbeInterval) * 3 / 2
+	var lateProbes atomic.Int32
+	ping := a.m.probe
+	a.m.probe = func(ctx context.Context, p peer.ID) (time.Duration, error) {
+		switch p {
+		case late.id():
+			lateProbes.Add(1)
+			if !sleep(ctx, delay) {
+				return 0, ctx.Err()
+			}
+			rtt, err := ping(ctx, p)
+			return rtt + delay, err
+		case silent.id():
+			<-ctx.Done()
+			return 0, ctx.Err()
+		}
+		return ping(ctx, p)
+	}
+	ch, _ := a.m.Subscribe(64)
+	events := collect(ch)
+	for _, n := range []*testNode{a, late, silent} {
+		n.m.Start()
+	}
+	evicted := waitFor(t, 15*time.Second, "the silent peer to be evicted", func() bool { return events.saw(PeerRemoved, silent.id()) })
+	waitFor(t, 15*time.Second, "eight probes of the late peer", func() bool { return lateProbes.Load() >= 8 })
+	if events.saw(PeerRemoved, late.id()) || !a.has(late.id()) {
+		t.Fatalf("a live peer whose answers came %v after a probe (timeout %v) was evicted", delay, probeTimeout(cfg.ProbeInterval))
+	}
+	t.Logf("silent peer evicted after %v; late peer kept after %d probes; stats %+v", evicted, lateProbes.Load(), a.m.Stats())
+}
+
 // TestRejoinConnectedPeer: a peer that left the table while its connection
 // stayed up (kad-dht drops a peer after a failed query without
 // disconnecting) is re-added. kad-dht itself retries connected peers only

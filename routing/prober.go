@@ -167,7 +167,7 @@ func (m *Manager) startProbe(st *prober, p peer.ID, results chan<- probeResult) 
 	st.inflight[p] = true
 	m.stats.probes.Add(1)
 	m.wg.Go(func() {
-		ctx, cancel := context.WithTimeout(m.ctx, probeTimeout(m.cfg.ProbeInterval))
+		ctx, cancel := context.WithTimeout(m.ctx, m.probeTimeout())
 		defer cancel()
 		rtt, err := m.probe(ctx, p)
 		select {
@@ -188,6 +188,7 @@ func (m *Manager) handleProbe(st *prober, r probeResult) {
 		m.stats.probeFailures.Add(1)
 		m.logger.Debug("probe failed", "peer", r.p, "error", r.err)
 	}
+	m.noteSlowness(ok, r.err)
 	now := time.Now()
 	recovered := ok && m.IsSuspect(r.p) // a suspicion this answer clears
 	if m.observe(r.p, ok, r.rtt, now) {
@@ -204,6 +205,24 @@ func (m *Manager) handleProbe(st *prober, r probeResult) {
 		st.retries[r.p] = now.Add(refusedReprobeDelay(m.cfg.ProbeInterval))
 	default:
 		st.retries[r.p] = now.Add(reprobeDelay(m.cfg.ProbeInterval))
+	}
+}
+
+// probeTimeout is how long a probe may take now: the base timeout scaled
+// by this node's slowness (liveness.go).
+func (m *Manager) probeTimeout() time.Duration {
+	return scaledProbeTimeout(m.cfg.ProbeInterval, int(m.slowness.Load()))
+}
+
+// noteSlowness updates the slowness with a probe's outcome: an answer
+// lowers it, a timeout raises it, any other failure leaves it.
+func (m *Manager) noteSlowness(ok bool, err error) {
+	s := m.slowness.Load()
+	switch {
+	case ok && s > 0:
+		m.slowness.Store(s - 1)
+	case !ok && errors.Is(err, context.DeadlineExceeded) && s < maxSlowness:
+		m.slowness.Store(s + 1)
 	}
 }
 
@@ -248,7 +267,7 @@ func (m *Manager) evict(p peer.ID) {
 // so a reused stream stuck behind a slow request cannot fail a healthy peer.
 func (m *Manager) ping(ctx context.Context, p peer.ID) (time.Duration, error) {
 	start := time.Now()
-	quick, cancelQuick := context.WithTimeout(ctx, probeTimeout(m.cfg.ProbeInterval)/2)
+	quick, cancelQuick := context.WithTimeout(ctx, m.probeTimeout()/2)
 	err := m.d.Ping(quick, p)
 	cancelQuick()
 	if err == nil {
