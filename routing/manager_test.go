@@ -387,6 +387,9 @@ func TestSuspectThatAnswersIsPublished(t *testing.T) {
 	if a.m.IsSuspect(b.id()) || !a.has(b.id()) {
 		t.Fatal("b recovered, but is still suspect or left the table")
 	}
+	if st := a.m.Stats(); st.Suspicions == 0 || st.Recoveries == 0 {
+		t.Fatalf("stats %+v: want the suspicion and the recovery counted", st)
+	}
 	t.Logf("b failed a probe and was published as recovered %v after Start", took)
 }
 

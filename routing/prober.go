@@ -190,12 +190,16 @@ func (m *Manager) handleProbe(st *prober, r probeResult) {
 	}
 	m.noteSlowness(ok, r.err)
 	now := time.Now()
-	recovered := ok && m.IsSuspect(r.p) // a suspicion this answer clears
+	suspect := m.IsSuspect(r.p)
+	if !ok && !suspect {
+		m.stats.suspicions.Add(1)
+	}
 	if m.observe(r.p, ok, r.rtt, now) {
 		m.evict(r.p)
 		return
 	}
-	if recovered {
+	if ok && suspect { // a suspicion this answer clears
+		m.stats.recoveries.Add(1)
 		m.enqueue(Event{Kind: PeerRecovered, Peer: r.p})
 	}
 	switch {
