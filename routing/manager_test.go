@@ -239,42 +239,54 @@ func TestPartitionHeal(t *testing.T) {
 	t.Logf("partition: sides forgot each other after %v; after healing, full tables again after %v", split, healed)
 }
 
+// pairProbeInterval is the probe interval of probedPair's nodes.
+const pairProbeInterval = 600 * time.Millisecond
+
+// probedPair starts a node a and two peers it knows, x and y: a's probes
+// of x answer xDelay late (counted in xProbes), those of y run probeY. It
+// returns the nodes, a's events and the count.
+func probedPair(t *testing.T, xDelay time.Duration, probeY func(context.Context) (time.Duration, error)) (a, x, y *testNode, events *eventLog, xProbes *atomic.Int32) {
+	t.Helper()
+	cfg := fastConfig()
+	cfg.ProbeInterval = pairProbeInterval
+	a, x, y = newTestNode(t, nil, cfg), newTestNode(t, nil, cfg), newTestNode(t, nil, cfg)
+	connect(t, x, a)
+	connect(t, y, a)
+	waitFor(t, 10*time.Second, "a to know both peers", func() bool { return a.hasAll(x, y) })
+	xProbes = new(atomic.Int32)
+	ping := a.m.probe
+	a.m.probe = func(ctx context.Context, p peer.ID) (time.Duration, error) {
+		switch p {
+		case x.id():
+			xProbes.Add(1)
+			if !sleep(ctx, xDelay) {
+				return 0, ctx.Err()
+			}
+			rtt, err := ping(ctx, p)
+			return rtt + xDelay, err
+		case y.id():
+			return probeY(ctx)
+		}
+		return ping(ctx, p)
+	}
+	ch, _ := a.m.Subscribe(64)
+	events = collect(ch)
+	for _, n := range []*testNode{a, x, y} {
+		n.m.Start()
+	}
+	return a, x, y, events, xProbes
+}
+
 // TestSlowPeerNotEvicted: a peer whose probe answers take most of the probe
 // timeout stays in the table, while a peer whose probes fail is evicted.
 func TestSlowPeerNotEvicted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-node")
 	}
-	cfg := fastConfig()
-	cfg.ProbeInterval = 600 * time.Millisecond
-	a := newTestNode(t, nil, cfg)
-	slow := newTestNode(t, nil, cfg)
-	broken := newTestNode(t, nil, cfg)
-	connect(t, slow, a)
-	connect(t, broken, a)
-	waitFor(t, 10*time.Second, "a to know both peers", func() bool { return a.hasAll(slow, broken) })
-	delay := probeTimeout(cfg.ProbeInterval) * 2 / 3
-	var slowProbes atomic.Int32
-	ping := a.m.probe
-	a.m.probe = func(ctx context.Context, p peer.ID) (time.Duration, error) {
-		switch p {
-		case slow.id():
-			slowProbes.Add(1)
-			if !sleep(ctx, delay) {
-				return 0, ctx.Err()
-			}
-			rtt, err := ping(ctx, p)
-			return rtt + delay, err
-		case broken.id():
-			return 0, errors.New("injected probe failure")
-		}
-		return ping(ctx, p)
-	}
-	ch, _ := a.m.Subscribe(64)
-	events := collect(ch)
-	for _, n := range []*testNode{a, slow, broken} {
-		n.m.Start()
-	}
+	delay := probeTimeout(pairProbeInterval) * 2 / 3
+	a, slow, broken, events, slowProbes := probedPair(t, delay, func(context.Context) (time.Duration, error) {
+		return 0, errors.New("injected probe failure")
+	})
 	evicted := waitFor(t, 5*time.Second, "the failing peer to be evicted", func() bool { return events.saw(PeerRemoved, broken.id()) })
 	t.Logf("failing peer with a live connection (periodic probes only) evicted %v after Start", evicted)
 	if a.m.Stats().Evictions == 0 {
@@ -289,7 +301,7 @@ func TestSlowPeerNotEvicted(t *testing.T) {
 		t.Fatalf("slow peer health = %+v, %v; want RTT >= %v", h, ok, delay)
 	}
 	t.Logf("slow peer (%v per answer, timeout %v) kept after %d probes; health %+v; stats %+v",
-		delay, probeTimeout(cfg.ProbeInterval), slowProbes.Load(), h, a.m.Stats())
+		delay, probeTimeout(pairProbeInterval), slowProbes.Load(), h, a.m.Stats())
 }
 
 // TestStarvedProberKeepsLivePeers: on a node starved of CPU every answer
@@ -302,41 +314,15 @@ func TestStarvedProberKeepsLivePeers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-node")
 	}
-	cfg := fastConfig()
-	cfg.ProbeInterval = 600 * time.Millisecond
-	a := newTestNode(t, nil, cfg)
-	late := newTestNode(t, nil, cfg)
-	silent := newTestNode(t, nil, cfg)
-	connect(t, late, a)
-	connect(t, silent, a)
-	waitFor(t, 10*time.Second, "a to know both peers", func() bool { return a.hasAll(late, silent) })
-	delay := probeTimeout(cfg.ProbeInterval) * 3 / 2
-	var lateProbes atomic.Int32
-	ping := a.m.probe
-	a.m.probe = func(ctx context.Context, p peer.ID) (time.Duration, error) {
-		switch p {
-		case late.id():
-			lateProbes.Add(1)
-			if !sleep(ctx, delay) {
-				return 0, ctx.Err()
-			}
-			rtt, err := ping(ctx, p)
-			return rtt + delay, err
-		case silent.id():
-			<-ctx.Done()
-			return 0, ctx.Err()
-		}
-		return ping(ctx, p)
-	}
-	ch, _ := a.m.Subscribe(64)
-	events := collect(ch)
-	for _, n := range []*testNode{a, late, silent} {
-		n.m.Start()
-	}
+	delay := probeTimeout(pairProbeInterval) * 3 / 2
+	a, late, silent, events, lateProbes := probedPair(t, delay, func(ctx context.Context) (time.Duration, error) {
+		<-ctx.Done()
+		return 0, ctx.Err()
+	})
 	evicted := waitFor(t, 15*time.Second, "the silent peer to be evicted", func() bool { return events.saw(PeerRemoved, silent.id()) })
 	waitFor(t, 15*time.Second, "eight probes of the late peer", func() bool { return lateProbes.Load() >= 8 })
 	if events.saw(PeerRemoved, late.id()) || !a.has(late.id()) {
-		t.Fatalf("a live peer whose answers came %v after a probe (timeout %v) was evicted", delay, probeTimeout(cfg.ProbeInterval))
+		t.Fatalf("a live peer whose answers came %v after a probe (timeout %v) was evicted", delay, probeTimeout(pairProbeInterval))
 	}
 	t.Logf("silent peer evicted after %v; late peer kept after %d probes; stats %+v", evicted, lateProbes.Load(), a.m.Stats())
 }
