@@ -243,8 +243,10 @@ func TestPartitionHeal(t *testing.T) {
 const pairProbeInterval = 600 * time.Millisecond
 
 // probedPair starts a node a and two peers it knows, x and y: a's probes
-// of x answer xDelay late (counted in xProbes), those of y run probeY. It
-// returns the nodes, a's events and the count.
+// of x answer xDelay late (counted in xProbes), and one that times out
+// first returns only then, as on a node starved of CPU (it notices its
+// deadline when it runs again); those of y run probeY. It returns the
+// nodes, a's events and the count.
 func probedPair(t *testing.T, xDelay time.Duration, probeY func(context.Context) (time.Duration, error)) (a, x, y *testNode, events *eventLog, xProbes *atomic.Int32) {
 	t.Helper()
 	cfg := fastConfig()
@@ -259,7 +261,9 @@ func probedPair(t *testing.T, xDelay time.Duration, probeY func(context.Context)
 		switch p {
 		case x.id():
 			xProbes.Add(1)
+			start := time.Now()
 			if !sleep(ctx, xDelay) {
+				sleep(a.m.ctx, xDelay-time.Since(start))
 				return 0, ctx.Err()
 			}
 			rtt, err := ping(ctx, p)
@@ -305,10 +309,12 @@ func TestSlowPeerNotEvicted(t *testing.T) {
 }
 
 // TestStarvedProberKeepsLivePeers: on a node starved of CPU every answer
-// is read late; here every answer of a live peer comes 1.5 probe timeouts
-// after the probe starts. Each timeout makes the node slower to give up
-// (local health, liveness.go), so the re-probe waits for the answer and
-// the peer stays; a peer that never answers is still evicted. Without the
+// is read late, and so is every deadline; here every answer of a live
+// peer comes 1.5 probe timeouts after the probe starts, and a probe that
+// times out returns only then. Each such late timeout makes the node
+// slower to give up (local health, liveness.go), so the re-probe waits for
+// the answer and the peer stays; a peer that never answers (its probes
+// time out on time) is still evicted, at the base timeout. Without the
 // local health, both peers were evicted within two probes.
 func TestStarvedProberKeepsLivePeers(t *testing.T) {
 	if testing.Short() {
@@ -325,6 +331,25 @@ func TestStarvedProberKeepsLivePeers(t *testing.T) {
 		t.Fatalf("a live peer whose answers came %v after a probe (timeout %v) was evicted", delay, probeTimeout(pairProbeInterval))
 	}
 	t.Logf("silent peer evicted after %v; late peer kept after %d probes; stats %+v", evicted, lateProbes.Load(), a.m.Stats())
+}
+
+// TestSilentPeersDoNotSlowProbes: probes that time out on time (a dead or
+// cut-off peer, as on the minority side of a partition) leave the timeout
+// at its base, so the evictions are not delayed.
+func TestSilentPeersDoNotSlowProbes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-node")
+	}
+	silent := func(ctx context.Context) (time.Duration, error) {
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}
+	a, x, y, events, _ := probedPair(t, 0, silent)
+	a.m.probe = func(ctx context.Context, p peer.ID) (time.Duration, error) { return silent(ctx) }
+	waitFor(t, 15*time.Second, "both silent peers evicted", func() bool { return events.saw(PeerRemoved, x.id()) && events.saw(PeerRemoved, y.id()) })
+	if st := a.m.Stats(); st.Slowness != 0 {
+		t.Fatalf("stats %+v: timeouts on time raised the slowness", st)
+	}
 }
 
 // TestRejoinConnectedPeer: a peer that left the table while its connection

@@ -35,6 +35,9 @@ type probeResult struct {
 	p   peer.ID
 	rtt time.Duration
 	err error
+	// late: the probe timed out and returned so long after its deadline
+	// that this node itself was not running then (starved).
+	late bool
 }
 
 // prober is the state of probeLoop; only that goroutine touches it.
@@ -167,11 +170,14 @@ func (m *Manager) startProbe(st *prober, p peer.ID, results chan<- probeResult) 
 	st.inflight[p] = true
 	m.stats.probes.Add(1)
 	m.wg.Go(func() {
-		ctx, cancel := context.WithTimeout(m.ctx, m.probeTimeout())
+		timeout := m.probeTimeout()
+		deadline := time.Now().Add(timeout)
+		ctx, cancel := context.WithDeadline(m.ctx, deadline)
 		defer cancel()
 		rtt, err := m.probe(ctx, p)
+		late := err != nil && time.Since(deadline) >= starvedLateness(timeout)
 		select {
-		case results <- probeResult{p: p, rtt: rtt, err: err}:
+		case results <- probeResult{p: p, rtt: rtt, err: err, late: late}:
 		case <-m.ctx.Done():
 		}
 	})
@@ -188,7 +194,7 @@ func (m *Manager) handleProbe(st *prober, r probeResult) {
 		m.stats.probeFailures.Add(1)
 		m.logger.Debug("probe failed", "peer", r.p, "error", r.err)
 	}
-	m.noteSlowness(ok, r.err)
+	m.noteSlowness(ok, r.late)
 	now := time.Now()
 	suspect := m.IsSuspect(r.p)
 	if !ok && !suspect {
@@ -219,13 +225,14 @@ func (m *Manager) probeTimeout() time.Duration {
 }
 
 // noteSlowness updates the slowness with a probe's outcome: an answer
-// lowers it, a timeout raises it, any other failure leaves it.
-func (m *Manager) noteSlowness(ok bool, err error) {
+// lowers it, a failure this node noticed late (starved) raises it, any
+// other failure leaves it.
+func (m *Manager) noteSlowness(ok, late bool) {
 	s := m.slowness.Load()
 	switch {
 	case ok && s > 0:
 		m.slowness.Store(s - 1)
-	case !ok && errors.Is(err, context.DeadlineExceeded) && s < maxSlowness:
+	case !ok && late && s < maxSlowness:
 		m.slowness.Store(s + 1)
 	}
 }
