@@ -38,6 +38,15 @@ type RoutingTableState struct {
 	Probes       uint64 `json:"probes"`
 	Evictions    uint64 `json:"evictions"`
 	Rebootstraps uint64 `json:"rebootstraps"`
+	// Suspicions counts failed probes of peers not suspect until then,
+	// Recoveries the suspects that answered again (each a repair pass and
+	// a sync of their ranges): on a starved host, flapping probes show here.
+	Suspicions uint64 `json:"suspicions"`
+	Recoveries uint64 `json:"recoveries"`
+	// Slowness is the local health score (0 to 3): each probe that timed
+	// out raised it, each answer lowered it; probes wait 1+slowness times
+	// their base timeout.
+	Slowness int `json:"probe_slowness"`
 }
 
 // BucketState is one k-bucket: its index (common prefix length) and peer count.

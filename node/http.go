@@ -332,6 +332,7 @@ func (n *Node) status() StatusResponse {
 		RoutingTable: RoutingTableState{
 			Size: n.dht.RoutingTable().Size(), Buckets: n.buckets(),
 			Probes: rs.Probes, Evictions: rs.Evictions, Rebootstraps: rs.Rebootstraps,
+			Suspicions: rs.Suspicions, Recoveries: rs.Recoveries, Slowness: rs.Slowness,
 		},
 		Records: RecordsState{Count: st.Records, Bytes: st.Bytes, UnderReplicated: st.UnderReplicated,
 			MaxBytes: usage.MaxBytes, Full: usage.Full},

@@ -124,6 +124,12 @@ var (
 		"Liveness probes of routing-table peers, by result (ok or failed).", []string{"result"}, nil)
 	descEvictions = prometheus.NewDesc("dhtnode_evictions_total",
 		"Peers evicted from the routing table after failed probes.", nil, nil)
+	descSuspicions = prometheus.NewDesc("dhtnode_suspicions_total",
+		"Failed probes of routing-table peers that were not suspect until then.", nil, nil)
+	descRecoveries = prometheus.NewDesc("dhtnode_recoveries_total",
+		"Suspect routing-table peers that answered a probe again (each starts a repair pass).", nil, nil)
+	descSlowness = prometheus.NewDesc("dhtnode_probe_slowness",
+		"Local health score, 0 to 3: probes wait 1+slowness times their base timeout (raised by timed-out probes, lowered by answers).", nil, nil)
 	descRebootstraps = prometheus.NewDesc("dhtnode_rebootstraps_total",
 		"Re-bootstrap attempts after the routing table fell below routing.min_peers.", nil, nil)
 	descRecordRequests = prometheus.NewDesc("dhtnode_record_requests_total",
@@ -137,7 +143,7 @@ type nodeCollector struct{ n *Node }
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBuildInfo, descReady, descRTPeers, descConnected, descNetSize,
 		descRecords, descRecordBytes, descStorageMax, descStorageFull, descUnder, descReadRepairs, descRepairs, descAudits, descRepairBytes, descRepairBytesSent, descRepairLookups, descRepairLookupBytes, descReads,
-		descHedged, descProbes, descEvictions, descRebootstraps, descRecordRequests} {
+		descHedged, descProbes, descEvictions, descSuspicions, descRecoveries, descSlowness, descRebootstraps, descRecordRequests} {
 		ch <- d
 	}
 }
@@ -179,6 +185,9 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descProbes, rs.Probes-rs.ProbeFailures, "ok")
 	counter(descProbes, rs.ProbeFailures, "failed")
 	counter(descEvictions, rs.Evictions)
+	counter(descSuspicions, rs.Suspicions)
+	counter(descRecoveries, rs.Recoveries)
+	gauge(descSlowness, float64(rs.Slowness))
 	counter(descRebootstraps, rs.Rebootstraps)
 
 	for _, rc := range n.repl.RecordRequests() {

@@ -115,6 +115,7 @@ func TestMetrics(t *testing.T) {
 		"dhtnode_read_repairs_total", `dhtnode_repairs_total{reason="read"}`, `dhtnode_repairs_total{reason="audit"}`,
 		"dhtnode_audits_total", "dhtnode_repair_bytes_total", "dhtnode_repair_lookup_bytes_total", "dhtnode_hedged_reads_total", `dhtnode_probes_total{result="ok"}`,
 		`dhtnode_probes_total{result="failed"}`, "dhtnode_evictions_total", "dhtnode_rebootstraps_total",
+		"dhtnode_suspicions_total", "dhtnode_recoveries_total", "dhtnode_probe_slowness",
 		`dhtnode_record_requests_total{result="ok",type="get"}`, "go_goroutines", "process_resident_memory_bytes",
 	} {
 		if _, ok := m[name]; !ok {
@@ -176,6 +177,8 @@ func TestMetrics(t *testing.T) {
 	rb, ra := before.RoutingTable, after.RoutingTable
 	between("probes", m[`dhtnode_probes_total{result="ok"}`]+m[`dhtnode_probes_total{result="failed"}`], rb.Probes, ra.Probes)
 	between("evictions", m["dhtnode_evictions_total"], rb.Evictions, ra.Evictions)
+	between("suspicions", m["dhtnode_suspicions_total"], rb.Suspicions, ra.Suspicions)
+	between("recoveries", m["dhtnode_recoveries_total"], rb.Recoveries, ra.Recoveries)
 	between("rebootstraps", m["dhtnode_rebootstraps_total"], rb.Rebootstraps, ra.Rebootstraps)
 	between("records", m["dhtnode_records"], uint64(min(before.Records.Count, after.Records.Count)), uint64(max(before.Records.Count, after.Records.Count)))
 	between("record bytes", m["dhtnode_record_bytes"], uint64(min(before.Records.Bytes, after.Records.Bytes)), uint64(max(before.Records.Bytes, after.Records.Bytes)))

@@ -2,7 +2,10 @@ package replication
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
+	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -69,9 +72,25 @@ func tiedWithAny(p peer.ID, others []peer.ID) bool {
 
 // newMemNetOn is newMemNet with each node's store from newStore.
 func newMemNetOn(t testing.TB, n, k int, cfg func(*Config), newStore func() *Store) *memNet {
+	return newMemNetFrom(t, n, k, cfg, newStore, rand.Reader)
+}
+
+// newMemNetFrom is newMemNetOn with the nodes' keys drawn from keys: a
+// seeded stream makes the network's peer IDs, and so its regions and
+// tables, the same in every run (kadnet_test.go replays a seed).
+func newMemNetFrom(t testing.TB, n, k int, cfg func(*Config), newStore func() *Store, keys io.Reader) *memNet {
 	net := &memNet{t: t, k: k, nodes: map[peer.ID]*memNode{}, down: map[peer.ID]bool{}, stalled: map[peer.ID]bool{}, requests: map[string]int{}}
 	for len(net.order) < n {
-		priv := newKey(t)
+		// From a seed, not GenerateEd25519Key's reader: crypto may
+		// ignore a caller's reader (Go 1.26's cryptocustomrand).
+		seed := make([]byte, ed25519.SeedSize)
+		if _, err := io.ReadFull(keys, seed); err != nil {
+			t.Fatal(err)
+		}
+		priv, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
 		id, err := peer.IDFromPrivateKey(priv)
 		if err != nil {
 			t.Fatal(err)

@@ -421,3 +421,30 @@ func TestDroppable(t *testing.T) {
 		}
 	}
 }
+
+// A holder that is not responsible for a region whose holder was replaced
+// checks the replacement at its next sweep, push only: the responsible
+// holders may have lacked the old holder in their tables, and so seen no
+// change (TestKadNetDeathHiddenFromResponsible). A peer that left and came
+// back (the same holders) calls for no check.
+func TestPlanRegionsChecksReplacedHolder(t *testing.T) {
+	P := peersByDistance(t, 5)
+	self, whole := P[3], mustPrefix("")
+	before := []region{regionOfPeers(whole, P, 0, 1, 2, 3)}
+	after := []region{regionOfPeers(whole, P, 0, 1, 3, 4)} // P2 died, P4 replaced it
+	plan := planRegions(regionInput{self: self, prev: before, cur: after, k: 4, changed: map[peer.ID]bool{P[2]: true}})
+	if len(plan.syncs) != 0 || !slices.Equal(plan.checks[P[4]], []prefix{whole}) || len(plan.checks) != 1 {
+		t.Fatalf("P3 (rank 2 of the stayed holders): syncs %v, checks %v; want no sync and a check of P4", plan.syncs, plan.checks)
+	}
+	next := planRegions(regionInput{self: self, prev: after, cur: after, k: 4, checks: plan.checks})
+	if len(next.syncs) != 1 || next.syncs[0].peer != P[4] || !slices.Equal(next.verify[P[4]], []prefix{whole}) {
+		t.Fatalf("next sweep: syncs %v, verify %v; want a push-only sync of the whole space with P4", next.syncs, next.verify)
+	}
+	if s := sessionsOf(next); len(s) != 1 || s[0].mode != syncPush {
+		t.Fatalf("sessions %v: want one push-only session", s)
+	}
+	flap := planRegions(regionInput{self: self, prev: after, cur: after, k: 4, changed: map[peer.ID]bool{P[4]: true}})
+	if len(flap.checks) != 0 || len(flap.syncs) != 0 {
+		t.Fatalf("P4 flapped: syncs %v, checks %v; want none from P3", flap.syncs, flap.checks)
+	}
+}

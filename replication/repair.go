@@ -29,6 +29,9 @@ type sweepState struct {
 	// every holder (or whose hand-off found it changed), with the records
 	// this node had in each then (recordsIn).
 	incomplete map[prefix]int
+	// checks are the ranges the next sweep syncs with one peer each
+	// (regionPlan.checks), gathered by the passes since the last sweep.
+	checks map[peer.ID][]prefix
 	// seen are the peers this node has seen in its routing table (at a
 	// pass, or joining or leaving it between two) since it started, while
 	// it settles; nil once it has settled. A peer of the table not in seen
@@ -401,6 +404,7 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 	in.missed = s.missed(table, in.changed, settling)
 	if sweep {
 		in.redo = append(in.redo, m.walk(ctx, cur)...)
+		in.checks = s.checks
 	}
 	plan, found := m.retarget(ctx, planRegions(in), peers) // targets.go
 	s.learn(found)
@@ -441,6 +445,7 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 	}
 	s.regions = cur
 	s.setHeld(cur, m.self)
+	s.deferChecks(plan.checks, sweep)
 	if settling {
 		s.see(table, in.changed)
 	} else {
@@ -463,6 +468,20 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 		s.mu.Lock()
 		s.last = time.Now()
 		s.mu.Unlock()
+	}
+}
+
+// deferChecks keeps a pass's checks for the next sweep: a sweep's replace
+// those it ran, an event pass's add to them.
+func (s *sweepState) deferChecks(checks map[peer.ID][]prefix, sweep bool) {
+	if sweep {
+		s.checks = nil
+	}
+	for h, ps := range checks {
+		if s.checks == nil {
+			s.checks = map[peer.ID][]prefix{}
+		}
+		s.checks[h] = coarsest(append(s.checks[h], ps...))
 	}
 }
 
@@ -617,13 +636,15 @@ func transient(err error) bool {
 }
 
 // sessionsOf splits each sync job of plan into a session of the prefixes
-// this node holds (both ways) and one of those it hands off (push only).
+// this node holds (both ways) and one of those it hands off or only checks
+// (push only: plan.verify).
 func sessionsOf(plan regionPlan) []syncJob {
 	var out []syncJob
 	for _, j := range plan.syncs {
 		var push []prefix
+		pushOnly := append(slices.Clone(plan.handOffs), plan.verify[j.peer]...)
 		for _, q := range j.prefixes {
-			for _, h := range plan.handOffs {
+			for _, h := range pushOnly {
 				if overlaps(q, h) {
 					push = append(push, finer(q, h))
 				}
@@ -633,7 +654,7 @@ func sessionsOf(plan regionPlan) []syncJob {
 			out = append(out, j)
 			continue
 		}
-		if both := without(j.prefixes, plan.handOffs); len(both) > 0 {
+		if both := without(j.prefixes, pushOnly); len(both) > 0 {
 			out = append(out, syncJob{peer: j.peer, prefixes: both})
 		}
 		out = append(out, syncJob{peer: j.peer, prefixes: coarsest(push), mode: syncPush})

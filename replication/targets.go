@@ -268,7 +268,7 @@ func (m *Manager) retarget(ctx context.Context, plan regionPlan, peers []peer.ID
 		}
 	}
 	out := planOf(jobs, handOffs)
-	out.seconds = plan.seconds
+	out.seconds, out.checks, out.verify = plan.seconds, plan.checks, plan.verify
 	return out, slices.Collect(maps.Keys(found))
 }
 

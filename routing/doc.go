@@ -32,7 +32,10 @@
 //     and schedules a quick re-probe instead of waiting a whole interval.
 //     ProbeFailures failures in a row evict the peer from the RT and close
 //     its connections; any answer within the timeout, however slow, clears
-//     the suspicion, so a slow but alive peer is never evicted.
+//     the suspicion, so a slow but alive peer is never evicted. The timeout
+//     grows with this node's own slowness (local health, liveness.go): each
+//     timed-out probe raises it, each answer lowers it, so a node starved
+//     of CPU, which reads every answer late, does not evict live peers.
 //   - Refill: each eviction queues a lookup of a random ID in the evicted
 //     peer's bucket; queued buckets are coalesced and refilled one at a time.
 //   - Events (events.go): PeerAdded/PeerRemoved, chained onto the RT's

@@ -100,6 +100,40 @@ func TestLivenessOldObservationKeepsLastSeen(t *testing.T) {
 	}
 }
 
+// The slowness rises with each failed probe noticed late (starved), at most
+// to maxSlowness, falls with each answer, and a failure noticed on time (a
+// dead or cut-off peer, as on a partition's minority side) leaves it.
+func TestSlowness(t *testing.T) {
+	var m Manager
+	steps := []struct {
+		ok, late bool
+		want     int32
+	}{
+		{false, false, 0}, {false, true, 1}, {false, false, 1}, {false, true, 2}, {false, true, 3},
+		{false, true, 3}, {true, false, 2}, {true, false, 1}, {true, false, 0}, {true, false, 0},
+	}
+	for i, s := range steps {
+		m.noteSlowness(s.ok, s.late)
+		if got := m.slowness.Load(); got != s.want {
+			t.Fatalf("step %d (ok %v, late %v): slowness %d, want %d", i, s.ok, s.late, got, s.want)
+		}
+	}
+	if got := starvedLateness(2 * time.Second); got != 200*time.Millisecond {
+		t.Errorf("starvedLateness(2s) = %v", got)
+	}
+	if got := starvedLateness(50 * time.Millisecond); got != 10*time.Millisecond {
+		t.Errorf("starvedLateness(50ms) = %v", got)
+	}
+}
+
+func TestScaledProbeTimeout(t *testing.T) {
+	for slowness, want := range map[int]time.Duration{-1: 2 * time.Second, 0: 2 * time.Second, 1: 4 * time.Second, 3: 8 * time.Second, 9: 8 * time.Second} {
+		if got := scaledProbeTimeout(5*time.Second, slowness); got != want {
+			t.Errorf("scaledProbeTimeout(5s, %d) = %v, want %v", slowness, got, want)
+		}
+	}
+}
+
 func TestTimings(t *testing.T) {
 	tests := []struct {
 		interval                time.Duration

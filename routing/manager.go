@@ -82,10 +82,18 @@ type Stats struct {
 	Refreshes     uint64 // early full table refreshes run
 	Rebootstraps  uint64 // re-bootstrap attempts
 	DroppedEvents uint64 // events dropped because a buffer was full
+	// Suspicions counts failed probes of peers that were not suspect;
+	// Recoveries the suspects that answered a probe again (PeerRecovered):
+	// a flapping peer adds one to each every time.
+	Suspicions, Recoveries uint64
+	// Slowness is the local health score now, 0 to 3 (liveness.go): how
+	// many times the base timeout this node's probes add to it.
+	Slowness int
 }
 
 type counters struct {
 	probes, probeFailures, evictions, refills, refreshes, rebootstraps, dropped atomic.Uint64
+	suspicions, recoveries                                                      atomic.Uint64
 }
 
 // probeFunc checks that p is alive and returns the round-trip time.
@@ -101,6 +109,9 @@ type Manager struct {
 	probe  probeFunc // libp2p ping; tests replace it before Start
 
 	stats counters
+	// slowness is the local health score (liveness.go); only probeLoop
+	// writes it.
+	slowness atomic.Int32
 
 	healthMu sync.RWMutex // guards health; held only for map operations
 	health   *liveness
@@ -235,6 +246,9 @@ func (m *Manager) Stats() Stats {
 		Refreshes:     m.stats.refreshes.Load(),
 		Rebootstraps:  m.stats.rebootstraps.Load(),
 		DroppedEvents: m.stats.dropped.Load(),
+		Suspicions:    m.stats.suspicions.Load(),
+		Recoveries:    m.stats.recoveries.Load(),
+		Slowness:      int(m.slowness.Load()),
 	}
 }
 

@@ -239,42 +239,58 @@ func TestPartitionHeal(t *testing.T) {
 	t.Logf("partition: sides forgot each other after %v; after healing, full tables again after %v", split, healed)
 }
 
+// pairProbeInterval is the probe interval of probedPair's nodes.
+const pairProbeInterval = 600 * time.Millisecond
+
+// probedPair starts a node a and two peers it knows, x and y: a's probes
+// of x answer xDelay late (counted in xProbes), and one that times out
+// first returns only then, as on a node starved of CPU (it notices its
+// deadline when it runs again); those of y run probeY. failures is a's
+// probe_failures. It returns the nodes, a's events and the count.
+func probedPair(t *testing.T, failures int, xDelay time.Duration, probeY func(context.Context) (time.Duration, error)) (a, x, y *testNode, events *eventLog, xProbes *atomic.Int32) {
+	t.Helper()
+	cfg := fastConfig()
+	cfg.ProbeInterval, cfg.ProbeFailures = pairProbeInterval, failures
+	a, x, y = newTestNode(t, nil, cfg), newTestNode(t, nil, cfg), newTestNode(t, nil, cfg)
+	connect(t, x, a)
+	connect(t, y, a)
+	waitFor(t, 10*time.Second, "a to know both peers", func() bool { return a.hasAll(x, y) })
+	xProbes = new(atomic.Int32)
+	ping := a.m.probe
+	a.m.probe = func(ctx context.Context, p peer.ID) (time.Duration, error) {
+		switch p {
+		case x.id():
+			xProbes.Add(1)
+			start := time.Now()
+			if !sleep(ctx, xDelay) {
+				sleep(a.m.ctx, xDelay-time.Since(start))
+				return 0, ctx.Err()
+			}
+			rtt, err := ping(ctx, p)
+			return rtt + xDelay, err
+		case y.id():
+			return probeY(ctx)
+		}
+		return ping(ctx, p)
+	}
+	ch, _ := a.m.Subscribe(64)
+	events = collect(ch)
+	for _, n := range []*testNode{a, x, y} {
+		n.m.Start()
+	}
+	return a, x, y, events, xProbes
+}
+
 // TestSlowPeerNotEvicted: a peer whose probe answers take most of the probe
 // timeout stays in the table, while a peer whose probes fail is evicted.
 func TestSlowPeerNotEvicted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-node")
 	}
-	cfg := fastConfig()
-	cfg.ProbeInterval = 600 * time.Millisecond
-	a := newTestNode(t, nil, cfg)
-	slow := newTestNode(t, nil, cfg)
-	broken := newTestNode(t, nil, cfg)
-	connect(t, slow, a)
-	connect(t, broken, a)
-	waitFor(t, 10*time.Second, "a to know both peers", func() bool { return a.hasAll(slow, broken) })
-	delay := probeTimeout(cfg.ProbeInterval) * 2 / 3
-	var slowProbes atomic.Int32
-	ping := a.m.probe
-	a.m.probe = func(ctx context.Context, p peer.ID) (time.Duration, error) {
-		switch p {
-		case slow.id():
-			slowProbes.Add(1)
-			if !sleep(ctx, delay) {
-				return 0, ctx.Err()
-			}
-			rtt, err := ping(ctx, p)
-			return rtt + delay, err
-		case broken.id():
-			return 0, errors.New("injected probe failure")
-		}
-		return ping(ctx, p)
-	}
-	ch, _ := a.m.Subscribe(64)
-	events := collect(ch)
-	for _, n := range []*testNode{a, slow, broken} {
-		n.m.Start()
-	}
+	delay := probeTimeout(pairProbeInterval) * 2 / 3
+	a, slow, broken, events, slowProbes := probedPair(t, fastConfig().ProbeFailures, delay, func(context.Context) (time.Duration, error) {
+		return 0, errors.New("injected probe failure")
+	})
 	evicted := waitFor(t, 5*time.Second, "the failing peer to be evicted", func() bool { return events.saw(PeerRemoved, broken.id()) })
 	t.Logf("failing peer with a live connection (periodic probes only) evicted %v after Start", evicted)
 	if a.m.Stats().Evictions == 0 {
@@ -289,7 +305,34 @@ func TestSlowPeerNotEvicted(t *testing.T) {
 		t.Fatalf("slow peer health = %+v, %v; want RTT >= %v", h, ok, delay)
 	}
 	t.Logf("slow peer (%v per answer, timeout %v) kept after %d probes; health %+v; stats %+v",
-		delay, probeTimeout(cfg.ProbeInterval), slowProbes.Load(), h, a.m.Stats())
+		delay, probeTimeout(pairProbeInterval), slowProbes.Load(), h, a.m.Stats())
+}
+
+// TestStarvedProberKeepsLivePeers: on a node starved of CPU every answer
+// is read late, and so is every deadline; here every answer of a live
+// peer comes 1.5 probe timeouts after the probe starts, and a probe that
+// times out returns only then. Each such late timeout makes the node
+// slower to give up (local health, liveness.go), so the re-probe waits for
+// the answer and the peer stays; a peer that never answers (its probes
+// time out on time) is still evicted, at the base timeout. Without the
+// local health, both peers were evicted within three probes.
+func TestStarvedProberKeepsLivePeers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-node")
+	}
+	delay := probeTimeout(pairProbeInterval) * 3 / 2
+	// Three failures in a row evict (timeouts of 300, 600 and 900 ms as
+	// the slowness rises): the test's own machine may be starved too.
+	a, late, silent, events, lateProbes := probedPair(t, 3, delay, func(ctx context.Context) (time.Duration, error) {
+		<-ctx.Done()
+		return 0, ctx.Err()
+	})
+	evicted := waitFor(t, 15*time.Second, "the silent peer to be evicted", func() bool { return events.saw(PeerRemoved, silent.id()) })
+	waitFor(t, 15*time.Second, "eight probes of the late peer", func() bool { return lateProbes.Load() >= 8 })
+	if events.saw(PeerRemoved, late.id()) || !a.has(late.id()) {
+		t.Fatalf("a live peer whose answers came %v after a probe (timeout %v) was evicted", delay, probeTimeout(pairProbeInterval))
+	}
+	t.Logf("silent peer evicted after %v; late peer kept after %d probes; stats %+v", evicted, lateProbes.Load(), a.m.Stats())
 }
 
 // TestRejoinConnectedPeer: a peer that left the table while its connection
@@ -337,6 +380,9 @@ func TestSuspectThatAnswersIsPublished(t *testing.T) {
 	took := waitFor(t, 10*time.Second, "b published as recovered", func() bool { return events.saw(PeerRecovered, b.id()) })
 	if a.m.IsSuspect(b.id()) || !a.has(b.id()) {
 		t.Fatal("b recovered, but is still suspect or left the table")
+	}
+	if st := a.m.Stats(); st.Suspicions == 0 || st.Recoveries == 0 {
+		t.Fatalf("stats %+v: want the suspicion and the recovery counted", st)
 	}
 	t.Logf("b failed a probe and was published as recovered %v after Start", took)
 }

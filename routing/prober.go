@@ -35,6 +35,9 @@ type probeResult struct {
 	p   peer.ID
 	rtt time.Duration
 	err error
+	// late: the probe timed out and returned so long after its deadline
+	// that this node itself was not running then (starved).
+	late bool
 }
 
 // prober is the state of probeLoop; only that goroutine touches it.
@@ -167,11 +170,14 @@ func (m *Manager) startProbe(st *prober, p peer.ID, results chan<- probeResult) 
 	st.inflight[p] = true
 	m.stats.probes.Add(1)
 	m.wg.Go(func() {
-		ctx, cancel := context.WithTimeout(m.ctx, probeTimeout(m.cfg.ProbeInterval))
+		timeout := m.probeTimeout()
+		deadline := time.Now().Add(timeout)
+		ctx, cancel := context.WithDeadline(m.ctx, deadline)
 		defer cancel()
 		rtt, err := m.probe(ctx, p)
+		late := err != nil && time.Since(deadline) >= starvedLateness(timeout)
 		select {
-		case results <- probeResult{p: p, rtt: rtt, err: err}:
+		case results <- probeResult{p: p, rtt: rtt, err: err, late: late}:
 		case <-m.ctx.Done():
 		}
 	})
@@ -188,13 +194,18 @@ func (m *Manager) handleProbe(st *prober, r probeResult) {
 		m.stats.probeFailures.Add(1)
 		m.logger.Debug("probe failed", "peer", r.p, "error", r.err)
 	}
+	m.noteSlowness(ok, r.late)
 	now := time.Now()
-	recovered := ok && m.IsSuspect(r.p) // a suspicion this answer clears
+	suspect := m.IsSuspect(r.p)
+	if !ok && !suspect {
+		m.stats.suspicions.Add(1)
+	}
 	if m.observe(r.p, ok, r.rtt, now) {
 		m.evict(r.p)
 		return
 	}
-	if recovered {
+	if ok && suspect { // a suspicion this answer clears
+		m.stats.recoveries.Add(1)
 		m.enqueue(Event{Kind: PeerRecovered, Peer: r.p})
 	}
 	switch {
@@ -204,6 +215,25 @@ func (m *Manager) handleProbe(st *prober, r probeResult) {
 		st.retries[r.p] = now.Add(refusedReprobeDelay(m.cfg.ProbeInterval))
 	default:
 		st.retries[r.p] = now.Add(reprobeDelay(m.cfg.ProbeInterval))
+	}
+}
+
+// probeTimeout is how long a probe may take now: the base timeout scaled
+// by this node's slowness (liveness.go).
+func (m *Manager) probeTimeout() time.Duration {
+	return scaledProbeTimeout(m.cfg.ProbeInterval, int(m.slowness.Load()))
+}
+
+// noteSlowness updates the slowness with a probe's outcome: an answer
+// lowers it, a failure this node noticed late (starved) raises it, any
+// other failure leaves it.
+func (m *Manager) noteSlowness(ok, late bool) {
+	s := m.slowness.Load()
+	switch {
+	case ok && s > 0:
+		m.slowness.Store(s - 1)
+	case !ok && late && s < maxSlowness:
+		m.slowness.Store(s + 1)
 	}
 }
 
@@ -248,7 +278,7 @@ func (m *Manager) evict(p peer.ID) {
 // so a reused stream stuck behind a slow request cannot fail a healthy peer.
 func (m *Manager) ping(ctx context.Context, p peer.ID) (time.Duration, error) {
 	start := time.Now()
-	quick, cancelQuick := context.WithTimeout(ctx, probeTimeout(m.cfg.ProbeInterval)/2)
+	quick, cancelQuick := context.WithTimeout(ctx, m.probeTimeout()/2)
 	err := m.d.Ping(quick, p)
 	cancelQuick()
 	if err == nil {
