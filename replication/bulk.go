@@ -1,0 +1,148 @@
+package replication
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Bulk puts (issue 20: a load through the API). PutMany writes many keys
+// the way Put writes one, but shares the per-message costs between them:
+// it prepares every entry first (key and size checks, owned keys, the
+// holders from the routing table, version 1, the signature), then sends
+// each holder its entries' CREATEs together, as BATCH messages of up to
+// maxBatch requests within the message size limit (rpcbatch.go), one
+// message at a time per holder. A holder serves a batch's sub-requests as
+// it would serve them alone (charged to the peer's request limit, each
+// record validated in full). Each entry's answers are tallied as its own
+// round of CREATEs: an entry whose round is complete (W holders stored it,
+// R without a record) is done in that one round trip; any other (a holder
+// had a record, referred the writer elsewhere, was busy, failed or did
+// not answer) goes on exactly as a single put after its first round
+// (Manager.created): a read of the key if needed, then a write of the
+// same record, or a new version over another writer's.
+//
+// The memory of a bulk put is its entries' records and one CREATE request
+// each (holders share it), plus one batch message per holder in flight.
+
+// BulkPut is one entry of PutMany: a plain put (no compare-and-set).
+type BulkPut struct {
+	Key   string
+	Value []byte
+	TTL   time.Duration // 0 = never expires
+}
+
+// bulkParallel bounds the entries of a bulk put that go on after an
+// incomplete first round at once, each as a single put would.
+const bulkParallel = 8
+
+// bulkEntry is one entry of a bulk put, prepared.
+type bulkEntry struct {
+	rec   *Record
+	w     writeRound
+	o     WriteOptions
+	tally *writeTally
+}
+
+// PutMany puts each entry of puts as Put would with write quorum w (0 =
+// the configured one) and returns each one's result and error, in order.
+// Entries are independent: some may be written and others not.
+func (m *Manager) PutMany(ctx context.Context, puts []BulkPut, w int) ([]WriteResult, []error) {
+	results := make([]WriteResult, len(puts))
+	errs := make([]error, len(puts))
+	entries := make([]bulkEntry, len(puts))
+	byPeer := make(map[peer.ID][]int)
+	for i, p := range puts {
+		e := &entries[i]
+		e.o = WriteOptions{TTL: p.TTL, W: w}
+		if errs[i] = m.checkOwnWrite(p.Key); errs[i] != nil { // owner.go
+			continue
+		}
+		rec := &Record{Key: p.Key, Value: p.Value}
+		if e.w, errs[i] = m.prepareWrite(rec, e.o); errs[i] != nil {
+			continue
+		}
+		if errs[i] = m.stamp(ctx, rec, nil, e.o); errs[i] != nil {
+			continue
+		}
+		e.rec = rec
+		e.tally = newWriteTally(e.w.writeNeed, e.w.readNeed)
+		for p := range e.w.c.windowPeers() {
+			byPeer[p] = append(byPeer[p], i)
+		}
+	}
+	m.bulkRound(ctx, entries, byPeer)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(bulkParallel, len(puts)) {
+		wg.Go(func() {
+			for i := range next {
+				e := &entries[i]
+				results[i], errs[i] = m.created(ctx, e.rec, e.w, e.o, e.tally)
+			}
+		})
+	}
+	for i := range entries {
+		if errs[i] == nil {
+			next <- i
+		}
+	}
+	close(next)
+	wg.Wait()
+	return results, errs
+}
+
+// bulkRound sends every entry's CREATE to the holders byPeer lists it
+// under, tallying their answers, and returns when all have answered (every
+// tally is finished then) or ctx ends. Sends still in flight go on in the
+// background.
+func (m *Manager) bulkRound(ctx context.Context, entries []bulkEntry, byPeer map[peer.ID][]int) {
+	var wg sync.WaitGroup
+	for p, idx := range byPeer {
+		wg.Add(1)
+		if !m.goTracked(func() {
+			defer wg.Done()
+			m.bulkSend(p, entries, idx)
+		}) {
+			wg.Done()
+		}
+	}
+	all := make(chan struct{})
+	if !m.goTracked(func() {
+		wg.Wait()
+		for i := range entries {
+			if t := entries[i].tally; t != nil {
+				t.finish()
+			}
+		}
+		close(all)
+	}) {
+		return
+	}
+	select {
+	case <-all:
+	case <-ctx.Done():
+	}
+}
+
+// bulkSend sends the CREATEs of entries idx to p (transport.createMany)
+// and tallies p's answers; one that failed is left out of its entry's
+// tally.
+func (m *Manager) bulkSend(p peer.ID, entries []bulkEntry, idx []int) {
+	recs := make([]*Record, len(idx))
+	for j, i := range idx {
+		recs[j] = entries[i].rec
+	}
+	rc, cancel := m.rpcContext()
+	defer cancel()
+	have, errs := m.tr.createMany(rc, p, recs)
+	for j, i := range idx {
+		if errs[j] != nil {
+			m.logger.Debug("write failed", "key", recs[j].Key, "error", errs[j])
+			continue
+		}
+		entries[i].tally.add(answer{peer: p, rec: have[j]})
+	}
+}
