@@ -25,8 +25,14 @@ func TestPutManyWritesEachEntryAsAPut(t *testing.T) {
 	net := newMemNet(t, 8, k, nil)
 	writer := net.node(net.order[0])
 	log := logStores(net)
-	const referred = "referred"
-	nearest := slices.DeleteFunc(net.byDistance(referred), func(p peer.ID) bool { return p == writer.id })[0]
+	// A key the writer is far from: its table, not its own copy, decides.
+	referred := ""
+	for i := 0; referred == ""; i++ {
+		if key := fmt.Sprintf("referred-%d", i); slices.Index(net.byDistance(key), writer.id) > k {
+			referred = key
+		}
+	}
+	nearest := net.byDistance(referred)[0]
 	writer.known = slices.DeleteFunc(writer.known, func(p peer.ID) bool { return p == nearest })
 	for _, p := range net.byDistance("old")[:k] {
 		net.store(p, "old", "before", 4)
