@@ -18,13 +18,8 @@ import (
 // peer is refused on its own, and a holder that refuses an entry (node 5
 // takes no value over 64 bytes) costs that entry one ack, not the batch.
 func TestBulkPutOnRealNodes(t *testing.T) {
-	const k = 3
-	c := newCluster(t, 6, func(i int, cfg *config.Config) {
-		cfg.Replication.Factor = k
-		if i == 5 {
-			cfg.Replication.MaxValueSize = 64
-		}
-	})
+	c := newCluster(t, 6, bulkClusterConfig)
+	const k = bulkK
 	if res := mustPut(t, c, 2, "old", "before"); res.Version != 1 {
 		t.Fatalf("first put of old = %+v", res)
 	}
@@ -89,5 +84,17 @@ func TestBulkPutOnRealNodes(t *testing.T) {
 	defer cancel()
 	if _, _, err := c.Client(3).Get(ctx, entries[1].Key, 0); !errors.Is(err, node.ErrNotFound) {
 		t.Errorf("the refused owned key: %v, want not found", err)
+	}
+}
+
+// bulkK is TestBulkPutOnRealNodes's replication factor.
+const bulkK = 3
+
+// bulkClusterConfig sets TestBulkPutOnRealNodes's k and node 5's value
+// limit.
+func bulkClusterConfig(i int, cfg *config.Config) {
+	cfg.Replication.Factor = bulkK
+	if i == 5 {
+		cfg.Replication.MaxValueSize = 64
 	}
 }
