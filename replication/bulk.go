@@ -2,7 +2,9 @@ package replication
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -44,6 +46,11 @@ type bulkEntry struct {
 	w     writeRound
 	o     WriteOptions
 	tally *writeTally
+	// failed is set when a holder of its round failed; refs are the
+	// referrals its round got.
+	failed atomic.Bool
+	mu     sync.Mutex
+	refs   []*errNotHolder
 }
 
 // PutMany puts each entry of puts as Put would with write quorum w (0 =
@@ -84,14 +91,62 @@ func (m *Manager) PutMany(ctx context.Context, puts []BulkPut, w int) ([]WriteRe
 			}
 		})
 	}
+	var referred []*bulkEntry // complete in the first round, with referrals
+	var failed []*Record      // complete, with a holder that failed
 	for i := range entries {
-		if errs[i] == nil {
-			next <- i
+		if errs[i] != nil {
+			continue
 		}
+		e := &entries[i]
+		if acks, existing := e.tally.result(); len(existing) == 0 && acks >= max(e.w.writeNeed, e.w.readNeed) {
+			if len(e.referrals()) > 0 {
+				referred = append(referred, e)
+			} else if e.failed.Load() {
+				failed = append(failed, e.rec)
+			}
+		}
+		next <- i
 	}
 	close(next)
 	wg.Wait()
+	m.bulkFollowUp(referred, failed)
 	return results, errs
+}
+
+// referrals returns the referrals e's round got.
+func (e *bulkEntry) referrals() []*errNotHolder {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.refs
+}
+
+// bulkFollowUp completes in the background what a single put's round does
+// beyond its quorum for the entries whose first round was complete but not
+// whole: the records of those a holder referred elsewhere go to the peers
+// it named, through writeHolders (which goes on as for a put: further
+// referrals, an audit if a holder fails); those a holder failed are
+// audited after half a repair interval, as writeHolders does.
+func (m *Manager) bulkFollowUp(referred []*bulkEntry, failed []*Record) {
+	for _, e := range referred {
+		c := m.router.candidates(DHTKey(e.rec.Key), m.cfg.Factor)
+		for _, nh := range e.referrals() {
+			c.refuse(nh.peer, m.router.filter(nh.nearer))
+		}
+		m.goTracked(func() { m.writeHolders(e.rec, c, opWrite, newWriteTally(0, 0)) })
+	}
+	if len(failed) == 0 {
+		return
+	}
+	m.goTracked(func() {
+		select {
+		case <-time.After(m.cfg.RepairInterval / 2):
+		case <-m.ctx.Done():
+			return
+		}
+		for _, r := range failed {
+			m.audit(m.ctx, r, m.router.closest(m.ctx, DHTKey(r.Key), m.cfg.Factor))
+		}
+	})
 }
 
 // bulkRound sends every entry's CREATE to the holders byPeer lists it
@@ -139,7 +194,16 @@ func (m *Manager) bulkSend(p peer.ID, entries []bulkEntry, idx []int) {
 	defer cancel()
 	have, errs := m.tr.createMany(rc, p, recs)
 	for j, i := range idx {
-		if errs[j] != nil {
+		var nh *errNotHolder
+		switch {
+		case errors.As(errs[j], &nh):
+			e := &entries[i]
+			e.mu.Lock()
+			e.refs = append(e.refs, nh)
+			e.mu.Unlock()
+			continue
+		case errs[j] != nil:
+			entries[i].failed.Store(true)
 			m.logger.Debug("write failed", "key", recs[j].Key, "error", errs[j])
 			continue
 		}

@@ -161,3 +161,42 @@ func TestCreateManySendsBatches(t *testing.T) {
 		}
 	}
 }
+
+// An entry whose round reaches its quorum though a holder referred the
+// writer elsewhere is done at once, and its record still goes to the peer
+// the referral named, as a single put's would: here the writer's table
+// lacks a key's nearest holder, and at the majority quorum (2 of 3) the
+// two holders it knows are enough.
+func TestPutManyFollowsReferralsPastTheQuorum(t *testing.T) {
+	const k = 3
+	net := newMemNet(t, 8, k, nil)
+	writer := net.node(net.order[0])
+	// Keys nearest one peer and far from the writer (its own copy would
+	// count without a holder check).
+	var nearest peer.ID
+	var puts []BulkPut
+	for _, p := range net.order[1:] {
+		puts = puts[:0]
+		for i := 0; i < 2000 && len(puts) < 3; i++ {
+			key := fmt.Sprintf("near-%d", i)
+			if d := net.byDistance(key); d[0] == p && slices.Index(d, writer.id) > k {
+				puts = append(puts, BulkPut{Key: key, Value: []byte("v")})
+			}
+		}
+		if len(puts) == 3 {
+			nearest = p
+			break
+		}
+	}
+	if nearest == "" {
+		t.Fatal("no peer is nearest 3 keys far from the writer")
+	}
+	writer.known = slices.DeleteFunc(writer.known, func(p peer.ID) bool { return p == nearest })
+	res, errs := writer.m.PutMany(testCtx(t), puts, 0)
+	for i, p := range puts {
+		if errs[i] != nil || res[i].Version != 1 || res[i].Acks != 2 {
+			t.Fatalf("%q: %+v, %v; want version 1 acknowledged by the 2 holders the writer knows", p.Key, res[i], errs[i])
+		}
+		eventually(t, p.Key+" on the holder only a referral named", func() bool { return net.version(nearest, p.Key) == 1 })
+	}
+}
