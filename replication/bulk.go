@@ -3,6 +3,8 @@ package replication
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,10 +26,13 @@ import (
 // had a record, referred the writer elsewhere, was busy, failed or did
 // not answer) goes on exactly as a single put after its first round
 // (Manager.created): a read of the key if needed, then a write of the
-// same record, or a new version over another writer's.
+// same record, or a new version over another writer's. One complete
+// without every holder goes on in the background as a put's round does:
+// to the peers a referral named, or an audit after a holder failed
+// (bulkFollowUp).
 //
-// The memory of a bulk put is its entries' records and one CREATE request
-// each (holders share it), plus one batch message per holder in flight.
+// The memory of a bulk put is its entries' records, plus one batch message
+// for each of the bulkPeers holders it sends to at once.
 
 // BulkPut is one entry of PutMany: a plain put (no compare-and-set).
 type BulkPut struct {
@@ -36,9 +41,14 @@ type BulkPut struct {
 	TTL   time.Duration // 0 = never expires
 }
 
-// bulkParallel bounds the entries of a bulk put that go on after an
-// incomplete first round at once, each as a single put would.
-const bulkParallel = 8
+// Bounds of a bulk put's work at once: the holders it sends to (each a
+// batch message at a time: with 1 KiB values, ≈ 80 KiB each), and the
+// entries that go on after an incomplete first round, each as a single
+// put would.
+const (
+	bulkPeers    = 32
+	bulkParallel = 8
+)
 
 // bulkEntry is one entry of a bulk put, prepared.
 type bulkEntry struct {
@@ -150,16 +160,20 @@ func (m *Manager) bulkFollowUp(referred []*bulkEntry, failed []*Record) {
 }
 
 // bulkRound sends every entry's CREATE to the holders byPeer lists it
-// under, tallying their answers, and returns when all have answered (every
-// tally is finished then) or ctx ends. Sends still in flight go on in the
-// background.
+// under, to bulkPeers of them at once, tallying their answers, and returns
+// when all have answered (every tally is finished then) or ctx ends. Sends
+// still in flight go on in the background.
 func (m *Manager) bulkRound(ctx context.Context, entries []bulkEntry, byPeer map[peer.ID][]int) {
+	peers := slices.Collect(maps.Keys(byPeer))
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for p, idx := range byPeer {
+	for range min(bulkPeers, len(peers)) {
 		wg.Add(1)
 		if !m.goTracked(func() {
 			defer wg.Done()
-			m.bulkSend(p, entries, idx)
+			for j := int(next.Add(1)) - 1; j < len(peers); j = int(next.Add(1)) - 1 {
+				m.bulkSend(peers[j], entries, byPeer[peers[j]])
+			}
 		}) {
 			wg.Done()
 		}
