@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/dhtnode/dhtnode/replication"
@@ -18,10 +17,12 @@ import (
 
 // POST /v1/values writes many keys in one request (issue 20: a bulk load
 // through single puts pays a request and its quorum round trips per key).
-// Each entry is an independent put through the same path as
-// PUT /v1/values/{key} (Manager.Put: key and size checks, owned keys,
-// quorum, versions); the batch is not atomic: some entries may be written
-// and others not, and the answer says which, in the order of the request.
+// Each entry is an independent put with the semantics of
+// PUT /v1/values/{key} (key and size checks, owned keys, quorum, versions),
+// written by replication.PutMany, which sends each holder all of its
+// entries' records together; the batch is not atomic: some entries may be
+// written and others not, and the answer says which, in the order of the
+// request.
 // Not in SPEC §5: an addition.
 const batchPath = "/v1/values"
 
@@ -32,25 +33,14 @@ const (
 	// minBatchBodyBytes is the body limit of a batch when max_value_size is
 	// small (batchBodyLimit): 1,000 values of 3 KiB in base64.
 	minBatchBodyBytes = 4 << 20
-	// batchParallel bounds the puts one batch runs at once. With the
-	// record protocol's batches (replication/rpcbatch.go) more at once
-	// lets more requests to a holder share messages, but also queues more
-	// on the holders (BENCHMARKS.md, session 15; volume bench, 8 clients,
-	// batches of 64): at 10,000 keys 64 at once loaded 1,344-1,472 keys/s
-	// at 1.3-1.5 ms of node CPU per key against 704-1,152 at 1.7-2.8 ms
-	// with 8 at once (single PUTs ~900 at 2.0); at 100,000 keys 64 at once
-	// cost as much CPU per key as single PUTs (3.41 against 3.36 ms), left
-	// holders behind for repair (437 %/h of the stored bytes in the minute
-	// after the load) and took a client-facing node to 184 MiB. 8 at once
-	// keeps a batch's load on the holders near that of 8 single clients.
-	batchParallel = 8
 	// maxBatchRequests bounds the batches a node serves at once (their
-	// bodies in memory and maxBatchRequests*batchParallel puts at most);
-	// further batches wait for a slot, their bodies unread.
+	// bodies in memory, and on each holder one batch message of each at a
+	// time: replication.PutMany); further batches wait for a slot, their
+	// bodies unread.
 	maxBatchRequests = 4
 	// batchTimeout bounds a whole batch, under the Go client's timeout
-	// (30 s); each put keeps its own requestTimeout. Entries not started by
-	// then answer "timed out".
+	// (30 s). Entries not written by then answer that their quorum was
+	// not reached.
 	batchTimeout = 25 * time.Second
 )
 
@@ -196,38 +186,26 @@ func batchTooLarge(limit int64) string {
 	return "batch body larger than " + strconv.FormatInt(limit, 10) + " bytes: send fewer entries per request"
 }
 
-// putBatch puts every entry, batchParallel at once, and returns their
-// results in order.
+// putBatch puts every entry (replication.PutMany: each holder gets its
+// entries' records together) and returns their results in order.
 func (n *Node) putBatch(ctx context.Context, writes []batchWrite, quorum int) []BatchResult {
+	puts := make([]replication.BulkPut, len(writes))
+	for i, e := range writes {
+		puts[i] = replication.BulkPut{Key: e.key, Value: e.value, TTL: e.ttl}
+	}
+	res, errs := n.repl.PutMany(ctx, puts, quorum)
 	results := make([]BatchResult, len(writes))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(batchParallel, len(writes)) {
-		wg.Go(func() {
-			for i := range next {
-				results[i] = n.putEntry(ctx, writes[i], quorum)
-			}
-		})
+	for i, e := range writes {
+		results[i] = n.entryResult(ctx, e.key, res[i], errs[i])
 	}
-	for i := range writes {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 	return results
 }
 
-// putEntry is one entry's PUT /v1/values/{key}.
-func (n *Node) putEntry(ctx context.Context, e batchWrite, quorum int) BatchResult {
-	out := BatchResult{Key: e.key}
-	if err := ctx.Err(); err != nil {
-		out.Status, out.Code, out.Error = opError(err)
-		return out
-	}
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	defer cancel()
-	res, err := n.repl.Put(ctx, e.key, e.value, replication.WriteOptions{TTL: e.ttl, W: quorum})
+// entryResult is the answer to one entry of a batch, as PUT
+// /v1/values/{key} would have answered it.
+func (n *Node) entryResult(ctx context.Context, key string, res replication.WriteResult, err error) BatchResult {
 	n.metrics.observeWrite(res, err)
+	out := BatchResult{Key: key}
 	if err == nil {
 		out.Version, out.Acks, out.Replicas = res.Version, res.Acks, res.Replicas
 		return out
@@ -241,7 +219,7 @@ func (n *Node) putEntry(ctx context.Context, e batchWrite, quorum int) BatchResu
 		if errors.Is(err, context.Canceled) {
 			level = slog.LevelDebug // the client went away
 		}
-		n.logger.Log(ctx, level, "HTTP API: internal error in a batch", "key", e.key, "error", err)
+		n.logger.Log(ctx, level, "HTTP API: internal error in a batch", "key", key, "error", err)
 	}
 	return out
 }

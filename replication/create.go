@@ -20,13 +20,21 @@ func (m *Manager) create(ctx context.Context, rec *Record, o WriteOptions) (Writ
 	if err != nil {
 		return WriteResult{}, err
 	}
-	c, found, readNeed := w.c, w.found, w.readNeed
-	res := WriteResult{Needed: w.writeNeed, Replicas: found}
 	if err := m.stamp(ctx, rec, nil, o); err != nil {
 		return WriteResult{}, err
 	}
-	tally := newWriteTally(res.Needed, readNeed)
-	m.replicate(ctx, rec, c, opCreate, tally)
+	tally := newWriteTally(w.writeNeed, w.readNeed)
+	m.replicate(ctx, rec, w.c, opCreate, tally)
+	return m.created(ctx, rec, w, o, tally)
+}
+
+// created finishes a put of rec, stamped as version 1, after its round of
+// CREATEs to w's holders, whose answers tally counted: done if the round
+// is complete, else on from what the round found, as create says. The
+// round may have been a bulk one (bulk.go) that left some holders out.
+func (m *Manager) created(ctx context.Context, rec *Record, w writeRound, o WriteOptions, tally *writeTally) (WriteResult, error) {
+	found, readNeed := w.found, w.readNeed
+	res := WriteResult{Needed: w.writeNeed, Replicas: found}
 	acks, existing := tally.result()
 	if len(existing) == 0 && acks >= max(res.Needed, readNeed) {
 		res.Version, res.Acks = rec.Version, acks
@@ -38,6 +46,7 @@ func (m *Manager) create(ctx context.Context, rec *Record, o WriteOptions) (Writ
 	}
 	w.c = m.router.candidates(DHTKey(rec.Key), m.cfg.Factor)
 	var cur *Record
+	var err error
 	if acks+len(existing) >= readNeed {
 		cur = m.winner(existing)
 	} else if cur, err = m.read(ctx, rec.Key, w.c, readNeed); err != nil {

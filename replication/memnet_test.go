@@ -337,6 +337,14 @@ func (t *memTransport) conditional(ctx context.Context, p peer.ID, r *Record, op
 	return tr.conditional(ctx, p, r, op)
 }
 
+func (t *memTransport) createMany(ctx context.Context, p peer.ID, recs []*Record) ([]*Record, []error) {
+	have, errs := make([]*Record, len(recs)), make([]error, len(recs))
+	for i, r := range recs {
+		have[i], errs[i] = t.conditional(ctx, p, r, opCreate)
+	}
+	return have, errs
+}
+
 func (t *memTransport) badAnswers() uint64 { return t.bad.Load() }
 
 func (t *memTransport) misbehaved(peer.ID) { t.bad.Add(1) }

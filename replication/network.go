@@ -63,6 +63,9 @@ type holderTransport interface {
 	// (opCreate) or only a lower version of it (opSwap), and returns the
 	// record p has instead, if any.
 	conditional(ctx context.Context, p peer.ID, r *Record, op byte) (*Record, error)
+	// createMany is conditional(ctx, p, r, opCreate) for each of recs,
+	// sent together (bulk.go); it returns each one's outcome, in order.
+	createMany(ctx context.Context, p peer.ID, recs []*Record) ([]*Record, []error)
 	// badAnswers counts the answers that carried a record failing
 	// validation, or were malformed.
 	badAnswers() uint64

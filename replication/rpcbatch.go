@@ -383,32 +383,8 @@ func (c *rpcClient) sendBatch(p peer.ID, batch []*queuedCall) {
 	for i, qc := range batch {
 		reqs[i] = qc.req
 	}
-	c.stats.batches.Add(1)
-	c.stats.batched.Add(uint64(len(batch)))
-	answer, err := c.callAlone(ctx, p, encodeBatch(reqs))
+	answers, err := c.callBatch(ctx, p, reqs)
 	cancel()
-	var answers [][]byte
-	switch {
-	case err != nil:
-	case answer[0] == statusOK:
-		if answers, err = decodeBatchAnswer(answer, len(batch)); err != nil {
-			err = fmt.Errorf("%w: %w", errBadAnswer, err)
-		}
-	case answer[0] == statusInvalid: // a peer that does not know batches
-		c.mu.Lock()
-		if q := c.queues[p]; q != nil {
-			q.older = time.Now()
-		}
-		c.mu.Unlock()
-		err = errAlone
-	case answer[0] == statusBusy: // an older peer over its request limit
-		answers = make([][]byte, len(batch))
-		for i := range answers {
-			answers[i] = answer
-		}
-	default:
-		err = fmt.Errorf("%w: a batch answered with status %d", errBadAnswer, answer[0])
-	}
 	for i, qc := range batch {
 		switch {
 		case err != nil:
@@ -420,6 +396,41 @@ func (c *rpcClient) sendBatch(p peer.ID, batch []*queuedCall) {
 		}
 		close(qc.done)
 	}
+}
+
+// callBatch sends reqs, 2 to maxBatch requests that fit in one message
+// together, to p as one batch and returns their answers in order. An empty
+// answer means that p served the request but its answer did not fit: the
+// caller may send it again alone. errAlone means that p does not serve
+// batches (it is then sent single requests for olderRetry).
+func (c *rpcClient) callBatch(ctx context.Context, p peer.ID, reqs [][]byte) ([][]byte, error) {
+	c.stats.batches.Add(1)
+	c.stats.batched.Add(uint64(len(reqs)))
+	answer, err := c.callAlone(ctx, p, encodeBatch(reqs))
+	switch {
+	case err != nil:
+		return nil, err
+	case answer[0] == statusOK:
+		answers, err := decodeBatchAnswer(answer, len(reqs))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errBadAnswer, err)
+		}
+		return answers, nil
+	case answer[0] == statusInvalid: // a peer that does not know batches
+		c.mu.Lock()
+		if q := c.queueLocked(p); q != nil {
+			q.older = time.Now()
+		}
+		c.mu.Unlock()
+		return nil, errAlone
+	case answer[0] == statusBusy: // an older peer over its request limit
+		answers := make([][]byte, len(reqs))
+		for i := range answers {
+			answers[i] = answer
+		}
+		return answers, nil
+	}
+	return nil, fmt.Errorf("%w: a batch answered with status %d", errBadAnswer, answer[0])
 }
 
 // batchContext returns the context of a batch: done at the latest of its

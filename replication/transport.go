@@ -128,6 +128,64 @@ func (t *transport) conditional(ctx context.Context, p peer.ID, r *Record, op by
 	} else {
 		have, err = t.conditionalAt(ctx, p, r, op)
 	}
+	return t.conditionalResult(p, r, have, err)
+}
+
+// errNotServed is the outcome of a request in a batch that the holder
+// served but whose answer did not fit in the batch's.
+var errNotServed = errors.New("answer left out of a full batch")
+
+// createMany is conditional(ctx, p, r, opCreate) for each of recs: to a
+// remote p as batches of up to maxBatch requests within the message limit
+// (rpcbatch.go), one at a time, all within ctx.
+func (t *transport) createMany(ctx context.Context, p peer.ID, recs []*Record) ([]*Record, []error) {
+	have, errs := make([]*Record, len(recs)), make([]error, len(recs))
+	if p == t.self {
+		for i, r := range recs {
+			have[i], errs[i] = t.conditional(ctx, p, r, opCreate)
+		}
+		return have, errs
+	}
+	for start := 0; start < len(recs); {
+		reqs, size := make([][]byte, 0, min(maxBatch, len(recs)-start)), batchHead
+		for start+len(reqs) < len(recs) && len(reqs) < maxBatch {
+			req := encodeRecordRequest(opCreate, recs[start+len(reqs)])
+			if len(reqs) > 0 && size+batchItemSize(len(req)) > t.client.limit {
+				break
+			}
+			reqs, size = append(reqs, req), size+batchItemSize(len(req))
+		}
+		var answers [][]byte
+		var err error
+		if len(reqs) == 1 {
+			var a []byte
+			a, err = t.client.callAlone(ctx, p, reqs[0])
+			answers = [][]byte{a}
+		} else {
+			answers, err = t.client.callBatch(ctx, p, reqs)
+		}
+		for j := range reqs {
+			i := start + j
+			switch {
+			case err != nil:
+				errs[i] = fmt.Errorf("conditional write of %q at %s: %w", recs[i].Key, p.ShortString(), err)
+			case len(answers[j]) == 0:
+				errs[i] = errNotServed
+			default:
+				var b []byte
+				b, errs[i] = t.conditionalAnswer(p, answers[j])
+				have[i], errs[i] = t.conditionalResult(p, recs[i], b, errs[i])
+			}
+		}
+		start += len(reqs)
+	}
+	return have, errs
+}
+
+// conditionalResult is conditional's outcome of p's answer to a
+// conditional write of r: have, the record p has (nil: it stored r), or
+// err.
+func (t *transport) conditionalResult(p peer.ID, r *Record, have []byte, err error) (*Record, error) {
 	var nh *errNotHolder
 	switch {
 	case errors.As(err, &nh):
@@ -153,9 +211,16 @@ func (t *transport) conditional(ctx context.Context, p peer.ID, r *Record, op by
 // instead of r, if any.
 func (t *transport) conditionalAt(ctx context.Context, p peer.ID, r *Record, op byte) ([]byte, error) {
 	answer, err := t.client.call(ctx, p, encodeRecordRequest(op, r))
-	switch {
-	case err != nil:
+	if err != nil {
 		return nil, err
+	}
+	return t.conditionalAnswer(p, answer)
+}
+
+// conditionalAnswer decodes p's answer to a CREATE or SWAP: nil when p
+// stored the record, else the record p has or an error.
+func (t *transport) conditionalAnswer(p peer.ID, answer []byte) ([]byte, error) {
+	switch {
 	case answer[0] == statusOK:
 		return nil, nil
 	case answer[0] == statusExists:

@@ -72,18 +72,19 @@ func TestParseOptionsVolumeMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !o.Volume() || o.Keys != 10000 || !slices.Equal(o.Nodes, []int{20}) || o.ValueSize != 1024 || o.Clients != 8 ||
-		o.Sample != 200 || o.Rest != time.Minute || o.KillWave != 0.25 || o.CatchupWindow != 15*time.Second || o.ConvergePoll != 2*time.Second {
+		o.Sample != 200 || o.Rest != time.Minute || o.KillWave != 0.25 || o.CatchupWindow != 15*time.Second || o.ConvergePoll != 2*time.Second ||
+		o.PutClient != "conn" {
 		t.Errorf("volume defaults: %+v", o)
 	}
-	o, err = ParseOptions([]string{"-keys", "500", "-nodes", "6", "-value-size", "64", "-rest", "0s"}, io.Discard)
+	o, err = ParseOptions([]string{"-keys", "500", "-nodes", "6", "-value-size", "64", "-rest", "0s", "-put-client", "http"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(o.Nodes, []int{6}) || o.ValueSize != 64 || o.Rest != 0 {
+	if !slices.Equal(o.Nodes, []int{6}) || o.ValueSize != 64 || o.Rest != 0 || o.PutClient != "http" {
 		t.Errorf("volume flags given: %+v", o)
 	}
-	if std, _ := ParseOptions(nil, io.Discard); std.Volume() {
-		t.Error("no -keys: want the standard run")
+	if std, _ := ParseOptions(nil, io.Discard); std.Volume() || std.PutClient != "http" {
+		t.Errorf("no -keys: want the standard run with net/http's client, got %+v", std)
 	}
 }
 
