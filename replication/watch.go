@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -39,6 +40,9 @@ const (
 	// holder is sent first: holders notify on separate streams, so two
 	// writes in quick succession can arrive out of order.
 	watchReorderWait = 100 * time.Millisecond
+	// maxHeldVersions bounds the versions held back past a gap; one more
+	// sends them at once.
+	maxHeldVersions = watchEventQueue
 )
 
 // WatchKind says what a watch event reports.
@@ -170,15 +174,19 @@ type keyWatch struct {
 	holders map[peer.ID]bool // holders subscribed to
 	want    int              // holders it should be subscribed to
 	expiry  *time.Timer
-	held    *Record     // a record that skipped versions, held back (watchReorderWait)
-	reorder *time.Timer // sends held when it fires
+	held    map[uint64]*Record // records past a gap, by version, held back (watchReorderWait)
+	reorder *time.Timer        // sends held when it fires
+	heldGen uint64             // counts dropHeld calls, so a stale reorder timer does nothing
 }
 
 // offer takes a holder's authentic record of the key and, if it is newer
 // than the best so far, sends it to the clients. Once the first state was
 // sent, a record that skips a version is held back for up to
-// watchReorderWait, so that the version in between, if it comes, is sent
-// first.
+// watchReorderWait, so that the versions in between, if they come, are
+// sent first; every version held is sent, in order, when the gap before it
+// closes or the wait ends. A version that has not come by then is skipped:
+// holders keep only a key's latest record, so it may be gone for good, and
+// the client sees the gap in the event ids (versions).
 func (kw *keyWatch) offer(r *Record) {
 	kw.mu.Lock()
 	defer kw.mu.Unlock()
@@ -186,22 +194,65 @@ func (kw *keyWatch) offer(r *Record) {
 		return
 	}
 	if kw.ready && kw.best != nil && r.Version > kw.best.Version+1 {
-		if kw.held == nil || r.Compare(kw.held) > 0 {
-			kw.held = r
+		if kw.held == nil {
+			kw.held = make(map[uint64]*Record)
 		}
-		if kw.reorder == nil {
-			kw.reorder = time.AfterFunc(watchReorderWait, kw.sendHeld)
+		if _, ok := kw.held[r.Version]; !ok { // of two records of a version, the first
+			kw.held[r.Version] = r
+		}
+		switch {
+		case len(kw.held) > maxHeldVersions:
+			kw.sendAllHeld()
+		case kw.reorder == nil:
+			gen := kw.heldGen
+			kw.reorder = time.AfterFunc(watchReorderWait, func() { kw.sendHeld(gen) })
 		}
 		return
 	}
 	kw.accept(r)
-	if kw.held != nil && kw.held.Version <= kw.best.Version+1 { // the gap closed
-		held := kw.held
-		kw.dropHeld()
-		if kw.newer(held) {
-			kw.accept(held)
+	kw.sendNextHeld()
+}
+
+// sendNextHeld sends the held versions that now follow the best one
+// without a gap, and forgets those no longer newer.
+func (kw *keyWatch) sendNextHeld() {
+	for len(kw.held) > 0 {
+		for v := range kw.held {
+			if v <= kw.best.Version {
+				delete(kw.held, v)
+			}
 		}
+		next, ok := kw.held[kw.best.Version+1]
+		if !ok {
+			break
+		}
+		delete(kw.held, next.Version)
+		kw.accept(next)
 	}
+	if len(kw.held) == 0 {
+		kw.dropHeld()
+	}
+}
+
+// sendAllHeld sends every held version in order, past the gaps before
+// them, which it logs.
+func (kw *keyWatch) sendAllHeld() {
+	versions := make([]uint64, 0, len(kw.held))
+	for v := range kw.held {
+		versions = append(versions, v)
+	}
+	slices.Sort(versions)
+	for _, v := range versions {
+		r := kw.held[v]
+		if !kw.newer(r) {
+			continue
+		}
+		if kw.best != nil && v > kw.best.Version+1 && kw.ws != nil {
+			kw.ws.m.logger.Debug("watch: versions skipped", "key", kw.key, "after", kw.best.Version, "next", v)
+		}
+		kw.accept(r)
+	}
+	kw.dropHeld()
 }
 
 // newer reports whether r is a state the clients have not seen. Until the
@@ -229,20 +280,20 @@ func (kw *keyWatch) accept(r *Record) {
 	}
 }
 
-// sendHeld sends the held record once its wait is over.
-func (kw *keyWatch) sendHeld() {
+// sendHeld sends the held records once their wait is over, unless they
+// were sent or dropped since the timer of generation gen was armed.
+func (kw *keyWatch) sendHeld(gen uint64) {
 	kw.mu.Lock()
 	defer kw.mu.Unlock()
-	held := kw.held
-	kw.held, kw.reorder = nil, nil
-	if !kw.closed && held != nil && kw.newer(held) {
-		kw.accept(held)
+	if !kw.closed && gen == kw.heldGen {
+		kw.sendAllHeld()
 	}
 }
 
-// dropHeld forgets the held record and stops its timer.
+// dropHeld forgets the held records and stops their timer.
 func (kw *keyWatch) dropHeld() {
 	kw.held = nil
+	kw.heldGen++
 	if kw.reorder != nil {
 		kw.reorder.Stop()
 		kw.reorder = nil
