@@ -8,6 +8,10 @@
 #   scripts/acceptance.sh routing       8 nodes; SIGKILL 3: no survivor lists them; restart them: every
 #                                       table holds 7; stop node 0 (the bootstrap), stop and start node 3:
 #                                       it rejoins with 6 peers
+#   scripts/acceptance.sh volume        issue 20's check: 10 nodes, 20,000 keys of 1 KiB loaded by 8 clients
+#                                       (dhtnode load); SIGKILL 1: every live node counts 0 under-replicated
+#                                       and 100 sampled keys show 8 holders; then repair bytes over a quiet
+#                                       minute (VOLUME_NODES, VOLUME_KEYS, VOLUME_VALUE_SIZE, QUIET_SECONDS)
 #
 # Uses its own cluster dir and ports (CLUSTER_DIR=.cluster-acceptance, 4401+/5401+), default settings.
 # Each wait is bounded (LIMIT seconds, default 90); the script exits 1 on the first miss.
@@ -103,7 +107,68 @@ routing() {
 	waitfor "... and so does every other node" tables_hold 6 1 2 4 5 6 7
 }
 
+# live_status FIELD NODES...: jq FIELD of each node's /v1/status, one a line.
+live_status() {
+	local field=$1 i
+	shift
+	for i in "$@"; do curl -sf "$(api "$i")/v1/status" | jq -r "$field" || return 1; done
+}
+# none_under_replicated NODES...: every node counts 0 under-replicated records.
+none_under_replicated() {
+	local n
+	for n in $(live_status .records.under_replicated "$@"); do [ "$n" = 0 ] || return 1; done
+}
+# sample_on N NODE: every sampled key has N up-to-date holders (per NODE).
+sample_on() {
+	local k
+	for k in "${SAMPLE[@]}"; do
+		[ "$(holders_with "$k" "$2" || echo 0)" -ge "$1" ] || return 1
+	done
+}
+# sum_status FIELD NODES...: the sum of FIELD over the nodes.
+sum_status() { live_status "$@" | awk '{ s += $1 } END { printf "%d", s }'; }
+
+volume() {
+	local nodes=${VOLUME_NODES:-10} keys=${VOLUME_KEYS:-20000} size=${VOLUME_VALUE_SIZE:-1024} quiet=${QUIET_SECONDS:-60}
+	local clients=8 work="$CLUSTER_DIR.load" i start
+	cluster down || true
+	rm -rf "$CLUSTER_DIR" "$work"
+	mkdir -p "$work"
+	cluster up "$nodes"
+	# KEY<TAB>VALUE lines; each value is size characters of base64 of random bytes (incompressible).
+	paste <(seq 0 $((keys - 1)) | sed 's/^/vol-/') <(head -c $((keys * size * 3 / 4)) /dev/urandom | base64 -w "$size") |
+		head -n "$keys" >"$work/keys.tsv"
+	split -n l/$clients -d "$work/keys.tsv" "$work/part-"
+	mapfile -t SAMPLE < <(shuf -n 100 --random-source=<(yes) "$work/keys.tsv" | cut -f1)
+	start=$(now)
+	for i in $(seq 0 $((clients - 1))); do
+		"$ROOT/bin/dhtnode" load --api "$(api $((i % nodes)))" --parallel 1 "$work/part-0$i" >"$work/load-$i.log" 2>&1 &
+	done
+	if ! wait; then echo "FAIL: a load client failed (see $work/load-*.log)" >&2; exit 1; fi
+	echo "ok: $keys keys of $size B loaded by $clients clients in $(since "$start") s ($(awk -v k="$keys" -v s="$(since "$start")" 'BEGIN { printf "%.0f", k / s }') keys/s)"
+	local all=() live=()
+	for ((i = 0; i < nodes; i++)); do all+=("$i"); done
+	waitfor "after the load: every node counts 0 under-replicated" none_under_replicated "${all[@]}"
+	waitfor "... and 100 sampled keys show 8 holders" sample_on 8 0
+	echo "records per node: $(live_status .records.count "${all[@]}" | paste -sd ' ')"
+	cluster kill $((nodes - 1))
+	for ((i = 0; i < nodes - 1; i++)); do live+=("$i"); done
+	start=$(now)
+	waitfor "node $((nodes - 1)) SIGKILLed: 100 sampled keys show 8 holders" sample_on 8 0
+	waitfor "... and every live node counts 0 under-replicated" none_under_replicated "${live[@]}"
+	echo "... both $(since "$start") s after the kill"
+	local sent0 sent1 stored
+	sent0=$(sum_status .replication.repair_bytes_sent_total "${live[@]}")
+	start=$(now)
+	sleep "$quiet" # a measurement window, not a wait for a condition
+	sent1=$(sum_status .replication.repair_bytes_sent_total "${live[@]}")
+	stored=$(sum_status .records.bytes "${live[@]}")
+	awk -v b=$((sent1 - sent0)) -v s="$(since "$start")" -v st="$stored" -v n=${#live[@]} 'BEGIN {
+		printf "ok: quiet %.0f s: repair sent %d bytes by %d nodes (%.0f B/min a node), %.3f %% of the %d stored bytes per hour\n", s, b, n, b / n * 60 / s, b * 3600 / s * 100 / st, st }'
+	rm -rf "$work"
+}
+
 case ${1:-} in
-replication | routing) "$1" ;;
-*) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+replication | routing | volume) "$1" ;;
+*) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
