@@ -243,10 +243,18 @@ func TestPartitionHeal(t *testing.T) {
 const pairProbeInterval = 600 * time.Millisecond
 
 // probedPair starts a node a and two peers it knows, x and y: a's probes
-// of x answer xDelay late (counted in xProbes), and one that times out
-// first returns only then, as on a node starved of CPU (it notices its
-// deadline when it runs again); those of y run probeY. failures is a's
-// probe_failures. It returns the nodes, a's events and the count.
+// of x answer xDelay after they start (counted in xProbes): a real ping
+// whose answer is held back until then, or later if the ping itself takes
+// longer. A probe whose deadline comes first returns only at xDelay, as on
+// a node starved of CPU (it notices its deadline when it runs again).
+// Those of y run probeY. failures is a's probe_failures. It returns the
+// nodes, a's events and the count.
+//
+// The ping runs first and the wait is what remains of xDelay: a ping run
+// after a sleep of xDelay had only the rest of the timeout, and on a
+// machine starved of CPU (race detector, load 20-40) a real ping between
+// two in-process nodes took longer than that, so the slow peer was
+// evicted for the machine's slowness, not its own.
 func probedPair(t *testing.T, failures int, xDelay time.Duration, probeY func(context.Context) (time.Duration, error)) (a, x, y *testNode, events *eventLog, xProbes *atomic.Int32) {
 	t.Helper()
 	cfg := fastConfig()
@@ -254,20 +262,26 @@ func probedPair(t *testing.T, failures int, xDelay time.Duration, probeY func(co
 	a, x, y = newTestNode(t, nil, cfg), newTestNode(t, nil, cfg), newTestNode(t, nil, cfg)
 	connect(t, x, a)
 	connect(t, y, a)
-	waitFor(t, 10*time.Second, "a to know both peers", func() bool { return a.hasAll(x, y) })
+	waitFor(t, setupTimeout, "a to know both peers", func() bool { return a.hasAll(x, y) })
 	xProbes = new(atomic.Int32)
 	ping := a.m.probe
 	a.m.probe = func(ctx context.Context, p peer.ID) (time.Duration, error) {
 		switch p {
 		case x.id():
 			xProbes.Add(1)
-			start := time.Now()
-			if !sleep(ctx, xDelay) {
-				sleep(a.m.ctx, xDelay-time.Since(start))
-				return 0, ctx.Err()
+			start := time.Now() // when the probe started: its deadline less its timeout
+			if d, ok := ctx.Deadline(); ok {
+				start = d.Add(-a.m.probeTimeout())
 			}
 			rtt, err := ping(ctx, p)
-			return rtt + xDelay, err
+			if err == nil && !answerBy(ctx, start.Add(xDelay)) {
+				err = ctx.Err()
+			}
+			if err != nil {
+				sleep(a.m.ctx, xDelay-time.Since(start))
+				return 0, err
+			}
+			return max(rtt, xDelay), nil
 		case y.id():
 			return probeY(ctx)
 		}
@@ -279,6 +293,25 @@ func probedPair(t *testing.T, failures int, xDelay time.Duration, probeY func(co
 		n.m.Start()
 	}
 	return a, x, y, events, xProbes
+}
+
+// answerBy waits until at, when an answer held back is due, and reports
+// whether that is before ctx's deadline. A due answer counts even when
+// this goroutine runs only after the deadline too (starved): it was there
+// in time, as a real answer would wait in the connection's buffer.
+func answerBy(ctx context.Context, at time.Time) bool {
+	if d, ok := ctx.Deadline(); ok && !at.Before(d) {
+		<-ctx.Done()
+		return false
+	}
+	t := time.NewTimer(time.Until(at))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done(): // the deadline is after at; a cancel is no answer
+		return errors.Is(ctx.Err(), context.DeadlineExceeded)
+	}
 }
 
 // TestSlowPeerNotEvicted: a peer whose probe answers take most of the probe
