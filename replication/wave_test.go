@@ -343,7 +343,12 @@ func TestMemWaveAtOnceMovesEachRecordOnce(t *testing.T) {
 	}
 	moved := net.moved - before
 	per := float64(moved) / float64(lost)
-	t.Logf("%d of %d nodes dead (%d copies), every survivor's pass at once: %d records moved, %.3f per lost copy", len(dead), n, lost, moved, per)
+	overruns, idled := 0, 0
+	for _, p := range live {
+		o, i := net.node(p).m.syncClaims.counts()
+		overruns, idled = overruns+o, idled+i
+	}
+	t.Logf("%d of %d nodes dead (%d copies), every survivor's pass at once: %d records moved, %.3f per lost copy; sessions that overran their wait %d, went ahead of an idle one %d", len(dead), n, lost, moved, per, overruns, idled)
 	if per > 1.1 {
 		t.Fatalf("%d records moved to replace %d copies: %.3f per copy, more than 1.1", moved, lost, per)
 	}
