@@ -333,6 +333,7 @@ func TestMemWaveAtOnceMovesEachRecordOnce(t *testing.T) {
 	net.mu.Lock()
 	before := net.moved
 	net.mu.Unlock()
+	sentBefore, receivedBefore, failedBefore := net.counter("sync-sent"), net.counter("sync-received"), net.counter("sync-failed")
 	var wg sync.WaitGroup
 	for _, p := range live {
 		wg.Go(func() { net.node(p).m.pass(ctx, false) })
@@ -348,7 +349,8 @@ func TestMemWaveAtOnceMovesEachRecordOnce(t *testing.T) {
 		o, i := net.node(p).m.syncClaims.counts()
 		overruns, idled = overruns+o, idled+i
 	}
-	t.Logf("%d of %d nodes dead (%d copies), every survivor's pass at once: %d records moved, %.3f per lost copy; sessions that overran their wait %d, went ahead of an idle one %d", len(dead), n, lost, moved, per, overruns, idled)
+	t.Logf("%d of %d nodes dead (%d copies), every survivor's pass at once: %d records moved (%d pushed, %d pulled), %.3f per lost copy; %d failed syncs; sessions that overran their wait %d, went ahead of an idle one %d",
+		len(dead), n, lost, moved, net.counter("sync-sent")-sentBefore, net.counter("sync-received")-receivedBefore, per, net.counter("sync-failed")-failedBefore, overruns, idled)
 	if per > 1.1 {
 		t.Fatalf("%d records moved to replace %d copies: %.3f per copy, more than 1.1", moved, lost, per)
 	}
