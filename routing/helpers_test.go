@@ -158,12 +158,24 @@ func (n *testNode) hasAny(ps ...*testNode) bool {
 	return slices.ContainsFunc(ps, func(p *testNode) bool { return n.has(p.id()) })
 }
 
+// connect dials b from a. The swarm bounds each dial of a loopback
+// address by its own local dial timeout (5 s) whatever the context: a dial
+// that a starved machine could not finish in time ("failed to negotiate
+// security protocol: context deadline exceeded") is tried again, within
+// setupTimeout.
 func connect(t testing.TB, a, b *testNode) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
-	if err := a.h.Connect(ctx, b.addrInfo()); err != nil {
-		t.Fatalf("connect: %v", err)
+	for {
+		err := a.h.Connect(ctx, b.addrInfo())
+		if err == nil {
+			return
+		}
+		forgetDialFailures(a.h, b.id())
+		if !sleep(ctx, 100*time.Millisecond) {
+			t.Fatalf("connect: %v", err)
+		}
 	}
 }
 
