@@ -64,6 +64,9 @@ type syncClaims struct {
 	// the overlapping sessions had gone idle (syncClaimIdle): both let two
 	// sessions over the same prefixes run at once.
 	overruns, idled int
+	// longestGap is the longest an initiator took from an answer to the
+	// session's next request.
+	longestGap time.Duration
 }
 
 // syncClaim is one session's prefixes: coarsest (sorted, none holding
@@ -146,7 +149,11 @@ func (c *syncClaims) touch(cl *syncClaim, serving bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cl.active, cl.serving = time.Now(), serving
+	now := time.Now()
+	if serving && !cl.serving {
+		c.longestGap = max(c.longestGap, now.Sub(cl.active))
+	}
+	cl.active, cl.serving = now, serving
 }
 
 // overlapping reports whether a claim held by a session being served, or
@@ -172,12 +179,13 @@ func (c *syncClaims) overlapsHeld(ps []prefix) bool {
 	return false
 }
 
-// counts returns the claims that overran their wait and those that went
-// ahead of idle sessions over the same prefixes.
-func (c *syncClaims) counts() (overruns, idled int) {
+// counts returns the claims that overran their wait, those that went
+// ahead of idle sessions over the same prefixes, and the longest time an
+// initiator took from an answer to its next request.
+func (c *syncClaims) counts() (overruns, idled int, longestGap time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.overruns, c.idled
+	return c.overruns, c.idled, c.longestGap
 }
 
 // overlapSorted reports whether two coarsest prefix lists share a kad ID.

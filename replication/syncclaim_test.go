@@ -99,7 +99,7 @@ func TestSyncClaimBeingServedIsNotIdle(t *testing.T) {
 	}
 	c.release(idle)
 	c.release(busy)
-	if overruns, idled := c.counts(); overruns != 1 || idled != 1 {
+	if overruns, idled, _ := c.counts(); overruns != 1 || idled != 1 {
 		t.Fatalf("counted %d overruns and %d claims ahead of an idle session, want 1 and 1", overruns, idled)
 	}
 }

@@ -344,13 +344,13 @@ func TestMemWaveAtOnceMovesEachRecordOnce(t *testing.T) {
 	}
 	moved := net.moved - before
 	per := float64(moved) / float64(lost)
-	overruns, idled := 0, 0
+	overruns, idled, gap := 0, 0, time.Duration(0)
 	for _, p := range live {
-		o, i := net.node(p).m.syncClaims.counts()
-		overruns, idled = overruns+o, idled+i
+		o, i, g := net.node(p).m.syncClaims.counts()
+		overruns, idled, gap = overruns+o, idled+i, max(gap, g)
 	}
-	t.Logf("%d of %d nodes dead (%d copies), every survivor's pass at once: %d records moved (%d pushed, %d pulled), %.3f per lost copy; %d failed syncs; sessions that overran their wait %d, went ahead of an idle one %d",
-		len(dead), n, lost, moved, net.counter("sync-sent")-sentBefore, net.counter("sync-received")-receivedBefore, per, net.counter("sync-failed")-failedBefore, overruns, idled)
+	t.Logf("%d of %d nodes dead (%d copies), every survivor's pass at once: %d records moved (%d pushed, %d pulled), %.3f per lost copy; %d failed syncs; sessions that overran their wait %d, went ahead of an idle one %d; longest wait for an initiator's next request %v",
+		len(dead), n, lost, moved, net.counter("sync-sent")-sentBefore, net.counter("sync-received")-receivedBefore, per, net.counter("sync-failed")-failedBefore, overruns, idled, gap.Round(time.Millisecond))
 	if per > 1.1 {
 		t.Fatalf("%d records moved to replace %d copies: %.3f per copy, more than 1.1", moved, lost, per)
 	}
