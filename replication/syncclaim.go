@@ -42,15 +42,18 @@ func syncClaimWait(rpcTimeout time.Duration) time.Duration {
 // long since its last answer holds no other session up (its claim stays,
 // but is not waited for): a stalled or partitioned initiator's session,
 // which its responder keeps open for syncIdleTimeout, delays the others by
-// syncClaimIdle, not by the wait's bound. Between two requests of a live
-// session its initiator only stores the last answer's records
-// (milliseconds). While the responder serves one of the session's
-// requests the session is not idle, however long that takes: on a starved
-// node, storing a request's pushed records took longer than syncClaimIdle,
-// and a second session over the same prefixes went ahead meanwhile and
-// pushed them again (TestMemWaveAtOnceMovesEachRecordOnce, 1.24 records
-// moved per lost copy).
-const syncClaimIdle = 2 * time.Second
+// syncClaimIdle, not by the wait's bound (syncClaimWait, 10 s by default).
+// It is the default RPC timeout: between two requests an initiator does
+// more than store the last answer's records: after the first answer it
+// walks its records of every range that differs, all of a range the peer
+// lacks (TestMemWaveAtOnceMovesEachRecordOnce logs the longest wait: 0.5 s
+// for 4,000 keys without the race detector on a loaded machine, 0.95-2.4 s
+// for 800 with it, at load 13-20). At 2 s the walk outlasted it, a second
+// session over the same prefixes went ahead and pushed the records again
+// (1.04-1.38 records moved per lost copy). While the responder serves one
+// of the session's requests the session is not idle, however long that
+// takes (a starved node storing the records pushed to it).
+const syncClaimIdle = DefaultRPCTimeout
 
 // syncClaims are the prefixes of the sessions a node serves.
 type syncClaims struct {
