@@ -269,10 +269,7 @@ func probedPair(t *testing.T, failures int, xDelay time.Duration, probeY func(co
 		switch p {
 		case x.id():
 			xProbes.Add(1)
-			start := time.Now() // when the probe started: its deadline less its timeout
-			if d, ok := ctx.Deadline(); ok {
-				start = d.Add(-a.m.probeTimeout())
-			}
+			start := time.Now() // startProbe set the deadline just before, in this goroutine
 			rtt, err := ping(ctx, p)
 			if err == nil && !answerBy(ctx, start.Add(xDelay)) {
 				err = ctx.Err()
