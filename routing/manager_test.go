@@ -242,6 +242,12 @@ func TestPartitionHeal(t *testing.T) {
 // pairProbeInterval is the probe interval of probedPair's nodes.
 const pairProbeInterval = 600 * time.Millisecond
 
+// probesTimeout bounds the wait for a number of a peer's probes to have
+// run (eight take about 5 s on an idle machine): on a starved machine
+// (race detector, load 24) eight took over 15 s. A prober that stopped
+// probing still fails it.
+const probesTimeout = 30 * time.Second
+
 // probedPair starts a node a and two peers it knows, x and y: a's probes
 // of x answer xDelay after they start (counted in xProbes): a real ping
 // whose answer is held back until then, or later if the ping itself takes
@@ -331,7 +337,7 @@ func TestSlowPeerNotEvicted(t *testing.T) {
 	if a.m.Stats().Evictions == 0 {
 		t.Fatal("the failing peer was removed, but not by the prober")
 	}
-	waitFor(t, 15*time.Second, "four slow probes", func() bool { return slowProbes.Load() >= 4 })
+	waitFor(t, probesTimeout, "four slow probes", func() bool { return slowProbes.Load() >= 4 })
 	if events.saw(PeerRemoved, slow.id()) || !a.has(slow.id()) {
 		t.Fatal("slow but alive peer was evicted")
 	}
@@ -363,7 +369,7 @@ func TestStarvedProberKeepsLivePeers(t *testing.T) {
 		return 0, ctx.Err()
 	})
 	evicted := waitFor(t, 15*time.Second, "the silent peer to be evicted", func() bool { return events.saw(PeerRemoved, silent.id()) })
-	waitFor(t, 15*time.Second, "eight probes of the late peer", func() bool { return lateProbes.Load() >= 8 })
+	waitFor(t, probesTimeout, "eight probes of the late peer", func() bool { return lateProbes.Load() >= 8 })
 	if events.saw(PeerRemoved, late.id()) || !a.has(late.id()) {
 		t.Fatalf("a live peer whose answers came %v after a probe (timeout %v) was evicted", delay, probeTimeout(pairProbeInterval))
 	}
