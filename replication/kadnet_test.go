@@ -99,7 +99,9 @@ func (net *kadNet) fill() {
 }
 
 // counter returns a network-wide count: "sync-failed" (range syncs that
-// failed or did not end equal), "lookup" (closest calls that asked a peer).
+// failed or did not end equal), "sync-sent" and "sync-received" (records
+// their initiators pushed and pulled), "lookup" (closest calls that asked
+// a peer).
 func (net *memNet) counter(name string) int {
 	net.mu.Lock()
 	defer net.mu.Unlock()

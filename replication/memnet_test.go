@@ -392,5 +392,7 @@ func (c *countingSyncer) syncRanges(ctx context.Context, p peer.ID, ps []prefix,
 		c.net.requests["sync-failed"]++
 	}
 	c.net.moved += res.sent + res.received
+	c.net.requests["sync-sent"] += res.sent
+	c.net.requests["sync-received"] += res.received
 	return res, err
 }

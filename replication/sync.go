@@ -461,10 +461,13 @@ type syncServed struct {
 // serveSession begins serving a session from peer from; end it with end.
 func (m *Manager) serveSession(from peer.ID) *syncServed { return &syncServed{m: m, from: from} }
 
-// serve answers one request of the session.
+// serve answers one request of the session; the session's claim counts
+// as active until the answer is ready.
 func (s *syncServed) serve(msg []byte) []byte {
-	s.m.syncClaims.touch(s.claim)
-	return s.m.serveSyncFrame(s.from, msg, s)
+	s.m.syncClaims.touch(s.claim, true)
+	answer := s.m.serveSyncFrame(s.from, msg, s)
+	s.m.syncClaims.touch(s.claim, false)
+	return answer
 }
 
 // end releases the session's prefixes.
@@ -480,6 +483,7 @@ func (s *syncServed) claimGroups(ctx context.Context, groups []syncGroup) {
 	began := time.Now()
 	claim, overran := s.m.syncClaims.claim(ctx, ps, syncClaimWait(s.m.cfg.RPCTimeout))
 	s.claim = claim
+	s.m.syncClaims.touch(claim, true) // this first request is being served
 	if waited := time.Since(began); waited >= time.Millisecond {
 		s.m.logger.Debug("sync: waited for the sessions over the same prefixes", "peer", s.from, "prefixes", len(ps), "waited", waited, "overran", overran)
 	}

@@ -39,12 +39,21 @@ func syncClaimWait(rpcTimeout time.Duration) time.Duration {
 }
 
 // syncClaimIdle: a session whose initiator has sent no request for this
-// long holds no other session up (its claim stays, but is not waited for):
-// a stalled or partitioned initiator's session, which its responder keeps
-// open for syncIdleTimeout, delays the others by syncClaimIdle, not by the
-// wait's bound. Between two requests of a live session its initiator only
-// stores the last answer's records (milliseconds).
-const syncClaimIdle = 2 * time.Second
+// long since its last answer holds no other session up (its claim stays,
+// but is not waited for): a stalled or partitioned initiator's session,
+// which its responder keeps open for syncIdleTimeout, delays the others by
+// syncClaimIdle, not by the wait's bound (syncClaimWait, 10 s by default).
+// It is the default RPC timeout: between two requests an initiator does
+// more than store the last answer's records: after the first answer it
+// walks its records of every range that differs, all of a range the peer
+// lacks (TestMemWaveAtOnceMovesEachRecordOnce logs the longest wait: 0.5 s
+// for 4,000 keys without the race detector on a loaded machine, 0.95-2.4 s
+// for 800 with it, at load 13-20). At 2 s the walk outlasted it, a second
+// session over the same prefixes went ahead and pushed the records again
+// (1.04-1.38 records moved per lost copy). While the responder serves one
+// of the session's requests the session is not idle, however long that
+// takes (a starved node storing the records pushed to it).
+const syncClaimIdle = DefaultRPCTimeout
 
 // syncClaims are the prefixes of the sessions a node serves.
 type syncClaims struct {
@@ -53,15 +62,25 @@ type syncClaims struct {
 	// freed is closed (and dropped) when a claim is released; nil while
 	// no session waits.
 	freed chan struct{}
+	// overruns counts claims that waited out the bound (or ctx) with an
+	// overlapping session still open, idled those that went ahead because
+	// the overlapping sessions had gone idle (syncClaimIdle): both let two
+	// sessions over the same prefixes run at once.
+	overruns, idled int
+	// longestGap is the longest an initiator took from an answer to the
+	// session's next request.
+	longestGap time.Duration
 }
 
 // syncClaim is one session's prefixes: coarsest (sorted, none holding
 // another).
 type syncClaim struct {
 	ps []prefix
-	// active is when the session's last request came (under
+	// active is when the session's last request came, or its answer was
+	// ready; serving is set while a request is served (under
 	// syncClaims.mu).
-	active time.Time
+	active  time.Time
+	serving bool
 }
 
 // claim registers the prefixes ps of a session, once no other session's
@@ -96,6 +115,12 @@ func (c *syncClaims) claim(ctx context.Context, ps []prefix, wait time.Duration)
 			break
 		}
 	}
+	switch {
+	case overran:
+		c.overruns++
+	case c.overlapsHeld(cl.ps):
+		c.idled++
+	}
 	if c.held == nil {
 		c.held = map[*syncClaim]struct{}{}
 	}
@@ -119,25 +144,51 @@ func (c *syncClaims) release(cl *syncClaim) {
 	}
 }
 
-// touch records that the session of claim cl (nil: none) sent a request.
-func (c *syncClaims) touch(cl *syncClaim) {
+// touch records that a request of the session of claim cl (nil: none)
+// came (serving) or was answered (not serving).
+func (c *syncClaims) touch(cl *syncClaim, serving bool) {
 	if cl == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cl.active = time.Now()
+	now := time.Now()
+	if serving && !cl.serving {
+		c.longestGap = max(c.longestGap, now.Sub(cl.active))
+	}
+	cl.active, cl.serving = now, serving
 }
 
-// overlapping reports whether a claim held by a session active within
-// syncClaimIdle before now overlaps ps (coarsest). Called with mu held.
+// overlapping reports whether a claim held by a session being served, or
+// active within syncClaimIdle before now, overlaps ps (coarsest). Called
+// with mu held.
 func (c *syncClaims) overlapping(ps []prefix, now time.Time) bool {
 	for h := range c.held {
-		if now.Sub(h.active) < syncClaimIdle && overlapSorted(h.ps, ps) {
+		if (h.serving || now.Sub(h.active) < syncClaimIdle) && overlapSorted(h.ps, ps) {
 			return true
 		}
 	}
 	return false
+}
+
+// overlapsHeld reports whether any held claim overlaps ps (coarsest),
+// active or idle. Called with mu held.
+func (c *syncClaims) overlapsHeld(ps []prefix) bool {
+	for h := range c.held {
+		if overlapSorted(h.ps, ps) {
+			return true
+		}
+	}
+	return false
+}
+
+// counts returns the claims that overran their wait, those that went
+// ahead of idle sessions over the same prefixes, and the longest time an
+// initiator took from an answer to its next request.
+func (c *syncClaims) counts() (overruns, idled int, longestGap time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.overruns, c.idled, c.longestGap
 }
 
 // overlapSorted reports whether two coarsest prefix lists share a kad ID.

@@ -70,6 +70,40 @@ func TestSyncClaimsServeOverlappingSessionsOneAtATime(t *testing.T) {
 	}
 }
 
+// A session whose request is being served is not idle, however long
+// serving it takes (a starved node storing the records pushed to it): an
+// overlapping session waits for it. Once answered, it is idle again
+// syncClaimIdle after the answer.
+func TestSyncClaimBeingServedIsNotIdle(t *testing.T) {
+	ctx := context.Background()
+	root := prefix{}
+	var c syncClaims
+	busy, _ := c.claim(ctx, []prefix{root}, time.Minute)
+	c.touch(busy, true)
+	c.mu.Lock()
+	busy.active = time.Now().Add(-2 * syncClaimIdle) // the request came long ago
+	c.mu.Unlock()
+	late, overran := c.claim(ctx, []prefix{root.extend(1, 1)}, 20*time.Millisecond)
+	if !overran {
+		t.Fatal("a claim went ahead of a session whose request was being served")
+	}
+	c.release(late)
+	c.touch(busy, false)
+	c.mu.Lock()
+	busy.active = time.Now().Add(-syncClaimIdle) // answered long ago
+	c.mu.Unlock()
+	began := time.Now()
+	idle, overran := c.claim(ctx, []prefix{root.extend(0, 1)}, time.Minute)
+	if overran || time.Since(began) > 10*time.Second {
+		t.Fatalf("a claim under a session idle since its answer: overran %v after %v, want at once", overran, time.Since(began))
+	}
+	c.release(idle)
+	c.release(busy)
+	if overruns, idled, _ := c.counts(); overruns != 1 || idled != 1 {
+		t.Fatalf("counted %d overruns and %d claims ahead of an idle session, want 1 and 1", overruns, idled)
+	}
+}
+
 func TestOverlapSorted(t *testing.T) {
 	root := prefix{}
 	p := func(bits ...int) prefix {

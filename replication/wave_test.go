@@ -333,6 +333,7 @@ func TestMemWaveAtOnceMovesEachRecordOnce(t *testing.T) {
 	net.mu.Lock()
 	before := net.moved
 	net.mu.Unlock()
+	sentBefore, receivedBefore, failedBefore := net.counter("sync-sent"), net.counter("sync-received"), net.counter("sync-failed")
 	var wg sync.WaitGroup
 	for _, p := range live {
 		wg.Go(func() { net.node(p).m.pass(ctx, false) })
@@ -343,7 +344,13 @@ func TestMemWaveAtOnceMovesEachRecordOnce(t *testing.T) {
 	}
 	moved := net.moved - before
 	per := float64(moved) / float64(lost)
-	t.Logf("%d of %d nodes dead (%d copies), every survivor's pass at once: %d records moved, %.3f per lost copy", len(dead), n, lost, moved, per)
+	overruns, idled, gap := 0, 0, time.Duration(0)
+	for _, p := range live {
+		o, i, g := net.node(p).m.syncClaims.counts()
+		overruns, idled, gap = overruns+o, idled+i, max(gap, g)
+	}
+	t.Logf("%d of %d nodes dead (%d copies), every survivor's pass at once: %d records moved (%d pushed, %d pulled), %.3f per lost copy; %d failed syncs; sessions that overran their wait %d, went ahead of an idle one %d; longest wait for an initiator's next request %v",
+		len(dead), n, lost, moved, net.counter("sync-sent")-sentBefore, net.counter("sync-received")-receivedBefore, per, net.counter("sync-failed")-failedBefore, overruns, idled, gap.Round(time.Millisecond))
 	if per > 1.1 {
 		t.Fatalf("%d records moved to replace %d copies: %.3f per copy, more than 1.1", moved, lost, per)
 	}

@@ -242,11 +242,25 @@ func TestPartitionHeal(t *testing.T) {
 // pairProbeInterval is the probe interval of probedPair's nodes.
 const pairProbeInterval = 600 * time.Millisecond
 
+// probesTimeout bounds the wait for a number of a peer's probes to have
+// run (eight take about 5 s on an idle machine): on a starved machine
+// (race detector, load 24) eight took over 15 s. A prober that stopped
+// probing still fails it.
+const probesTimeout = 30 * time.Second
+
 // probedPair starts a node a and two peers it knows, x and y: a's probes
-// of x answer xDelay late (counted in xProbes), and one that times out
-// first returns only then, as on a node starved of CPU (it notices its
-// deadline when it runs again); those of y run probeY. failures is a's
-// probe_failures. It returns the nodes, a's events and the count.
+// of x answer xDelay after they start (counted in xProbes): a real ping
+// whose answer is held back until then, or later if the ping itself takes
+// longer. A probe whose deadline comes first returns only at xDelay, as on
+// a node starved of CPU (it notices its deadline when it runs again).
+// Those of y run probeY. failures is a's probe_failures. It returns the
+// nodes, a's events and the count.
+//
+// The ping runs first and the wait is what remains of xDelay: a ping run
+// after a sleep of xDelay had only the rest of the timeout, and on a
+// machine starved of CPU (race detector, load 20-40) a real ping between
+// two in-process nodes took longer than that, so the slow peer was
+// evicted for the machine's slowness, not its own.
 func probedPair(t *testing.T, failures int, xDelay time.Duration, probeY func(context.Context) (time.Duration, error)) (a, x, y *testNode, events *eventLog, xProbes *atomic.Int32) {
 	t.Helper()
 	cfg := fastConfig()
@@ -254,20 +268,23 @@ func probedPair(t *testing.T, failures int, xDelay time.Duration, probeY func(co
 	a, x, y = newTestNode(t, nil, cfg), newTestNode(t, nil, cfg), newTestNode(t, nil, cfg)
 	connect(t, x, a)
 	connect(t, y, a)
-	waitFor(t, 10*time.Second, "a to know both peers", func() bool { return a.hasAll(x, y) })
+	waitFor(t, setupTimeout, "a to know both peers", func() bool { return a.hasAll(x, y) })
 	xProbes = new(atomic.Int32)
 	ping := a.m.probe
 	a.m.probe = func(ctx context.Context, p peer.ID) (time.Duration, error) {
 		switch p {
 		case x.id():
 			xProbes.Add(1)
-			start := time.Now()
-			if !sleep(ctx, xDelay) {
-				sleep(a.m.ctx, xDelay-time.Since(start))
-				return 0, ctx.Err()
-			}
+			start := time.Now() // startProbe set the deadline just before, in this goroutine
 			rtt, err := ping(ctx, p)
-			return rtt + xDelay, err
+			if err == nil && !answerBy(ctx, start.Add(xDelay)) {
+				err = ctx.Err()
+			}
+			if err != nil {
+				sleep(a.m.ctx, xDelay-time.Since(start))
+				return 0, err
+			}
+			return max(rtt, xDelay), nil
 		case y.id():
 			return probeY(ctx)
 		}
@@ -281,6 +298,25 @@ func probedPair(t *testing.T, failures int, xDelay time.Duration, probeY func(co
 	return a, x, y, events, xProbes
 }
 
+// answerBy waits until at, when an answer held back is due, and reports
+// whether that is before ctx's deadline. A due answer counts even when
+// this goroutine runs only after the deadline too (starved): it was there
+// in time, as a real answer would wait in the connection's buffer.
+func answerBy(ctx context.Context, at time.Time) bool {
+	if d, ok := ctx.Deadline(); ok && !at.Before(d) {
+		<-ctx.Done()
+		return false
+	}
+	t := time.NewTimer(time.Until(at))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done(): // the deadline is after at; a cancel is no answer
+		return errors.Is(ctx.Err(), context.DeadlineExceeded)
+	}
+}
+
 // TestSlowPeerNotEvicted: a peer whose probe answers take most of the probe
 // timeout stays in the table, while a peer whose probes fail is evicted.
 func TestSlowPeerNotEvicted(t *testing.T) {
@@ -288,7 +324,12 @@ func TestSlowPeerNotEvicted(t *testing.T) {
 		t.Skip("multi-node")
 	}
 	delay := probeTimeout(pairProbeInterval) * 2 / 3
-	a, slow, broken, events, slowProbes := probedPair(t, fastConfig().ProbeFailures, delay, func(context.Context) (time.Duration, error) {
+	// Three failures in a row evict, as in TestStarvedProberKeepsLivePeers:
+	// the real ping inside the slow peer's probes must answer within the
+	// timeout, and on a starved test machine (race detector, load 15-30)
+	// it did not, twice in a row, in 1 of 15 runs. A prober that took slow
+	// answers for failures still evicts the slow peer before its fourth probe.
+	a, slow, broken, events, slowProbes := probedPair(t, 3, delay, func(context.Context) (time.Duration, error) {
 		return 0, errors.New("injected probe failure")
 	})
 	evicted := waitFor(t, 5*time.Second, "the failing peer to be evicted", func() bool { return events.saw(PeerRemoved, broken.id()) })
@@ -296,7 +337,7 @@ func TestSlowPeerNotEvicted(t *testing.T) {
 	if a.m.Stats().Evictions == 0 {
 		t.Fatal("the failing peer was removed, but not by the prober")
 	}
-	waitFor(t, 15*time.Second, "four slow probes", func() bool { return slowProbes.Load() >= 4 })
+	waitFor(t, probesTimeout, "four slow probes", func() bool { return slowProbes.Load() >= 4 })
 	if events.saw(PeerRemoved, slow.id()) || !a.has(slow.id()) {
 		t.Fatal("slow but alive peer was evicted")
 	}
@@ -328,7 +369,7 @@ func TestStarvedProberKeepsLivePeers(t *testing.T) {
 		return 0, ctx.Err()
 	})
 	evicted := waitFor(t, 15*time.Second, "the silent peer to be evicted", func() bool { return events.saw(PeerRemoved, silent.id()) })
-	waitFor(t, 15*time.Second, "eight probes of the late peer", func() bool { return lateProbes.Load() >= 8 })
+	waitFor(t, probesTimeout, "eight probes of the late peer", func() bool { return lateProbes.Load() >= 8 })
 	if events.saw(PeerRemoved, late.id()) || !a.has(late.id()) {
 		t.Fatalf("a live peer whose answers came %v after a probe (timeout %v) was evicted", delay, probeTimeout(pairProbeInterval))
 	}
