@@ -408,8 +408,8 @@ func (m *Manager) pass(ctx context.Context, sweep bool) {
 	}
 	plan, found := m.retarget(ctx, planRegions(in), peers) // targets.go
 	s.learn(found)
-	if len(in.changed) > 0 || len(plan.syncs) > 0 || len(plan.handOffs) > 0 || len(found) > 0 || !samePeers(s.regions, peers) {
-		s.resetProbes()
+	if len(found) > 0 || joined(s.regions, peers, in.changed) {
+		s.resetProbes() // targets.go: not for departures, nor the plan work they cause
 	}
 	if sweep && s.probeDue() {
 		ps, rotation := s.probes(cur, m.self)
@@ -485,20 +485,17 @@ func (s *sweepState) deferChecks(checks map[peer.ID][]prefix, sweep bool) {
 	}
 }
 
-// samePeers reports whether peers (a pass's: the table, the learned peers
-// and self) are those of the regions rs (the last pass's): every peer holds
-// the region of its own ID.
-func samePeers(rs []region, peers []peer.ID) bool {
+// joined reports whether a peer joined the peers of a pass (peers: the
+// table, the learned peers and self) since the regions rs of the last pass
+// (every peer holds the region of its own ID; none: the first pass): one
+// that rs lack, or one among peers that changed since (in changed: it left
+// and came back). A peer that left, and only left, is not a join.
+func joined(rs []region, peers []peer.ID, changed map[peer.ID]bool) bool {
+	if rs == nil {
+		return true
+	}
 	before := regionPeers(rs)
-	if len(before) != len(peers) {
-		return false
-	}
-	for _, p := range peers {
-		if !before[p] {
-			return false
-		}
-	}
-	return true
+	return slices.ContainsFunc(peers, func(p peer.ID) bool { return !before[p] || changed[p] })
 }
 
 // secondDelay is the least time a pass waits, from the start of its syncs,

@@ -152,9 +152,11 @@ func TestProbesBackOffAtRest(t *testing.T) {
 }
 
 // A node at rest probes less and less often (its passes plan nothing, its
-// probes learn nothing); a peer leaving its table brings the probes back to
-// every sweep, for a rotation.
-func TestMemProbesBackOffUntilTheTableChanges(t *testing.T) {
+// probes learn nothing). A holder of one of its regions dying does not
+// bring the probes back, though the pass plans syncs for the dead one's
+// ranges (and looks their holders up); the same peer joining again does:
+// every sweep probes again, for a rotation.
+func TestMemProbesBackOffUntilAPeerJoins(t *testing.T) {
 	net := newMemNet(t, 12, 3, nil)
 	ctx := longCtx(t)
 	net.storeKeys("rest", 2000, net.order) // records in every region
@@ -183,20 +185,53 @@ func TestMemProbesBackOffUntilTheTableChanges(t *testing.T) {
 	if rest := probing(3 * (maxProbeSkip + 1)); rest > 3 || rest == 0 {
 		t.Fatalf("backed off, %d of %d sweeps looked up, want one in %d", rest, 3*(maxProbeSkip+1), maxProbeSkip+1)
 	}
-	// After a change every sweep of a rotation probes again. (Whether a
-	// sweep looks anything up also depends on what the change planned: a
-	// probe leaves the ranges a pass syncs to its lookups, and a range
-	// without a record here has no key to look up. CI once saw 7 of 8.)
-	nd.known = slices.DeleteFunc(nd.known, func(p peer.ID) bool { return p == net.order[5] })
+	// A holder of a region this node holds dies: the pass plans that
+	// region's syncs, and the probes stay backed off (a reset would set
+	// probeIdle to 0 and probeSkip to 0, and every sweep would probe).
+	var dead peer.ID
+	for _, r := range m.sweeps.regions {
+		if slices.Contains(r.holders, m.self) {
+			if i := slices.IndexFunc(r.holders, func(h peer.ID) bool { return h != m.self }); i >= 0 {
+				dead = r.holders[i]
+				break
+			}
+		}
+	}
+	if dead == "" {
+		t.Fatal("no other holder of a region this node holds")
+	}
+	net.kill(dead)
+	idle := m.sweeps.probeIdle
 	before := m.lookups.Load()
+	m.pass(ctx, true)
+	if m.lookups.Load() == before {
+		t.Fatal("the pass after a holder died looked nothing up (no planned range)")
+	}
 	for i := range rotation {
-		if m.sweeps.probeSkip != 0 {
-			t.Fatalf("after a peer left the table, sweep %d of %d skipped its probes (%d to skip)", i+1, rotation, m.sweeps.probeSkip)
+		if m.sweeps.probeIdle < idle {
+			t.Fatalf("sweep %d after a holder died: the probes were reset (%d idle rounds, were %d)", i+1, m.sweeps.probeIdle, idle)
 		}
 		m.pass(ctx, true)
 	}
+	// It joins again: every sweep of a rotation probes. (Whether a sweep
+	// looks anything up also depends on what the join planned: a probe
+	// leaves the ranges a pass syncs to its lookups, and a range without a
+	// record here has no key to look up. CI once saw 7 of 8.)
+	net.set(net.down, dead, false)
+	for _, o := range net.nodes {
+		if o.id != dead {
+			o.known = append(o.known, dead)
+		}
+	}
+	before = m.lookups.Load()
+	for i := range rotation {
+		m.pass(ctx, true)
+		if m.sweeps.probeSkip != 0 {
+			t.Fatalf("after a peer joined the table, sweep %d of %d skips its next probes (%d to skip)", i+1, rotation, m.sweeps.probeSkip)
+		}
+	}
 	if m.lookups.Load() == before {
-		t.Fatalf("after a peer left the table, %d sweeps looked nothing up", rotation)
+		t.Fatalf("after a peer joined the table, %d sweeps looked nothing up", rotation)
 	}
 	if st := m.Stats(); st.RepairLookupBytes != st.RepairLookups*memLookupBytes || st.RepairBytes < st.RepairLookupBytes || st.RepairBytesSent < st.RepairLookupBytes {
 		t.Fatalf("repair lookups %d, their bytes %d (want %d each), in repair bytes %d, sent %d", st.RepairLookups, st.RepairLookupBytes, memLookupBytes, st.RepairBytes, st.RepairBytesSent)

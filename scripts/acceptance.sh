@@ -11,7 +11,8 @@
 #   scripts/acceptance.sh volume        issue 20's check: 10 nodes, 20,000 keys of 1 KiB loaded by 8 clients
 #                                       (dhtnode load); SIGKILL 1: every live node counts 0 under-replicated
 #                                       and 100 sampled keys show 8 holders; then repair bytes in each of 3
-#                                       quiet minutes (VOLUME_NODES, VOLUME_KEYS, VOLUME_VALUE_SIZE, QUIET_MINUTES)
+#                                       quiet minutes (VOLUME_NODES, VOLUME_KEYS, VOLUME_VALUE_SIZE, QUIET_MINUTES;
+#                                       VOLUME_SETTLE: seconds at rest before the kill, default 0)
 #
 # Uses its own cluster dir and ports (CLUSTER_DIR=.cluster-acceptance, 4401+/5401+), default settings.
 # Each wait is bounded (LIMIT seconds, default 90); the script exits 1 on the first miss.
@@ -131,6 +132,7 @@ sum_status() { live_status "$@" | awk '{ s += $1 } END { printf "%d", s }'; }
 
 volume() {
 	local nodes=${VOLUME_NODES:-10} keys=${VOLUME_KEYS:-20000} size=${VOLUME_VALUE_SIZE:-1024} minutes=${QUIET_MINUTES:-3}
+	local settle=${VOLUME_SETTLE:-0}
 	local clients=8 work="$CLUSTER_DIR.load" i start
 	cluster down || true
 	rm -rf "$CLUSTER_DIR" "$work"
@@ -152,6 +154,10 @@ volume() {
 	waitfor "after the load: every node counts 0 under-replicated" none_under_replicated "${all[@]}"
 	waitfor "... and 100 sampled keys show 8 holders" sample_on 8 0
 	echo "records per node: $(live_status .records.count "${all[@]}" | paste -sd ' ')"
+	if ((settle > 0)); then
+		echo "waiting ${settle} s before the kill (VOLUME_SETTLE: the start's probes back off)"
+		sleep "$settle" # a network at rest, not a wait for a condition
+	fi
 	cluster kill $((nodes - 1))
 	for ((i = 0; i < nodes - 1; i++)); do live+=("$i"); done
 	start=$(now)
