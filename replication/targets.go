@@ -145,7 +145,7 @@ func (s *sweepState) probes(cur []region, self peer.ID) ([]prefix, int) {
 // holders; the probes are for the regions no plan touches, where a joiner
 // may be that the table lacks. (Resetting at a departure too, every node
 // probed at full rate for a rotation after each death: on 10 nodes, after
-// a SIGKILL, about 20 KB of lookups per node per 10 s for 80 to 100 s, the
+// a SIGKILL, about 20 KB of lookups per node a minute for 80 to 100 s, the
 // repair bytes of a quiet minute right after the network recovered.)
 //
 // The bound this keeps: a joiner that this node's table lacks, and whose
