@@ -34,9 +34,11 @@ import (
 // one request: one over the limit gets a statusBusy sub-answer.
 //
 // A holder serves a batch's sub-requests concurrently, batchWorkers at a
-// time, so that their store writes can share a journal write (goleveldb
-// merges concurrent writes); sub-requests in one batch have no order, as
-// requests on separate streams had none.
+// time, but for the CREATEs it carries out: their records are checked
+// concurrently too, then written together, in one datastore write
+// (Store.CreateBatch: one LevelDB journal record for all of them), and
+// none is answered before that write is done. Sub-requests in one batch
+// have no order, as requests on separate streams had none.
 //
 // The client (rpcClient.call) sends a request at once, alone, whenever
 // fewer than maxFramesPerPeer messages to the peer are in flight; past
