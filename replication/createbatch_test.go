@@ -242,3 +242,38 @@ func TestServeBatchStoresCreatesTogether(t *testing.T) {
 		t.Errorf("%d puts in %d batches, want 4, 3 of them in one batch", p, b)
 	}
 }
+
+// createMany to this node itself (its own copies of a bulk put's entries)
+// creates them as CREATEs would, in one datastore write.
+func TestCreateManyToSelfIsOneWrite(t *testing.T) {
+	ctx := testCtx(t)
+	d := &countingDatastore{Batching: dssync.MutexWrap(ds.NewMapDatastore())}
+	s := openStore(t, d, NewValidator(1024))
+	tr := &transport{self: "me", store: s}
+	priv := newKey(t)
+	now := time.Now().UnixNano()
+	held := signed(t, priv, Record{Key: "own/held", Value: []byte("old"), Version: 3, WrittenAt: now})
+	if _, err := s.Put(ctx, held); err != nil {
+		t.Fatal(err)
+	}
+	recs := []*Record{held}
+	for i := range 20 {
+		recs = append(recs, signed(t, priv, Record{Key: fmt.Sprintf("own/%02d", i), Value: []byte("v"), Version: 1, WrittenAt: now}))
+	}
+	recs[0] = signed(t, priv, Record{Key: "own/held", Value: []byte("new"), Version: 1, WrittenAt: now})
+	puts, batches := d.puts.Load(), d.batches.Load()
+	have, errs := tr.createMany(ctx, "me", recs)
+	for i, r := range recs {
+		switch {
+		case errs[i] != nil:
+			t.Fatalf("%s: %v", r.Key, errs[i])
+		case i == 0 && (have[i] == nil || have[i].Compare(held) != 0):
+			t.Fatalf("%s: got back %v, want the stored %v", r.Key, have[i], held)
+		case i > 0 && have[i] != nil:
+			t.Fatalf("%s: got back %v, want stored", r.Key, have[i])
+		}
+	}
+	if p, b := d.puts.Load()-puts, d.batches.Load()-batches; p != 20 || b != 1 {
+		t.Errorf("%d puts in %d batches, want 20 in one batch", p, b)
+	}
+}
