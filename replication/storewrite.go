@@ -319,7 +319,7 @@ func (s *Store) writeBatch(ctx context.Context, todo []batchPut, write func(p *b
 		}
 	}()
 	fail := func(p *batchPut, err error) { done(p.i, fmt.Errorf("store %q: %w", p.key, err)) }
-	b, err := s.d.Batch(ctx)
+	b, err := s.batch(ctx)
 	if err != nil {
 		for i := range todo {
 			fail(&todo[i], err)
