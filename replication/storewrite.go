@@ -165,25 +165,23 @@ func (s *Store) PutCheckedBatch(ctx context.Context, recs []*Record, check func(
 	var todo []batchPut
 	for _, i := range first {
 		r := recs[i]
-		id := kadID(r.Key)
-		wire := r.Marshal()
-		gen := s.gens[id[0]].Load()
-		cur, err := s.load(ctx, r.Key, id)
+		p, err := s.loadFor(ctx, i, r.Key)
+		p.wire = r.Marshal()
 		switch {
 		case err != nil:
-			out[i].err = fmt.Errorf("store %q: %w", r.Key, err)
+			out[i].err = err
 			continue
-		case cur.wire != nil && bytes.Equal(cur.wire, wire):
+		case p.cur.wire != nil && bytes.Equal(p.cur.wire, p.wire):
 			out[i].stored = true
 			continue
 		}
 		if out[i].bad = check(r); out[i].bad != nil {
 			continue
 		}
-		if out[i].err = s.storableWire(r.Key, wire); out[i].err != nil {
+		if out[i].err = s.storableWire(r.Key, p.wire); out[i].err != nil {
 			continue
 		}
-		todo = append(todo, batchPut{i: i, key: r.Key, id: id, wire: wire, cur: cur, gen: gen})
+		todo = append(todo, p)
 	}
 	s.writeBatch(ctx, todo, func(p *batchPut, cur slot) bool {
 		switch {
@@ -229,27 +227,22 @@ func (s *Store) CreateBatch(ctx context.Context, recs []*Record) []created {
 	inParallel(len(first), batchWorkers, func(j int) {
 		i := first[j]
 		r := recs[i]
-		id := kadID(r.Key)
-		if data, _, ok := s.cache.get(string(id)); ok {
+		if data, _, ok := s.cache.get(string(kadID(r.Key))); ok {
 			out[i].existing = data
 			return
 		}
-		gen := s.gens[id[0]].Load()
-		cur, err := s.load(ctx, r.Key, id)
+		p, err := s.loadFor(ctx, i, r.Key)
 		switch {
 		case err != nil:
-			out[i].err = fmt.Errorf("store %q: %w", r.Key, err)
-			return
-		case cur.wire != nil:
-			out[i].existing = cur.wire
-			return
-		}
-		wire, err := s.storable(r)
-		if err != nil {
 			out[i].err = err
 			return
+		case p.cur.wire != nil:
+			out[i].existing = p.cur.wire
+			return
 		}
-		todo[j] = batchPut{i: i, key: r.Key, id: id, wire: wire, cur: cur, gen: gen}
+		if p.wire, out[i].err = s.storable(r); out[i].err == nil {
+			todo[j] = p
+		}
 	})
 	todo = slices.DeleteFunc(todo, func(p batchPut) bool { return p.wire == nil })
 	s.writeBatch(ctx, todo, func(p *batchPut, cur slot) bool {
@@ -281,6 +274,18 @@ func firstOfEachKey(recs []*Record) (first, again []int) {
 		first = append(first, i)
 	}
 	return first, again
+}
+
+// loadFor reads what the store holds for key, recs[i] of a batch write,
+// before the batch takes the key's lock: a batchPut without its wire form.
+func (s *Store) loadFor(ctx context.Context, i int, key string) (batchPut, error) {
+	id := kadID(key)
+	gen := s.gens[id[0]].Load()
+	cur, err := s.load(ctx, key, id)
+	if err != nil {
+		return batchPut{}, fmt.Errorf("store %q: %w", key, err)
+	}
+	return batchPut{i: i, key: key, id: id, cur: cur, gen: gen}, nil
 }
 
 // batchPut is a record a batch write may store (writeBatch): recs[i] of
