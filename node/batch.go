@@ -162,7 +162,7 @@ func (n *Node) handleBatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "timed out waiting for one of the node's "+strconv.Itoa(maxBatchRequests)+" batch slots", CodeTimeout)
 		return
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	data, err := readBody(w, r, limit)
 	if err != nil {
 		if errors.As(err, new(*http.MaxBytesError)) {
 			writeError(w, http.StatusRequestEntityTooLarge, batchTooLarge(limit), CodeTooLarge)

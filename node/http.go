@@ -1,11 +1,11 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -199,7 +199,7 @@ func (n *Node) handlePut(ctx context.Context, w http.ResponseWriter, r *http.Req
 		writeError(w, http.StatusRequestEntityTooLarge, tooLarge(limit), CodeTooLarge)
 		return
 	}
-	value, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	value, err := readBody(w, r, limit)
 	if err != nil {
 		if errors.As(err, new(*http.MaxBytesError)) {
 			writeError(w, http.StatusRequestEntityTooLarge, tooLarge(limit), CodeTooLarge)
@@ -460,4 +460,17 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+// readBody reads a request's body of at most limit bytes (more fails with
+// *http.MaxBytesError) into one buffer sized from its Content-Length when
+// that is within the limit: io.ReadAll grew a buffer from 512 bytes by
+// doubling, copying a batch's body of 64 KiB and more several times.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if r.ContentLength > 0 && r.ContentLength <= limit {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead) // room to read the end of the body
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	return buf.Bytes(), err
 }

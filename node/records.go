@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -73,7 +72,7 @@ func (n *Node) handlePutRecord(ctx context.Context, w http.ResponseWriter, r *ht
 		return
 	}
 	limit := int64(n.cfg.Replication.MaxValueSize + recordEnvelopeRoom)
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	data, err := readBody(w, r, limit)
 	if err != nil {
 		if errors.As(err, new(*http.MaxBytesError)) {
 			writeError(w, http.StatusRequestEntityTooLarge, tooLarge(int64(n.cfg.Replication.MaxValueSize)), CodeTooLarge)

@@ -189,27 +189,9 @@ func (sv *rpcServer) handle(s network.Stream) {
 
 // serve answers one request.
 func (sv *rpcServer) serve(msg []byte) []byte {
-	op, key, payload, err := decodeRequest(msg)
-	if err == nil {
-		err = ValidateKey(key)
-	}
-	if err != nil {
-		return append([]byte{statusInvalid}, err.Error()...)
-	}
-	if op == opPut && sv.farFrom != nil {
-		if nearer := sv.farFrom(key); nearer != nil {
-			return encodeReferral([]byte{statusNotHolder}, nearer)
-		}
-	}
-	if op == opRead || op == opWrite || op == opCreate || op == opSwap {
-		if sv.nearer != nil {
-			if nearer := sv.nearer(key); nearer != nil {
-				return encodeReferral([]byte{statusNotHolder}, nearer)
-			}
-		}
-		if op == opRead || op == opWrite {
-			op -= opRead - opGet // served as GET or PUT
-		}
+	op, key, payload, answer := sv.route(msg)
+	if answer != nil {
+		return answer
 	}
 	switch op {
 	case opGet:
@@ -224,9 +206,9 @@ func (sv *rpcServer) serve(msg []byte) []byte {
 		}
 		return append([]byte{statusOK}, data...)
 	case opPut:
-		rec, err := Unmarshal(key, payload)
-		if err != nil {
-			return append([]byte{statusInvalid}, err.Error()...)
+		rec, answer := unmarshalRequest(key, payload)
+		if answer != nil {
+			return answer
 		}
 		stored, err := sv.store.Put(sv.ctx, rec) // validates it in full
 		switch {
@@ -237,20 +219,65 @@ func (sv *rpcServer) serve(msg []byte) []byte {
 		}
 		return []byte{statusOK}
 	case opCreate, opSwap:
-		rec, err := Unmarshal(key, payload)
-		if err != nil {
-			return append([]byte{statusInvalid}, err.Error()...)
+		rec, answer := unmarshalRequest(key, payload)
+		if answer != nil {
+			return answer
 		}
-		existing, err := sv.store.conditional(sv.ctx, rec, op)
-		switch {
-		case err != nil:
-			return append([]byte{statusFailed}, err.Error()...)
-		case existing != nil:
-			return append([]byte{statusExists}, existing...)
-		}
-		return []byte{statusOK}
+		return conditionalAnswer(sv.store.conditional(sv.ctx, rec, op))
 	}
 	return append([]byte{statusInvalid}, fmt.Sprintf("unknown op %d", op)...)
+}
+
+// route decodes a request and checks that this node serves it. It returns
+// the request's parts, READ and WRITE as GET and PUT, or else the answer:
+// a malformed request's, or a referral from a peer that is not a holder
+// of the key.
+func (sv *rpcServer) route(msg []byte) (op byte, key string, payload, answer []byte) {
+	op, key, payload, err := decodeRequest(msg)
+	if err == nil {
+		err = ValidateKey(key)
+	}
+	if err != nil {
+		return 0, "", nil, append([]byte{statusInvalid}, err.Error()...)
+	}
+	if op == opPut && sv.farFrom != nil {
+		if nearer := sv.farFrom(key); nearer != nil {
+			return 0, "", nil, encodeReferral([]byte{statusNotHolder}, nearer)
+		}
+	}
+	if op == opRead || op == opWrite || op == opCreate || op == opSwap {
+		if sv.nearer != nil {
+			if nearer := sv.nearer(key); nearer != nil {
+				return 0, "", nil, encodeReferral([]byte{statusNotHolder}, nearer)
+			}
+		}
+		if op == opRead || op == opWrite {
+			op -= opRead - opGet // served as GET or PUT
+		}
+	}
+	return op, key, payload, nil
+}
+
+// unmarshalRequest decodes the record of a PUT, CREATE or SWAP request,
+// or returns the answer to one that does not decode.
+func unmarshalRequest(key string, payload []byte) (*Record, []byte) {
+	rec, err := Unmarshal(key, payload)
+	if err != nil {
+		return nil, append([]byte{statusInvalid}, err.Error()...)
+	}
+	return rec, nil
+}
+
+// conditionalAnswer is the answer to a CREATE or SWAP that found existing
+// (nil: stored) or failed with err.
+func conditionalAnswer(existing []byte, err error) []byte {
+	switch {
+	case err != nil:
+		return append([]byte{statusFailed}, err.Error()...)
+	case existing != nil:
+		return append([]byte{statusExists}, existing...)
+	}
+	return []byte{statusOK}
 }
 
 // rpcClient sends record requests, keeping a few idle streams per peer,

@@ -34,9 +34,11 @@ import (
 // one request: one over the limit gets a statusBusy sub-answer.
 //
 // A holder serves a batch's sub-requests concurrently, batchWorkers at a
-// time, so that their store writes can share a journal write (goleveldb
-// merges concurrent writes); sub-requests in one batch have no order, as
-// requests on separate streams had none.
+// time, but for the CREATEs it carries out: their records are checked
+// concurrently too, then written together, in one datastore write
+// (Store.CreateBatch: one LevelDB journal record for all of them), and
+// none is answered before that write is done. Sub-requests in one batch
+// have no order, as requests on separate streams had none.
 //
 // The client (rpcClient.call) sends a request at once, alone, whenever
 // fewer than maxFramesPerPeer messages to the peer are in flight; past
@@ -167,7 +169,10 @@ func decodeBatchAnswer(answer []byte, n int) ([][]byte, error) {
 	return items, err
 }
 
-// serveBatch answers a BATCH request from p.
+// serveBatch answers a BATCH request from p. Its CREATEs that this node
+// carries out (a holder of the key, a record that decodes) are stored
+// together, in one datastore write (Store.CreateBatch); every other
+// sub-request is served as it would be alone.
 func (sv *rpcServer) serveBatch(p peer.ID, msg []byte) []byte {
 	reqs, err := decodeBatch(msg)
 	if err != nil {
@@ -184,22 +189,58 @@ func (sv *rpcServer) serveBatch(p peer.ID, msg []byte) []byte {
 			answers[i] = []byte{statusBusy}
 		}
 	}
-	var next atomic.Int64
-	work := func() {
-		for j := int(next.Add(1)) - 1; j < len(todo); j = int(next.Add(1)) - 1 {
-			answers[todo[j]] = sv.serve(reqs[todo[j]])
+	recs := make([]*Record, len(todo))
+	inParallel(len(todo), batchWorkers, func(j int) {
+		recs[j], answers[todo[j]] = sv.toCreate(reqs[todo[j]])
+	})
+	var creates []int // of reqs
+	var batch []*Record
+	for j, r := range recs {
+		if r != nil {
+			creates = append(creates, todo[j])
+			batch = append(batch, r)
 		}
 	}
-	var wg sync.WaitGroup
-	for range min(batchWorkers, len(todo)) - 1 {
-		wg.Go(work)
+	if len(batch) > 0 {
+		for j, res := range sv.store.CreateBatch(sv.ctx, batch) {
+			answers[creates[j]] = conditionalAnswer(res.existing, res.err)
+		}
 	}
-	work()
-	wg.Wait()
 	for i := range reqs {
 		sv.counts.add(reqs[i], answers[i])
 	}
 	return encodeBatchAnswer(answers, sv.limit)
+}
+
+// toCreate returns the record of a CREATE request that this node carries
+// out, or else the answer to the request, served.
+func (sv *rpcServer) toCreate(msg []byte) (*Record, []byte) {
+	if msg[0] != opCreate {
+		return nil, sv.serve(msg)
+	}
+	_, key, payload, answer := sv.route(msg)
+	if answer != nil {
+		return nil, answer
+	}
+	return unmarshalRequest(key, payload)
+}
+
+// inParallel calls f(i) for every i in [0, n), from up to workers
+// goroutines (the caller's one of them), and returns when all have
+// returned.
+func inParallel(n, workers int, f func(i int)) {
+	var next atomic.Int64
+	work := func() {
+		for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+			f(i)
+		}
+	}
+	var wg sync.WaitGroup
+	for range min(workers, n) - 1 {
+		wg.Go(work)
+	}
+	work()
+	wg.Wait()
 }
 
 // peerQueue is the client's state of the messages to one peer.

@@ -161,58 +161,154 @@ type checkedPut struct {
 // (gens), and the batch written under them.
 func (s *Store) PutCheckedBatch(ctx context.Context, recs []*Record, check func(*Record) error) []checkedPut {
 	out := make([]checkedPut, len(recs))
+	first, again := firstOfEachKey(recs)
 	var todo []batchPut
-	var again []int // keys seen earlier in recs
-	seen := make(map[string]bool, len(recs))
-	for i, r := range recs {
-		id := kadID(r.Key)
-		if seen[string(id)] {
-			again = append(again, i)
-			continue
-		}
-		seen[string(id)] = true
-		wire := r.Marshal()
-		gen := s.gens[id[0]].Load()
-		cur, err := s.load(ctx, r.Key, id)
+	for _, i := range first {
+		r := recs[i]
+		p, err := s.loadFor(ctx, i, r.Key)
+		p.wire = r.Marshal()
 		switch {
 		case err != nil:
-			out[i].err = fmt.Errorf("store %q: %w", r.Key, err)
+			out[i].err = err
 			continue
-		case cur.wire != nil && bytes.Equal(cur.wire, wire):
+		case p.cur.wire != nil && bytes.Equal(p.cur.wire, p.wire):
 			out[i].stored = true
 			continue
 		}
 		if out[i].bad = check(r); out[i].bad != nil {
 			continue
 		}
-		if out[i].err = s.storableWire(r.Key, wire); out[i].err != nil {
+		if out[i].err = s.storableWire(r.Key, p.wire); out[i].err != nil {
 			continue
 		}
-		todo = append(todo, batchPut{i: i, id: id, wire: wire, cur: cur, gen: gen})
+		todo = append(todo, p)
 	}
-	if len(todo) > 0 {
-		s.writeBatch(ctx, recs, todo, out)
-	}
+	s.writeBatch(ctx, todo, func(p *batchPut, cur slot) bool {
+		switch {
+		case cur.wire != nil && bytes.Equal(cur.wire, p.wire):
+			out[p.i].stored = true // stored meanwhile
+			return false
+		case cur.wire != nil && !s.beats(recs[p.i], cur.wire):
+			return false
+		}
+		return true
+	}, func(i int, err error) {
+		out[i].stored, out[i].err = err == nil, err
+	})
 	for _, i := range again {
 		out[i].stored, out[i].bad, out[i].err = s.PutChecked(ctx, recs[i], check)
 	}
 	return out
 }
 
-// batchPut is a record PutCheckedBatch writes unless the stored one is at
-// least as new: recs[i], its kad ID and wire form, and what the store held
-// for it when gens[id[0]] was gen.
+// created is what CreateBatch did with one record: Create's results.
+type created struct {
+	existing []byte
+	err      error
+}
+
+// CreateBatch is Create for records that came from a peer together (the
+// CREATEs of one batch message, rpcbatch.go), with the same rules for each
+// (stored only if no record of its key is; otherwise the stored record's
+// wire form is returned, and the record is not validated; validated in
+// full, signature included, before it is stored; the storage limit), but
+// the new records are written to the datastore in one batch, as
+// PutCheckedBatch writes: one LevelDB write and journal record for all of
+// them, and none reported stored before the batch is written. The reads of
+// the stored records and the validations run before any key lock is
+// taken, batchWorkers at a time; then the batch is written under the keys'
+// locks, after the records of keys written meanwhile are read again. A key
+// that occurs twice is created by Create after the batch (it finds the
+// first's record, if that was stored).
+func (s *Store) CreateBatch(ctx context.Context, recs []*Record) []created {
+	out := make([]created, len(recs))
+	first, again := firstOfEachKey(recs)
+	todo := make([]batchPut, len(first))
+	inParallel(len(first), batchWorkers, func(j int) {
+		i := first[j]
+		r := recs[i]
+		if data, _, ok := s.cache.get(string(kadID(r.Key))); ok {
+			out[i].existing = data
+			return
+		}
+		p, err := s.loadFor(ctx, i, r.Key)
+		switch {
+		case err != nil:
+			out[i].err = err
+			return
+		case p.cur.wire != nil:
+			out[i].existing = p.cur.wire
+			return
+		}
+		if p.wire, out[i].err = s.storable(r); out[i].err == nil {
+			todo[j] = p
+		}
+	})
+	todo = slices.DeleteFunc(todo, func(p batchPut) bool { return p.wire == nil })
+	s.writeBatch(ctx, todo, func(p *batchPut, cur slot) bool {
+		if cur.wire != nil { // created meanwhile
+			out[p.i].existing = cur.wire
+			return false
+		}
+		return true
+	}, func(i int, err error) {
+		out[i].err = err
+	})
+	for _, i := range again {
+		out[i].existing, out[i].err = s.Create(ctx, recs[i])
+	}
+	return out
+}
+
+// firstOfEachKey splits the indexes of recs into those of the first record
+// of each key and those of the later ones.
+func firstOfEachKey(recs []*Record) (first, again []int) {
+	seen := make(map[string]bool, len(recs))
+	first = make([]int, 0, len(recs))
+	for i, r := range recs {
+		if seen[r.Key] {
+			again = append(again, i)
+			continue
+		}
+		seen[r.Key] = true
+		first = append(first, i)
+	}
+	return first, again
+}
+
+// loadFor reads what the store holds for key, recs[i] of a batch write,
+// before the batch takes the key's lock: a batchPut without its wire form.
+func (s *Store) loadFor(ctx context.Context, i int, key string) (batchPut, error) {
+	id := kadID(key)
+	gen := s.gens[id[0]].Load()
+	cur, err := s.load(ctx, key, id)
+	if err != nil {
+		return batchPut{}, fmt.Errorf("store %q: %w", key, err)
+	}
+	return batchPut{i: i, key: key, id: id, cur: cur, gen: gen}, nil
+}
+
+// batchPut is a record a batch write may store (writeBatch): recs[i] of
+// the batch, its key, kad ID and wire form, and what the store held for it
+// when gens[id[0]] was gen.
 type batchPut struct {
 	i        int
+	key      string
 	id, wire []byte
 	cur      slot
 	gen      uint64
 }
 
-// writeBatch is the write of PutCheckedBatch: under the keys' locks, the
-// records of todo (checked) that beat the stored ones, in one datastore
-// batch, then the bookkeeping update does for each.
-func (s *Store) writeBatch(ctx context.Context, recs []*Record, todo []batchPut, out []checkedPut) {
+// writeBatch is the write of PutCheckedBatch and CreateBatch: under the
+// keys' locks, each of todo's records that write accepts over the stored
+// record (cur: read again if its lock saw a write since p.cur was read),
+// in one datastore batch, then the bookkeeping update does for each. It
+// tells done of each record it stored (err nil) or failed to (a read, the
+// storage limit or the datastore); of one write declined, nothing.
+func (s *Store) writeBatch(ctx context.Context, todo []batchPut, write func(p *batchPut, cur slot) bool, done func(i int, err error)) {
+	if len(todo) == 0 {
+		return
+	}
 	var locks []int
 	for _, p := range todo {
 		locks = append(locks, int(p.id[0]))
@@ -227,49 +323,46 @@ func (s *Store) writeBatch(ctx context.Context, recs []*Record, todo []batchPut,
 			s.locks[l].Unlock()
 		}
 	}()
-	b, err := s.d.Batch(ctx)
+	fail := func(p *batchPut, err error) { done(p.i, fmt.Errorf("store %q: %w", p.key, err)) }
+	b, err := s.batch(ctx)
 	if err != nil {
-		for _, p := range todo {
-			out[p.i].err = fmt.Errorf("store %q: %w", recs[p.i].Key, err)
+		for i := range todo {
+			fail(&todo[i], err)
 		}
 		return
 	}
 	type change struct {
-		i     int
+		p     *batchPut
 		cur   slot
-		next  []byte
 		delta int64
 	}
 	var changes []change
-	for _, p := range todo {
-		r := recs[p.i]
+	for i := range todo {
+		p := &todo[i]
 		cur, err := p.cur, error(nil)
 		if s.gens[p.id[0]].Load() != p.gen { // written since: read again
-			cur, err = s.load(ctx, r.Key, p.id)
+			cur, err = s.load(ctx, p.key, p.id)
 		}
-		switch {
-		case err != nil:
-			out[p.i].err = fmt.Errorf("store %q: %w", r.Key, err)
-			continue
-		case cur.wire != nil && bytes.Equal(cur.wire, p.wire):
-			out[p.i].stored = true // stored meanwhile
-			continue
-		case cur.wire != nil && !s.beats(r, cur.wire):
+		if err != nil {
+			fail(p, err)
 			continue
 		}
-		entry := encodeEntry(r.Key, p.wire)
+		if !write(p, cur) {
+			continue
+		}
+		entry := encodeEntry(p.key, p.wire)
 		delta, err := s.reserveEntry(cur, entry)
 		if err != nil {
-			out[p.i].err = fmt.Errorf("store %q: %w", r.Key, err)
+			fail(p, err)
 			continue
 		}
 		s.present.add(p.id) // before the batch is written, under the key's lock
 		if err := b.Put(ctx, cur.dk, entry); err != nil {
 			s.settleBytes(delta, false)
-			out[p.i].err = fmt.Errorf("store %q: %w", r.Key, err)
+			fail(p, err)
 			continue
 		}
-		changes = append(changes, change{i: p.i, cur: cur, next: p.wire, delta: delta})
+		changes = append(changes, change{p: p, cur: cur, delta: delta})
 	}
 	if len(changes) == 0 {
 		return
@@ -281,10 +374,10 @@ func (s *Store) writeBatch(ctx context.Context, recs []*Record, todo []batchPut,
 	for _, c := range changes {
 		s.settleBytes(c.delta, err == nil)
 		if err != nil {
-			out[c.i].err = fmt.Errorf("store %q: %w", recs[c.i].Key, err)
+			fail(c.p, err)
 			continue
 		}
-		s.changed(c.cur, c.next)
-		out[c.i].stored = true
+		s.changed(c.cur, c.p.wire)
+		done(c.p.i, nil)
 	}
 }

@@ -137,12 +137,13 @@ var errNotServed = errors.New("answer left out of a full batch")
 
 // createMany is conditional(ctx, p, r, opCreate) for each of recs: to a
 // remote p as batches of up to maxBatch requests within the message limit
-// (rpcbatch.go), one at a time, all within ctx.
+// (rpcbatch.go), one at a time, all within ctx; to this node itself as one
+// Store.CreateBatch.
 func (t *transport) createMany(ctx context.Context, p peer.ID, recs []*Record) ([]*Record, []error) {
 	have, errs := make([]*Record, len(recs)), make([]error, len(recs))
-	if p == t.self {
-		for i, r := range recs {
-			have[i], errs[i] = t.conditional(ctx, p, r, opCreate)
+	if p == t.self { // this node's own copies, in one datastore write
+		for i, res := range t.store.CreateBatch(ctx, recs) {
+			have[i], errs[i] = t.conditionalResult(p, recs[i], res.existing, res.err)
 		}
 		return have, errs
 	}

@@ -19,7 +19,7 @@ import (
 func Run(b *testing.B, workers int, op func(i int) error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	start := cpuTime(b)
+	start := CPUTime(b)
 	b.ResetTimer()
 	for range workers {
 		wg.Go(func() {
@@ -33,12 +33,12 @@ func Run(b *testing.B, workers int, op func(i int) error) {
 	}
 	wg.Wait()
 	b.StopTimer()
-	b.ReportMetric(float64((cpuTime(b)-start).Microseconds())/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64((CPUTime(b)-start).Microseconds())/float64(b.N), "cpu-µs/op")
 }
 
-// cpuTime returns the user and system CPU time this process used so far,
+// CPUTime returns the user and system CPU time this process used so far,
 // all its threads together.
-func cpuTime(b *testing.B) time.Duration {
+func CPUTime(b testing.TB) time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		b.Fatal(err)
