@@ -145,7 +145,7 @@ volume() {
 	mapfile -t SAMPLE < <(shuf -n 100 --random-source=<(yes) "$work/keys.tsv" | cut -f1)
 	start=$(now)
 	for i in $(seq 0 $((clients - 1))); do
-		"$ROOT/bin/dhtnode" load --api "$(api $((i % nodes)))" --parallel 1 "$work/part-0$i" >"$work/load-$i.log" 2>&1 &
+		"${DHTNODE_BIN:-$ROOT/bin/dhtnode}" load --api "$(api $((i % nodes)))" --parallel 1 "$work/part-0$i" >"$work/load-$i.log" 2>&1 &
 	done
 	if ! wait; then echo "FAIL: a load client failed (see $work/load-*.log)" >&2; exit 1; fi
 	echo "ok: $keys keys of $size B loaded by $clients clients in $(since "$start") s ($(awk -v k="$keys" -v s="$(since "$start")" 'BEGIN { printf "%.0f", k / s }') keys/s)"
