@@ -137,14 +137,14 @@ func TestCreateBatchRacesCreate(t *testing.T) {
 			recs[w] = append(recs[w], signed(t, priv, Record{Key: fmt.Sprintf("race/%02d", i), Value: []byte(name), Version: 1, WrittenAt: 1}))
 		}
 	}
-	results := make([][]created, len(writers))
+	results := make([][]createdEntry, len(writers))
 	var wg sync.WaitGroup
 	for w, name := range writers {
 		wg.Go(func() {
 			if name == "alone" {
 				for _, r := range recs[w] {
 					existing, err := s.Create(ctx, r)
-					results[w] = append(results[w], created{existing, err})
+					results[w] = append(results[w], createdEntry{existing, err})
 				}
 				return
 			}

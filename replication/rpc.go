@@ -223,7 +223,7 @@ func (sv *rpcServer) serve(msg []byte) []byte {
 		if answer != nil {
 			return answer
 		}
-		return conditionalAnswer(sv.store.conditional(sv.ctx, rec, op))
+		return encodeConditionalAnswer(sv.store.conditional(sv.ctx, rec, op))
 	}
 	return append([]byte{statusInvalid}, fmt.Sprintf("unknown op %d", op)...)
 }
@@ -268,9 +268,9 @@ func unmarshalRequest(key string, payload []byte) (*Record, []byte) {
 	return rec, nil
 }
 
-// conditionalAnswer is the answer to a CREATE or SWAP that found existing
+// encodeConditionalAnswer is the answer to a CREATE or SWAP that found existing
 // (nil: stored) or failed with err.
-func conditionalAnswer(existing []byte, err error) []byte {
+func encodeConditionalAnswer(existing []byte, err error) []byte {
 	switch {
 	case err != nil:
 		return append([]byte{statusFailed}, err.Error()...)

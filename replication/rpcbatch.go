@@ -203,7 +203,7 @@ func (sv *rpcServer) serveBatch(p peer.ID, msg []byte) []byte {
 	}
 	if len(batch) > 0 {
 		for j, res := range sv.store.CreateBatch(sv.ctx, batch) {
-			answers[creates[j]] = conditionalAnswer(res.existing, res.err)
+			answers[creates[j]] = encodeConditionalAnswer(res.existing, res.err)
 		}
 	}
 	for i := range reqs {

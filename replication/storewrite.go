@@ -201,8 +201,8 @@ func (s *Store) PutCheckedBatch(ctx context.Context, recs []*Record, check func(
 	return out
 }
 
-// created is what CreateBatch did with one record: Create's results.
-type created struct {
+// createdEntry is what CreateBatch did with one record: Create's results.
+type createdEntry struct {
 	existing []byte
 	err      error
 }
@@ -220,8 +220,8 @@ type created struct {
 // locks, after the records of keys written meanwhile are read again. A key
 // that occurs twice is created by Create after the batch (it finds the
 // first's record, if that was stored).
-func (s *Store) CreateBatch(ctx context.Context, recs []*Record) []created {
-	out := make([]created, len(recs))
+func (s *Store) CreateBatch(ctx context.Context, recs []*Record) []createdEntry {
+	out := make([]createdEntry, len(recs))
 	first, again := firstOfEachKey(recs)
 	todo := make([]batchPut, len(first))
 	inParallel(len(first), batchWorkers, func(j int) {

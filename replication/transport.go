@@ -174,7 +174,7 @@ func (t *transport) createMany(ctx context.Context, p peer.ID, recs []*Record) (
 				errs[i] = errNotServed
 			default:
 				var b []byte
-				b, errs[i] = t.conditionalAnswer(p, answers[j])
+				b, errs[i] = t.decodeConditionalAnswer(p, answers[j])
 				have[i], errs[i] = t.conditionalResult(p, recs[i], b, errs[i])
 			}
 		}
@@ -215,12 +215,12 @@ func (t *transport) conditionalAt(ctx context.Context, p peer.ID, r *Record, op 
 	if err != nil {
 		return nil, err
 	}
-	return t.conditionalAnswer(p, answer)
+	return t.decodeConditionalAnswer(p, answer)
 }
 
-// conditionalAnswer decodes p's answer to a CREATE or SWAP: nil when p
+// decodeConditionalAnswer decodes p's answer to a CREATE or SWAP: nil when p
 // stored the record, else the record p has or an error.
-func (t *transport) conditionalAnswer(p peer.ID, answer []byte) ([]byte, error) {
+func (t *transport) decodeConditionalAnswer(p peer.ID, answer []byte) ([]byte, error) {
 	switch {
 	case answer[0] == statusOK:
 		return nil, nil
